@@ -1,0 +1,10 @@
+module github.com/finauth/finauth
+
+go 1.24.0
+
+require (
+	github.com/go-jose/go-jose/v4 v4.1.8
+	golang.org/x/crypto v0.45.0
+)
+
+require golang.org/x/sys v0.38.0 // indirect

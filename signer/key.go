@@ -1,0 +1,282 @@
+package signer
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// Key is a private signing key: a key loaded from a file, a generated one, or any
+// crypto.Signer such as a key held in a KMS or an HSM. Its String, GoString and LogValue
+// never show key material.
+type Key struct {
+	signer crypto.Signer
+	keyID  string    // from the source (JWK kid, service-account private_key_id) or WithKeyID
+	alg    Algorithm // from the source (JWK alg), may be empty
+}
+
+// NewKey wraps a crypto.Signer (an in-memory key or one in a KMS/HSM) as a Key.
+// Options WithKeyID and WithAlgorithm set its key ID and preferred algorithm.
+func NewKey(s crypto.Signer, opts ...Option) (*Key, error) {
+	if s == nil {
+		return nil, &UnsupportedKeyError{Key: "nil crypto.Signer"}
+	}
+	o := collect(opts)
+	pub := s.Public()
+	if _, err := DefaultAlgorithm(pub); err != nil {
+		return nil, err
+	}
+	if o.alg != "" {
+		if err := o.alg.CheckKey(pub); err != nil {
+			return nil, err
+		}
+	}
+	return &Key{signer: s, keyID: o.keyID, alg: o.alg}, nil
+}
+
+// Signer returns the underlying crypto.Signer.
+func (k *Key) Signer() crypto.Signer { return k.signer }
+
+// KeyID returns the key ID the key came with (JWK kid, service-account private_key_id,
+// or WithKeyID), or "" when it has none.
+func (k *Key) KeyID() string { return k.keyID }
+
+// Algorithm returns the algorithm the key came with (a JWK's alg, or WithAlgorithm), else
+// the default for its type (see DefaultAlgorithm).
+func (k *Key) Algorithm() Algorithm {
+	if k.alg != "" {
+		return k.alg
+	}
+	a, _ := DefaultAlgorithm(k.signer.Public())
+	return a
+}
+
+// Public returns the public half with the same key ID and algorithm.
+func (k *Key) Public() *PublicKey {
+	return &PublicKey{key: k.signer.Public(), keyID: k.keyID, alg: k.Algorithm(), fixedAlg: k.alg != ""}
+}
+
+// String describes the key without key material.
+func (k *Key) String() string {
+	if k == nil || k.signer == nil {
+		return "signer.Key(<nil>)"
+	}
+	s := "signer.Key(" + DescribeKey(k.signer.Public())
+	if k.keyID != "" {
+		s += ", kid " + quote(k.keyID)
+	}
+	return s + ")"
+}
+
+// GoString is String, so %#v does not print key material either.
+func (k *Key) GoString() string { return k.String() }
+
+// LogValue is String, so slog does not print key material.
+func (k *Key) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
+// Format keeps every fmt verb (%v, %+v, %#v, %s, %q, %x) on String.
+func (k *Key) Format(f fmt.State, verb rune) { fmt.Fprint(f, k.String()) }
+
+// MarshalPKCS8PEM writes the private key as a PKCS#8 "PRIVATE KEY" PEM block, or, when a
+// passphrase is given, as an "ENCRYPTED PRIVATE KEY" block (PBES2: PBKDF2-HMAC-SHA256,
+// AES-256-CBC), the format `openssl genpkey -aes256` writes. A key held in a KMS/HSM
+// cannot be exported.
+func (k *Key) MarshalPKCS8PEM(passphrase []byte) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(k.signer)
+	if err != nil {
+		return nil, fmt.Errorf("finauth: signer: %s cannot be exported as PKCS#8 (a key in a KMS or HSM stays there): %w", DescribeKey(k.signer.Public()), err)
+	}
+	if len(passphrase) == 0 {
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+	}
+	enc, err := encryptPKCS8(der, passphrase, defaultPBKDF2Iterations)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: enc}), nil
+}
+
+// PublicKey is a public verification key with its key ID and algorithm. Marshalled to JSON it
+// is a public JWK (kty, kid, use "sig", alg and the public members, never private ones).
+type PublicKey struct {
+	key   crypto.PublicKey
+	keyID string
+	alg   Algorithm
+	// fixedAlg is set when the algorithm was stated (a JWK's "alg", WithAlgorithm) rather
+	// than derived from the key type; a verifier then refuses any other algorithm.
+	fixedAlg bool
+}
+
+// NewPublicKey wraps an *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey.
+// Options WithKeyID and WithAlgorithm set its key ID and algorithm.
+func NewPublicKey(pub crypto.PublicKey, opts ...Option) (*PublicKey, error) {
+	switch k := pub.(type) {
+	case ed25519.PrivateKey, *ed25519.PrivateKey, *rsa.PrivateKey, *ecdsa.PrivateKey:
+		return nil, &UnsupportedKeyError{Key: "a private key given as a public key (call Public() first)"}
+	case *ed25519.PublicKey:
+		if k != nil {
+			pub = *k
+		}
+	}
+	def, err := DefaultAlgorithm(pub)
+	if err != nil {
+		return nil, err
+	}
+	o := collect(opts)
+	alg := def
+	if o.alg != "" {
+		alg = o.alg
+	}
+	if err := alg.CheckKey(pub); err != nil {
+		return nil, err
+	}
+	return &PublicKey{key: pub, keyID: o.keyID, alg: alg, fixedAlg: o.alg != ""}, nil
+}
+
+// Key returns the crypto public key.
+func (p *PublicKey) Key() crypto.PublicKey { return p.key }
+
+// KeyID returns the key ID it was given, or its RFC 7638 thumbprint when it has none.
+func (p *PublicKey) KeyID() string {
+	if p.keyID != "" {
+		return p.keyID
+	}
+	return p.Thumbprint()
+}
+
+// Algorithm returns the algorithm the key is used with.
+func (p *PublicKey) Algorithm() Algorithm { return p.alg }
+
+// WithKeyID returns a copy with the key ID set.
+func (p *PublicKey) WithKeyID(kid string) *PublicKey {
+	c := *p
+	c.keyID = kid
+	return &c
+}
+
+// Thumbprint returns the RFC 7638 JWK thumbprint: base64url(SHA-256(canonical JWK)).
+func (p *PublicKey) Thumbprint() string {
+	// The RFC 7638 canonical form: the required members only, in lexicographic order,
+	// no whitespace. Written by hand so that it does not depend on a library's field order.
+	var canon []byte
+	b64 := base64.RawURLEncoding
+	switch k := p.key.(type) {
+	case *rsa.PublicKey:
+		canon = fmt.Appendf(nil, `{"e":"%s","kty":"RSA","n":"%s"}`, b64.EncodeToString(bigEndian(int64(k.E))), b64.EncodeToString(k.N.Bytes()))
+	case *ecdsa.PublicKey:
+		size := (k.Curve.Params().BitSize + 7) / 8
+		x, y := make([]byte, size), make([]byte, size)
+		k.X.FillBytes(x)
+		k.Y.FillBytes(y)
+		canon = fmt.Appendf(nil, `{"crv":"%s","kty":"EC","x":"%s","y":"%s"}`, k.Curve.Params().Name, b64.EncodeToString(x), b64.EncodeToString(y))
+	case ed25519.PublicKey:
+		canon = fmt.Appendf(nil, `{"crv":"Ed25519","kty":"OKP","x":"%s"}`, b64.EncodeToString(k))
+	}
+	sum := sha256.Sum256(canon)
+	return b64.EncodeToString(sum[:])
+}
+
+// bigEndian is the minimal big-endian encoding of a positive integer.
+func bigEndian(v int64) []byte {
+	var out []byte
+	for ; v > 0; v >>= 8 {
+		out = append([]byte{byte(v)}, out...)
+	}
+	return out
+}
+
+// MarshalJSON writes the public JWK with kty, kid (the thumbprint unless set), use "sig"
+// and alg.
+func (p *PublicKey) MarshalJSON() ([]byte, error) {
+	return jose.JSONWebKey{Key: p.key, KeyID: p.KeyID(), Algorithm: string(p.alg), Use: "sig"}.MarshalJSON()
+}
+
+// MarshalPEM writes the key as a PKIX "PUBLIC KEY" PEM block (what `openssl pkey -pubout`
+// writes).
+func (p *PublicKey) MarshalPEM() ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(p.key)
+	if err != nil {
+		return nil, fmt.Errorf("finauth: signer: %s cannot be written as PEM: %w", DescribeKey(p.key), err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}
+
+// String describes the key and its ID.
+func (p *PublicKey) String() string {
+	return "signer.PublicKey(" + DescribeKey(p.key) + ", " + string(p.alg) + ", kid " + quote(p.KeyID()) + ")"
+}
+
+// KeySet is a list of public keys, marshalled to JSON as a JWKS ({"keys":[...]}).
+type KeySet struct {
+	keys []*PublicKey
+}
+
+// NewKeySet returns a set holding keys.
+func NewKeySet(keys ...*PublicKey) *KeySet {
+	return &KeySet{keys: append([]*PublicKey(nil), keys...)}
+}
+
+// Keys returns the keys in the set.
+func (s *KeySet) Keys() []*PublicKey { return append([]*PublicKey(nil), s.keys...) }
+
+// Len returns the number of keys.
+func (s *KeySet) Len() int { return len(s.keys) }
+
+// MarshalJSON writes the JWKS.
+func (s *KeySet) MarshalJSON() ([]byte, error) {
+	keys := s.keys
+	if keys == nil {
+		keys = []*PublicKey{}
+	}
+	return json.Marshal(struct {
+		Keys []*PublicKey `json:"keys"`
+	}{keys})
+}
+
+// Option configures key loading and wrapping.
+type Option func(*options)
+
+type options struct {
+	passphrase []byte
+	keyID      string
+	alg        Algorithm
+	source     string
+}
+
+func collect(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return o
+}
+
+// WithPassphrase gives the passphrase of an encrypted key (encrypted PKCS#8, legacy
+// encrypted PEM, or OpenSSH). It is ignored for keys that are not encrypted.
+func WithPassphrase(passphrase []byte) Option {
+	return func(o *options) { o.passphrase = passphrase }
+}
+
+// WithKeyID sets the key ID, replacing one the source carries (a JWK's kid, a service
+// account's private_key_id).
+func WithKeyID(kid string) Option {
+	return func(o *options) { o.keyID = kid }
+}
+
+// WithAlgorithm sets the algorithm the key is meant for; loading fails if the key does not
+// fit it.
+func WithAlgorithm(alg Algorithm) Option {
+	return func(o *options) { o.alg = alg }
+}
