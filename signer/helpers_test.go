@@ -55,4 +55,6 @@ func mustVerifier(t testing.TB, keys *signer.KeySet, algs ...signer.Algorithm) *
 	return v
 }
 
-func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+var b64enc = base64.RawURLEncoding
+
+func b64url(b []byte) string { return b64enc.EncodeToString(b) }

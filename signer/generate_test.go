@@ -1,0 +1,159 @@
+package signer_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/finauth/finauth/signer"
+)
+
+func TestGenerateKey_RoundTripsThroughPEM(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		alg  signer.Algorithm
+		bits int
+		want string
+	}{
+		{signer.RS256, 2048, "RSA 2048-bit key"},
+		{signer.PS256, 3072, "RSA 3072-bit key"},
+		{signer.RS256, 4096, "RSA 4096-bit key"},
+		{signer.ES256, 0, "EC P-256 key"},
+		{signer.EdDSA, 0, "Ed25519 key"},
+	}
+	for _, c := range cases {
+		t.Run(c.want, func(t *testing.T) {
+			t.Parallel()
+			var k *signer.Key
+			var err error
+			if c.bits != 0 {
+				k, err = signer.GenerateRSAKey(c.alg, c.bits)
+			} else {
+				k, err = signer.GenerateKey(c.alg)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := signer.DescribeKey(k.Signer().Public()); got != c.want {
+				t.Fatalf("generated %s", got)
+			}
+			if k.Algorithm() != c.alg {
+				t.Fatalf("algorithm %s", k.Algorithm())
+			}
+			plain, err := k.MarshalPKCS8PEM(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(plain), "-----BEGIN PRIVATE KEY-----") {
+				t.Fatalf("not PKCS#8: %.30s", plain)
+			}
+			back, err := signer.ParseKey(plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.Public().Thumbprint() != k.Public().Thumbprint() {
+				t.Fatal("PKCS#8 round trip changed the key")
+			}
+			pub, err := k.Public().MarshalPEM()
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := signer.ParsePublicKeys(pub)
+			if err != nil || set.Keys()[0].Thumbprint() != k.Public().Thumbprint() {
+				t.Fatalf("public PEM round trip: %v", err)
+			}
+		})
+	}
+}
+
+// The encrypted PKCS#8 we write is what openssl writes: openssl opens ours, we open its.
+func TestMarshalPKCS8PEM_EncryptedOpensInOpenSSL(t *testing.T) {
+	t.Parallel()
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl is needed for this cross-check (.ci/run installs it): ", err)
+	}
+	k, err := signer.GenerateKey(signer.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := k.MarshalPKCS8PEM([]byte(testPassphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(enc), "-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+		t.Fatalf("not encrypted PKCS#8: %.40s", enc)
+	}
+	if _, err := signer.ParseKey(enc); !errors.Is(err, signer.ErrPassphraseRequired) {
+		t.Fatalf("without passphrase: %v", err)
+	}
+	if _, err := signer.ParseKey(enc, signer.WithPassphrase([]byte("wrong"))); !errors.Is(err, signer.ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	back, err := signer.ParseKey(enc, signer.WithPassphrase([]byte(testPassphrase)))
+	if err != nil || back.Public().Thumbprint() != k.Public().Thumbprint() {
+		t.Fatalf("round trip: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "k.pem")
+	must(t, os.WriteFile(file, enc, 0o600))
+	out, err := exec.Command(openssl, "pkey", "-in", file, "-passin", "pass:"+testPassphrase, "-pubout").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl cannot open our encrypted key: %s", out)
+	}
+	set, err := signer.ParsePublicKeys(out)
+	if err != nil || set.Keys()[0].Thumbprint() != k.Public().Thumbprint() {
+		t.Fatalf("openssl's public key differs: %v", err)
+	}
+}
+
+func TestGenerateRSAKey_RefusesOddSizes(t *testing.T) {
+	t.Parallel()
+	for _, bits := range []int{1024, 2047, 8192} {
+		if _, err := signer.GenerateRSAKey(signer.RS256, bits); !errors.Is(err, signer.ErrKeyAlgorithmMismatch) {
+			t.Errorf("%d bits: %v", bits, err)
+		}
+	}
+	if _, err := signer.GenerateRSAKey(signer.ES256, 2048); !errors.Is(err, signer.ErrKeyAlgorithmMismatch) {
+		t.Error("RSA for ES256 must be refused")
+	}
+	if _, err := signer.GenerateKey("HS256"); !errors.Is(err, signer.ErrUnsupportedAlgorithm) {
+		t.Error("HS256 must be refused")
+	}
+}
+
+func TestPublicJWK_ExportsOnlyPublicMembers(t *testing.T) {
+	t.Parallel()
+	for _, f := range []string{"test-rsa-pkcs8.pem", "test-ec-p256-pkcs8.pem", "test-ed25519-pkcs8.pem"} {
+		k := mustKeyFile(t, f)
+		raw, err := json.Marshal(k.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		must(t, json.Unmarshal(raw, &m))
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+			if _, ok := m[private]; ok {
+				t.Errorf("%s: JWK exports private member %q", f, private)
+			}
+		}
+		if m["use"] != "sig" || m["alg"] != string(k.Algorithm()) || m["kid"] != k.Public().Thumbprint() || m["kty"] == nil {
+			t.Errorf("%s: JWK %s", f, raw)
+		}
+	}
+	k := mustKeyFile(t, "test-rsa-pkcs8.pem", signer.WithKeyID("mia-client-1"))
+	set, err := json.Marshal(signer.NewKeySet(k.Public()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jwks struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	must(t, json.Unmarshal(set, &jwks))
+	if len(jwks.Keys) != 1 || jwks.Keys[0]["kid"] != "mia-client-1" || jwks.Keys[0]["kty"] != "RSA" || jwks.Keys[0]["e"] != "AQAB" {
+		t.Fatalf("JWKS %s", set)
+	}
+}

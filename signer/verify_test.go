@@ -1,0 +1,145 @@
+package signer_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/finauth/finauth/signer"
+)
+
+func TestVerify_Refusals(t *testing.T) {
+	t.Parallel()
+	ec := mustKeyFile(t, "test-ec-p256-pkcs8.pem", signer.WithKeyID("ec-1"))
+	rsaKey := mustKeyFile(t, "test-rsa-pkcs8.pem", signer.WithKeyID("rsa-1"))
+	keys := signer.NewKeySet(ec.Public(), rsaKey.Public())
+	v := mustVerifier(t, keys, signer.ES256, signer.RS256)
+	good, err := mustSigner(t, ec, signer.Options{}).SignJWT(map[string]int{"a": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(good); err != nil {
+		t.Fatalf("the good token must verify: %v", err)
+	}
+	parts := strings.Split(good, ".")
+	pub, err := rsaKey.Public().MarshalPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// HS256 "signed" with the RSA public key as the HMAC secret: the classic confusion attack.
+	hsHeader := b64url([]byte(`{"alg":"HS256","kid":"rsa-1"}`))
+	mac := hmac.New(sha256.New, pub)
+	mac.Write([]byte(hsHeader + "." + parts[1]))
+	hs256 := hsHeader + "." + parts[1] + "." + b64url(mac.Sum(nil))
+
+	psToken, err := mustSigner(t, rsaKey, signer.Options{Algorithm: signer.PS256}).SignJWT(map[string]int{"a": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		token string
+		want  error
+	}{
+		{"alg none", b64url([]byte(`{"alg":"none"}`)) + "." + parts[1] + ".", signer.ErrMalformedJWS},
+		{"alg none signed", b64url([]byte(`{"alg":"none","kid":"ec-1"}`)) + "." + parts[1] + ".AA", signer.ErrAlgNone},
+		{"alg NONE", b64url([]byte(`{"alg":"NONE","kid":"ec-1"}`)) + "." + parts[1] + ".AA", signer.ErrAlgNone},
+		{"HMAC with a public key", hs256, signer.ErrAlgHMAC},
+		{"alg not allowed", psToken, signer.ErrAlgNotAllowed},
+		{"unknown kid", b64url([]byte(`{"alg":"ES256","kid":"nope"}`)) + "." + parts[1] + "." + parts[2], signer.ErrUnknownKeyID},
+		{"no kid, two keys", b64url([]byte(`{"alg":"ES256"}`)) + "." + parts[1] + "." + parts[2], signer.ErrUnknownKeyID},
+		{"kid of a key of another type", b64url([]byte(`{"alg":"ES256","kid":"rsa-1"}`)) + "." + parts[1] + "." + parts[2], signer.ErrAlgNotAllowed},
+		{"unknown crit", b64url([]byte(`{"alg":"ES256","kid":"ec-1","x":1,"crit":["x"]}`)) + "." + parts[1] + "." + parts[2], signer.ErrUnsupportedCritical},
+		{"crit names absent member", b64url([]byte(`{"alg":"ES256","kid":"ec-1","crit":["x"]}`)) + "." + parts[1] + "." + parts[2], signer.ErrMalformedJWS},
+		{"crit lists registered", b64url([]byte(`{"alg":"ES256","kid":"ec-1","crit":["kid"]}`)) + "." + parts[1] + "." + parts[2], signer.ErrMalformedJWS},
+		{"crit empty", b64url([]byte(`{"alg":"ES256","kid":"ec-1","crit":[]}`)) + "." + parts[1] + "." + parts[2], signer.ErrMalformedJWS},
+		{"b64 false outside crit", b64url([]byte(`{"alg":"ES256","kid":"ec-1","b64":false}`)) + ".x." + parts[2], signer.ErrMalformedJWS},
+		{"duplicate alg", b64url([]byte(`{"alg":"ES256","kid":"ec-1","alg":"none"}`)) + "." + parts[1] + "." + parts[2], signer.ErrMalformedJWS},
+		{"header not JSON", b64url([]byte(`nope`)) + "." + parts[1] + "." + parts[2], signer.ErrMalformedJWS},
+		{"header trailing data", b64url([]byte(`{"alg":"ES256"} {}`)) + "." + parts[1] + "." + parts[2], signer.ErrMalformedJWS},
+		{"two parts", parts[0] + "." + parts[1], signer.ErrMalformedJWS},
+		{"four parts", good + ".x", signer.ErrMalformedJWS},
+		{"bad base64", parts[0] + ".***." + parts[2], signer.ErrMalformedJWS},
+		{"tampered payload", parts[0] + "." + b64url([]byte(`{"a":2}`)) + "." + parts[2], signer.ErrInvalidSignature},
+		{"truncated signature", parts[0] + "." + parts[1] + "." + parts[2][:20], signer.ErrInvalidSignature},
+		{"empty", "", signer.ErrMalformedJWS},
+	}
+	for _, c := range cases {
+		_, err := v.Verify(c.token)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
+			continue
+		}
+		var ve *signer.VerifyError
+		if !errors.As(err, &ve) {
+			t.Errorf("%s: not a *VerifyError", c.name)
+		}
+		if strings.Contains(err.Error(), parts[2]) || strings.Contains(err.Error(), parts[1]) {
+			t.Errorf("%s: error shows the token: %v", c.name, err)
+		}
+	}
+	if _, err := v.VerifyDetached(good, []byte(`{"a":1}`)); !errors.Is(err, signer.ErrDetachedPayload) {
+		t.Errorf("an attached token given as detached: %v", err)
+	}
+}
+
+func TestVerify_KeyRegisteredForOneAlgorithm(t *testing.T) {
+	t.Parallel()
+	k := mustKeyFile(t, "test-rsa-pkcs8.pem")
+	pub, err := signer.NewPublicKey(k.Public().Key(), signer.WithAlgorithm(signer.RS256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := mustSigner(t, k, signer.Options{Algorithm: signer.PS256}).Sign([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := mustVerifier(t, signer.NewKeySet(pub), signer.RS256, signer.PS256)
+	if _, err := v.Verify(ps); !errors.Is(err, signer.ErrAlgNotAllowed) {
+		t.Fatalf("a key registered for RS256 must not verify PS256: %v", err)
+	}
+}
+
+func TestVerify_SingleKeyWithoutIDMatchesAnyKid(t *testing.T) {
+	t.Parallel()
+	k := mustKeyFile(t, "test-rsa-pkcs8.pem")
+	tok, err := mustSigner(t, k, signer.Options{KeyID: "pismo-key-7"}).Sign([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := signer.LoadPublicKeysFile("testdata/keys/test-rsa-public.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mustVerifier(t, set, signer.RS256).Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	two := signer.NewKeySet(set.Keys()[0], mustKeyFile(t, "test-rsa-pkcs1.pem").Public())
+	if _, err := mustVerifier(t, two, signer.RS256).Verify(tok); !errors.Is(err, signer.ErrUnknownKeyID) {
+		t.Fatalf("two keys without IDs: %v", err)
+	}
+	// By thumbprint, a key without an explicit ID is found among several.
+	tok2, err := mustSigner(t, k, signer.Options{KeyID: k.Public().Thumbprint()}).Sign([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mustVerifier(t, two, signer.RS256).Verify(tok2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewVerifier_Misconfiguration(t *testing.T) {
+	t.Parallel()
+	k := mustKeyFile(t, "test-rsa-pkcs8.pem")
+	if _, err := signer.NewVerifier(signer.NewKeySet(k.Public()), signer.VerifyOptions{}); !errors.Is(err, signer.ErrVerifierMisconfigure) {
+		t.Fatal(err)
+	}
+	if _, err := signer.NewVerifier(signer.NewKeySet(), signer.VerifyOptions{Algorithms: []signer.Algorithm{signer.RS256}}); !errors.Is(err, signer.ErrVerifierMisconfigure) {
+		t.Fatal(err)
+	}
+	if _, err := signer.NewVerifier(signer.NewKeySet(k.Public()), signer.VerifyOptions{Algorithms: []signer.Algorithm{"HS256"}}); !errors.Is(err, signer.ErrUnsupportedAlgorithm) {
+		t.Fatal(err)
+	}
+}
