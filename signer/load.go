@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -110,7 +111,24 @@ func finishKey(s crypto.Signer, kid string, alg Algorithm, source string) (*Key,
 			return nil, &KeyDataError{Source: source, Reason: "the RSA private key is inconsistent", Err: err}
 		}
 	}
+	if err := selfTest(s, alg); err != nil {
+		return nil, &KeyDataError{Source: source, Reason: "the private key does not match its own public key (the file is corrupt or was edited)"}
+	}
 	return &Key{signer: s, keyID: kid, alg: algIfSet(alg, def)}, nil
+}
+
+// selfTest signs a probe and verifies it with the key's public half. Key files carry the
+// public key next to the private one (OpenSSH Ed25519, JWK x/y next to d) and parsers take
+// it as given; a mismatch would otherwise sign every request with a signature nobody can
+// verify.
+func selfTest(key crypto.Signer, alg Algorithm) error {
+	s := &Signer{key: key, alg: alg, rand: rand.Reader}
+	input := []byte("finauth key self-test")
+	sig, err := s.signInput(input, nil)
+	if err != nil {
+		return err
+	}
+	return verifySignature(alg, key.Public(), input, sig)
 }
 
 // algIfSet keeps an explicit algorithm and drops one that is only the key type's default,

@@ -4,8 +4,8 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,5 +288,23 @@ func TestKey_FormattingNeverShowsKeyMaterial(t *testing.T) {
 		if !strings.Contains(out, "EC P-256") {
 			t.Errorf("%s: %q does not describe the key", verb, out)
 		}
+	}
+}
+
+func TestParseKey_PrivateAndPublicHalvesMustMatch(t *testing.T) {
+	t.Parallel()
+	// RFC 7515 A.3's public point with another key's private scalar.
+	other, err := signer.GenerateKey(signer.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := other.Signer().(*ecdsa.PrivateKey).D.FillBytes(make([]byte, 32))
+	jwk := `{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"` + b64url(d) + `"}`
+	_, err = signer.ParseKey([]byte(jwk))
+	if !errors.Is(err, signer.ErrInvalidKeyData) || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), b64url(d)) {
+		t.Fatal("error leaks the private scalar")
 	}
 }

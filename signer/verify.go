@@ -49,6 +49,10 @@ func verr(err error, format string, args ...any) error {
 	return &VerifyError{Err: err, Detail: fmt.Sprintf(format, args...)}
 }
 
+// strict refuses non-canonical base64url (non-zero trailing bits), so that one signature has
+// exactly one encoding and a token cannot be altered without breaking it.
+var strict = b64.Strict()
+
 // maxHeaderBytes bounds the protected header a verifier decodes.
 const maxHeaderBytes = 16 << 10
 
@@ -144,7 +148,7 @@ func (v *Verifier) verify(token string, detached bool, payload []byte) (*Verifie
 	if b64.DecodedLen(len(hb64)) > maxHeaderBytes {
 		return nil, verr(ErrMalformedJWS, "header larger than %d bytes", maxHeaderBytes)
 	}
-	rawHeader, err := b64.DecodeString(hb64)
+	rawHeader, err := strict.DecodeString(hb64)
 	if err != nil {
 		return nil, verr(ErrMalformedJWS, "header is not base64url")
 	}
@@ -169,7 +173,7 @@ func (v *Verifier) verify(token string, detached bool, payload []byte) (*Verifie
 	}
 	if !detached {
 		if encoded {
-			if payload, err = b64.DecodeString(pb64); err != nil {
+			if payload, err = strict.DecodeString(pb64); err != nil {
 				return nil, verr(ErrMalformedJWS, "payload is not base64url")
 			}
 		} else {
@@ -180,7 +184,7 @@ func (v *Verifier) verify(token string, detached bool, payload []byte) (*Verifie
 	if err != nil {
 		return nil, err
 	}
-	sig, err := b64.DecodeString(sb64)
+	sig, err := strict.DecodeString(sb64)
 	if err != nil {
 		return nil, verr(ErrMalformedJWS, "signature is not base64url")
 	}

@@ -63,6 +63,7 @@ func TestVerify_Refusals(t *testing.T) {
 		{"four parts", good + ".x", signer.ErrMalformedJWS},
 		{"bad base64", parts[0] + ".***." + parts[2], signer.ErrMalformedJWS},
 		{"tampered payload", parts[0] + "." + b64url([]byte(`{"a":2}`)) + "." + parts[2], signer.ErrInvalidSignature},
+		{"non-canonical base64 signature", parts[0] + "." + parts[1] + "." + nonCanonical(parts[2]), signer.ErrMalformedJWS},
 		{"truncated signature", parts[0] + "." + parts[1] + "." + parts[2][:20], signer.ErrInvalidSignature},
 		{"empty", "", signer.ErrMalformedJWS},
 	}
@@ -142,4 +143,12 @@ func TestNewVerifier_Misconfiguration(t *testing.T) {
 	if _, err := signer.NewVerifier(signer.NewKeySet(k.Public()), signer.VerifyOptions{Algorithms: []signer.Algorithm{"HS256"}}); !errors.Is(err, signer.ErrUnsupportedAlgorithm) {
 		t.Fatal(err)
 	}
+}
+
+// nonCanonical sets the unused trailing bits of the last base64url character: lenient
+// decoders read the same bytes, so accepting it would let anyone alter a valid token.
+func nonCanonical(s string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, s[len(s)-1])
+	return s[:len(s)-1] + string(alphabet[i|1])
 }
