@@ -58,3 +58,16 @@ func mustVerifier(t testing.TB, keys *signer.KeySet, algs ...signer.Algorithm) *
 var b64enc = base64.RawURLEncoding
 
 func b64url(b []byte) string { return b64enc.EncodeToString(b) }
+
+// keyFilePerAlgorithm pairs every supported algorithm with a test key that fits it.
+var keyFilePerAlgorithm = []struct {
+	file string
+	alg  signer.Algorithm
+}{
+	{"test-rsa-pkcs8.pem", signer.RS256},
+	{"test-rsa-pkcs8.pem", signer.PS256},
+	{"test-ec-p256-pkcs8.pem", signer.ES256},
+	{"test-ec-p384-pkcs8.pem", signer.ES384},
+	{"test-ec-p521-pkcs8.pem", signer.ES512},
+	{"test-ed25519-pkcs8.pem", signer.EdDSA},
+}

@@ -247,16 +247,7 @@ func (o opaqueSigner) Sign(r io.Reader, d []byte, opts crypto.SignerOpts) ([]byt
 
 func TestNewKey_AnyCryptoSigner(t *testing.T) {
 	t.Parallel()
-	for _, kf := range []struct {
-		file string
-		alg  signer.Algorithm
-	}{
-		{"test-rsa-pkcs8.pem", signer.RS256},
-		{"test-rsa-pkcs8.pem", signer.PS256},
-		{"test-ec-p256-pkcs8.pem", signer.ES256},
-		{"test-ec-p384-pkcs8.pem", signer.ES384},
-		{"test-ed25519-pkcs8.pem", signer.EdDSA},
-	} {
+	for _, kf := range keyFilePerAlgorithm {
 		inner := mustKeyFile(t, kf.file).Signer()
 		k, err := signer.NewKey(opaqueSigner{inner}, signer.WithKeyID("kms-1"))
 		if err != nil {

@@ -144,17 +144,7 @@ func TestSignUnencodedDetached(t *testing.T) {
 // A JWS verified by a library we did not write: go-jose.
 func TestSign_VerifiesWithGoJose(t *testing.T) {
 	t.Parallel()
-	for _, f := range []struct {
-		file string
-		alg  signer.Algorithm
-	}{
-		{"test-rsa-pkcs8.pem", signer.RS256},
-		{"test-rsa-pkcs8.pem", signer.PS256},
-		{"test-ec-p256-pkcs8.pem", signer.ES256},
-		{"test-ec-p384-pkcs8.pem", signer.ES384},
-		{"test-ec-p521-pkcs8.pem", signer.ES512},
-		{"test-ed25519-pkcs8.pem", signer.EdDSA},
-	} {
+	for _, f := range keyFilePerAlgorithm {
 		k := mustKeyFile(t, f.file)
 		s := mustSigner(t, k, signer.Options{Algorithm: f.alg, KeyID: "k", Type: "JWT"})
 		tok, err := s.SignJWT(map[string]any{"iss": "finauth", "n": 1})
@@ -262,4 +252,32 @@ func (h iotestHalfReader) Read(p []byte) (int, error) {
 		p = p[:len(p)/2]
 	}
 	return h.r.Read(p)
+}
+
+func TestSigner_ConcurrentUse(t *testing.T) {
+	t.Parallel()
+	s := mustSigner(t, mustKeyFile(t, "test-ec-p256-pkcs8.pem"), signer.Options{KeyID: "k"})
+	v := mustVerifier(t, signer.NewKeySet(s.Public()), signer.ES256)
+	errs := make(chan error, 16)
+	for g := range 16 {
+		go func() {
+			body := bytes.Repeat([]byte{byte(g)}, 100+g)
+			for range 25 {
+				tok, err := s.SignDetached(signer.Header{{Name: "g", Value: g}}, body)
+				if err == nil {
+					_, err = v.VerifyDetached(tok, body)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
