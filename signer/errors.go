@@ -30,6 +30,7 @@ type KeyAlgorithmError struct {
 	Reason    string
 }
 
+// Error describes the problem and what to do about it.
 func (e *KeyAlgorithmError) Error() string {
 	return "finauth: signer: a " + e.Key + " cannot be used with " + string(e.Algorithm) + ": " + e.Reason
 }
@@ -40,6 +41,7 @@ func (e *KeyAlgorithmError) Is(target error) bool { return target == ErrKeyAlgor
 // UnsupportedKeyError says that a key's type is not one finauth can sign or verify with.
 type UnsupportedKeyError struct{ Key string }
 
+// Error describes the problem and what to do about it.
 func (e *UnsupportedKeyError) Error() string {
 	return "finauth: signer: unsupported key: " + e.Key + "; use RSA (2048 bits or more), EC P-256/P-384/P-521 or Ed25519"
 }
@@ -50,6 +52,7 @@ func (e *UnsupportedKeyError) Is(target error) bool { return target == ErrUnsupp
 // UnsupportedAlgorithmError says that an algorithm name is not one finauth supports.
 type UnsupportedAlgorithmError struct{ Algorithm string }
 
+// Error describes the problem and what to do about it.
 func (e *UnsupportedAlgorithmError) Error() string {
 	names := make([]string, 0, 6)
 	for _, a := range Algorithms() {
@@ -69,6 +72,7 @@ type KeyDataError struct {
 	Err    error // the underlying cause, if any (never key material)
 }
 
+// Error describes the problem and what to do about it.
 func (e *KeyDataError) Error() string {
 	var b strings.Builder
 	b.WriteString("finauth: signer: ")

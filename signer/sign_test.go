@@ -151,7 +151,7 @@ func TestSign_VerifiesWithGoJose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		parsed, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(f.alg)})
+		parsed, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(f.alg)})
 		if err != nil {
 			t.Fatalf("%s: go-jose cannot parse: %v", f.alg, err)
 		}

@@ -16,15 +16,15 @@ import (
 
 // Verification errors. Every error Verify returns is a *VerifyError that wraps one of these.
 var (
-	ErrMalformedJWS         = errors.New("malformed JWS")
-	ErrAlgNone              = errors.New(`"alg": "none" is never accepted`)
-	ErrAlgHMAC              = errors.New("HMAC algorithms are refused: a public key cannot verify them (algorithm confusion)")
-	ErrAlgNotAllowed        = errors.New("algorithm not allowed")
-	ErrUnknownKeyID         = errors.New("unknown key ID")
-	ErrUnsupportedCritical  = errors.New("unsupported critical header parameter")
-	ErrInvalidSignature     = errors.New("signature does not verify")
-	ErrDetachedPayload      = errors.New("payload mismatch between detached and attached form")
-	ErrVerifierMisconfigure = errors.New("verifier misconfigured")
+	ErrMalformedJWS        = errors.New("malformed JWS")
+	ErrAlgNone             = errors.New(`"alg": "none" is never accepted`)
+	ErrAlgHMAC             = errors.New("HMAC algorithms are refused: a public key cannot verify them (algorithm confusion)")
+	ErrAlgNotAllowed       = errors.New("algorithm not allowed")
+	ErrUnknownKeyID        = errors.New("unknown key ID")
+	ErrUnsupportedCritical = errors.New("unsupported critical header parameter")
+	ErrInvalidSignature    = errors.New("signature does not verify")
+	ErrDetachedPayload     = errors.New("payload mismatch between detached and attached form")
+	ErrVerifierConfig      = errors.New("verifier misconfigured")
 )
 
 // VerifyError says why a JWS was refused. Err is one of the ErrXxx sentinels above;
@@ -34,6 +34,7 @@ type VerifyError struct {
 	Detail string
 }
 
+// Error describes the problem and what to do about it.
 func (e *VerifyError) Error() string {
 	s := "finauth: signer: verify: " + e.Err.Error()
 	if e.Detail != "" {
@@ -80,10 +81,10 @@ type Verifier struct {
 // NewVerifier returns a Verifier for keys.
 func NewVerifier(keys *KeySet, opts VerifyOptions) (*Verifier, error) {
 	if keys == nil || len(keys.keys) == 0 {
-		return nil, verr(ErrVerifierMisconfigure, "no keys")
+		return nil, verr(ErrVerifierConfig, "no keys")
 	}
 	if len(opts.Algorithms) == 0 {
-		return nil, verr(ErrVerifierMisconfigure, "no allowed algorithms; list them in VerifyOptions.Algorithms")
+		return nil, verr(ErrVerifierConfig, "no allowed algorithms; list them in VerifyOptions.Algorithms")
 	}
 	for _, a := range opts.Algorithms {
 		if _, err := ParseAlgorithm(string(a)); err != nil {

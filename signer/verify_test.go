@@ -134,10 +134,10 @@ func TestVerify_SingleKeyWithoutIDMatchesAnyKid(t *testing.T) {
 func TestNewVerifier_Misconfiguration(t *testing.T) {
 	t.Parallel()
 	k := mustKeyFile(t, "test-rsa-pkcs8.pem")
-	if _, err := signer.NewVerifier(signer.NewKeySet(k.Public()), signer.VerifyOptions{}); !errors.Is(err, signer.ErrVerifierMisconfigure) {
+	if _, err := signer.NewVerifier(signer.NewKeySet(k.Public()), signer.VerifyOptions{}); !errors.Is(err, signer.ErrVerifierConfig) {
 		t.Fatal(err)
 	}
-	if _, err := signer.NewVerifier(signer.NewKeySet(), signer.VerifyOptions{Algorithms: []signer.Algorithm{signer.RS256}}); !errors.Is(err, signer.ErrVerifierMisconfigure) {
+	if _, err := signer.NewVerifier(signer.NewKeySet(), signer.VerifyOptions{Algorithms: []signer.Algorithm{signer.RS256}}); !errors.Is(err, signer.ErrVerifierConfig) {
 		t.Fatal(err)
 	}
 	if _, err := signer.NewVerifier(signer.NewKeySet(k.Public()), signer.VerifyOptions{Algorithms: []signer.Algorithm{"HS256"}}); !errors.Is(err, signer.ErrUnsupportedAlgorithm) {
