@@ -7,4 +7,7 @@ require (
 	golang.org/x/crypto v0.45.0
 )
 
-require golang.org/x/sys v0.38.0 // indirect
+require (
+	golang.org/x/oauth2 v0.34.0 // indirect
+	golang.org/x/sys v0.38.0 // indirect
+)

@@ -1,0 +1,67 @@
+package tokencache
+
+import (
+	"context"
+	"log/slog"
+		"sync/atomic"
+	"unsafe"
+)
+
+// Stats are the cache's counters since it was made.
+type Stats struct {
+	Hits                 uint64 // fresh token served from memory
+	StaleHits            uint64 // stale token served while a refresh runs
+	Misses               uint64 // no usable token: the caller waited for a fetch
+	NegativeHits         uint64 // a remembered fetch failure returned without fetching
+	Fetches              uint64 // calls of the fetch function
+	FetchErrors          uint64 // fetches that failed (error, empty, expired or panic)
+	StoreHits            uint64 // misses answered from the Store without fetching
+	BackgroundRefreshes  uint64 // fetches started ahead of expiry (stale, prefetch, retry)
+	InvalidationsDropped uint64 // Invalidate calls that dropped the cached token
+	InvalidationsNoop    uint64 // Invalidate calls that found another token (already refreshed)
+	Evictions            uint64 // keys evicted beyond MaxKeys
+	Keys                 int    // keys held now
+}
+
+// stripes spread the hot-path hit counters over cache lines so that goroutines on different
+// cores do not fight over one counter.
+const stripes = 16
+
+type paddedCounter struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+type striped [stripes]paddedCounter
+
+// add picks the stripe from the calling goroutine's stack address: goroutines have
+// separate stacks, so concurrent callers mostly land on different lines, and it costs no
+// random number. (Stacks move when they grow; the stripe then changes, which is harmless.)
+func (s *striped) add() {
+	var here byte
+	s[(uintptr(unsafe.Pointer(&here))>>11)%stripes].n.Add(1)
+}
+
+func (s *striped) sum() uint64 {
+	var t uint64
+	for i := range s {
+		t += s[i].n.Load()
+	}
+	return t
+}
+
+type counters struct {
+	hits, staleHits                    striped
+	misses, negativeHits, fetches      atomic.Uint64
+	fetchErrors, storeHits, background atomic.Uint64
+	dropped, noop, evictions           atomic.Uint64
+}
+
+// discardHandler is a slog handler that drops everything (slog.DiscardHandler is Go 1.24+
+// too, but this keeps the zero-cost Enabled check explicit).
+type discardHandler struct{}
+
+func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
+func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
+func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discardHandler) WithGroup(string) slog.Handler           { return d }

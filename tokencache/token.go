@@ -1,0 +1,75 @@
+package tokencache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Token is an access token and when it expires. A zero Expiry means the token does not
+// expire: it is cached until invalidated. String, GoString and LogValue never show Value or
+// RefreshToken.
+type Token struct {
+	Value        string
+	Type         string // "Bearer" when empty is meant
+	Expiry       time.Time
+	RefreshToken string
+	// Extra carries provider fields (scope, account ID, ...) that callers may want.
+	Extra map[string]any
+}
+
+// String describes the token without its secret parts.
+func (t Token) String() string {
+	exp := "no expiry"
+	if !t.Expiry.IsZero() {
+		exp = "expires " + t.Expiry.UTC().Format(time.RFC3339)
+	}
+	typ := t.Type
+	if typ == "" {
+		typ = "token"
+	}
+	return fmt.Sprintf("tokencache.Token(%s, %s, value redacted)", typ, exp)
+}
+
+// GoString is String, so %#v does not print the token either.
+func (t Token) GoString() string { return t.String() }
+
+// LogValue keeps the token out of slog output.
+func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
+
+// Format keeps every fmt verb on String.
+func (t Token) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
+
+// FetchFunc gets a new token for key. It runs on a context detached from any one caller
+// (cancelled by Close, bounded by Options.FetchTimeout) and keeps the first waiting
+// caller's context values.
+type FetchFunc func(ctx context.Context, key string) (Token, error)
+
+// Errors the cache returns (wrapped; test with errors.Is).
+var (
+	// ErrClosed: the cache was closed.
+	ErrClosed = errors.New("finauth: tokencache: the cache is closed")
+	// ErrEmptyToken: the fetch returned a token with no value.
+	ErrEmptyToken = errors.New("finauth: tokencache: the fetch returned an empty token")
+	// ErrExpiredToken: the fetch returned a token that had already expired.
+	ErrExpiredToken = errors.New("finauth: tokencache: the fetch returned a token that has already expired (check the token endpoint's expires_in and this machine's clock)")
+	// ErrFetchPanic: the fetch panicked; the panic was recovered.
+	ErrFetchPanic = errors.New("finauth: tokencache: the fetch panicked")
+)
+
+// PanicError reports a recovered panic in a FetchFunc. Its message names the panic value's
+// type only (the value may hold a secret); Stack holds the goroutine stack for debugging.
+type PanicError struct {
+	ValueType string
+	Stack     []byte
+}
+
+// Error says that the fetch panicked.
+func (e *PanicError) Error() string {
+	return ErrFetchPanic.Error() + " (panic value of type " + e.ValueType + "); this is a bug in the fetch function"
+}
+
+// Is makes errors.Is(err, ErrFetchPanic) true.
+func (e *PanicError) Is(target error) bool { return target == ErrFetchPanic }
