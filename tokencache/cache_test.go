@@ -110,7 +110,7 @@ func TestCache_10000WaitersOneFetch(t *testing.T) {
 	f := newFetcher(clock, time.Hour)
 	c := newCache(t, f, tokencache.Options{})
 	for round, prepare := range []func(){
-		func() {}, // a missing key
+		func() {},                               // a missing key
 		func() { clock.Advance(2 * time.Hour) }, // an expired one
 	} {
 		prepare()
@@ -310,9 +310,15 @@ func TestCache_BadFetchResultsAreErrorsNotTokens(t *testing.T) {
 		fetch tokencache.FetchFunc
 		want  error
 	}{
-		"empty value":    {func(context.Context, string) (tokencache.Token, error) { return tokencache.Token{Expiry: t0.Add(time.Hour)}, nil }, tokencache.ErrEmptyToken},
-		"zero lifetime":  {func(context.Context, string) (tokencache.Token, error) { return tokencache.Token{Value: "v", Expiry: t0}, nil }, tokencache.ErrExpiredToken},
-		"negative":       {func(context.Context, string) (tokencache.Token, error) { return tokencache.Token{Value: "v", Expiry: t0.Add(-time.Hour)}, nil }, tokencache.ErrExpiredToken},
+		"empty value": {func(context.Context, string) (tokencache.Token, error) {
+			return tokencache.Token{Expiry: t0.Add(time.Hour)}, nil
+		}, tokencache.ErrEmptyToken},
+		"zero lifetime": {func(context.Context, string) (tokencache.Token, error) {
+			return tokencache.Token{Value: "v", Expiry: t0}, nil
+		}, tokencache.ErrExpiredToken},
+		"negative": {func(context.Context, string) (tokencache.Token, error) {
+			return tokencache.Token{Value: "v", Expiry: t0.Add(-time.Hour)}, nil
+		}, tokencache.ErrExpiredToken},
 		"panic":          {func(context.Context, string) (tokencache.Token, error) { panic("secret-token-in-panic") }, tokencache.ErrFetchPanic},
 		"nil fetch func": {nil, tokencache.ErrNoFetch},
 	}

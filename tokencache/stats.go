@@ -3,7 +3,7 @@ package tokencache
 import (
 	"context"
 	"log/slog"
-		"sync/atomic"
+	"sync/atomic"
 	"unsafe"
 )
 
