@@ -263,8 +263,8 @@ func TestCache_StaleIfErrorWithBackoffThenNegativeCache(t *testing.T) {
 	f.failWith(boom)
 	clock.Advance(staleAfter)
 	mustToken(t, c, "") // starts the background refresh
-	// Rand() = 0: each delay is half its exponential step: 0.5s, 1s, 2s, ... capped at 30s.
-	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
+	// Rand() = 0: each delay is its exponential step: 1s, 2s, 4s, ... capped at 60s.
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, 60 * time.Second, 60 * time.Second}
 	for i, d := range want {
 		n := int64(i + 2)
 		eventually(t, "a failed attempt", func() bool { return f.calls.Load() == n && len(clock.Pending()) == 2 })

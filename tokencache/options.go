@@ -105,14 +105,14 @@ func (o *Options) schedule(now, expiry time.Time) (staleAt, expiredAt time.Time)
 	return expiredAt.Add(-window), expiredAt
 }
 
-// backoff is the delay before background attempt n (n >= 1): exponential from BackoffMin,
-// capped at BackoffMax, with "equal jitter" (half fixed, half random) so it never collapses
-// to zero.
+// backoff is the delay before background retry n (n >= 1): the exponential step
+// BackoffMin*2^(n-1), stretched by up to 100% at random so that replicas spread out, and
+// kept within [BackoffMin, BackoffMax].
 func (o *Options) backoff(n int) time.Duration {
 	d := o.BackoffMin
 	for i := 1; i < n && d < o.BackoffMax; i++ {
 		d *= 2
 	}
 	d = min(d, o.BackoffMax)
-	return d/2 + time.Duration(float64(d/2)*o.Rand())
+	return min(d+time.Duration(float64(d)*o.Rand()), o.BackoffMax)
 }
