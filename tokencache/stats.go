@@ -25,7 +25,7 @@ type Stats struct {
 
 // stripes spread the hot-path hit counters over cache lines so that goroutines on different
 // cores do not fight over one counter.
-const stripes = 16
+const stripes = 32 // a power of two
 
 type paddedCounter struct {
 	n atomic.Uint64
@@ -39,7 +39,10 @@ type striped [stripes]paddedCounter
 // random number. (Stacks move when they grow; the stripe then changes, which is harmless.)
 func (s *striped) add() {
 	var here byte
-	s[(uintptr(unsafe.Pointer(&here))>>11)%stripes].n.Add(1)
+	// Stacks are aligned to their size, so the low bits carry little: mix them all
+	// (Fibonacci hashing) and take the top bits.
+	h := uint64(uintptr(unsafe.Pointer(&here))>>10) * 0x9E3779B97F4A7C15
+	s[h>>(64-5)].n.Add(1)
 }
 
 func (s *striped) sum() uint64 {
