@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// ErrNoFetch: the cache was made without a fetch function.
+// ErrNoFetch is returned when the cache was made without a fetch function.
 var ErrNoFetch = errors.New("finauth: tokencache: no fetch function; pass one to tokencache.New")
 
 type state = uint32
