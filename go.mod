@@ -4,10 +4,12 @@ go 1.24.0
 
 require (
 	github.com/go-jose/go-jose/v4 v4.1.8
+	github.com/hashicorp/go-retryablehttp v0.7.8
 	golang.org/x/crypto v0.45.0
+	golang.org/x/oauth2 v0.34.0
 )
 
 require (
-	golang.org/x/oauth2 v0.34.0 // indirect
+	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
 	golang.org/x/sys v0.38.0 // indirect
 )

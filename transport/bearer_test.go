@@ -1,0 +1,362 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/finauth/finauth/tokencache"
+	"github.com/finauth/finauth/transport"
+)
+
+// tokens is a TokenSource handing out tok-1, tok-2, ... and counting what it is asked.
+type tokens struct {
+	mu          sync.Mutex
+	n           int
+	current     map[string]string
+	invalidated []string
+	fail        error
+}
+
+func (s *tokens) Token(_ context.Context, key string) (tokencache.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return tokencache.Token{}, s.fail
+	}
+	if s.current == nil {
+		s.current = map[string]string{}
+	}
+	if v, ok := s.current[key]; ok {
+		return tokencache.Token{Value: v}, nil
+	}
+	s.n++
+	v := fmt.Sprintf("tok-%d", s.n)
+	s.current[key] = v
+	return tokencache.Token{Value: v}, nil
+}
+
+func (s *tokens) Invalidate(key, rejected string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.invalidated = append(s.invalidated, rejected)
+	if s.current[key] == rejected {
+		delete(s.current, key)
+		return true
+	}
+	return false
+}
+
+// api is a loopback server that accepts only the listed tokens and records what it saw.
+type api struct {
+	*httptest.Server
+	mu       sync.Mutex
+	accept   map[string]bool
+	reject   atomic.Int64 // answer 401 to this many more requests regardless
+	seen     []seen
+	handlers map[string]http.HandlerFunc
+}
+
+type seen struct {
+	auth, method, path, bodySHA string
+}
+
+func newAPI(t *testing.T, accept ...string) *api {
+	a := &api{accept: map[string]bool{}, handlers: map[string]http.HandlerFunc{}}
+	for _, v := range accept {
+		a.accept[v] = true
+	}
+	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		sum := sha256.Sum256(body)
+		a.mu.Lock()
+		a.seen = append(a.seen, seen{r.Header.Get("Authorization"), r.Method, r.URL.Path, hex.EncodeToString(sum[:])})
+		ok := a.accept[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+		h := a.handlers[r.URL.Path]
+		a.mu.Unlock()
+		if h != nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			h(w, r)
+			return
+		}
+		if a.reject.Add(-1) >= 0 || !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":"invalid token"}`)
+			return
+		}
+		a.reject.Store(0)
+		fmt.Fprintf(w, "%s %s %x", r.Method, r.URL.Path, sum)
+	}))
+	t.Cleanup(a.Close)
+	return a
+}
+
+func (a *api) requests() []seen {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]seen(nil), a.seen...)
+}
+
+func mustOrigins(t *testing.T, urls ...string) *transport.Origins {
+	t.Helper()
+	o, err := transport.NewOrigins(urls, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// closeTracker records whether the transport closed the request body.
+type closeTracker struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (c *closeTracker) Close() error { c.closed.Store(true); return nil }
+
+func TestBearer_401RefreshesOnceAndReplaysTheSameBytes(t *testing.T) {
+	t.Parallel()
+	payload := []byte(`{"amount": 10.00, "note": "same bytes"}`)
+	bodies := map[string]func() (io.Reader, func() (io.ReadCloser, error)){
+		"bytes with GetBody": func() (io.Reader, func() (io.ReadCloser, error)) { return bytes.NewReader(payload), nil },
+		"stream without GetBody": func() (io.Reader, func() (io.ReadCloser, error)) {
+			return io.MultiReader(bytes.NewReader(payload[:5]), bytes.NewReader(payload[5:])), nil
+		},
+		"nil body":     func() (io.Reader, func() (io.ReadCloser, error)) { return nil, nil },
+		"http.NoBody":  func() (io.Reader, func() (io.ReadCloser, error)) { return http.NoBody, nil },
+		"empty reader": func() (io.Reader, func() (io.ReadCloser, error)) { return strings.NewReader(""), nil },
+	}
+	for name, mk := range bodies {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := newAPI(t, "tok-2") // tok-1 is rejected
+			src := &tokens{}
+			rt := &transport.Bearer{Tokens: src, Origins: mustOrigins(t, srv.URL)}
+			r, _ := mk()
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/pay", r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("X-Caller", "kept")
+			if name == "stream without GetBody" {
+				req.GetBody = nil
+			}
+			resp, err := (&http.Client{Transport: rt}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			want := payload
+			if name != "bytes with GetBody" && name != "stream without GetBody" {
+				want = nil
+			}
+			got := srv.requests()
+			if len(got) != 2 || got[0].auth != "Bearer tok-1" || got[1].auth != "Bearer tok-2" {
+				t.Fatalf("requests %+v", got)
+			}
+			if got[0].bodySHA != sha(want) || got[1].bodySHA != sha(want) {
+				t.Fatal("the replay did not carry the same body bytes")
+			}
+			if len(src.invalidated) != 1 || src.invalidated[0] != "tok-1" || rt.Replays() != 1 {
+				t.Fatalf("invalidated %v, replays %d", src.invalidated, rt.Replays())
+			}
+			if req.Header.Get("Authorization") != "" || req.Header.Get("X-Caller") != "kept" || len(req.Header) != 1 {
+				t.Fatalf("the caller's request was changed: %v", req.Header)
+			}
+		})
+	}
+}
+
+func TestBearer_Second401GoesBackIntact(t *testing.T) {
+	t.Parallel()
+	srv := newAPI(t) // accepts nothing
+	src := &tokens{}
+	rt := &transport.Bearer{Tokens: src, Origins: mustOrigins(t, srv.URL)}
+	resp, err := (&http.Client{Transport: rt}).Post(srv.URL+"/x", "text/plain", strings.NewReader("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || string(body) != `{"error":"invalid token"}` {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if n := len(srv.requests()); n != 2 {
+		t.Fatalf("%d requests, want the first and one replay", n)
+	}
+}
+
+func TestBearer_403AndOthersAreReturnedAsTheyAre(t *testing.T) {
+	t.Parallel()
+	srv := newAPI(t, "tok-1")
+	srv.handlers["/forbidden"] = func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no permission", 403) }
+	src := &tokens{}
+	rt := &transport.Bearer{Tokens: src, Origins: mustOrigins(t, srv.URL)}
+	resp, err := (&http.Client{Transport: rt}).Get(srv.URL + "/forbidden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 || len(src.invalidated) != 0 || len(srv.requests()) != 1 {
+		t.Fatalf("403 must not refresh: status %d, invalidated %v", resp.StatusCode, src.invalidated)
+	}
+}
+
+func TestBearer_BodyOverTheLimitIsStreamedNotReplayed(t *testing.T) {
+	t.Parallel()
+	srv := newAPI(t) // 401 always
+	rt := &transport.Bearer{Tokens: &tokens{}, Origins: mustOrigins(t, srv.URL), MaxBodyBytes: 10}
+	big := bytes.Repeat([]byte("z"), 100)
+	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/big", io.NopCloser(bytes.NewReader(big)))
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got := srv.requests()
+	if resp.StatusCode != 401 || len(got) != 1 || got[0].bodySHA != sha(big) {
+		t.Fatalf("status %d, %d requests", resp.StatusCode, len(got))
+	}
+}
+
+func TestBearer_RefusesOtherOriginsAndClosesTheBody(t *testing.T) {
+	t.Parallel()
+	srv := newAPI(t, "tok-1")
+	other := newAPI(t)
+	rt := &transport.Bearer{Tokens: &tokens{}, Origins: mustOrigins(t, srv.URL)}
+	body := &closeTracker{Reader: strings.NewReader("x")}
+	req, _ := http.NewRequest(http.MethodPost, other.URL+"/steal", body)
+	_, err := rt.RoundTrip(req)
+	var oe *transport.OriginError
+	if !errors.As(err, &oe) || !errors.Is(err, transport.ErrOriginNotAllowed) {
+		t.Fatalf("err = %v", err)
+	}
+	if !body.closed.Load() || len(other.requests()) != 0 {
+		t.Fatal("body not closed or request sent")
+	}
+}
+
+func TestBearer_TokenErrorIsTypedAndClosesTheBody(t *testing.T) {
+	t.Parallel()
+	srv := newAPI(t)
+	boom := errors.New("token endpoint says no")
+	rt := &transport.Bearer{Tokens: &tokens{fail: boom}, Origins: mustOrigins(t, srv.URL)}
+	body := &closeTracker{Reader: strings.NewReader("x")}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/x", body)
+	_, err := rt.RoundTrip(req)
+	if !errors.Is(err, transport.ErrToken) || !errors.Is(err, boom) || !body.closed.Load() {
+		t.Fatalf("err = %v, closed %v", err, body.closed.Load())
+	}
+}
+
+func TestBearer_Redirects(t *testing.T) {
+	t.Parallel()
+	other := newAPI(t)
+	srv := newAPI(t, "tok-1")
+	srv.handlers["/same"] = func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/landing", http.StatusTemporaryRedirect) }
+	srv.handlers["/away"] = func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, other.URL+"/elsewhere", http.StatusPermanentRedirect) }
+	rt := &transport.Bearer{Tokens: &tokens{}, Origins: mustOrigins(t, srv.URL)}
+	c := &http.Client{Transport: rt}
+	payload := []byte("redirected body")
+
+	resp, err := c.Post(srv.URL+"/same", "text/plain", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got := srv.requests()
+	last := got[len(got)-1]
+	if resp.StatusCode != 200 || last.path != "/landing" || last.auth != "Bearer tok-1" || last.bodySHA != sha(payload) {
+		t.Fatalf("same-origin 307: status %d, %+v", resp.StatusCode, last)
+	}
+
+	resp, err = c.Post(srv.URL+"/away", "text/plain", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	og := other.requests()
+	if len(og) != 1 || og[0].auth != "" || og[0].bodySHA != sha(payload) {
+		t.Fatalf("cross-origin 308 carried %+v", og)
+	}
+}
+
+func TestBearer_UnderRetryableHTTP(t *testing.T) {
+	t.Parallel()
+	srv := newAPI(t, "tok-1")
+	var calls atomic.Int64
+	srv.handlers["/flaky"] = func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s|%s", r.Header.Get("Authorization"), b)
+	}
+	rc := retryablehttp.NewClient()
+	rc.Logger = nil
+	rc.RetryWaitMin, rc.RetryWaitMax = time.Millisecond, time.Millisecond
+	rc.HTTPClient.Transport = &transport.Bearer{Tokens: &tokens{}, Origins: mustOrigins(t, srv.URL)}
+	resp, err := rc.Post(srv.URL+"/flaky", "text/plain", []byte("again"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "Bearer tok-1|again" || calls.Load() != 2 {
+		t.Fatalf("%q after %d calls", b, calls.Load())
+	}
+}
+
+func TestNewOrigins(t *testing.T) {
+	t.Parallel()
+	o, err := transport.NewOrigins([]string{"https://API.example.com/v1", "http://127.0.0.1:8080", "http://localhost:9", "http://[::1]:5"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, want := range map[string]bool{
+		"https://api.example.com:443/other": true,
+		"https://api.example.com:8443/":     false,
+		"http://api.example.com/":           false,
+		"http://127.0.0.1:8080/x":           true,
+		"http://127.0.0.1:8081/x":           false,
+		"http://[::1]:5/":                   true,
+	} {
+		req, _ := http.NewRequest("GET", u, nil)
+		if got := o.Allows(req.URL); got != want {
+			t.Errorf("%s: %v", u, got)
+		}
+	}
+	if _, err := transport.NewOrigins([]string{"http://api.example.com"}, false); !errors.Is(err, transport.ErrInsecureOrigin) {
+		t.Fatalf("plain http to a remote host: %v", err)
+	}
+	if _, err := transport.NewOrigins([]string{"http://api.example.com"}, true); err != nil {
+		t.Fatalf("explicitly allowed: %v", err)
+	}
+	for _, bad := range [][]string{nil, {""}, {"api.example.com"}, {"ftp://x"}} {
+		if _, err := transport.NewOrigins(bad, false); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
