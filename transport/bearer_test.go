@@ -274,8 +274,12 @@ func TestBearer_Redirects(t *testing.T) {
 	t.Parallel()
 	other := newAPI(t)
 	srv := newAPI(t, "tok-1")
-	srv.handlers["/same"] = func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/landing", http.StatusTemporaryRedirect) }
-	srv.handlers["/away"] = func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, other.URL+"/elsewhere", http.StatusPermanentRedirect) }
+	srv.handlers["/same"] = func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/landing", http.StatusTemporaryRedirect)
+	}
+	srv.handlers["/away"] = func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/elsewhere", http.StatusPermanentRedirect)
+	}
 	rt := &transport.Bearer{Tokens: &tokens{}, Origins: mustOrigins(t, srv.URL)}
 	c := &http.Client{Transport: rt}
 	payload := []byte("redirected body")

@@ -1,0 +1,95 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode"
+)
+
+// AccountKind says which token a request needs.
+type AccountKind uint8
+
+// The token kinds: the tenant token, a Pismo account's token (uid), or an external
+// account's token (external_account_id).
+const (
+	TenantToken AccountKind = iota
+	AccountToken
+	ExternalAccountToken
+)
+
+// Account is the subject of the token a request needs.
+type Account struct {
+	Kind AccountKind
+	ID   string // empty for TenantToken
+}
+
+// ErrAccountID is wrapped when an account ID cannot be used.
+var ErrAccountID = errors.New("finauth: client: invalid account ID")
+
+type accountCtxKey struct{}
+
+// WithAccount returns a context whose requests use the token of Pismo account id
+// (the JWT's uid is id).
+func WithAccount(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, accountCtxKey{}, Account{Kind: AccountToken, ID: id})
+}
+
+// WithExternalAccount returns a context whose requests use the token of the account with
+// external ID id (the JWT carries external_account_id instead of uid).
+func WithExternalAccount(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, accountCtxKey{}, Account{Kind: ExternalAccountToken, ID: id})
+}
+
+// AccountSelector picks the account whose token a request needs. Replace the default to
+// take it from a header, a path or anything else.
+type AccountSelector func(req *http.Request) (Account, error)
+
+// AccountFromContext is the default AccountSelector: the account set with WithAccount or
+// WithExternalAccount on the request's context, else the tenant token.
+func AccountFromContext(req *http.Request) (Account, error) {
+	a, _ := req.Context().Value(accountCtxKey{}).(Account)
+	return a, nil
+}
+
+// cacheKey is the token cache key of an account: one key per (kind, id).
+func (a Account) cacheKey() (string, error) {
+	switch a.Kind {
+	case TenantToken:
+		return "", nil
+	case AccountToken, ExternalAccountToken:
+		if err := checkAccountID(a.ID); err != nil {
+			return "", err
+		}
+		if a.Kind == AccountToken {
+			return "account:" + a.ID, nil
+		}
+		return "external:" + a.ID, nil
+	}
+	return "", fmt.Errorf("%w: unknown account kind %d", ErrAccountID, a.Kind)
+}
+
+func accountFromKey(key string) Account {
+	if id, ok := strings.CutPrefix(key, "account:"); ok {
+		return Account{Kind: AccountToken, ID: id}
+	}
+	if id, ok := strings.CutPrefix(key, "external:"); ok {
+		return Account{Kind: ExternalAccountToken, ID: id}
+	}
+	return Account{}
+}
+
+func checkAccountID(id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: empty", ErrAccountID)
+	}
+	if len(id) > 256 {
+		return fmt.Errorf("%w: longer than 256 bytes", ErrAccountID)
+	}
+	if strings.IndexFunc(id, unicode.IsControl) >= 0 {
+		return fmt.Errorf("%w: contains control characters", ErrAccountID)
+	}
+	return nil
+}

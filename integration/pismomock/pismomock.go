@@ -1,0 +1,456 @@
+// Package pismomock is a strict Pismo server for tests, importable like httptest: a token
+// endpoint that verifies every JWT the way Pismo would refuse it, opaque access tokens,
+// API routes that need them, fault injection and counters.
+//
+//	m, _ := pismomock.NewServer(pismomock.Config{Keys: keys, Issuer: "...", ...})
+//	defer m.Close()
+//	// m.TokenURL(), m.URL
+package pismomock
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/finauth/finauth/signer"
+)
+
+// TokenPath is where Pismo's token endpoint lives.
+const TokenPath = "/passport/v1/oauth2/token"
+
+// Shape is the response shape of the token endpoint.
+type Shape int
+
+const (
+	// Documented: {"access_token", "refresh_token", "expires_in": "<string>"} with 200, as
+	// Pismo's documentation shows.
+	Documented Shape = iota
+	// TokenCreated: {"token", "expires_in": <number>} with 201, as a public client expects.
+	TokenCreated
+)
+
+// Rejection reasons, used in answers and counters.
+const (
+	ReasonBadRequest      = "bad_request"      // body is not {"token": "..."}
+	ReasonMalformedJWT    = "malformed_jwt"    // not a compact JWS
+	ReasonAlgorithm       = "algorithm"        // alg is not RS256
+	ReasonUnknownKey      = "unknown_key"      // kid not registered
+	ReasonSignature       = "signature"        // does not verify
+	ReasonIssuer          = "iss"              // iss differs
+	ReasonSubject         = "sub"              // sub differs
+	ReasonAudience        = "aud"              // aud differs
+	ReasonAudienceNotStr  = "aud_not_string"   // aud is an array or not a string
+	ReasonTenant          = "tenant_id"        // tenant_id differs
+	ReasonGroup           = "pismo.group"      // pismo.group differs or missing
+	ReasonIssuedAt        = "iat"              // iat missing or outside the skew
+	ReasonExpiry          = "exp"              // exp missing, not after iat, or more than 3600 s after it
+	ReasonNoAccount       = "uid"              // neither uid nor external_account_id
+	ReasonInjectedFailure = "injected_failure" // FailTokens fault
+	ReasonNoToken         = "missing_token"    // API call without a bearer token
+	ReasonInvalidToken    = "invalid_token"    // unknown token
+	ReasonExpiredToken    = "expired_token"    // token past its lifetime
+	ReasonRevokedToken    = "revoked_token"    // token revoked
+	ReasonInjected401     = "injected_401"     // Fail401 fault
+	ReasonWrongAccount    = "wrong_account"    // /accounts/{id} with another account's token
+)
+
+// Config configures the mock. Keys and the claim values are required.
+type Config struct {
+	Keys                                       *signer.KeySet
+	Issuer, Subject, Audience, TenantID, Group string
+	// Skew is how far iat may be from the server's clock; default 60s.
+	Skew time.Duration
+	// TokenLifetime of issued access tokens; default 1h.
+	TokenLifetime time.Duration
+	// Shape of token answers; default Documented.
+	Shape Shape
+	// Now is the server clock; default time.Now.
+	Now func() time.Time
+}
+
+// Stats are the mock's counters.
+type Stats struct {
+	Exchanges  int            // tokens issued
+	Rejections map[string]int // token requests refused, by reason
+	APICalls   map[int]int    // API answers by status
+	APIDenials map[string]int // API refusals by reason
+}
+
+// Mock is the Pismo mock as an http.Handler; Server wraps it in a loopback server.
+type Mock struct {
+	cfg      Config
+	verifier *signer.Verifier
+
+	mu            sync.Mutex
+	tokens        map[string]*issued
+	stats         Stats
+	failRate      float64
+	tokenRequests int
+	failStatus    int
+	retryAfter    time.Duration
+	latency       time.Duration
+	fail401       int
+}
+
+type issued struct {
+	tenant, uid, external string
+	expires               time.Time
+	revoked               bool
+}
+
+// Server is a Mock listening on loopback.
+type Server struct {
+	*Mock
+	*httptest.Server
+}
+
+// NewServer starts a Mock on a loopback port.
+func NewServer(cfg Config) (*Server, error) {
+	m, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{Mock: m, Server: httptest.NewServer(m)}, nil
+}
+
+// TokenURL is the token endpoint's URL.
+func (s *Server) TokenURL() string { return s.URL + TokenPath }
+
+// New returns the Mock handler.
+func New(cfg Config) (*Mock, error) {
+	if cfg.Keys == nil || cfg.Keys.Len() == 0 {
+		return nil, errors.New("pismomock: Config.Keys is required")
+	}
+	for name, v := range map[string]string{"Issuer": cfg.Issuer, "Subject": cfg.Subject, "Audience": cfg.Audience, "TenantID": cfg.TenantID, "Group": cfg.Group} {
+		if v == "" {
+			return nil, fmt.Errorf("pismomock: Config.%s is required", name)
+		}
+	}
+	if cfg.Skew <= 0 {
+		cfg.Skew = time.Minute
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	v, err := signer.NewVerifier(cfg.Keys, signer.VerifyOptions{Algorithms: []signer.Algorithm{signer.RS256}})
+	if err != nil {
+		return nil, err
+	}
+	return &Mock{cfg: cfg, verifier: v, tokens: map[string]*issued{},
+		stats: Stats{Rejections: map[string]int{}, APICalls: map[int]int{}, APIDenials: map[string]int{}}}, nil
+}
+
+// ServeHTTP routes the token endpoint and the API.
+func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.mu.Lock()
+	latency := m.latency
+	m.mu.Unlock()
+	if latency > 0 {
+		select {
+		case <-time.After(latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if r.URL.Path == TokenPath {
+		m.token(w, r)
+		return
+	}
+	m.api(w, r)
+}
+
+func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		m.reject(w, http.StatusMethodNotAllowed, ReasonBadRequest, "POST only")
+		return
+	}
+	m.mu.Lock()
+	m.tokenRequests++
+	// Failures are spread evenly (request n fails when floor(n*rate) steps up), so a rate
+	// below 1 never fails every attempt of one exchange: tests stay deterministic.
+	n := float64(m.tokenRequests)
+	if m.failRate > 0 && math.Floor(n*m.failRate) > math.Floor((n-1)*m.failRate) {
+		status, ra := m.failStatus, m.retryAfter
+		m.stats.Rejections[ReasonInjectedFailure]++
+		m.mu.Unlock()
+		if ra > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds()))))
+		}
+		writeJSON(w, status, map[string]string{"error": ReasonInjectedFailure, "message": "injected failure"})
+		return
+	}
+	m.mu.Unlock()
+	var req struct {
+		Token string `json:"token"`
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil || json.Unmarshal(body, &req) != nil || req.Token == "" {
+		m.reject(w, http.StatusBadRequest, ReasonBadRequest, `the body must be {"token":"<jwt>"}`)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		m.reject(w, http.StatusBadRequest, ReasonBadRequest, "Content-Type must be application/json")
+		return
+	}
+	claims, status, reason, msg := m.check(req.Token)
+	if reason != "" {
+		m.reject(w, status, reason, msg)
+		return
+	}
+	now := m.cfg.Now()
+	tok := newOpaque()
+	m.mu.Lock()
+	m.tokens[tok] = &issued{tenant: claims.TenantID, uid: claims.UID, external: claims.ExternalAccountID, expires: now.Add(m.cfg.TokenLifetime)}
+	m.stats.Exchanges++
+	m.mu.Unlock()
+	secs := int(m.cfg.TokenLifetime / time.Second)
+	if m.cfg.Shape == TokenCreated {
+		writeJSON(w, http.StatusCreated, map[string]any{"token": tok, "expires_in": secs})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "refresh_token": newOpaque(), "expires_in": strconv.Itoa(secs)})
+}
+
+// claims are the JWT claims the mock reads; raw fields keep their JSON types for the checks.
+type claims struct {
+	Iss, Sub, TenantID, UID, ExternalAccountID string
+}
+
+// check verifies a JWT strictly and returns its claims or the reason to refuse it.
+func (m *Mock) check(jwt string) (claims, int, string, string) {
+	v, err := m.verifier.Verify(jwt)
+	if err != nil {
+		switch {
+		case errors.Is(err, signer.ErrUnknownKeyID):
+			return claims{}, 401, ReasonUnknownKey, "the JWT's kid is not a registered key"
+		case errors.Is(err, signer.ErrAlgNone), errors.Is(err, signer.ErrAlgHMAC), errors.Is(err, signer.ErrAlgNotAllowed):
+			return claims{}, 401, ReasonAlgorithm, "the JWT must be signed with RS256 by the registered key"
+		case errors.Is(err, signer.ErrInvalidSignature):
+			return claims{}, 401, ReasonSignature, "the JWT signature does not verify with the registered public key"
+		}
+		return claims{}, 400, ReasonMalformedJWT, "the token is not a well-formed JWT"
+	}
+	var raw map[string]json.RawMessage
+	if err := v.Claims(&raw); err != nil {
+		return claims{}, 400, ReasonMalformedJWT, "the JWT payload is not a JSON object"
+	}
+	str := func(name string) (string, bool) {
+		var s string
+		r, ok := raw[name]
+		if !ok || json.Unmarshal(r, &s) != nil {
+			return "", false
+		}
+		return s, true
+	}
+	num := func(name string) (int64, bool) {
+		var n json.Number
+		r, ok := raw[name]
+		if !ok || json.Unmarshal(r, &n) != nil {
+			return 0, false
+		}
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	var c claims
+	var ok bool
+	if c.Iss, ok = str("iss"); !ok || c.Iss != m.cfg.Issuer {
+		return c, 400, ReasonIssuer, "iss must be the issuer provided by Pismo"
+	}
+	if c.Sub, ok = str("sub"); !ok || c.Sub != m.cfg.Subject {
+		return c, 400, ReasonSubject, "sub must be the subject provided by Pismo"
+	}
+	aud, isStr := str("aud")
+	if !isStr {
+		return c, 400, ReasonAudienceNotStr, "aud must be a single string, not an array"
+	}
+	if aud != m.cfg.Audience {
+		return c, 400, ReasonAudience, "aud must be the audience provided by Pismo"
+	}
+	if c.TenantID, ok = str("tenant_id"); !ok || c.TenantID != m.cfg.TenantID {
+		return c, 400, ReasonTenant, "tenant_id must be your tenant (org) ID"
+	}
+	var p struct {
+		Group string `json:"group"`
+	}
+	if json.Unmarshal(raw["pismo"], &p) != nil || p.Group != m.cfg.Group {
+		return c, 400, ReasonGroup, "pismo.group must be the group granted to you"
+	}
+	now := m.cfg.Now().Unix()
+	iat, ok := num("iat")
+	if !ok || math.Abs(float64(iat-now)) > m.cfg.Skew.Seconds() {
+		return c, 400, ReasonIssuedAt, "iat must be now (Unix seconds) within the allowed clock skew"
+	}
+	exp, ok := num("exp")
+	if !ok || exp <= iat || exp-iat > 3600 {
+		return c, 400, ReasonExpiry, "exp must be after iat and at most 3600 seconds after it"
+	}
+	c.UID, _ = str("uid")
+	c.ExternalAccountID, _ = str("external_account_id")
+	if c.UID == "" && c.ExternalAccountID == "" {
+		return c, 400, ReasonNoAccount, "uid (or external_account_id) is required"
+	}
+	return c, 0, "", ""
+}
+
+func (m *Mock) reject(w http.ResponseWriter, status int, reason, msg string) {
+	m.mu.Lock()
+	m.stats.Rejections[reason]++
+	m.mu.Unlock()
+	writeJSON(w, status, map[string]string{"error": reason, "message": msg})
+}
+
+// api serves every path but the token endpoint: it needs a valid token, and
+// /accounts/{id}... needs that account's token. It echoes what it received.
+func (m *Mock) api(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	sum := sha256.Sum256(body)
+	tok, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	now := m.cfg.Now()
+	m.mu.Lock()
+	status, reason := http.StatusOK, ""
+	t := m.tokens[tok]
+	switch {
+	case !hasBearer || tok == "":
+		status, reason = http.StatusUnauthorized, ReasonNoToken
+	case m.fail401 > 0:
+		m.fail401--
+		status, reason = http.StatusUnauthorized, ReasonInjected401
+	case t == nil:
+		status, reason = http.StatusUnauthorized, ReasonInvalidToken
+	case t.revoked:
+		status, reason = http.StatusUnauthorized, ReasonRevokedToken
+	case !now.Before(t.expires):
+		status, reason = http.StatusUnauthorized, ReasonExpiredToken
+	}
+	if status == http.StatusOK {
+		if id, ok := accountOf(r.URL.Path); ok && t.uid != id && t.external != id {
+			status, reason = http.StatusForbidden, ReasonWrongAccount
+		}
+	}
+	m.stats.APICalls[status]++
+	if reason != "" {
+		m.stats.APIDenials[reason]++
+	}
+	var uid, external string
+	if t != nil {
+		uid, external = t.uid, t.external
+	}
+	m.mu.Unlock()
+	if reason != "" {
+		writeJSON(w, status, map[string]string{"error": reason})
+		return
+	}
+	writeJSON(w, http.StatusOK, Echo{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, BodySHA256: hex.EncodeToString(sum[:]), UID: uid, ExternalAccountID: external})
+}
+
+// Echo is what an API route answers: what it received and whose token it was.
+type Echo struct {
+	Method            string `json:"method"`
+	Path              string `json:"path"`
+	Query             string `json:"query,omitempty"`
+	BodySHA256        string `json:"body_sha256"`
+	UID               string `json:"uid,omitempty"`
+	ExternalAccountID string `json:"external_account_id,omitempty"`
+}
+
+// accountOf returns the {id} of /accounts/{id}..., also under a version prefix.
+func accountOf(path string) (string, bool) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if parts[i] == "accounts" && parts[i+1] != "" {
+			return parts[i+1], true
+		}
+	}
+	return "", false
+}
+
+// FailTokens makes the token endpoint answer status (with Retry-After when retryAfter > 0)
+// to a fraction rate of requests, spread evenly (0.3: 3 in every 10, never 2 in a row).
+// Rate 1 fails every request; 0 turns it off.
+func (m *Mock) FailTokens(rate float64, status int, retryAfter time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failRate, m.failStatus, m.retryAfter = rate, status, retryAfter
+}
+
+// SetLatency delays every answer.
+func (m *Mock) SetLatency(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.latency = d
+}
+
+// RevokeAll revokes every token issued so far; they get 401 from now on.
+func (m *Mock) RevokeAll() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, t := range m.tokens {
+		if !t.revoked {
+			t.revoked = true
+			n++
+		}
+	}
+	return n
+}
+
+// Revoke revokes one token.
+func (m *Mock) Revoke(token string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t, ok := m.tokens[token]; ok && !t.revoked {
+		t.revoked = true
+		return true
+	}
+	return false
+}
+
+// Fail401 makes the next n API calls answer 401 whatever their token.
+func (m *Mock) Fail401(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fail401 = n
+}
+
+// Stats returns a copy of the counters.
+func (m *Mock) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := Stats{Exchanges: m.stats.Exchanges, Rejections: map[string]int{}, APICalls: map[int]int{}, APIDenials: map[string]int{}}
+	for k, v := range m.stats.Rejections {
+		s.Rejections[k] = v
+	}
+	for k, v := range m.stats.APICalls {
+		s.APICalls[k] = v
+	}
+	for k, v := range m.stats.APIDenials {
+		s.APIDenials[k] = v
+	}
+	return s
+}
+
+func newOpaque() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return "pismo_" + hex.EncodeToString(b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
