@@ -210,7 +210,7 @@ func TestBearer_Second401GoesBackIntact(t *testing.T) {
 func TestBearer_403AndOthersAreReturnedAsTheyAre(t *testing.T) {
 	t.Parallel()
 	srv := newAPI(t, "tok-1")
-	srv.handlers["/forbidden"] = func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no permission", 403) }
+	srv.handlers["/forbidden"] = func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no permission", http.StatusForbidden) }
 	src := &tokens{}
 	rt := &transport.Bearer{Tokens: src, Origins: mustOrigins(t, srv.URL)}
 	resp, err := (&http.Client{Transport: rt}).Get(srv.URL + "/forbidden")
