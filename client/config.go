@@ -22,6 +22,7 @@ type Problem struct {
 	Reason string
 }
 
+// String names the variable (and field) and the problem.
 func (p Problem) String() string {
 	name := p.Env
 	if name == "" {
