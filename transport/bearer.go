@@ -115,11 +115,11 @@ func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	out := b.authorize(req, tok.Value)
 	out.Body = first
-	if again != nil && req.GetBody == nil {
+	if again.ok && req.GetBody == nil {
 		out.GetBody, out.ContentLength = again.getBody, again.size
 	}
 	resp, err := base.RoundTrip(out)
-	if err != nil || again == nil {
+	if err != nil || !again.ok {
 		return resp, err
 	}
 	failed := b.IsAuthFailure
