@@ -159,10 +159,10 @@ func TestParseTokenResponse_Tolerant(t *testing.T) {
 	jwtAccess := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"exp":1700001000}`)) + ".sig"
 	ok := map[string]time.Duration{
 		`{"access_token":"a","refresh_token":"r","expires_in":"3600"}`: time.Hour,
-		`{"token":"a","expires_in":3600}`:                               time.Hour,
-		`{"access_token":"a","expires_in":1800.0}`:                      30 * time.Minute,
-		`{"access_token":"` + jwtAccess + `"}`:                          1000 * time.Second,
-		`{"access_token":"` + jwtAccess + `","expires_in":"soon"}`:      1000 * time.Second,
+		`{"token":"a","expires_in":3600}`:                              time.Hour,
+		`{"access_token":"a","expires_in":1800.0}`:                     30 * time.Minute,
+		`{"access_token":"` + jwtAccess + `"}`:                         1000 * time.Second,
+		`{"access_token":"` + jwtAccess + `","expires_in":"soon"}`:     1000 * time.Second,
 	}
 	for body, want := range ok {
 		v, _, _, exp, err := parseTokenResponse("Pismo", []byte(body), now)
