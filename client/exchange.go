@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -122,22 +123,19 @@ func newTokenEndpoint(provider, url string, hc *http.Client, opts ExchangeOption
 	return &tokenEndpoint{provider: provider, url: url, opts: opts, client: rc}
 }
 
-// backoff honours Retry-After on 429 and 503 (capped at max), and otherwise waits a
-// jittered exponential time between min and max ("full jitter" above min).
+// backoff honours Retry-After on 429 and 503, and otherwise waits a jittered exponential
+// time: uniformly between min and min*2^attempt, never above max.
 func backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
 			return d
 		}
 	}
-	return retryablehttp.LinearJitterBackoff(min, minDur(max, min<<attempt), attempt, resp)
-}
-
-func minDur(a, b time.Duration) time.Duration {
-	if b <= 0 || a < b {
-		return a
+	ceiling := max
+	if attempt < 30 && min<<attempt < max {
+		ceiling = min << attempt
 	}
-	return b
+	return min + time.Duration(rand.Int64N(int64(ceiling-min)+1))
 }
 
 // retryAfter parses a Retry-After value: seconds or an HTTP date.

@@ -272,3 +272,27 @@ func FuzzParseTokenResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestBackoff_JitteredExponentialWithinBounds(t *testing.T) {
+	t.Parallel()
+	min, max := 250*time.Millisecond, 5*time.Second
+	for attempt := 0; attempt < 40; attempt++ {
+		ceiling := max
+		if attempt < 30 && min<<attempt < max {
+			ceiling = min << attempt
+		}
+		for range 50 {
+			if d := backoff(min, max, attempt, nil); d < min || d > ceiling {
+				t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, min, ceiling)
+			}
+		}
+	}
+	resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"7"}}}
+	if d := backoff(min, max, 1, resp); d != 7*time.Second {
+		t.Fatalf("Retry-After: 7 gave %v", d)
+	}
+	resp.Header.Set("Retry-After", time.Now().Add(3*time.Second).UTC().Format(http.TimeFormat))
+	if d := backoff(min, max, 1, resp); d < time.Second || d > 3*time.Second {
+		t.Fatalf("Retry-After as a date gave %v", d)
+	}
+}
