@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/transport"
 )
 
@@ -149,4 +150,40 @@ func redacted(s string) string {
 		return `""`
 	}
 	return "[redacted]"
+}
+
+// checkKeySource adds a problem unless exactly one key source is set.
+func (p *problems) checkKeySource(prefix string, key *signer.Key, pemText, file string) {
+	switch {
+	case key != nil:
+	case pemText != "" && file != "":
+		p.add("PrivateKeyPEM", prefix+"_PRIVATE_KEY", "set either %s_PRIVATE_KEY or %s_PRIVATE_KEY_FILE, not both", prefix, prefix)
+	case pemText == "" && file == "":
+		p.add("PrivateKeyFile", prefix+"_PRIVATE_KEY_FILE", "required (or %s_PRIVATE_KEY with the PEM text)", prefix)
+	}
+}
+
+// loadKey returns key, or loads it from PEM text or a file; a failure is a *ConfigError
+// naming the variable (the signer's message never holds key material).
+func loadKey(provider, prefix string, key *signer.Key, pemText, file, password string) (*signer.Key, error) {
+	if key != nil {
+		return key, nil
+	}
+	var opts []signer.Option
+	if password != "" {
+		opts = append(opts, signer.WithPassphrase([]byte(password)))
+	}
+	var err error
+	problem := Problem{Field: "PrivateKeyFile", Env: prefix + "_PRIVATE_KEY_FILE"}
+	if pemText != "" {
+		problem = Problem{Field: "PrivateKeyPEM", Env: prefix + "_PRIVATE_KEY"}
+		key, err = signer.ParseKey([]byte(pemText), opts...)
+	} else {
+		key, err = signer.LoadKeyFile(file, opts...)
+	}
+	if err != nil {
+		problem.Reason = err.Error()
+		return nil, &ConfigError{Provider: provider, Problems: []Problem{problem}}
+	}
+	return key, nil
 }

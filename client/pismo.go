@@ -105,13 +105,7 @@ func (c PismoConfig) check(p *problems) {
 	for _, u := range c.APIURLs {
 		p.checkURL(u, "APIURLs", "PISMO_API_URL", c.AllowInsecureHTTP)
 	}
-	switch {
-	case c.Key != nil:
-	case c.PrivateKeyPEM != "" && c.PrivateKeyFile != "":
-		p.add("PrivateKeyPEM", "PISMO_PRIVATE_KEY", "set either PISMO_PRIVATE_KEY or PISMO_PRIVATE_KEY_FILE, not both")
-	case c.PrivateKeyPEM == "" && c.PrivateKeyFile == "":
-		p.add("PrivateKeyFile", "PISMO_PRIVATE_KEY_FILE", "required (or PISMO_PRIVATE_KEY with the PEM text)")
-	}
+	p.checkKeySource("PISMO", c.Key, c.PrivateKeyPEM, c.PrivateKeyFile)
 	p.require(c.Issuer, "Issuer", "PISMO_ISSUER")
 	p.require(c.Subject, "Subject", "PISMO_SUBJECT")
 	p.require(c.Audience, "Audience", "PISMO_AUDIENCE")
@@ -141,27 +135,8 @@ func (c PismoConfig) GoString() string { return c.String() }
 // Format keeps every fmt verb on String.
 func (c PismoConfig) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
-// loadKey returns the configured key, loading it from PEM text or a file.
 func (c PismoConfig) loadKey() (*signer.Key, error) {
-	if c.Key != nil {
-		return c.Key, nil
-	}
-	var opts []signer.Option
-	if c.PrivateKeyPassword != "" {
-		opts = append(opts, signer.WithPassphrase([]byte(c.PrivateKeyPassword)))
-	}
-	if c.PrivateKeyPEM != "" {
-		k, err := signer.ParseKey([]byte(c.PrivateKeyPEM), opts...)
-		if err != nil {
-			return nil, &ConfigError{Provider: "Pismo", Problems: []Problem{{Field: "PrivateKeyPEM", Env: "PISMO_PRIVATE_KEY", Reason: err.Error()}}}
-		}
-		return k, nil
-	}
-	k, err := signer.LoadKeyFile(c.PrivateKeyFile, opts...)
-	if err != nil {
-		return nil, &ConfigError{Provider: "Pismo", Problems: []Problem{{Field: "PrivateKeyFile", Env: "PISMO_PRIVATE_KEY_FILE", Reason: err.Error()}}}
-	}
-	return k, nil
+	return loadKey("Pismo", "PISMO", c.Key, c.PrivateKeyPEM, c.PrivateKeyFile, c.PrivateKeyPassword)
 }
 
 // Option adjusts a client built by a New* function.

@@ -148,22 +148,15 @@ func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return base.RoundTrip(retry)
 }
 
-// authorize returns a shallow copy of req with a copied header map holding the token.
-// Header value slices are shared with req: nothing downstream writes into them.
+// authorize returns a copy of req (copyRequest) whose Authorization carries the token.
 func (b *Bearer) authorize(req *http.Request, token string) *http.Request {
-	out := new(http.Request)
-	*out = *req
-	h := make(http.Header, len(req.Header)+1)
-	for k, v := range req.Header {
-		h[k] = v
-	}
+	out := copyRequest(req)
 	ah := b.header.Load()
 	if ah == nil || ah.token != token {
 		ah = &authHeader{token: token, value: []string{"Bearer " + token}}
 		b.header.Store(ah)
 	}
-	h["Authorization"] = ah.value
-	out.Header = h
+	out.Header["Authorization"] = ah.value
 	return out
 }
 

@@ -1,0 +1,106 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// SignFunc returns the Authorization header value for one attempt of req, whose body bytes
+// it reads from body (empty for a request without body). It must not change req.
+type SignFunc func(req *http.Request, body io.Reader) (authorization string, err error)
+
+// ErrSign is wrapped by the error Signing returns when the signature cannot be made.
+var ErrSign = errors.New("finauth: transport: signing the request failed")
+
+// Signing is an http.RoundTripper that signs every attempt of every request (net/http and
+// go-retryablehttp call RoundTrip once per attempt and per redirect hop) and sends it with
+// the Authorization value Sign returns, replacing any the caller set.
+//
+// Body: with GetBody, the body is streamed from GetBody into the signature and no copy is
+// kept; without it, the body is read once, up to MaxBodyBytes (beyond that: a
+// *BodyTooLargeError, nothing sent), and the copy sent carries Body, GetBody and
+// ContentLength so that net/http retries and 307/308 redirects resend the same bytes.
+// Requests to origins outside Origins are refused; redirects there go out unsigned.
+// The caller's request is never changed. Safe for concurrent use.
+type Signing struct {
+	// Base sends the requests; nil means http.DefaultTransport.
+	Base http.RoundTripper
+	// Sign makes the Authorization value. Required.
+	Sign SignFunc
+	// Origins that receive signed requests. Required.
+	Origins *Origins
+	// MaxBodyBytes bounds the buffering of bodies without GetBody; 0 means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// RoundTrip implements http.RoundTripper.
+func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := s.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if s.Sign == nil || s.Origins == nil {
+		closeBody(req)
+		return nil, errors.New("finauth: transport: Signing needs Sign and Origins")
+	}
+	credentials, err := checkOrigin(s.Origins, req)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	if !credentials {
+		return base.RoundTrip(req)
+	}
+	limit := s.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	out := copyRequest(req)
+	var signed io.Reader = http.NoBody
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
+	case req.GetBody != nil:
+		rc, err := req.GetBody()
+		if err != nil {
+			closeBody(req)
+			return nil, fmt.Errorf("%w: GetBody: %w", ErrSign, err)
+		}
+		defer rc.Close()
+		signed = rc
+	default:
+		buf, complete, err := readBody(req.Body, limit, req.ContentLength)
+		req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%w: reading the request body: %w", ErrSign, err)
+		}
+		if !complete {
+			return nil, &BodyTooLargeError{Limit: limit}
+		}
+		signed = buf.reader()
+		out.Body, _ = buf.readCloser()
+		out.GetBody, out.ContentLength = buf.readCloser, buf.size
+	}
+	auth, err := s.Sign(req, signed)
+	if err != nil {
+		closeBody(req)
+		return nil, fmt.Errorf("%w: %w", ErrSign, err)
+	}
+	out.Header["Authorization"] = []string{auth}
+	return base.RoundTrip(out)
+}
+
+// copyRequest returns a shallow copy of req with its own header map. Header value slices
+// are shared with req: nothing downstream writes into them.
+func copyRequest(req *http.Request) *http.Request {
+	out := new(http.Request)
+	*out = *req
+	h := make(http.Header, len(req.Header)+1)
+	for k, v := range req.Header {
+		h[k] = v
+	}
+	out.Header = h
+	return out
+}
