@@ -453,3 +453,36 @@ func TestSoldo_MockRefusesEveryMistake(t *testing.T) {
 		t.Fatalf("%+v", m.Stats())
 	}
 }
+
+func TestSoldo_ConcurrentRequestsShareOneClient(t *testing.T) {
+	t.Parallel()
+	m := newSoldoMock(t, func(c *soldomock.Config) { c.ReplayProtection = true })
+	hc := newSoldoClient(t, soldoConfig(t, m.URL, 1)) // EdDSA
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				body := []byte(fmt.Sprintf(`{"g":%d,"i":%d}`, g, i))
+				req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/banks/b%d/consents?i=%d", m.URL, g, i), bytes.NewReader(body))
+				resp, err := hc.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var e soldomock.Echo
+				json.NewDecoder(resp.Body).Decode(&e)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || e.BodySHA256 != sha256hex(body) {
+					t.Errorf("g%d i%d: %d %+v", g, i, resp.StatusCode, e)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if st := m.Stats(); st.Verified != 32*20 || len(st.Rejections) != 0 {
+		t.Fatalf("%+v", st)
+	}
+}
