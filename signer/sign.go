@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"golang.org/x/crypto/cryptobyte"
 	casn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -291,14 +292,23 @@ func feedBase64(p []byte) func(io.Writer) error {
 // chunk is a multiple of 3, so each chunk encodes to base64 without padding in between.
 const chunk = 3 * 1024
 
-// writeBase64 writes the base64url encoding of p to w in chunks through a small buffer.
+// b64Buffers are the scratch space of one streamed encoding: raw input and its base64.
+type b64Buffers struct {
+	in  [chunk]byte
+	out [chunk / 3 * 4]byte
+}
+
+// writeBase64 writes the base64url encoding of p to w, a chunk at a time.
 func writeBase64(w io.Writer, p []byte) error {
-	var buf [chunk / 3 * 4]byte
+	return encodeChunks(w, p, new([chunk / 3 * 4]byte))
+}
+
+func encodeChunks(w io.Writer, p []byte, out *[chunk / 3 * 4]byte) error {
 	for len(p) > 0 {
 		n := min(len(p), chunk)
 		m := b64.EncodedLen(n)
-		b64.Encode(buf[:m], p[:n])
-		if _, err := w.Write(buf[:m]); err != nil {
+		b64.Encode(out[:m], p[:n])
+		if _, err := w.Write(out[:m]); err != nil {
 			return err
 		}
 		p = p[n:]
@@ -306,13 +316,19 @@ func writeBase64(w io.Writer, p []byte) error {
 	return nil
 }
 
-// copyBase64 reads r to the end and writes its base64url encoding to w.
+// b64Pool recycles the scratch buffers of streamed signatures; they never leave
+// copyBase64, so reuse is safe.
+var b64Pool = sync.Pool{New: func() any { return new(b64Buffers) }}
+
+// copyBase64 reads r to the end and writes its base64url encoding to w, with one pair of
+// buffers for the whole stream.
 func copyBase64(w io.Writer, r io.Reader) error {
-	var in [chunk]byte
+	buf := b64Pool.Get().(*b64Buffers)
+	defer b64Pool.Put(buf)
 	for {
-		n, err := io.ReadFull(r, in[:])
+		n, err := io.ReadFull(r, buf.in[:])
 		if n > 0 {
-			if werr := writeBase64(w, in[:n]); werr != nil {
+			if werr := encodeChunks(w, buf.in[:n], &buf.out); werr != nil {
 				return werr
 			}
 		}
