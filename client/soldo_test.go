@@ -61,7 +61,7 @@ func TestSoldoHeader_FieldsUnitsAndOrder(t *testing.T) {
 	}{
 		{nil, "https://api.example.com/transactions/O%3B5823", "",
 			`{"alg":"ES256","typ":"jwt","exp":"1700000050123","mid":"m:QW:5z","kid":"1x7df4vuFUHYQCa7","method":"GET","host":"api.example.com","path":"/transactions/O;5823"}`},
-		{func(c *SoldoConfig) { c.ExpAsNumber, c.HostWithPort, c.JWSTTL = true, true, 10 * time.Second }, "https://api.example.com?type=access&a=1", "",
+		{func(c *SoldoConfig) { c.ExpAsNumber, c.HostWithPort, c.JWSTTL = true, true, 10*time.Second }, "https://api.example.com?type=access&a=1", "",
 			`{"alg":"ES256","typ":"jwt","exp":1700000010123,"mid":"m:QW:5z","kid":"1x7df4vuFUHYQCa7","method":"GET","host":"api.example.com:443","path":"/","query":"type=access&a=1"}`},
 		{func(c *SoldoConfig) { c.HostWithPort = true }, "http://[::1]:8080/x", "",
 			`{"alg":"ES256","typ":"jwt","exp":"1700000050123","mid":"m:QW:5z","kid":"1x7df4vuFUHYQCa7","method":"GET","host":"[::1]:8080","path":"/x"}`},
