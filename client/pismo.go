@@ -65,6 +65,12 @@ func PismoConfigFromEnv() (PismoConfig, error) {
 	return pismoConfigFromEnv(os.LookupEnv)
 }
 
+// PismoConfigFromLookup is PismoConfigFromEnv over any source of variables (a CLI lays its
+// flags over the environment this way).
+func PismoConfigFromLookup(lookup func(string) (string, bool)) (PismoConfig, error) {
+	return pismoConfigFromEnv(lookup)
+}
+
 func pismoConfigFromEnv(lookup env) (PismoConfig, error) {
 	var p problems
 	c := PismoConfig{
@@ -358,6 +364,34 @@ func MintPismoJWT(cfg PismoConfig, account Account, now time.Time) (string, erro
 	}
 	x := &pismoExchange{cfg: cfg, signer: s}
 	return s.SignJWT(x.claims(account, now))
+}
+
+// PismoToken performs one exchange for account and returns the access token, without
+// caching (for the CLI and for checking a configuration).
+func PismoToken(ctx context.Context, cfg PismoConfig, account Account, opts ...Option) (tokencache.Token, error) {
+	if err := cfg.Validate(); err != nil {
+		return tokencache.Token{}, err
+	}
+	key, err := cfg.loadKey()
+	if err != nil {
+		return tokencache.Token{}, err
+	}
+	s, err := signer.New(key, signer.Options{Algorithm: signer.RS256, KeyID: cfg.KeyID, Type: "JWT"})
+	if err != nil {
+		return tokencache.Token{}, err
+	}
+	cacheKey, err := account.cacheKey()
+	if err != nil {
+		return tokencache.Token{}, err
+	}
+	o := collectOptions(opts)
+	defer func() {
+		for _, t := range o.owned {
+			t.CloseIdleConnections()
+		}
+	}()
+	x := &pismoExchange{cfg: cfg, signer: s, now: o.now, endpoint: newTokenEndpoint("Pismo", cfg.TokenURL, o.tokenClient, cfg.Exchange, nil)}
+	return x.fetch(ctx, cacheKey)
 }
 
 func (x *pismoExchange) fetch(ctx context.Context, key string) (tokencache.Token, error) {

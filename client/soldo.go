@@ -61,6 +61,11 @@ type SoldoConfig struct {
 // SOLDO_ALLOW_INSECURE_HTTP. Every problem is reported at once, by name.
 func SoldoConfigFromEnv() (SoldoConfig, error) { return soldoConfigFromEnv(os.LookupEnv) }
 
+// SoldoConfigFromLookup is SoldoConfigFromEnv over any source of variables.
+func SoldoConfigFromLookup(lookup func(string) (string, bool)) (SoldoConfig, error) {
+	return soldoConfigFromEnv(lookup)
+}
+
 func soldoConfigFromEnv(lookup env) (SoldoConfig, error) {
 	var p problems
 	c := SoldoConfig{

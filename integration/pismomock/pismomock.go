@@ -77,6 +77,8 @@ type Config struct {
 	Shape Shape
 	// Now is the server clock; default time.Now.
 	Now func() time.Time
+	// OnReject, when set, is told about every refused token request or API call.
+	OnReject func(reason, message string)
 }
 
 // Stats are the mock's counters.
@@ -187,6 +189,9 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 		status, ra := m.failStatus, m.retryAfter
 		m.stats.Rejections[ReasonInjectedFailure]++
 		m.mu.Unlock()
+		if m.cfg.OnReject != nil {
+			m.cfg.OnReject(ReasonInjectedFailure, "injected failure")
+		}
 		if ra > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds()))))
 		}
@@ -310,6 +315,9 @@ func (m *Mock) reject(w http.ResponseWriter, status int, reason, msg string) {
 	m.mu.Lock()
 	m.stats.Rejections[reason]++
 	m.mu.Unlock()
+	if m.cfg.OnReject != nil {
+		m.cfg.OnReject(reason, msg)
+	}
 	writeJSON(w, status, map[string]string{"error": reason, "message": msg})
 }
 
@@ -351,6 +359,9 @@ func (m *Mock) api(w http.ResponseWriter, r *http.Request) {
 	}
 	m.mu.Unlock()
 	if reason != "" {
+		if m.cfg.OnReject != nil {
+			m.cfg.OnReject(reason, "API call refused ("+r.Method+" "+r.URL.Path+")")
+		}
 		writeJSON(w, status, map[string]string{"error": reason})
 		return
 	}
@@ -394,16 +405,18 @@ func (m *Mock) SetLatency(d time.Duration) {
 	m.latency = d
 }
 
-// RevokeAll revokes every token issued so far; they get 401 from now on.
+// RevokeAll revokes every token issued so far (they get 401 from now on) and returns how
+// many of them were still live.
 func (m *Mock) RevokeAll() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now := m.cfg.Now()
 	n := 0
 	for _, t := range m.tokens {
-		if !t.revoked {
-			t.revoked = true
+		if !t.revoked && now.Before(t.expires) {
 			n++
 		}
+		t.revoked = true
 	}
 	return n
 }

@@ -55,6 +55,8 @@ type Config struct {
 	MaxBody int64
 	// Now is the server clock; default time.Now.
 	Now func() time.Time
+	// OnReject, when set, is told about every refused request.
+	OnReject func(reason, message string)
 }
 
 // Echo is what a verified request is answered with.
@@ -277,6 +279,9 @@ func (m *Mock) reject(w http.ResponseWriter, reason, msg string) {
 	m.mu.Lock()
 	m.stats.Rejections[reason]++
 	m.mu.Unlock()
+	if m.cfg.OnReject != nil {
+		m.cfg.OnReject(reason, msg)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusUnauthorized)
 	json.NewEncoder(w).Encode(Rejection{Error: reason, Message: msg})

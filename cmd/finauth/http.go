@@ -1,0 +1,360 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/transport"
+)
+
+func (a *app) token(args []string) error {
+	if len(args) == 0 || args[0] != "pismo" {
+		return usagef("usage: finauth token pismo [flags]")
+	}
+	fs := a.newFlags("token pismo", "token pismo [provider flags] [--account ID|--external-account ID] [--show-token]")
+	var p providerFlags
+	p.common(fs)
+	p.pismo(fs)
+	acctID := fs.String("account", "", "account ID: an account-specific token")
+	ext := fs.String("external-account", "", "external account ID")
+	show := fs.Bool("show-token", false, "print the access token itself (it is a secret)")
+	if _, err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	acct, err := account(*acctID, *ext)
+	if err != nil {
+		return err
+	}
+	cfg, err := p.pismoConfig(a)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	tok, err := client.PismoToken(ctx, cfg, acct)
+	if err != nil {
+		return err
+	}
+	value := fmt.Sprintf("[redacted: %d characters; --show-token prints it]", len(tok.Value))
+	if *show {
+		value = tok.Value
+	}
+	return a.printJSON(map[string]any{
+		"token_type":   tok.Type,
+		"expires_in":   int(tok.Expiry.Sub(a.now()).Seconds()),
+		"expires_at":   tok.Expiry.UTC().Format(time.RFC3339),
+		"access_token": value,
+	})
+}
+
+// requestFlags are the flags of call and load.
+type requestFlags struct {
+	providerFlags
+	profile, acct, ext, method, data string
+	headers                          multi
+}
+
+func (r *requestFlags) register(fs *flag.FlagSet) {
+	r.common(fs)
+	r.pismo(fs)
+	r.soldo(fs)
+	fs.StringVar(&r.profile, "profile", "pismo", "pismo (bearer tokens) or soldo (signed requests)")
+	fs.StringVar(&r.acct, "account", "", "pismo: account ID for an account-specific token")
+	fs.StringVar(&r.ext, "external-account", "", "pismo: external account ID")
+	fs.StringVar(&r.method, "X", http.MethodGet, "HTTP method")
+	fs.StringVar(&r.data, "data", "", "request body: @FILE, - for stdin, or the text")
+	fs.Var(&r.headers, "H", "request header 'Name: value', repeatable")
+}
+
+// client builds the authenticated transport for target; closer releases it.
+func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, func() uint64, func(), error) {
+	switch r.profile {
+	case "pismo":
+		if v, _ := a.lookup("PISMO_API_URL"); v == "" && r.apiURL == "" {
+			r.apiURL = originOf(target)
+		}
+		cfg, err := r.pismoConfig(a)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		t, err := client.NewPismoTransport(cfg)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return t, func() uint64 { return t.Stats().Fetches }, func() { t.Close() }, nil
+	case "soldo":
+		cfg, err := r.soldoConfig(a, target)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		t, err := client.NewSoldoTransport(cfg)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return t, func() uint64 { return 0 }, func() {}, nil
+	}
+	return nil, nil, nil, usagef("--profile %q: use pismo or soldo", r.profile)
+}
+
+// newRequest builds one request of call/load.
+func (r *requestFlags) newRequest(ctx context.Context, target string, body []byte) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(r.method), target, rd)
+	if err != nil {
+		return nil, usagef("URL: %v", err)
+	}
+	for _, h := range r.headers {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, usagef("-H %q: use 'Name: value'", h)
+		}
+		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	acct, err := account(r.acct, r.ext)
+	if err != nil {
+		return nil, err
+	}
+	switch acct.Kind {
+	case client.AccountToken:
+		req = req.WithContext(client.WithAccount(req.Context(), acct.ID))
+	case client.ExternalAccountToken:
+		req = req.WithContext(client.WithExternalAccount(req.Context(), acct.ID))
+	}
+	return req, nil
+}
+
+func (a *app) call(args []string) error {
+	fs := a.newFlags("call", "call [--profile pismo|soldo] [--account ID | --external-account ID] [-X METHOD] [-H 'K: V']... [--data @FILE|-|TEXT] [-i] URL")
+	var r requestFlags
+	r.register(fs)
+	include := fs.Bool("i", false, "print the status line and response headers too")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("call needs the URL")
+	}
+	body, err := a.body(r.data)
+	if err != nil {
+		return err
+	}
+	rt, _, closeRT, err := r.transport(a, pos[0])
+	if err != nil {
+		return err
+	}
+	defer closeRT()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	req, err := r.newRequest(ctx, pos[0], body)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: rt}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if *include {
+		fmt.Fprintf(a.stdout, "%s %s\n", resp.Proto, resp.Status)
+		resp.Header.Write(a.stdout)
+		fmt.Fprintln(a.stdout)
+	}
+	if _, err := io.Copy(a.stdout, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 {
+		return &failure{fmt.Sprintf("the server answered %s", resp.Status)}
+	}
+	return nil
+}
+
+// loadSummary is the JSON summary of finauth load.
+type loadSummary struct {
+	Requests       int            `json:"requests"`
+	OK             int            `json:"ok"`
+	Status         map[string]int `json:"status"`
+	Errors         map[string]int `json:"errors"`
+	TokenExchanges uint64         `json:"token_exchanges"`
+	LatencyMS      map[string]any `json:"latency_ms"`
+	DurationS      float64        `json:"duration_s"`
+	RPS            float64        `json:"rps"`
+}
+
+func (a *app) load(args []string) error {
+	fs := a.newFlags("load", "load [--profile pismo|soldo] [-n N] [-c C] [--duration D] [-X METHOD] [--data ..] [--json] URL")
+	var r requestFlags
+	r.register(fs)
+	n := fs.Int("n", 100, "number of requests (ignored with --duration)")
+	c := fs.Int("c", 8, "concurrency")
+	duration := fs.Duration("duration", 0, "run for this long instead of -n requests")
+	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("load needs the URL")
+	}
+	if *c < 1 || (*duration <= 0 && *n < 1) {
+		return usagef("-c and -n must be at least 1 (or give --duration)")
+	}
+	body, err := a.body(r.data)
+	if err != nil {
+		return err
+	}
+	rt, exchanges, closeRT, err := r.transport(a, pos[0])
+	if err != nil {
+		return err
+	}
+	defer closeRT()
+	hc := &http.Client{Transport: rt}
+	if _, err := r.newRequest(context.Background(), pos[0], body); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	var next, done atomic.Int64
+	var mu sync.Mutex
+	s := loadSummary{Status: map[string]int{}, Errors: map[string]int{}}
+	var latencies []time.Duration
+	start := time.Now()
+	progressDone := a.progress(&done, *n, *duration, start)
+	var wg sync.WaitGroup
+	for range *c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for ctx.Err() == nil && (*duration > 0 || next.Add(1) <= int64(*n)) {
+				req, _ := r.newRequest(ctx, pos[0], body)
+				t0 := time.Now()
+				resp, err := hc.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if err != nil && ctx.Err() != nil && *duration > 0 {
+					break // the run ended while this request was in flight: not counted
+				}
+				mine = append(mine, time.Since(t0))
+				done.Add(1)
+				mu.Lock()
+				s.Requests++
+				if err != nil {
+					s.Errors[errorKind(err)]++
+				} else {
+					s.Status[fmt.Sprint(resp.StatusCode)]++
+					if resp.StatusCode < 400 {
+						s.OK++
+					}
+				}
+				mu.Unlock()
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	progressDone()
+	elapsed := time.Since(start)
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	pct := func(p float64) float64 {
+		if len(latencies) == 0 {
+			return 0
+		}
+		return float64(latencies[min(len(latencies)-1, int(p*float64(len(latencies))))].Microseconds()) / 1000
+	}
+	s.LatencyMS = map[string]any{"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": pct(1)}
+	s.DurationS = elapsed.Seconds()
+	s.RPS = float64(s.Requests) / elapsed.Seconds()
+	s.TokenExchanges = exchanges()
+	if *asJSON {
+		if err := a.printJSON(s); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(a.stdout, "requests %d, ok %d, failed %d in %.2fs (%.0f req/s)\n", s.Requests, s.OK, s.Requests-s.OK, s.DurationS, s.RPS)
+		fmt.Fprintf(a.stdout, "status %v, errors %v\n", s.Status, s.Errors)
+		fmt.Fprintf(a.stdout, "latency ms: p50 %.2f, p90 %.2f, p99 %.2f, max %.2f\n", pct(0.5), pct(0.9), pct(0.99), pct(1))
+		fmt.Fprintf(a.stdout, "token exchanges %d\n", s.TokenExchanges)
+	}
+	if s.OK < s.Requests {
+		return &failure{fmt.Sprintf("%d of %d requests failed", s.Requests-s.OK, s.Requests)}
+	}
+	return nil
+}
+
+// errorKind sorts a request error for the summary.
+func errorKind(err error) string {
+	var ne net.Error
+	var te *client.TokenEndpointError
+	switch {
+	case errors.As(err, &te):
+		return fmt.Sprintf("token_endpoint_%d", te.Status)
+	case errors.Is(err, transport.ErrToken):
+		return "token"
+	case errors.Is(err, transport.ErrOriginNotAllowed):
+		return "origin"
+	case errors.Is(err, transport.ErrSign), errors.Is(err, transport.ErrBodyTooLarge):
+		return "signing"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.As(err, &ne):
+		return "network"
+	}
+	return "other"
+}
+
+// progress draws a bar on stderr while a load runs, when stderr is a terminal.
+func (a *app) progress(done *atomic.Int64, n int, d time.Duration, start time.Time) func() {
+	if !a.stderrIsTTY {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			frac := float64(done.Load()) / float64(n)
+			if d > 0 {
+				frac = float64(time.Since(start)) / float64(d)
+			}
+			frac = min(frac, 1)
+			bar := strings.Repeat("=", int(frac*30)) + strings.Repeat(" ", 30-int(frac*30))
+			fmt.Fprintf(a.stderr, "\r[%s] %3.0f%% %d requests", bar, frac*100, done.Load())
+			select {
+			case <-stop:
+				fmt.Fprintln(a.stderr)
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { close(stop); <-finished }
+}

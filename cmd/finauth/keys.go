@@ -1,0 +1,145 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/finauth/finauth/signer"
+)
+
+func (a *app) keygen(args []string) error {
+	fs := a.newFlags("keygen", "keygen --alg RS256|PS256|ES256|EdDSA [--bits 2048|3072|4096] --out FILE [--pub FILE] [--passphrase-env VAR] [--kid ID] [--force]")
+	alg := fs.String("alg", "", "RS256, PS256, ES256 or EdDSA (required)")
+	bits := fs.Int("bits", 3072, "RSA key size: 2048, 3072 or 4096")
+	out := fs.String("out", "", "private key file, written as PKCS#8 PEM with mode 0600 (required)")
+	pub := fs.String("pub", "", "public key file (PEM), optional")
+	passEnv := fs.String("passphrase-env", "", "encrypt the private key with the passphrase in this environment variable")
+	kid := fs.String("kid", "", "key ID for the printed JWK; default its RFC 7638 thumbprint")
+	force := fs.Bool("force", false, "overwrite existing files")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *alg == "" || *out == "" {
+		return usagef("keygen needs --alg and --out")
+	}
+	a2, err := signer.ParseAlgorithm(*alg)
+	if err != nil || a2 == signer.ES384 || a2 == signer.ES512 {
+		return usagef("--alg %q: use RS256, PS256, ES256 or EdDSA", *alg)
+	}
+	var passphrase []byte
+	if *passEnv != "" {
+		v, ok := a.lookup(*passEnv)
+		if !ok || v == "" {
+			return usagef("--passphrase-env %s: that variable is not set", *passEnv)
+		}
+		passphrase = []byte(v)
+	}
+	var key *signer.Key
+	if a2 == signer.RS256 || a2 == signer.PS256 {
+		key, err = signer.GenerateRSAKey(a2, *bits)
+		if err != nil {
+			return usagef("--bits %d: %v", *bits, err)
+		}
+	} else if key, err = signer.GenerateKey(a2); err != nil {
+		return err
+	}
+	privPEM, err := key.MarshalPKCS8PEM(passphrase)
+	if err != nil {
+		return err
+	}
+	pubKey := key.Public()
+	if *kid != "" {
+		pubKey = pubKey.WithKeyID(*kid)
+	}
+	pubPEM, err := pubKey.MarshalPEM()
+	if err != nil {
+		return err
+	}
+	if err := writeNew(*out, privPEM, 0o600, *force); err != nil {
+		return err
+	}
+	if *pub != "" {
+		if err := writeNew(*pub, pubPEM, 0o644, *force); err != nil {
+			return err
+		}
+	}
+	return a.printJSON(pubKey)
+}
+
+// writeNew writes a file, refusing to replace one unless force.
+func writeNew(path string, data []byte, mode os.FileMode, force bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, mode)
+	if errors.Is(err, os.ErrExist) {
+		return usagef("%s exists; pass --force to overwrite it", path)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, errors.Unwrap(err))
+	}
+	if force {
+		if err := f.Chmod(mode); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (a *app) jwk(args []string) error {
+	fs := a.newFlags("jwk", "jwk [--kid ID] [--alg ALG] [--set] [--passphrase-env VAR] FILE")
+	kid := fs.String("kid", "", "key ID; default the key's own, else its RFC 7638 thumbprint")
+	alg := fs.String("alg", "", "algorithm to state in the JWK; default from the key")
+	set := fs.Bool("set", false, `print a JWKS {"keys":[...]}`)
+	passEnv := fs.String("passphrase-env", "", "environment variable holding the passphrase of an encrypted private key")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("jwk needs one key file")
+	}
+	var opts []signer.Option
+	if *kid != "" {
+		opts = append(opts, signer.WithKeyID(*kid))
+	}
+	if *alg != "" {
+		a2, err := signer.ParseAlgorithm(*alg)
+		if err != nil {
+			return usagef("--alg: %v", err)
+		}
+		opts = append(opts, signer.WithAlgorithm(a2))
+	}
+	if *passEnv != "" {
+		v, ok := a.lookup(*passEnv)
+		if !ok {
+			return usagef("--passphrase-env %s: that variable is not set", *passEnv)
+		}
+		opts = append(opts, signer.WithPassphrase([]byte(v)))
+	}
+	keys, err := signer.LoadPublicKeysFile(pos[0], opts...)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if *set || keys.Len() > 1 {
+		return a.printJSON(keys)
+	}
+	return a.printJSON(keys.Keys()[0])
+}
+
+func (a *app) printJSON(v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(a.stdout, "%s\n", b)
+	return err
+}

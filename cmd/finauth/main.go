@@ -1,0 +1,212 @@
+// Command finauth replaces the openssl commands, online JWK converters and JWT debuggers of
+// the Pismo and Soldo onboarding documents, tries a real configuration, and shows finauth at
+// work on embedded mock servers (finauth demo).
+//
+// Exit status: 0 success; 1 a verification failed or an HTTP status >= 400 (or the network
+// failed); 2 bad usage or configuration (the message names the flag or variable).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/finauth/finauth/client"
+)
+
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// app holds what a command may touch, so that tests run commands in-process.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	lookup         func(string) (string, bool)
+	now            func() time.Time
+	stderrIsTTY    bool
+}
+
+func main() {
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookup: os.LookupEnv, now: time.Now}
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		a.stderrIsTTY = true
+	}
+	os.Exit(a.run(os.Args[1:]))
+}
+
+var commands = []struct {
+	name, summary string
+	run           func(a *app, args []string) error
+}{
+	{"keygen", "make a key pair: PKCS#8 private key (0600), public PEM, public JWK on stdout", (*app).keygen},
+	{"jwk", "print the public JWK (or JWKS with --set) of a key file in any format", (*app).jwk},
+	{"mint", "mint pismo: print a signed Pismo JWT", (*app).mint},
+	{"sign", "sign soldo: print the Authorization value for a Soldo request", (*app).sign},
+	{"verify", "verify a JWS/JWT (detached with --payload); print header and claims", (*app).verify},
+	{"decode", "print a JWT's header and claims WITHOUT verifying", (*app).decode},
+	{"token", "token pismo: perform the exchange and print the token (redacted)", (*app).token},
+	{"call", "make one authenticated request (pismo or soldo)", (*app).call},
+	{"load", "send N requests (or for a duration) with concurrency C; print a summary", (*app).load},
+	{"demo", "run Pismo and Soldo mocks in-process and show finauth handling them", (*app).demo},
+}
+
+func (a *app) run(args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		a.usage(a.stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return a.exit(c.run(a, args[1:]))
+		}
+	}
+	fmt.Fprintf(a.stderr, "finauth: unknown command %q\n\n", args[0])
+	a.usage(a.stderr)
+	return exitUsage
+}
+
+func (a *app) usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: finauth <command> [flags] [args]    (finauth <command> --help for its flags)")
+	fmt.Fprintln(w)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-7s %s\n", c.name, c.summary)
+	}
+}
+
+// usageError is a mistake in the command line: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// failure is a verification or HTTP failure already explained: exit 1.
+type failure struct{ msg string }
+
+func (e *failure) Error() string { return e.msg }
+
+// exit maps an error to the exit status and says what went wrong on stderr.
+func (a *app) exit(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ue *usageError
+	var ce *client.ConfigError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintln(a.stderr, "finauth:", ue.msg)
+		return exitUsage
+	case errors.As(err, &ce):
+		fmt.Fprintln(a.stderr, "finauth: configuration problems (flags override the environment variables):")
+		for _, p := range ce.Problems {
+			name := p.Env
+			if f := flagFor[p.Env]; f != "" {
+				name = f + " / " + p.Env
+			}
+			fmt.Fprintf(a.stderr, "  %s: %s\n", name, p.Reason)
+		}
+		return exitUsage
+	}
+	fmt.Fprintln(a.stderr, "finauth:", err)
+	return exitFail
+}
+
+// flagFor names the flag that sets each variable, for error messages.
+var flagFor = map[string]string{
+	"PISMO_TOKEN_URL": "--token-url", "PISMO_API_URL": "--api-url", "PISMO_PRIVATE_KEY_FILE": "--key",
+	"PISMO_KEY_ID": "--kid", "PISMO_ISSUER": "--iss", "PISMO_SUBJECT": "--sub", "PISMO_AUDIENCE": "--aud",
+	"PISMO_TENANT_ID": "--tenant", "PISMO_GROUP": "--group", "PISMO_CUSTOM_CLAIMS": "--claim", "PISMO_JWT_TTL": "--ttl",
+	"SOLDO_API_URL": "--api-url", "SOLDO_PRIVATE_KEY_FILE": "--key", "SOLDO_KEY_ID": "--kid", "SOLDO_MEMBER_ID": "--mid",
+	"SOLDO_ALG": "--alg", "SOLDO_JWS_TTL": "--ttl",
+}
+
+// newFlags returns a flag set whose errors and --help go to stderr.
+func (a *app) newFlags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(a.stderr, "usage: finauth %s\n\nflags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags wherever they stand among the arguments and returns the positionals.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// multi is a repeatable flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ", ") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+// readData reads --data/--payload values: @FILE, - (stdin) or the text itself.
+func (a *app) readData(v string) ([]byte, error) {
+	switch {
+	case v == "-":
+		return io.ReadAll(a.stdin)
+	case strings.HasPrefix(v, "@"):
+		b, err := os.ReadFile(v[1:])
+		if err != nil {
+			return nil, usagef("cannot read %s: %v", v[1:], errors.Unwrap(err))
+		}
+		return b, nil
+	}
+	return []byte(v), nil
+}
+
+// readToken reads a token argument, or stdin for "-".
+func (a *app) readToken(args []string) (string, error) {
+	if len(args) != 1 {
+		return "", usagef("give exactly one token (or - to read it from stdin)")
+	}
+	if args[0] != "-" {
+		return strings.TrimSpace(args[0]), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(a.stdin, 1<<20))
+	return strings.TrimSpace(string(b)), err
+}
+
+// overlay is the environment with flag values laid over it.
+type overlay struct {
+	base func(string) (string, bool)
+	set  map[string]string
+}
+
+func (o *overlay) lookup(name string) (string, bool) {
+	if v, ok := o.set[name]; ok {
+		return v, true
+	}
+	return o.base(name)
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"net/url"
+	"strings"
+
+	"github.com/finauth/finauth/client"
+)
+
+// providerFlags are the flags that override PISMO_* / SOLDO_* variables.
+type providerFlags struct {
+	key, kid, passEnv, apiURL                   string
+	tokenURL, iss, sub, aud, tenant, group, ttl string
+	claims                                      multi
+	mid, alg                                    string
+	attached                                    bool
+}
+
+func (p *providerFlags) common(fs *flag.FlagSet) {
+	fs.StringVar(&p.key, "key", "", "private key file (PISMO_PRIVATE_KEY_FILE / SOLDO_PRIVATE_KEY_FILE)")
+	fs.StringVar(&p.kid, "kid", "", "key ID (PISMO_KEY_ID / SOLDO_KEY_ID)")
+	fs.StringVar(&p.passEnv, "passphrase-env", "", "name of the environment variable holding the key's passphrase")
+	fs.StringVar(&p.apiURL, "api-url", "", "allowed API origin(s), comma-separated (PISMO_API_URL / SOLDO_API_URL)")
+}
+
+func (p *providerFlags) pismo(fs *flag.FlagSet) {
+	fs.StringVar(&p.tokenURL, "token-url", "", "token endpoint (PISMO_TOKEN_URL)")
+	fs.StringVar(&p.iss, "iss", "", "JWT issuer (PISMO_ISSUER)")
+	fs.StringVar(&p.sub, "sub", "", "JWT subject (PISMO_SUBJECT)")
+	fs.StringVar(&p.aud, "aud", "", "JWT audience (PISMO_AUDIENCE)")
+	fs.StringVar(&p.tenant, "tenant", "", "tenant / org ID (PISMO_TENANT_ID)")
+	fs.StringVar(&p.group, "group", "", "pismo.group (PISMO_GROUP)")
+	fs.StringVar(&p.ttl, "ttl", "", "JWT lifetime, at most 1h (PISMO_JWT_TTL)")
+	fs.Var(&p.claims, "claim", "custom claim k=v, repeatable; v is JSON when it parses, else a string (PISMO_CUSTOM_CLAIMS)")
+}
+
+func (p *providerFlags) soldo(fs *flag.FlagSet) {
+	fs.StringVar(&p.mid, "mid", "", "member ID (SOLDO_MEMBER_ID)")
+	fs.StringVar(&p.alg, "alg", "", "RS256, PS256, ES256 or EdDSA; default from the key (SOLDO_ALG)")
+	fs.BoolVar(&p.attached, "attached", false, "attached JWS instead of detached (SOLDO_DETACHED=false)")
+}
+
+// env lays the flags that were given over the environment, under prefix's variable names.
+func (p *providerFlags) env(a *app, prefix string) (*overlay, error) {
+	o := &overlay{base: a.lookup, set: map[string]string{}}
+	put := func(name, v string) {
+		if v != "" {
+			o.set[prefix+name] = v
+		}
+	}
+	put("_PRIVATE_KEY_FILE", p.key)
+	if p.key != "" {
+		o.set[prefix+"_PRIVATE_KEY"] = "" // a --key file wins over PEM text in the environment
+	}
+	put("_KEY_ID", p.kid)
+	put("_API_URL", p.apiURL)
+	if p.passEnv != "" {
+		v, ok := a.lookup(p.passEnv)
+		if !ok {
+			return nil, usagef("--passphrase-env %s: that variable is not set", p.passEnv)
+		}
+		o.set[prefix+"_PRIVATE_KEY_PASSWORD"] = v
+	}
+	return o, nil
+}
+
+func (p *providerFlags) pismoConfig(a *app) (client.PismoConfig, error) {
+	o, err := p.env(a, "PISMO")
+	if err != nil {
+		return client.PismoConfig{}, err
+	}
+	for name, v := range map[string]string{"_TOKEN_URL": p.tokenURL, "_ISSUER": p.iss, "_SUBJECT": p.sub, "_AUDIENCE": p.aud, "_TENANT_ID": p.tenant, "_GROUP": p.group, "_JWT_TTL": p.ttl} {
+		if v != "" {
+			o.set["PISMO"+name] = v
+		}
+	}
+	if len(p.claims) > 0 {
+		claims := map[string]any{}
+		if raw, ok := a.lookup("PISMO_CUSTOM_CLAIMS"); ok && raw != "" {
+			if err := json.Unmarshal([]byte(raw), &claims); err != nil {
+				return client.PismoConfig{}, usagef("PISMO_CUSTOM_CLAIMS is not a JSON object")
+			}
+		}
+		for _, kv := range p.claims {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return client.PismoConfig{}, usagef("--claim %q: use name=value", kv)
+			}
+			var parsed any
+			if json.Unmarshal([]byte(v), &parsed) != nil {
+				parsed = v
+			}
+			claims[k] = parsed
+		}
+		b, _ := json.Marshal(claims)
+		o.set["PISMO_CUSTOM_CLAIMS"] = string(b)
+	}
+	return client.PismoConfigFromLookup(o.lookup)
+}
+
+// soldoConfig builds the Soldo configuration; target, when given, is allowed as an origin if
+// no API URL is configured (the user named that URL on the command line).
+func (p *providerFlags) soldoConfig(a *app, target string) (client.SoldoConfig, error) {
+	o, err := p.env(a, "SOLDO")
+	if err != nil {
+		return client.SoldoConfig{}, err
+	}
+	if p.mid != "" {
+		o.set["SOLDO_MEMBER_ID"] = p.mid
+	}
+	if p.alg != "" {
+		o.set["SOLDO_ALG"] = p.alg
+	}
+	if p.attached {
+		o.set["SOLDO_DETACHED"] = "false"
+	}
+	if v, _ := o.lookup("SOLDO_API_URL"); v == "" && target != "" {
+		o.set["SOLDO_API_URL"] = originOf(target)
+	}
+	return client.SoldoConfigFromLookup(o.lookup)
+}
+
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// account reads --uid / --external-account (or --account) into a client.Account.
+func account(uid, external string) (client.Account, error) {
+	switch {
+	case uid != "" && external != "":
+		return client.Account{}, usagef("give --uid/--account or --external-account, not both")
+	case uid != "":
+		return client.Account{Kind: client.AccountToken, ID: uid}, nil
+	case external != "":
+		return client.Account{Kind: client.ExternalAccountToken, ID: external}, nil
+	}
+	return client.Account{}, nil
+}
