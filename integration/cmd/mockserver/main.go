@@ -1,0 +1,258 @@
+// Command mockserver serves the strict Pismo and Soldo mocks of finauth/integration as one
+// process, for docker-compose and for integration tests in any language.
+//
+//	mockserver [flags]                 serve (flags below, or MOCK_* environment variables)
+//	mockserver healthcheck URL         exit 0 when URL answers 200 (for container health checks)
+//
+// Every refused token request, API call or signature is logged on stderr with its reason.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/finauth/finauth/integration/pismomock"
+	"github.com/finauth/finauth/integration/soldomock"
+	"github.com/finauth/finauth/signer"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv, nil))
+}
+
+// config is the flags, defaulted from MOCK_* variables.
+type config struct {
+	pismoAddr, pismoKeys, pismoIssuer, pismoSubject, pismoAudience, pismoTenant, pismoGroup, pismoShape string
+	pismoLifetime, pismoRetryAfter, latency                                                             time.Duration
+	pismoFailRate                                                                                       float64
+	pismoFailStatus                                                                                     int
+	soldoAddr, soldoKeys, soldoMember, soldoKID                                                         string
+	soldoReplay                                                                                         bool
+}
+
+func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, bool), ready func()) int {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(args[1:], stderr)
+	}
+	env := func(name, def string) string {
+		if v, ok := lookup(name); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	var bad []string // malformed MOCK_* values, reported together
+	dur := func(name, def string) time.Duration {
+		v := env(name, def)
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s=%q is not a duration (e.g. 30s, 1h)", name, v))
+		}
+		return d
+	}
+	num := func(name, def string) float64 {
+		v := env(name, def)
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s=%q is not a number", name, v))
+		}
+		return f
+	}
+	var c config
+	fs := flag.NewFlagSet("mockserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.pismoAddr, "pismo-addr", env("MOCK_PISMO_ADDR", ":8081"), "Pismo mock listen address; empty disables it (MOCK_PISMO_ADDR)")
+	fs.StringVar(&c.pismoKeys, "pismo-keys", env("MOCK_PISMO_KEYS", ""), "registered public key(s): PEM, certificate, JWK or JWKS file (MOCK_PISMO_KEYS)")
+	fs.StringVar(&c.pismoIssuer, "pismo-issuer", env("MOCK_PISMO_ISSUER", "finauth-test@tenant"), "expected iss (MOCK_PISMO_ISSUER)")
+	fs.StringVar(&c.pismoSubject, "pismo-subject", env("MOCK_PISMO_SUBJECT", "finauth-test@tenant"), "expected sub (MOCK_PISMO_SUBJECT)")
+	fs.StringVar(&c.pismoAudience, "pismo-audience", env("MOCK_PISMO_AUDIENCE", "https://sandbox.pismolabs.io"), "expected aud (MOCK_PISMO_AUDIENCE)")
+	fs.StringVar(&c.pismoTenant, "pismo-tenant", env("MOCK_PISMO_TENANT", "test-tenant"), "expected tenant_id (MOCK_PISMO_TENANT)")
+	fs.StringVar(&c.pismoGroup, "pismo-group", env("MOCK_PISMO_GROUP", "pismo-v2:test:rw"), "expected pismo.group (MOCK_PISMO_GROUP)")
+	fs.StringVar(&c.pismoShape, "pismo-shape", env("MOCK_PISMO_SHAPE", "documented"), `token answer: "documented" (access_token, expires_in string, 200) or "created" (token, 201) (MOCK_PISMO_SHAPE)`)
+	fs.DurationVar(&c.pismoLifetime, "pismo-token-lifetime", dur("MOCK_PISMO_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_PISMO_TOKEN_LIFETIME)")
+	fs.Float64Var(&c.pismoFailRate, "pismo-fail-rate", num("MOCK_PISMO_FAIL_RATE", "0"), "fraction of token requests to fail, spread evenly (MOCK_PISMO_FAIL_RATE)")
+	fs.IntVar(&c.pismoFailStatus, "pismo-fail-status", int(num("MOCK_PISMO_FAIL_STATUS", "503")), "status of failed token requests (MOCK_PISMO_FAIL_STATUS)")
+	fs.DurationVar(&c.pismoRetryAfter, "pismo-retry-after", dur("MOCK_PISMO_RETRY_AFTER", "0s"), "Retry-After of failed token requests (MOCK_PISMO_RETRY_AFTER)")
+	fs.DurationVar(&c.latency, "latency", dur("MOCK_LATENCY", "0s"), "added latency of every Pismo answer (MOCK_LATENCY)")
+	fs.StringVar(&c.soldoAddr, "soldo-addr", env("MOCK_SOLDO_ADDR", ":8082"), "Soldo mock listen address; empty disables it (MOCK_SOLDO_ADDR)")
+	fs.StringVar(&c.soldoKeys, "soldo-keys", env("MOCK_SOLDO_KEYS", ""), "registered public key(s) of the member (MOCK_SOLDO_KEYS)")
+	fs.StringVar(&c.soldoMember, "soldo-member", env("MOCK_SOLDO_MEMBER", "m:test:1"), "member ID, mid (MOCK_SOLDO_MEMBER)")
+	fs.StringVar(&c.soldoKID, "soldo-kid", env("MOCK_SOLDO_KID", ""), "key ID of a single key without one; default its kid or RFC 7638 thumbprint (MOCK_SOLDO_KID)")
+	fs.BoolVar(&c.soldoReplay, "soldo-replay-protection", env("MOCK_SOLDO_REPLAY_PROTECTION", "") == "true", "refuse a signature seen before (MOCK_SOLDO_REPLAY_PROTECTION)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(bad) > 0 {
+		fmt.Fprintln(stderr, "mockserver: "+strings.Join(bad, "; "))
+		return 2
+	}
+	if c.pismoLifetime <= 0 || c.pismoFailRate < 0 || c.pismoFailRate > 1 || (c.pismoFailRate > 0 && (c.pismoFailStatus < 400 || c.pismoFailStatus > 599)) {
+		fmt.Fprintln(stderr, "mockserver: --pismo-token-lifetime must be positive, --pismo-fail-rate within [0, 1], --pismo-fail-status a 4xx or 5xx")
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var servers []*http.Server
+	if c.pismoAddr != "" {
+		h, err := pismoHandler(c, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "mockserver:", err)
+			return 2
+		}
+		srv, err := serve("pismo", c.pismoAddr, h, stdout, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "mockserver:", err)
+			return 1
+		}
+		servers = append(servers, srv)
+	}
+	if c.soldoAddr != "" {
+		h, err := soldoHandler(c, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "mockserver:", err)
+			return 2
+		}
+		srv, err := serve("soldo", c.soldoAddr, h, stdout, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "mockserver:", err)
+			return 1
+		}
+		servers = append(servers, srv)
+	}
+	if len(servers) == 0 {
+		fmt.Fprintln(stderr, "mockserver: both mocks are disabled (--pismo-addr and --soldo-addr are empty)")
+		return 2
+	}
+	if ready != nil {
+		ready()
+	}
+	<-ctx.Done()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		s.Shutdown(shutdown)
+	}
+	return 0
+}
+
+func pismoHandler(c config, log *slog.Logger) (http.Handler, error) {
+	if c.pismoKeys == "" {
+		return nil, errors.New("--pismo-keys (MOCK_PISMO_KEYS) is required: the public key(s) your client signs with")
+	}
+	keys, err := signer.LoadPublicKeysFile(c.pismoKeys)
+	if err != nil {
+		return nil, fmt.Errorf("--pismo-keys: %w", err)
+	}
+	shape := pismomock.Documented
+	switch c.pismoShape {
+	case "documented":
+	case "created":
+		shape = pismomock.TokenCreated
+	default:
+		return nil, fmt.Errorf("--pismo-shape %q: use documented or created", c.pismoShape)
+	}
+	m, err := pismomock.New(pismomock.Config{
+		Keys: keys, Issuer: c.pismoIssuer, Subject: c.pismoSubject, Audience: c.pismoAudience, TenantID: c.pismoTenant, Group: c.pismoGroup,
+		TokenLifetime: c.pismoLifetime, Shape: shape,
+		OnReject: func(reason, msg string) {
+			log.Warn("verification failed", "mock", "pismo", "reason", reason, "message", msg)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.pismoFailRate > 0 {
+		m.FailTokens(c.pismoFailRate, c.pismoFailStatus, c.pismoRetryAfter)
+	}
+	if c.latency > 0 {
+		m.SetLatency(c.latency)
+	}
+	return withHealth(m), nil
+}
+
+func soldoHandler(c config, log *slog.Logger) (http.Handler, error) {
+	if c.soldoKeys == "" {
+		return nil, errors.New("--soldo-keys (MOCK_SOLDO_KEYS) is required: the public key(s) of the member")
+	}
+	keys, err := signer.LoadPublicKeysFile(c.soldoKeys)
+	if err != nil {
+		return nil, fmt.Errorf("--soldo-keys: %w", err)
+	}
+	list := keys.Keys()
+	if c.soldoKID != "" {
+		if len(list) != 1 {
+			return nil, errors.New("--soldo-kid names the key of a single-key file; give kids in a JWKS instead")
+		}
+		list[0] = list[0].WithKeyID(c.soldoKID)
+	}
+	m, err := soldomock.New(soldomock.Config{
+		Members: map[string][]*signer.PublicKey{c.soldoMember: list}, ReplayProtection: c.soldoReplay,
+		OnReject: func(reason, msg string) {
+			log.Warn("verification failed", "mock", "soldo", "reason", reason, "message", msg)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range list {
+		log.Info("soldo key registered", "mid", c.soldoMember, "kid", k.KeyID(), "alg", k.Algorithm())
+	}
+	return withHealth(m), nil
+}
+
+// withHealth answers /healthz before the mock sees the request.
+func withHealth(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			io.WriteString(w, "ok\n")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func serve(name, addr string, h http.Handler, stdout io.Writer, log *slog.Logger) (*http.Server, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s mock: %w", name, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	fmt.Fprintf(stdout, "%s mock listening on http://%s\n", name, l.Addr())
+	log.Info("listening", "mock", name, "addr", l.Addr().String())
+	return srv, nil
+}
+
+func healthcheck(args []string, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: mockserver healthcheck URL")
+		return 2
+	}
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, "unhealthy:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "unhealthy:", resp.Status)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,153 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/signer"
+)
+
+const keys = "../../../signer/testdata/keys/"
+
+// lockedBuffer collects the process's stderr.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestMockserverProcess builds the binary, starts it as docker-compose would, and talks to
+// both mocks through the real clients.
+func TestMockserverProcess(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "mockserver")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "--pismo-addr", "127.0.0.1:0", "--soldo-addr", "127.0.0.1:0",
+		"--pismo-keys", keys+"test-rsa-public.pem", "--soldo-keys", keys+"test-ec-p256-public.pem", "--soldo-kid", "ec-1")
+	cmd.Env = append(cmd.Environ(), "MOCK_PISMO_TENANT=tenant-from-env")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("mockserver did not exit cleanly on SIGTERM: %v\n%s", err, stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Error("mockserver did not stop within 10 s of SIGTERM")
+		}
+	}()
+	urls := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	for len(urls) < 2 && sc.Scan() {
+		name, url, ok := strings.Cut(sc.Text(), " mock listening on ")
+		if ok {
+			urls[name] = url
+		}
+	}
+	go func() { io.Copy(io.Discard, stdout); exited <- cmd.Wait() }()
+	if len(urls) != 2 {
+		t.Fatalf("did not start: %v\n%s", urls, stderr.String())
+	}
+	for _, u := range urls {
+		resp, err := http.Get(u + "/healthz")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s/healthz: %v", u, err)
+		}
+		resp.Body.Close()
+		if out, err := exec.Command(bin, "healthcheck", u+"/healthz").CombinedOutput(); err != nil {
+			t.Fatalf("healthcheck: %v %s", err, out)
+		}
+	}
+
+	// Pismo through the real client, with the defaults the binary documents.
+	pkey, _ := signer.LoadKeyFile(keys + "test-rsa-pkcs8.pem")
+	pc, err := client.NewPismo(client.PismoConfig{TokenURL: urls["pismo"] + "/passport/v1/oauth2/token", Key: pkey,
+		Issuer: "finauth-test@tenant", Subject: "finauth-test@tenant", Audience: "https://sandbox.pismolabs.io",
+		TenantID: "tenant-from-env", Group: "pismo-v2:test:rw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := pc.Get(urls["pismo"] + "/cards/v1/cards")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("pismo call: %v %v\n%s", err, resp, stderr.String())
+	}
+	resp.Body.Close()
+
+	// Soldo through the real client.
+	skey, _ := signer.LoadKeyFile(keys + "test-ec-p256-pkcs8.pem")
+	sc2, err := client.NewSoldo(client.SoldoConfig{APIURLs: []string{urls["soldo"]}, Key: skey, KeyID: "ec-1", MemberID: "m:test:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = sc2.Post(urls["soldo"]+"/banks/iron/consents", "application/json", strings.NewReader(`{"a":1}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("soldo call: %v %v\n%s", err, resp, stderr.String())
+	}
+	resp.Body.Close()
+
+	// A refused request is logged with its reason.
+	resp, err = http.Get(urls["soldo"] + "/transfers/t-1")
+	if err != nil || resp.StatusCode != 401 {
+		t.Fatalf("unsigned request: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(stderr.String(), "reason=missing_authorization") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the rejection was not logged:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestMockserverRefusesBadConfiguration(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "mockserver")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for name, args := range map[string][]string{
+		"no pismo keys":     {"--soldo-addr", ""},
+		"bad lifetime":      {"--pismo-keys", keys + "test-rsa-public.pem", "--soldo-addr", "", "--pismo-token-lifetime", "-1s"},
+		"fail rate above 1": {"--pismo-addr", "", "--soldo-keys", keys + "test-rsa-public.pem", "--soldo-kid", "a", "--soldo-addr", "127.0.0.1:0", "--pismo-fail-rate", "2"},
+	} {
+		cmd := exec.Command(bin, args...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("%s: err %v\n%s", name, err, out)
+		}
+	}
+	cmd := exec.Command(bin, "--soldo-addr", "")
+	cmd.Env = append(cmd.Environ(), "MOCK_PISMO_TOKEN_LIFETIME=soon", "MOCK_PISMO_KEYS="+keys+"test-rsa-public.pem")
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "MOCK_PISMO_TOKEN_LIFETIME") {
+		t.Fatalf("a malformed variable was not named: %s", out)
+	}
+}
