@@ -111,6 +111,11 @@ func (c PismoConfig) check(p *problems) {
 	for _, u := range c.APIURLs {
 		p.checkURL(u, "APIURLs", "PISMO_API_URL", c.AllowInsecureHTTP)
 	}
+	c.checkJWT(p)
+}
+
+// checkJWT checks what minting a JWT needs: the key and the claims.
+func (c PismoConfig) checkJWT(p *problems) {
 	p.checkKeySource("PISMO", c.Key, c.PrivateKeyPEM, c.PrivateKeyFile)
 	p.require(c.Issuer, "Issuer", "PISMO_ISSUER")
 	p.require(c.Subject, "Subject", "PISMO_SUBJECT")
@@ -349,9 +354,12 @@ func (x *pismoExchange) claims(account Account, now time.Time) pismoClaims {
 }
 
 // MintPismoJWT signs the JWT the exchange would send for account (TenantToken for the
-// tenant token), for inspection and for the CLI.
+// tenant token), for inspection and for the CLI. It needs the key and the claims, not the
+// URLs.
 func MintPismoJWT(cfg PismoConfig, account Account, now time.Time) (string, error) {
-	if err := cfg.Validate(); err != nil {
+	var p problems
+	cfg.checkJWT(&p)
+	if err := p.err("Pismo"); err != nil {
 		return "", err
 	}
 	key, err := cfg.loadKey()

@@ -17,7 +17,7 @@ func (a *app) mint(args []string) error {
 		return usagef("usage: finauth mint pismo [flags]   (only pismo JWTs are minted)")
 	}
 	fs := a.newFlags("mint pismo", "mint pismo [--key FILE] [--iss ..] [--sub ..] [--aud ..] [--tenant ..] [--uid ..|--external-account ..] [--group ..] [--claim k=v]... [--ttl 1h]")
-	var p providerFlags
+	p := providerFlags{mintOnly: true}
 	p.common(fs)
 	p.pismo(fs)
 	uid := fs.String("uid", "", "account ID: an account-specific token (uid)")

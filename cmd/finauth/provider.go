@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/finauth/finauth/client"
@@ -16,6 +18,7 @@ type providerFlags struct {
 	claims                                      multi
 	mid, alg                                    string
 	attached                                    bool
+	mintOnly                                    bool // the command mints a JWT: no URLs needed
 }
 
 func (p *providerFlags) common(fs *flag.FlagSet) {
@@ -97,7 +100,31 @@ func (p *providerFlags) pismoConfig(a *app) (client.PismoConfig, error) {
 		b, _ := json.Marshal(claims)
 		o.set["PISMO_CUSTOM_CLAIMS"] = string(b)
 	}
-	return client.PismoConfigFromLookup(o.lookup)
+	cfg, err := client.PismoConfigFromLookup(o.lookup)
+	if p.mintOnly {
+		err = dropProblems(err, "PISMO_TOKEN_URL", "PISMO_API_URL")
+	}
+	return cfg, err
+}
+
+// dropProblems removes the named variables' problems from a *client.ConfigError (a command
+// that does not use them should not ask for them).
+func dropProblems(err error, names ...string) error {
+	var ce *client.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	kept := *ce
+	kept.Problems = nil
+	for _, p := range ce.Problems {
+		if !slices.Contains(names, p.Env) {
+			kept.Problems = append(kept.Problems, p)
+		}
+	}
+	if len(kept.Problems) == 0 {
+		return nil
+	}
+	return &kept
 }
 
 // soldoConfig builds the Soldo configuration; target, when given, is allowed as an origin if
