@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/finauth/finauth/integration/pismomock"
+	"github.com/finauth/finauth/integration/soldomock"
+	"github.com/finauth/finauth/signer"
+)
+
+// shellBlocks returns the lines of the README's ```sh blocks.
+func shellBlocks(t *testing.T, readme string) []string {
+	t.Helper()
+	var lines []string
+	in := false
+	sc := bufio.NewScanner(strings.NewReader(readme))
+	for sc.Scan() {
+		l := sc.Text()
+		switch {
+		case strings.HasPrefix(l, "```sh"):
+			in = true
+		case strings.HasPrefix(l, "```"):
+			in = false
+		case in && strings.TrimSpace(l) != "" && !strings.HasPrefix(strings.TrimSpace(l), "#"):
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	return lines
+}
+
+// words splits a command line the way sh would for these simple lines: quotes, $VAR and
+// ${VAR} expansion, and < / > redirections.
+func words(line string, env map[string]string) (args []string, in, out string) {
+	var cur strings.Builder
+	var quote rune
+	have := false
+	flush := func() {
+		if have {
+			args = append(args, cur.String())
+		}
+		cur.Reset()
+		have = false
+	}
+	expand := regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
+	for _, r := range line {
+		switch {
+		case quote == '\'' && r != '\'':
+			cur.WriteRune(r)
+		case r == '\'' || r == '"':
+			if quote == r {
+				quote = 0
+			} else if quote == 0 {
+				quote = r
+			} else {
+				cur.WriteRune(r)
+			}
+			have = true
+		case r == ' ' && quote == 0:
+			flush()
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	flush()
+	var kept []string
+	for i := 0; i < len(args); i++ {
+		a := expand.ReplaceAllStringFunc(args[i], func(m string) string { return env[expand.FindStringSubmatch(m)[1]] })
+		switch a {
+		case "<":
+			i++
+			in = args[i]
+		case ">":
+			i++
+			out = args[i]
+		default:
+			kept = append(kept, a)
+		}
+	}
+	return kept, in, out
+}
+
+// TestREADME runs every command of the README that can run here: the openssl lines, the
+// export block (checked against docker-compose.yml), and the whole CLI session, against
+// in-process mocks set up exactly as docker-compose.yml sets up its containers.
+func TestREADME(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := shellBlocks(t, string(readme))
+	env := map[string]string{"SOLDO_PRIVATE_KEY_PASSWORD": "readme-test-passphrase"}
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l, "export "); ok {
+			for _, kv := range strings.Fields(rest) {
+				k, v, _ := strings.Cut(kv, "=")
+				if strings.HasPrefix(v, "signer/") {
+					v = filepath.Join(root, v)
+				}
+				env[k] = v
+			}
+		}
+	}
+	// The exports must describe what docker-compose.yml starts.
+	for compVar, readmeVar := range map[string]string{"MOCK_PISMO_ISSUER": "PISMO_ISSUER", "MOCK_PISMO_SUBJECT": "PISMO_SUBJECT", "MOCK_PISMO_AUDIENCE": "PISMO_AUDIENCE", "MOCK_PISMO_TENANT": "PISMO_TENANT_ID", "MOCK_PISMO_GROUP": "PISMO_GROUP", "MOCK_SOLDO_MEMBER": "SOLDO_MEMBER_ID"} {
+		m := regexp.MustCompile(compVar + `: "?([^"\n]+)"?`).FindSubmatch(compose)
+		if m == nil || string(m[1]) != env[readmeVar] {
+			t.Errorf("docker-compose.yml %s does not match the README's %s=%q", compVar, readmeVar, env[readmeVar])
+		}
+	}
+	if !strings.Contains(string(compose), "--soldo-kid="+env["SOLDO_KEY_ID"]) {
+		t.Errorf("docker-compose.yml does not register the README's SOLDO_KEY_ID %q", env["SOLDO_KEY_ID"])
+	}
+	// The mocks, configured like docker-compose.yml.
+	pk, err := signer.LoadPublicKeysFile(filepath.Join(root, "signer/testdata/keys/test-rsa-public.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := pismomock.NewServer(pismomock.Config{Keys: pk, Issuer: env["PISMO_ISSUER"], Subject: env["PISMO_SUBJECT"], Audience: env["PISMO_AUDIENCE"], TenantID: env["PISMO_TENANT_ID"], Group: env["PISMO_GROUP"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pm.Close()
+	sk, err := signer.LoadPublicKeysFile(filepath.Join(root, "signer/testdata/keys/test-ec-p256-public.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := soldomock.NewServer(soldomock.Config{Members: map[string][]*signer.PublicKey{env["SOLDO_MEMBER_ID"]: {sk.Keys()[0].WithKeyID(env["SOLDO_KEY_ID"])}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sm.Close()
+	env["PISMO_TOKEN_URL"] = pm.TokenURL()
+	env["PISMO_API"] = pm.URL
+	env["SOLDO_API"], env["SOLDO_API_URL"] = sm.URL, sm.URL
+
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ran := 0
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "openssl "):
+			args, _, _ := words(l, env)
+			if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", l, err, out)
+			}
+			ran++
+		case strings.HasPrefix(l, "finauth "):
+			args, in, out := words(l, env)
+			stdin := ""
+			if in != "" {
+				b, err := os.ReadFile(in)
+				if err != nil {
+					t.Fatalf("%s: %v", l, err)
+				}
+				stdin = string(b)
+			}
+			var o, e bytes.Buffer
+			a := &app{stdin: strings.NewReader(stdin), stdout: &o, stderr: &e, now: time.Now, lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+			if code := a.run(args[1:]); code != exitOK {
+				t.Fatalf("%s: exit %d\n%s%s", l, code, o.String(), e.String())
+			}
+			if out != "" {
+				if err := os.WriteFile(out, o.Bytes(), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ran++
+		}
+	}
+	if ran < 17 {
+		t.Fatalf("only %d README commands ran", ran)
+	}
+}
