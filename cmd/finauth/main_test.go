@@ -235,3 +235,18 @@ func TestCLI_Demo(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+func TestCLI_LoadDrawsProgressOnATerminal(t *testing.T) {
+	t.Parallel()
+	m := newPismoMock(t)
+	env := pismoEnv(m)
+	var out, errb bytes.Buffer
+	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, now: time.Now, stderrIsTTY: true,
+		lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	if code := a.run([]string{"load", "--duration", "500ms", "-c", "2", m.URL + "/cards"}); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "\r[") || !strings.Contains(errb.String(), "100%") || strings.Contains(out.String(), "\r[") {
+		t.Fatalf("progress on stderr %q, stdout %q", errb.String(), out.String())
+	}
+}
