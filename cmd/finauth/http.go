@@ -336,6 +336,11 @@ func (a *app) progress(done *atomic.Int64, n int, d time.Duration, start time.Ti
 	}
 	stop := make(chan struct{})
 	finished := make(chan struct{})
+	draw := func(frac float64) {
+		frac = min(frac, 1)
+		bar := strings.Repeat("=", int(frac*30)) + strings.Repeat(" ", 30-int(frac*30))
+		fmt.Fprintf(a.stderr, "\r[%s] %3.0f%% %d requests", bar, frac*100, done.Load())
+	}
 	go func() {
 		defer close(finished)
 		tick := time.NewTicker(200 * time.Millisecond)
@@ -345,11 +350,10 @@ func (a *app) progress(done *atomic.Int64, n int, d time.Duration, start time.Ti
 			if d > 0 {
 				frac = float64(time.Since(start)) / float64(d)
 			}
-			frac = min(frac, 1)
-			bar := strings.Repeat("=", int(frac*30)) + strings.Repeat(" ", 30-int(frac*30))
-			fmt.Fprintf(a.stderr, "\r[%s] %3.0f%% %d requests", bar, frac*100, done.Load())
+			draw(frac)
 			select {
 			case <-stop:
+				draw(1) // the run is over: the last frame says so
 				fmt.Fprintln(a.stderr)
 				return
 			case <-tick.C:
