@@ -345,15 +345,17 @@ func (a *app) progress(done *atomic.Int64, n int, d time.Duration, start time.Ti
 		defer close(finished)
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
-		for {
-			frac := float64(done.Load()) / float64(n)
+		fraction := func() float64 {
 			if d > 0 {
-				frac = float64(time.Since(start)) / float64(d)
+				return float64(time.Since(start)) / float64(d)
 			}
-			draw(frac)
+			return float64(done.Load()) / float64(n)
+		}
+		for {
+			draw(fraction())
 			select {
 			case <-stop:
-				draw(1) // the run is over: the last frame says so
+				draw(fraction()) // the last frame: 100% unless the run was interrupted
 				fmt.Fprintln(a.stderr)
 				return
 			case <-tick.C:
