@@ -190,12 +190,6 @@ func collectOptions(opts []Option) options {
 		t := DefaultTransport()
 		o.base, o.owned = t, append(o.owned, t)
 	}
-	if o.tokenClient == nil {
-		t := DefaultTransport()
-		o.owned = append(o.owned, t)
-		o.tokenClient = &http.Client{Transport: t, Timeout: 10 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
 	if o.selector == nil {
 		o.selector = AccountFromContext
 	}
@@ -204,6 +198,19 @@ func collectOptions(opts []Option) options {
 		o.now = o.cacheOptions.Clock.Now
 	}
 	return o
+}
+
+// tokenHTTPClient is the client for token-endpoint calls: the one given, else a new one
+// that follows no redirects (a token endpoint that redirects is misconfigured, and the JWT
+// must not follow it).
+func (o *options) tokenHTTPClient() *http.Client {
+	if o.tokenClient == nil {
+		t := DefaultTransport()
+		o.owned = append(o.owned, t)
+		o.tokenClient = &http.Client{Transport: t, Timeout: 10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	return o.tokenClient
 }
 
 // DefaultTransport is a clone of http.DefaultTransport with bounded dial, TLS and
@@ -281,7 +288,7 @@ func NewPismoTransport(cfg PismoConfig, opts ...Option) (*PismoTransport, error)
 	}
 	o := collectOptions(opts)
 	x := &pismoExchange{cfg: cfg, signer: s, now: o.now,
-		endpoint: newTokenEndpoint("Pismo", cfg.TokenURL, o.tokenClient, cfg.Exchange, o.cacheOptions.Logger)}
+		endpoint: newTokenEndpoint("Pismo", cfg.TokenURL, o.tokenHTTPClient(), cfg.Exchange, o.cacheOptions.Logger)}
 	cache := tokencache.New(x.fetch, o.cacheOptions)
 	sel := o.selector
 	return &PismoTransport{
@@ -398,7 +405,7 @@ func PismoToken(ctx context.Context, cfg PismoConfig, account Account, opts ...O
 			t.CloseIdleConnections()
 		}
 	}()
-	x := &pismoExchange{cfg: cfg, signer: s, now: o.now, endpoint: newTokenEndpoint("Pismo", cfg.TokenURL, o.tokenClient, cfg.Exchange, nil)}
+	x := &pismoExchange{cfg: cfg, signer: s, now: o.now, endpoint: newTokenEndpoint("Pismo", cfg.TokenURL, o.tokenHTTPClient(), cfg.Exchange, nil)}
 	return x.fetch(ctx, cacheKey)
 }
 

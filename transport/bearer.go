@@ -75,17 +75,8 @@ func (b *Bearer) Replays() uint64 { return b.replays.Load() }
 
 // RoundTrip implements http.RoundTripper.
 func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := b.Base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	if b.Tokens == nil || b.Origins == nil {
-		closeBody(req)
-		return nil, errors.New("finauth: transport: Bearer needs Tokens and Origins")
-	}
-	credentials, err := checkOrigin(b.Origins, req)
+	base, credentials, err := begin(b.Base, b.Origins, b.Tokens != nil, "Bearer needs Tokens and Origins", req)
 	if err != nil {
-		closeBody(req)
 		return nil, err
 	}
 	if !credentials {

@@ -104,15 +104,25 @@ func (e *OriginError) Error() string {
 // Unwrap returns ErrOriginNotAllowed.
 func (e *OriginError) Unwrap() error { return ErrOriginNotAllowed }
 
-// checkOrigin decides what a transport does with req: add credentials (true), or send it
-// as it is (false, for a redirect that left the allowed origins). A first request to a
-// foreign origin is an error.
-func checkOrigin(o *Origins, req *http.Request) (bool, error) {
+// begin is the common start of a credential-adding RoundTrip. It returns the base
+// transport to use and whether req gets credentials: not for a redirect that left the
+// allowed origins (sent as it is). A misconfigured transport (configured false, with
+// missing naming what) or a first request to a foreign origin is an error, with the request
+// body closed.
+func begin(base http.RoundTripper, o *Origins, configured bool, missing string, req *http.Request) (http.RoundTripper, bool, error) {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if !configured || o == nil {
+		closeBody(req)
+		return nil, false, errors.New("finauth: transport: " + missing)
+	}
 	if o.Allows(req.URL) {
-		return true, nil
+		return base, true, nil
 	}
 	if req.Response != nil { // a redirect: http.Client follows it; we add nothing
-		return false, nil
+		return base, false, nil
 	}
-	return false, &OriginError{Origin: originOf(req.URL), Allowed: o.String()}
+	closeBody(req)
+	return nil, false, &OriginError{Origin: originOf(req.URL), Allowed: o.String()}
 }

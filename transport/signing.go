@@ -38,17 +38,8 @@ type Signing struct {
 
 // RoundTrip implements http.RoundTripper.
 func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := s.Base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	if s.Sign == nil || s.Origins == nil {
-		closeBody(req)
-		return nil, errors.New("finauth: transport: Signing needs Sign and Origins")
-	}
-	credentials, err := checkOrigin(s.Origins, req)
+	base, credentials, err := begin(s.Base, s.Origins, s.Sign != nil, "Signing needs Sign and Origins", req)
 	if err != nil {
-		closeBody(req)
 		return nil, err
 	}
 	if !credentials {

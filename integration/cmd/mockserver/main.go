@@ -108,26 +108,19 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var servers []*http.Server
-	if c.pismoAddr != "" {
-		h, err := pismoHandler(c, log)
+	for _, m := range []struct {
+		name, addr string
+		handler    func(config, *slog.Logger) (http.Handler, error)
+	}{{"pismo", c.pismoAddr, pismoHandler}, {"soldo", c.soldoAddr, soldoHandler}} {
+		if m.addr == "" {
+			continue
+		}
+		h, err := m.handler(c, log)
 		if err != nil {
 			fmt.Fprintln(stderr, "mockserver:", err)
 			return 2
 		}
-		srv, err := serve("pismo", c.pismoAddr, h, stdout, log)
-		if err != nil {
-			fmt.Fprintln(stderr, "mockserver:", err)
-			return 1
-		}
-		servers = append(servers, srv)
-	}
-	if c.soldoAddr != "" {
-		h, err := soldoHandler(c, log)
-		if err != nil {
-			fmt.Fprintln(stderr, "mockserver:", err)
-			return 2
-		}
-		srv, err := serve("soldo", c.soldoAddr, h, stdout, log)
+		srv, err := serve(m.name, m.addr, h, stdout, log)
 		if err != nil {
 			fmt.Fprintln(stderr, "mockserver:", err)
 			return 1
