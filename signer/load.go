@@ -124,7 +124,7 @@ func finishKey(s crypto.Signer, kid string, alg Algorithm, source string) (*Key,
 func selfTest(key crypto.Signer, alg Algorithm) error {
 	s := &Signer{key: key, alg: alg, rand: rand.Reader}
 	input := []byte("finauth key self-test")
-	sig, err := s.signInput(input, nil)
+	sig, err := s.signInput(input, nil, 0)
 	if err != nil {
 		return err
 	}

@@ -127,7 +127,7 @@ func (s *Signer) attached(hb64 string, payload []byte) (string, error) {
 	out = append(out, hb64...)
 	out = append(out, '.')
 	out = b64.AppendEncode(out, payload)
-	sig, err := s.signInput(out, nil)
+	sig, err := s.signInput(out, nil, 0)
 	if err != nil {
 		return "", err
 	}
@@ -138,14 +138,26 @@ func (s *Signer) attached(hb64 string, payload []byte) (string, error) {
 // SignDetached returns the detached JWS "header..signature" of payload (RFC 7515
 // Appendix F), with the extra protected-header fields of h written as given.
 func (s *Signer) SignDetached(h Header, payload []byte) (string, error) {
-	return s.detached(h, nil, feedBase64(payload))
+	return s.detached(h, nil, feedBase64(payload), b64.EncodedLen(len(payload)))
 }
 
 // SignDetachedReader is SignDetached over a stream: the payload is read once and fed to
 // the hash in chunks, so a large body is never held as base64 (EdDSA, which signs the
 // whole input, is the exception). A read error fails the signature.
 func (s *Signer) SignDetachedReader(h Header, payload io.Reader) (string, error) {
-	return s.detached(h, nil, func(w io.Writer) error { return copyBase64(w, payload) })
+	return s.detached(h, nil, func(w io.Writer) error { return copyBase64(w, payload) }, b64.EncodedLen(lenOf(payload)))
+}
+
+// maxSizeHint caps how much a size hint may pre-allocate: a declared length is only a hint.
+const maxSizeHint = 16 << 20
+
+// lenOf is the number of bytes a reader says it holds (bytes.Reader, strings.Reader,
+// bytes.Buffer, or any reader with Len), 0 when it does not say. Only a sizing hint.
+func lenOf(r io.Reader) int {
+	if l, ok := r.(interface{ Len() int }); ok {
+		return max(l.Len(), 0)
+	}
+	return 0
 }
 
 // unencodedHeader is what RFC 7797 requires in front of an unencoded payload.
@@ -159,7 +171,7 @@ func (s *Signer) SignUnencodedDetached(h Header, payload []byte) (string, error)
 	if err != nil {
 		return "", err
 	}
-	return s.detached(h, pre, feedRaw(payload))
+	return s.detached(h, pre, feedRaw(payload), len(payload))
 }
 
 // SignUnencodedDetachedReader is SignUnencodedDetached over a stream.
@@ -168,7 +180,7 @@ func (s *Signer) SignUnencodedDetachedReader(h Header, payload io.Reader) (strin
 	if err != nil {
 		return "", err
 	}
-	return s.detached(h, pre, func(w io.Writer) error { _, err := io.Copy(w, payload); return err })
+	return s.detached(h, pre, func(w io.Writer) error { _, err := io.Copy(w, payload); return err }, lenOf(payload))
 }
 
 func unencodedPrefix(h Header) (Header, error) {
@@ -212,7 +224,9 @@ func (s *Signer) headerB64(pre, h Header) (string, error) {
 	return b64.EncodeToString(j), nil
 }
 
-func (s *Signer) detached(h, pre Header, feed func(io.Writer) error) (string, error) {
+// detached signs header..signature; hint is the size feed will write, when known (EdDSA,
+// which must hold the whole input, sizes its buffer with it).
+func (s *Signer) detached(h, pre Header, feed func(io.Writer) error, hint int) (string, error) {
 	var stack [256]byte
 	j, err := appendHeaderJSON(stack[:0], s.alg, s.keyID, s.typ, pre, h)
 	if err != nil {
@@ -221,7 +235,7 @@ func (s *Signer) detached(h, pre Header, feed func(io.Writer) error) (string, er
 	out := make([]byte, 0, b64.EncodedLen(len(j))+2+b64.EncodedLen(s.sigSize()))
 	out = b64.AppendEncode(out, j)
 	out = append(out, '.')
-	sig, err := s.signInput(out, feed)
+	sig, err := s.signInput(out, feed, hint)
 	if err != nil {
 		return "", err
 	}
@@ -229,14 +243,16 @@ func (s *Signer) detached(h, pre Header, feed func(io.Writer) error) (string, er
 	return string(b64.AppendEncode(out, sig)), nil
 }
 
-// signInput signs prefix followed by what feed writes (feed may be nil).
-func (s *Signer) signInput(prefix []byte, feed func(io.Writer) error) ([]byte, error) {
+// signInput signs prefix followed by what feed writes (feed may be nil; hint is its size
+// when known).
+func (s *Signer) signInput(prefix []byte, feed func(io.Writer) error, hint int) ([]byte, error) {
 	var sig []byte
 	var err error
 	if s.alg == EdDSA {
 		msg := prefix
 		if feed != nil {
 			var buf bytes.Buffer
+			buf.Grow(len(prefix) + min(max(hint, 0), maxSizeHint))
 			buf.Write(prefix)
 			if err := feed(&buf); err != nil {
 				return nil, payloadErr(err)

@@ -60,7 +60,7 @@ func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("%w: GetBody: %w", ErrSign, err)
 		}
 		defer rc.Close()
-		signed = rc
+		signed = sizedReader{rc, req.ContentLength}
 	default:
 		buf, complete, err := readBody(req.Body, limit, req.ContentLength)
 		req.Body.Close()
@@ -95,3 +95,13 @@ func copyRequest(req *http.Request) *http.Request {
 	out.Header = h
 	return out
 }
+
+// sizedReader tells the signer how long the body is (a sizing hint; GetBody readers are
+// usually wrapped in io.NopCloser, which hides the Len of the reader inside).
+type sizedReader struct {
+	io.Reader
+	n int64
+}
+
+// Len returns the declared length, 0 when unknown.
+func (s sizedReader) Len() int { return int(max(s.n, 0)) }
