@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -149,5 +151,26 @@ func TestMockserverRefusesBadConfiguration(t *testing.T) {
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "MOCK_PISMO_TOKEN_LIFETIME") {
 		t.Fatalf("a malformed variable was not named: %s", out)
+	}
+}
+
+// Every variable the binary reads is documented in the README's configuration table.
+func TestEveryMockVariableIsInTheREADME(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`"(MOCK_[A-Z_]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(names) < 10 {
+		t.Fatalf("found only %d variables in main.go", len(names))
+	}
+	for _, n := range names {
+		if !strings.Contains(string(readme), "`"+n[1]+"`") {
+			t.Errorf("%s is not in the README", n[1])
+		}
 	}
 }
