@@ -144,12 +144,9 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 }
 
 func pismoHandler(c config, log *slog.Logger) (http.Handler, error) {
-	if c.pismoKeys == "" {
-		return nil, errors.New("--pismo-keys (MOCK_PISMO_KEYS) is required: the public key(s) your client signs with")
-	}
-	keys, err := signer.LoadPublicKeysFile(c.pismoKeys)
+	keys, err := requiredKeys(c.pismoKeys, "--pismo-keys (MOCK_PISMO_KEYS)", "the public key(s) your client signs with")
 	if err != nil {
-		return nil, fmt.Errorf("--pismo-keys: %w", err)
+		return nil, err
 	}
 	shape := pismomock.Documented
 	switch c.pismoShape {
@@ -179,12 +176,9 @@ func pismoHandler(c config, log *slog.Logger) (http.Handler, error) {
 }
 
 func soldoHandler(c config, log *slog.Logger) (http.Handler, error) {
-	if c.soldoKeys == "" {
-		return nil, errors.New("--soldo-keys (MOCK_SOLDO_KEYS) is required: the public key(s) of the member")
-	}
-	keys, err := signer.LoadPublicKeysFile(c.soldoKeys)
+	keys, err := requiredKeys(c.soldoKeys, "--soldo-keys (MOCK_SOLDO_KEYS)", "the public key(s) of the member")
 	if err != nil {
-		return nil, fmt.Errorf("--soldo-keys: %w", err)
+		return nil, err
 	}
 	list := keys.Keys()
 	if c.soldoKID != "" {
@@ -206,6 +200,19 @@ func soldoHandler(c config, log *slog.Logger) (http.Handler, error) {
 		log.Info("soldo key registered", "mid", c.soldoMember, "kid", k.KeyID(), "alg", k.Algorithm())
 	}
 	return withHealth(m), nil
+}
+
+// requiredKeys loads the public keys a mock registers, naming the flag when they are missing
+// or unreadable.
+func requiredKeys(path, name, what string) (*signer.KeySet, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%s is required: %s", name, what)
+	}
+	keys, err := signer.LoadPublicKeysFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return keys, nil
 }
 
 // withHealth answers /healthz before the mock sees the request.
