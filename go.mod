@@ -7,6 +7,7 @@ require (
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	golang.org/x/crypto v0.45.0
 	golang.org/x/oauth2 v0.34.0
+	golang.org/x/sync v0.18.0
 )
 
 require (

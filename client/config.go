@@ -3,12 +3,10 @@ package client
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/transport"
 )
 
@@ -54,56 +52,74 @@ func (e *ConfigError) Error() string {
 // Unwrap returns ErrConfig.
 func (e *ConfigError) Unwrap() error { return ErrConfig }
 
-// problems collects Problems while a configuration is checked.
-type problems struct {
-	list []Problem
+// Problems collects the problems of one provider's configuration while it is checked, so that
+// they are all reported at once. The zero value is not usable: make it with [NewProblems].
+type Problems struct {
+	provider string
+	list     []Problem
 }
 
-func (p *problems) add(field, env, format string, args ...any) {
+// NewProblems returns an empty collection for provider (as named in messages: "Pismo").
+func NewProblems(provider string) *Problems { return &Problems{provider: provider} }
+
+// Add records a problem of field (environment variable env). The reason must not hold a
+// secret value; URLs in it should go through [RedactURL].
+func (p *Problems) Add(field, env, format string, args ...any) {
 	p.list = append(p.list, Problem{Field: field, Env: env, Reason: fmt.Sprintf(format, args...)})
 }
 
-func (p *problems) err(provider string) error {
+// Err returns the problems as a *ConfigError, or nil when there is none.
+func (p *Problems) Err() error {
 	if len(p.list) == 0 {
 		return nil
 	}
-	return &ConfigError{Provider: provider, Problems: p.list}
+	return &ConfigError{Provider: p.provider, Problems: append([]Problem(nil), p.list...)}
 }
 
-// require adds a problem when v is empty.
-func (p *problems) require(v, field, env string) {
+// Problemf is a *ConfigError with one problem, for checks made after validation (a key that
+// does not load, an algorithm the key cannot do).
+func Problemf(provider, field, env, format string, args ...any) error {
+	p := NewProblems(provider)
+	p.Add(field, env, format, args...)
+	return p.Err()
+}
+
+// Require adds a problem when v is empty or blank.
+func (p *Problems) Require(v, field, env string) {
 	if strings.TrimSpace(v) == "" {
-		p.add(field, env, "required")
+		p.Add(field, env, "required")
 	}
 }
 
-// checkURL adds a problem unless raw is an absolute http(s) URL; plain http only for
-// loopback hosts or when allowInsecure.
-func (p *problems) checkURL(raw, field, env string, allowInsecure bool) {
+// CheckURL adds a problem unless raw is empty or an absolute http(s) URL that credentials may
+// be sent to: https, or plain http to a loopback host or when allowInsecure. The rule is the
+// transport's own ([transport.NewOrigins]), so configuration and transport never disagree.
+func (p *Problems) CheckURL(raw, field, env string, allowInsecure bool) {
 	if raw == "" {
 		return
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		p.add(field, env, "%q is not an absolute http(s) URL", raw)
-		return
-	}
-	if u.Scheme == "http" && !allowInsecure && !transport.IsLoopback(u.Hostname()) {
-		p.add(field, env, "plain http to %s is refused: use https (plain http is allowed only for loopback hosts, or with AllowInsecureHTTP)", u.Host)
+	if _, err := transport.NewOrigins([]string{raw}, allowInsecure); err != nil {
+		p.Add(field, env, "%s", strings.TrimPrefix(err.Error(), "finauth: transport: "))
 	}
 }
 
-// env is a source of environment variables (os.LookupEnv in production).
-type env func(string) (string, bool)
+// Env reads configuration variables: os.LookupEnv in production, anything else in tests or
+// a CLI that lays its flags over the environment. Values are trimmed.
+type Env func(name string) (string, bool)
 
-func (e env) get(name string) string {
+// String returns the variable's trimmed value, "" when unset.
+func (e Env) String(name string) string {
 	v, _ := e(name)
 	return strings.TrimSpace(v)
 }
 
-// duration reads a Go duration ("50s", "1h") or a whole number of seconds.
-func (e env) duration(p *problems, field, name string) time.Duration {
-	v := e.get(name)
+// Secret returns the variable's value as a Secret.
+func (e Env) Secret(name string) Secret { return Secret(e.String(name)) }
+
+// Duration reads a Go duration ("50s", "1h") or a whole number of seconds; a malformed value
+// is a problem of field.
+func (e Env) Duration(p *Problems, field, name string) time.Duration {
+	v := e.String(name)
 	if v == "" {
 		return 0
 	}
@@ -112,15 +128,15 @@ func (e env) duration(p *problems, field, name string) time.Duration {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		p.add(field, name, "%q is not a duration (use e.g. 3600, 50s or 1h)", v)
+		p.Add(field, name, "%q is not a duration (use e.g. 3600, 50s or 1h)", v)
 		return 0
 	}
 	return d
 }
 
-// boolean reads true/false/1/0/yes/no.
-func (e env) boolean(p *problems, field, name string, def bool) bool {
-	v := strings.ToLower(e.get(name))
+// Bool reads true/false/1/0/yes/no/on/off; def when unset.
+func (e Env) Bool(p *Problems, field, name string, def bool) bool {
+	v := strings.ToLower(e.String(name))
 	switch v {
 	case "":
 		return def
@@ -129,61 +145,31 @@ func (e env) boolean(p *problems, field, name string, def bool) bool {
 	case "0", "false", "no", "off":
 		return false
 	}
-	p.add(field, name, "%q is not a boolean (use true or false)", v)
+	p.Add(field, name, "%q is not a boolean (use true or false)", v)
 	return def
 }
 
-// list splits a comma-separated value.
-func (e env) list(name string) []string {
+// PositiveInt reads a whole number above zero; 0 when unset.
+func (e Env) PositiveInt(p *Problems, field, name, unit string) int64 {
+	v := e.String(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		p.Add(field, name, "%q is not a positive number of %s", v, unit)
+		return 0
+	}
+	return n
+}
+
+// List splits a comma-separated value, dropping empty items.
+func (e Env) List(name string) []string {
 	var out []string
-	for _, s := range strings.Split(e.get(name), ",") {
+	for _, s := range strings.Split(e.String(name), ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			out = append(out, s)
 		}
 	}
 	return out
-}
-
-// redacted shows whether a secret is set without showing it.
-func redacted(s string) string {
-	if s == "" {
-		return `""`
-	}
-	return "[redacted]"
-}
-
-// checkKeySource adds a problem unless exactly one key source is set.
-func (p *problems) checkKeySource(prefix string, key *signer.Key, pemText, file string) {
-	switch {
-	case key != nil:
-	case pemText != "" && file != "":
-		p.add("PrivateKeyPEM", prefix+"_PRIVATE_KEY", "set either %s_PRIVATE_KEY or %s_PRIVATE_KEY_FILE, not both", prefix, prefix)
-	case pemText == "" && file == "":
-		p.add("PrivateKeyFile", prefix+"_PRIVATE_KEY_FILE", "required (or %s_PRIVATE_KEY with the PEM text)", prefix)
-	}
-}
-
-// loadKey returns key, or loads it from PEM text or a file; a failure is a *ConfigError
-// naming the variable (the signer's message never holds key material).
-func loadKey(provider, prefix string, key *signer.Key, pemText, file, password string) (*signer.Key, error) {
-	if key != nil {
-		return key, nil
-	}
-	var opts []signer.Option
-	if password != "" {
-		opts = append(opts, signer.WithPassphrase([]byte(password)))
-	}
-	var err error
-	problem := Problem{Field: "PrivateKeyFile", Env: prefix + "_PRIVATE_KEY_FILE"}
-	if pemText != "" {
-		problem = Problem{Field: "PrivateKeyPEM", Env: prefix + "_PRIVATE_KEY"}
-		key, err = signer.ParseKey([]byte(pemText), opts...)
-	} else {
-		key, err = signer.LoadKeyFile(file, opts...)
-	}
-	if err != nil {
-		problem.Reason = err.Error()
-		return nil, &ConfigError{Provider: provider, Problems: []Problem{problem}}
-	}
-	return key, nil
 }

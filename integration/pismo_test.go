@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/integration/pismomock"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/transport"
@@ -27,9 +28,9 @@ const keyFile = "../signer/testdata/keys/test-rsa-pkcs8.pem" // a published test
 
 type pismoEnv struct {
 	mock   *pismomock.Server
-	rt     *client.PismoTransport
+	rt     *pismo.Transport
 	client *http.Client
-	cfg    client.PismoConfig
+	cfg    pismo.Config
 }
 
 func mockConfig(t testing.TB, key *signer.Key) pismomock.Config {
@@ -42,7 +43,7 @@ func mockConfig(t testing.TB, key *signer.Key) pismomock.Config {
 }
 
 // newPismo starts a mock and a client that agree on everything; tweak either before use.
-func newPismo(t testing.TB, tweakMock func(*pismomock.Config), tweakClient func(*client.PismoConfig), opts ...client.Option) *pismoEnv {
+func newPismo(t testing.TB, tweakMock func(*pismomock.Config), tweakClient func(*pismo.Config), opts ...pismo.Option) *pismoEnv {
 	t.Helper()
 	key, err := signer.LoadKeyFile(keyFile)
 	if err != nil {
@@ -57,7 +58,7 @@ func newPismo(t testing.TB, tweakMock func(*pismomock.Config), tweakClient func(
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	cfg := client.PismoConfig{
+	cfg := pismo.Config{
 		TokenURL: m.TokenURL(), Key: key,
 		Issuer: mc.Issuer, Subject: mc.Subject, Audience: mc.Audience, TenantID: mc.TenantID, Group: mc.Group,
 		Exchange: client.ExchangeOptions{RetryWaitMin: 5 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond},
@@ -65,7 +66,7 @@ func newPismo(t testing.TB, tweakMock func(*pismomock.Config), tweakClient func(
 	if tweakClient != nil {
 		tweakClient(&cfg)
 	}
-	rt, err := client.NewPismoTransport(cfg, opts...)
+	rt, err := pismo.NewTransport(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func TestPismo_TokenEndpointHonoursRetryAfter(t *testing.T) {
 
 func TestPismo_TokenEndpointDownServesTheCachedTokenThenATypedError(t *testing.T) {
 	t.Parallel()
-	e := newPismo(t, func(c *pismomock.Config) { c.TokenLifetime = 3 * time.Second }, func(c *client.PismoConfig) {
+	e := newPismo(t, func(c *pismomock.Config) { c.TokenLifetime = 3 * time.Second }, func(c *pismo.Config) {
 		c.Exchange.MaxAttempts = 2
 	})
 	if _, status, err := e.call(context.Background(), http.MethodGet, "/x", nil); err != nil || status != 200 {
@@ -282,7 +283,7 @@ func TestPismo_50AccountsEachWithItsOwnToken(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ctx := client.WithAccount(context.Background(), id)
+				ctx := pismo.WithAccount(context.Background(), id)
 				echo, status, err := e.call(ctx, http.MethodGet, "/accounts/"+id+"/balance", nil)
 				if err != nil || status != 200 || echo.UID != id {
 					t.Errorf("%s: status %d uid %q err %v", id, status, echo.UID, err)
@@ -296,7 +297,7 @@ func TestPismo_50AccountsEachWithItsOwnToken(t *testing.T) {
 	}
 	// External IDs get their own token with external_account_id, and the tenant token
 	// cannot read an account.
-	ctx := client.WithExternalAccount(context.Background(), "ext-9")
+	ctx := pismo.WithExternalAccount(context.Background(), "ext-9")
 	if echo, status, err := e.call(ctx, http.MethodGet, "/accounts/ext-9", nil); err != nil || status != 200 || echo.ExternalAccountID != "ext-9" || echo.UID != "" {
 		t.Fatalf("external: %d %+v %v", status, echo, err)
 	}
@@ -320,7 +321,7 @@ func TestPismo_CrossOriginRedirectCarriesNoToken(t *testing.T) {
 		http.Redirect(w, r, other.URL+"/landing", http.StatusTemporaryRedirect)
 	}))
 	defer redirector.Close()
-	e := newPismo(t, nil, func(c *client.PismoConfig) { c.APIURLs = []string{redirector.URL} })
+	e := newPismo(t, nil, func(c *pismo.Config) { c.APIURLs = []string{redirector.URL} })
 	resp, err := e.client.Post(redirector.URL+"/go", "application/json", bytes.NewReader([]byte(`{}`)))
 	if err != nil {
 		t.Fatal(err)
@@ -344,17 +345,17 @@ func TestPismo_WrongKeyOrClaimsNameTheRejection(t *testing.T) {
 	cases := []struct {
 		name  string
 		mock  func(*pismomock.Config)
-		tweak func(*client.PismoConfig)
+		tweak func(*pismo.Config)
 		code  string
 	}{
-		{"wrong key", nil, func(c *client.PismoConfig) { c.Key = other }, pismomock.ReasonSignature},
+		{"wrong key", nil, func(c *pismo.Config) { c.Key = other }, pismomock.ReasonSignature},
 		{"unknown kid", func(m *pismomock.Config) {
 			m.Keys = signer.NewKeySet(m.Keys.Keys()[0].WithKeyID("registered"))
-		}, func(c *client.PismoConfig) { c.KeyID = "other" }, pismomock.ReasonUnknownKey},
-		{"wrong audience", nil, func(c *client.PismoConfig) { c.Audience = "https://elsewhere" }, pismomock.ReasonAudience},
-		{"wrong tenant", nil, func(c *client.PismoConfig) { c.TenantID = "other-tenant" }, pismomock.ReasonTenant},
-		{"wrong group", nil, func(c *client.PismoConfig) { c.Group = "pismo-v2:other:ro" }, pismomock.ReasonGroup},
-		{"wrong issuer", nil, func(c *client.PismoConfig) { c.Issuer = "someone" }, pismomock.ReasonIssuer},
+		}, func(c *pismo.Config) { c.KeyID = "other" }, pismomock.ReasonUnknownKey},
+		{"wrong audience", nil, func(c *pismo.Config) { c.Audience = "https://elsewhere" }, pismomock.ReasonAudience},
+		{"wrong tenant", nil, func(c *pismo.Config) { c.TenantID = "other-tenant" }, pismomock.ReasonTenant},
+		{"wrong group", nil, func(c *pismo.Config) { c.Group = "pismo-v2:other:ro" }, pismomock.ReasonGroup},
+		{"wrong issuer", nil, func(c *pismo.Config) { c.Issuer = "someone" }, pismomock.ReasonIssuer},
 	}
 	for _, c := range cases {
 		e := newPismo(t, c.mock, c.tweak)
@@ -433,7 +434,7 @@ func TestPismo_Soak(t *testing.T) {
 				path := fmt.Sprintf("/cards/v1/cards?g=%d&i=%d", g, i)
 				if g%4 == 0 {
 					id := fmt.Sprintf("acct-%d", i%5)
-					ctx = client.WithAccount(ctx, id)
+					ctx = pismo.WithAccount(ctx, id)
 					path = fmt.Sprintf("/accounts/%s/statements?g=%d&i=%d", id, g, i)
 				}
 				var body []byte

@@ -21,7 +21,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/integration/soldomock"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/transport"
@@ -73,15 +73,15 @@ func newSoldoMock(t testing.TB, tweak func(*soldomock.Config)) *soldomock.Server
 	return m
 }
 
-func soldoConfig(t testing.TB, apiURL string, keyIndex int) client.SoldoConfig {
+func soldoConfig(t testing.TB, apiURL string, keyIndex int) soldo.Config {
 	t.Helper()
 	k := soldoKeys[keyIndex]
-	return client.SoldoConfig{APIURLs: []string{apiURL}, PrivateKeyFile: k.file, KeyID: k.kid, MemberID: member, Algorithm: k.alg}
+	return soldo.Config{APIURLs: []string{apiURL}, PrivateKeyFile: k.file, KeyID: k.kid, MemberID: member, Algorithm: k.alg}
 }
 
-func newSoldoClient(t testing.TB, cfg client.SoldoConfig, opts ...client.Option) *http.Client {
+func newSoldoClient(t testing.TB, cfg soldo.Config, opts ...soldo.Option) *http.Client {
 	t.Helper()
-	hc, err := client.NewSoldo(cfg, opts...)
+	hc, err := soldo.NewClient(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestSoldo_RetryableHTTPSignsEveryAttemptAfresh(t *testing.T) {
 		m.Mock.ServeHTTP(w, r)
 	}))
 	defer front.Close()
-	rt, err := client.NewSoldoTransport(soldoConfig(t, front.URL, 0))
+	rt, err := soldo.NewTransport(soldoConfig(t, front.URL, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func TestSoldo_MockRefusesEveryMistake(t *testing.T) {
 	t.Parallel()
 	m := newSoldoMock(t, func(c *soldomock.Config) { c.ReplayProtection = true })
 	key, _ := signer.LoadKeyFile(soldoKeys[0].file)
-	ss, err := client.NewSoldoSigner(client.SoldoConfig{APIURLs: []string{m.URL}, Key: key, KeyID: "ec-1", MemberID: member}, nil)
+	ss, err := soldo.NewSigner(soldo.Config{APIURLs: []string{m.URL}, Key: key, KeyID: "ec-1", MemberID: member}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func FuzzParseKey(f *testing.F) {
 	}
 	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}]}`), false)
 	f.Fuzz(func(t *testing.T, data []byte, withPassphrase bool) {
-		var opts []signer.Option
+		var opts []signer.LoadOption
 		if withPassphrase {
 			opts = append(opts, signer.WithPassphrase([]byte(testPassphrase)))
 		}

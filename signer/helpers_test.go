@@ -28,7 +28,7 @@ func readVector(t testing.TB, name string, v any) {
 	}
 }
 
-func mustKeyFile(t testing.TB, name string, opts ...signer.Option) *signer.Key {
+func mustKeyFile(t testing.TB, name string, opts ...signer.LoadOption) *signer.Key {
 	t.Helper()
 	k, err := signer.LoadKeyFile(filepath.Join("testdata", "keys", name), opts...)
 	if err != nil {

@@ -27,7 +27,7 @@ type Key struct {
 
 // NewKey wraps a crypto.Signer (an in-memory key or one in a KMS/HSM) as a Key.
 // Options WithKeyID and WithAlgorithm set its key ID and preferred algorithm.
-func NewKey(s crypto.Signer, opts ...Option) (*Key, error) {
+func NewKey(s crypto.Signer, opts ...LoadOption) (*Key, error) {
 	if s == nil {
 		return nil, &UnsupportedKeyError{Key: "nil crypto.Signer"}
 	}
@@ -119,7 +119,7 @@ type PublicKey struct {
 
 // NewPublicKey wraps an *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey.
 // Options WithKeyID and WithAlgorithm set its key ID and algorithm.
-func NewPublicKey(pub crypto.PublicKey, opts ...Option) (*PublicKey, error) {
+func NewPublicKey(pub crypto.PublicKey, opts ...LoadOption) (*PublicKey, error) {
 	switch k := pub.(type) {
 	case ed25519.PrivateKey, *ed25519.PrivateKey, *rsa.PrivateKey, *ecdsa.PrivateKey:
 		return nil, &UnsupportedKeyError{Key: "a private key given as a public key (call Public() first)"}
@@ -243,18 +243,18 @@ func (s *KeySet) MarshalJSON() ([]byte, error) {
 	}{keys})
 }
 
-// Option configures key loading and wrapping.
-type Option func(*options)
+// LoadOption configures key loading and wrapping (LoadKeyFile, ParseKey, NewKey, ...).
+type LoadOption func(*loadOptions)
 
-type options struct {
+type loadOptions struct {
 	passphrase []byte
 	keyID      string
 	alg        Algorithm
 	source     string
 }
 
-func collect(opts []Option) options {
-	var o options
+func collect(opts []LoadOption) loadOptions {
+	var o loadOptions
 	for _, f := range opts {
 		if f != nil {
 			f(&o)
@@ -265,18 +265,18 @@ func collect(opts []Option) options {
 
 // WithPassphrase gives the passphrase of an encrypted key (encrypted PKCS#8, legacy
 // encrypted PEM, or OpenSSH). It is ignored for keys that are not encrypted.
-func WithPassphrase(passphrase []byte) Option {
-	return func(o *options) { o.passphrase = passphrase }
+func WithPassphrase(passphrase []byte) LoadOption {
+	return func(o *loadOptions) { o.passphrase = passphrase }
 }
 
 // WithKeyID sets the key ID, replacing one the source carries (a JWK's kid, a service
 // account's private_key_id).
-func WithKeyID(kid string) Option {
-	return func(o *options) { o.keyID = kid }
+func WithKeyID(kid string) LoadOption {
+	return func(o *loadOptions) { o.keyID = kid }
 }
 
 // WithAlgorithm sets the algorithm the key is meant for; loading fails if the key does not
 // fit it.
-func WithAlgorithm(alg Algorithm) Option {
-	return func(o *options) { o.alg = alg }
+func WithAlgorithm(alg Algorithm) LoadOption {
+	return func(o *loadOptions) { o.alg = alg }
 }

@@ -24,7 +24,7 @@ import (
 const maxKeyFileSize = 1 << 20
 
 // LoadKeyFile reads a private key from a file in any format ParseKey accepts.
-func LoadKeyFile(path string, opts ...Option) (*Key, error) {
+func LoadKeyFile(path string, opts ...LoadOption) (*Key, error) {
 	data, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
@@ -33,7 +33,7 @@ func LoadKeyFile(path string, opts ...Option) (*Key, error) {
 }
 
 // LoadPublicKeysFile reads public keys from a file in any format ParsePublicKeys accepts.
-func LoadPublicKeysFile(path string, opts ...Option) (*KeySet, error) {
+func LoadPublicKeysFile(path string, opts ...LoadOption) (*KeySet, error) {
 	data, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
@@ -41,7 +41,7 @@ func LoadPublicKeysFile(path string, opts ...Option) (*KeySet, error) {
 	return ParsePublicKeys(data, append(opts, withSource(path))...)
 }
 
-func withSource(name string) Option { return func(o *options) { o.source = name } }
+func withSource(name string) LoadOption { return func(o *loadOptions) { o.source = name } }
 
 func readKeyFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
@@ -73,7 +73,7 @@ func readKeyFile(path string) ([]byte, error) {
 //
 // An encrypted key without WithPassphrase fails with ErrPassphraseRequired, a wrong
 // passphrase with ErrWrongPassphrase. Errors never contain key material.
-func ParseKey(data []byte, opts ...Option) (*Key, error) {
+func ParseKey(data []byte, opts ...LoadOption) (*Key, error) {
 	o := collect(opts)
 	s, kid, alg, err := parsePrivate(data, &o)
 	if err != nil {
@@ -163,7 +163,7 @@ func normalizeSigner(s crypto.Signer) crypto.Signer {
 	return s
 }
 
-func parsePrivate(data []byte, o *options) (crypto.Signer, string, Algorithm, error) {
+func parsePrivate(data []byte, o *loadOptions) (crypto.Signer, string, Algorithm, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, "", "", &KeyDataError{Source: o.source, Reason: "the key data is empty"}
@@ -181,7 +181,7 @@ func parsePrivate(data []byte, o *options) (crypto.Signer, string, Algorithm, er
 	return nil, "", "", &KeyDataError{Source: o.source, Reason: "not a private key: expected PEM (-----BEGIN ... PRIVATE KEY-----), DER, a JWK, a JWKS or a service-account JSON file"}
 }
 
-func parsePrivatePEM(data []byte, o *options) (crypto.Signer, error) {
+func parsePrivatePEM(data []byte, o *loadOptions) (crypto.Signer, error) {
 	var seen []string
 	rest := data
 	for {
@@ -303,7 +303,7 @@ type serviceAccount struct {
 	PrivateKey   string `json:"private_key"`
 }
 
-func parsePrivateJSON(data []byte, o *options) (crypto.Signer, string, Algorithm, error) {
+func parsePrivateJSON(data []byte, o *loadOptions) (crypto.Signer, string, Algorithm, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return nil, "", "", &KeyDataError{Source: o.source, Reason: "the JSON is malformed", Err: jsonErr(err)}
@@ -349,7 +349,7 @@ func parsePrivateJSON(data []byte, o *options) (crypto.Signer, string, Algorithm
 	return nil, "", "", &KeyDataError{Source: o.source, Reason: `the JSON is neither a JWK ("kty"), a JWKS ("keys") nor a service-account file ("private_key")`}
 }
 
-func jwkSigner(k jose.JSONWebKey, o *options) (crypto.Signer, string, Algorithm, error) {
+func jwkSigner(k jose.JSONWebKey, o *loadOptions) (crypto.Signer, string, Algorithm, error) {
 	if k.IsPublic() {
 		return nil, "", "", &KeyDataError{Source: o.source, Reason: "the JWK is a public key; signing needs the private JWK (with \"d\")"}
 	}
@@ -378,7 +378,7 @@ func jwkType(k any) string {
 // ParsePublicKeys reads public keys from PEM ("PUBLIC KEY", "RSA PUBLIC KEY",
 // "CERTIFICATE", several blocks allowed), a JWK, a JWKS, or from a private key in any
 // format ParseKey accepts (its public half). Every key must be one finauth verifies with.
-func ParsePublicKeys(data []byte, opts ...Option) (*KeySet, error) {
+func ParsePublicKeys(data []byte, opts ...LoadOption) (*KeySet, error) {
 	o := collect(opts)
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -403,21 +403,21 @@ func ParsePublicKeys(data []byte, opts ...Option) (*KeySet, error) {
 	return NewKeySet(keys...), nil
 }
 
-func publicKey(pub crypto.PublicKey, kid string, alg Algorithm, o *options) (*PublicKey, error) {
+func publicKey(pub crypto.PublicKey, kid string, alg Algorithm, o *loadOptions) (*PublicKey, error) {
 	if o.keyID != "" {
 		kid = o.keyID
 	}
 	if o.alg != "" {
 		alg = o.alg
 	}
-	var opts []Option
+	var opts []LoadOption
 	if alg != "" {
 		opts = append(opts, WithAlgorithm(alg))
 	}
 	return NewPublicKey(pub, append(opts, WithKeyID(kid))...)
 }
 
-func parsePublicPEM(data []byte, o *options) ([]*PublicKey, error) {
+func parsePublicPEM(data []byte, o *loadOptions) ([]*PublicKey, error) {
 	var keys []*PublicKey
 	var skipped []string
 	rest := data
@@ -470,7 +470,7 @@ func parsePublicPEM(data []byte, o *options) ([]*PublicKey, error) {
 	return keys, nil
 }
 
-func parsePublicDER(der []byte, o *options) ([]*PublicKey, error) {
+func parsePublicDER(der []byte, o *loadOptions) ([]*PublicKey, error) {
 	if pub, err := x509.ParsePKIXPublicKey(der); err == nil {
 		k, err := publicKey(pub, "", "", o)
 		return []*PublicKey{k}, err
@@ -486,7 +486,7 @@ func parsePublicDER(der []byte, o *options) ([]*PublicKey, error) {
 	return nil, &KeyDataError{Source: o.source, Reason: "not a public key: expected PEM, DER, a JWK or a JWKS"}
 }
 
-func parsePublicJSON(data []byte, o *options) ([]*PublicKey, error) {
+func parsePublicJSON(data []byte, o *loadOptions) ([]*PublicKey, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return nil, &KeyDataError{Source: o.source, Reason: "the JSON is malformed", Err: jsonErr(err)}

@@ -46,7 +46,7 @@ func TestLoadKeyFile_EveryFormatLoadsSignsAndVerifies(t *testing.T) {
 	for _, kf := range keyFiles {
 		t.Run(kf.file, func(t *testing.T) {
 			t.Parallel()
-			var opts []signer.Option
+			var opts []signer.LoadOption
 			if kf.encrypted {
 				opts = append(opts, signer.WithPassphrase([]byte(testPassphrase)))
 			}

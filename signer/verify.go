@@ -117,14 +117,7 @@ func (v *Verified) Claims(dst any) error {
 }
 
 // HeaderString returns a string-valued header member.
-func (v *Verified) HeaderString(name string) (string, bool) {
-	var s string
-	raw, ok := v.Header[name]
-	if !ok || json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
-}
+func (v *Verified) HeaderString(name string) (string, bool) { return headerString(v.Header, name) }
 
 // Verify checks a compact JWS "header.payload.signature" and returns its header and payload.
 func (v *Verifier) Verify(token string) (*Verified, error) {
@@ -138,24 +131,13 @@ func (v *Verifier) VerifyDetached(token string, payload []byte) (*Verified, erro
 }
 
 func (v *Verifier) verify(token string, detached bool, payload []byte) (*Verified, error) {
-	hb64, rest, ok1 := strings.Cut(token, ".")
-	pb64, sb64, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.Contains(sb64, ".") {
-		return nil, verr(ErrMalformedJWS, "expected three dot-separated parts")
-	}
-	if hb64 == "" || sb64 == "" {
-		return nil, verr(ErrMalformedJWS, "empty header or signature")
-	}
-	if b64.DecodedLen(len(hb64)) > maxHeaderBytes {
-		return nil, verr(ErrMalformedJWS, "header larger than %d bytes", maxHeaderBytes)
-	}
-	rawHeader, err := strict.DecodeString(hb64)
+	hb64, pb64, sb64, err := splitCompact(token)
 	if err != nil {
-		return nil, verr(ErrMalformedJWS, "header is not base64url")
+		return nil, err
 	}
-	header, err := parseHeaderObject(rawHeader)
+	rawHeader, header, err := decodeHeader(hb64)
 	if err != nil {
-		return nil, verr(ErrMalformedJWS, "header: %v", err)
+		return nil, err
 	}
 	var alg string
 	if json.Unmarshal(header["alg"], &alg) != nil || alg == "" {

@@ -20,8 +20,9 @@ type TokenSource interface {
 // KeyFunc picks the cache key of a request (a tenant token, an account's token, ...).
 type KeyFunc func(req *http.Request) (string, error)
 
-// TenantKey is the default KeyFunc: every request uses the key "".
-func TenantKey(*http.Request) (string, error) { return "", nil }
+// DefaultKey is the default KeyFunc: every request uses the key "", one token for the whole
+// transport.
+func DefaultKey(*http.Request) (string, error) { return "", nil }
 
 // IsAuthFailureFunc tells whether a response rejected the token.
 type IsAuthFailureFunc func(resp *http.Response) bool
@@ -51,7 +52,7 @@ type Bearer struct {
 	Tokens TokenSource
 	// Origins that receive the token. Required.
 	Origins *Origins
-	// Key picks the cache key for a request; nil means TenantKey.
+	// Key picks the cache key for a request; nil means DefaultKey.
 	Key KeyFunc
 	// IsAuthFailure decides which responses mean "token rejected"; nil means IsAuthFailure.
 	IsAuthFailure IsAuthFailureFunc
@@ -75,32 +76,29 @@ func (b *Bearer) Replays() uint64 { return b.replays.Load() }
 
 // RoundTrip implements http.RoundTripper.
 func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	body := bodyCloser{req: req}
+	defer body.close()
 	base, credentials, err := begin(b.Base, b.Origins, b.Tokens != nil, "Bearer needs Tokens and Origins", req)
 	if err != nil {
 		return nil, err
 	}
 	if !credentials {
+		body.handOver()
 		return base.RoundTrip(req)
 	}
 	keyFunc := b.Key
 	if keyFunc == nil {
-		keyFunc = TenantKey
+		keyFunc = DefaultKey
 	}
 	key, err := keyFunc(req)
 	if err != nil {
-		closeBody(req)
 		return nil, err
 	}
 	tok, err := b.Tokens.Token(req.Context(), key)
 	if err != nil {
-		closeBody(req)
 		return nil, fmt.Errorf("%w: %w", ErrToken, err)
 	}
-	limit := b.MaxBodyBytes
-	if limit <= 0 {
-		limit = DefaultMaxBodyBytes
-	}
-	first, again, err := captureBody(req, limit)
+	first, again, err := captureBody(req, bodyLimit(b.MaxBodyBytes))
 	if err != nil {
 		return nil, err
 	}
@@ -108,6 +106,9 @@ func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	out.Body = first
 	if again.ok && req.GetBody == nil {
 		out.GetBody, out.ContentLength = again.getBody, again.size
+	}
+	if !again.copied {
+		body.handOver()
 	}
 	resp, err := base.RoundTrip(out)
 	if err != nil || !again.ok {
@@ -128,12 +129,12 @@ func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w after a 401: %w", ErrToken, err)
 	}
-	body, err := again.getBody()
+	replayBody, err := again.getBody()
 	if err != nil {
 		return nil, fmt.Errorf("finauth: transport: getting the request body again: %w", err)
 	}
 	retry := b.authorize(req, tok2.Value)
-	retry.Body = body
+	retry.Body = replayBody
 	retry.GetBody, retry.ContentLength = again.getBody, again.size
 	b.replays.Add(1)
 	return base.RoundTrip(retry)
@@ -149,10 +150,4 @@ func (b *Bearer) authorize(req *http.Request, token string) *http.Request {
 	}
 	out.Header["Authorization"] = ah.value
 	return out
-}
-
-func closeBody(req *http.Request) {
-	if req.Body != nil {
-		req.Body.Close()
-	}
 }

@@ -99,6 +99,9 @@ type replayableBody struct {
 	getBody func() (io.ReadCloser, error)
 	size    int64 // ContentLength for copies; -1 unknown
 	ok      bool
+	// copied: the first body is a buffered copy, and req.Body (read to its end) is still
+	// the transport's to close. Otherwise the first body is req.Body or wraps it.
+	copied bool
 }
 
 // noBody is the replayable empty body, shared so that body-less requests allocate nothing.
@@ -116,7 +119,6 @@ func captureBody(req *http.Request, limit int64) (first io.ReadCloser, again rep
 	}
 	buf, complete, err := readBody(req.Body, limit, req.ContentLength)
 	if err != nil {
-		req.Body.Close()
 		return nil, replayableBody{}, fmt.Errorf("finauth: transport: reading the request body: %w", err)
 	}
 	if !complete {
@@ -126,7 +128,6 @@ func captureBody(req *http.Request, limit int64) (first io.ReadCloser, again rep
 			io.Closer
 		}{io.MultiReader(buf.reader(), req.Body), req.Body}, replayableBody{}, nil
 	}
-	req.Body.Close()
 	first, _ = buf.readCloser()
-	return first, replayableBody{getBody: buf.readCloser, size: buf.size, ok: true}, nil
+	return first, replayableBody{getBody: buf.readCloser, size: buf.size, ok: true, copied: true}, nil
 }

@@ -1,7 +1,17 @@
-// Package transport holds finauth's http.RoundTrippers: [Bearer] puts a cached token on
-// each request and, on a 401, refreshes it once for everyone and replays the request. The
-// origin allow-list ([Origins]) and the request-body capture used for replays live here too,
-// shared by every transport. The package knows no provider.
+// Package transport holds finauth's http.RoundTrippers. The package knows no provider.
+//
+//   - [Bearer] puts a cached token (from a [TokenSource] such as a tokencache.Cache) on each
+//     request and, on a 401, invalidates it once for everyone, gets a new one and replays the
+//     request with the same body bytes.
+//   - [Signing] signs every attempt of every request with a [SignFunc] (a detached JWS over
+//     the method, host, path, query and exact body bytes, for instance) and sends the result
+//     as the Authorization header.
+//
+// Both send credentials only to an allow-list of origins ([Origins]): a request to another
+// origin is refused with an [*OriginError] before anything is sent, a redirect there goes out
+// without credentials, and plain http is accepted only for loopback hosts unless allowed
+// explicitly. Bodies without GetBody are captured in memory up to a limit
+// ([DefaultMaxBodyBytes]) so that they can be sent, signed or replayed again.
 //
 // Every RoundTripper here keeps net/http's contract: it never modifies the caller's
 // request (it sends a copy) and it closes the request body on every path, errors included.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 )
@@ -15,7 +14,7 @@ var ErrOriginNotAllowed = errors.New("finauth: transport: request to an origin o
 
 // ErrInsecureOrigin is returned when an allowed origin is plain http on a host that is not
 // loopback and insecure origins were not allowed explicitly.
-var ErrInsecureOrigin = errors.New("finauth: transport: plain http origin refused")
+var ErrInsecureOrigin = errors.New("finauth: transport: insecure origin")
 
 // Origins is the set of scheme://host:port a transport sends credentials to. Credentials go
 // nowhere else: a redirect to another origin goes out without them, and a request to
@@ -36,10 +35,10 @@ func NewOrigins(origins []string, allowInsecure bool) (*Origins, error) {
 		}
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return nil, fmt.Errorf("finauth: transport: origin %q is not an absolute http(s) URL", raw)
+			return nil, fmt.Errorf("finauth: transport: %q is not an absolute http(s) URL", redactURL(raw))
 		}
-		if u.Scheme == "http" && !allowInsecure && !IsLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("%w: %s is not loopback; use https, or allow plain http explicitly", ErrInsecureOrigin, originOf(u))
+		if u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("%w: plain http to %s is refused: use https (plain http is allowed only for loopback hosts, or when allowed explicitly)", ErrInsecureOrigin, u.Host)
 		}
 		key := originOf(u)
 		if _, dup := o.set[key]; !dup {
@@ -80,8 +79,8 @@ func originOf(u *url.URL) string {
 	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
-// IsLoopback reports whether host names this machine: localhost, 127.0.0.0/8 or ::1.
-func IsLoopback(host string) bool {
+// isLoopback reports whether host names this machine: localhost, 127.0.0.0/8 or ::1.
+func isLoopback(host string) bool {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
@@ -104,25 +103,18 @@ func (e *OriginError) Error() string {
 // Unwrap returns ErrOriginNotAllowed.
 func (e *OriginError) Unwrap() error { return ErrOriginNotAllowed }
 
-// begin is the common start of a credential-adding RoundTrip. It returns the base
-// transport to use and whether req gets credentials: not for a redirect that left the
-// allowed origins (sent as it is). A misconfigured transport (configured false, with
-// missing naming what) or a first request to a foreign origin is an error, with the request
-// body closed.
-func begin(base http.RoundTripper, o *Origins, configured bool, missing string, req *http.Request) (http.RoundTripper, bool, error) {
-	if base == nil {
-		base = http.DefaultTransport
+// redactURL hides the password of a URL's userinfo, as net/http shows URLs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if strings.Contains(raw, "@") {
+			return "[unparsable URL with userinfo]"
+		}
+		return raw
 	}
-	if !configured || o == nil {
-		closeBody(req)
-		return nil, false, errors.New("finauth: transport: " + missing)
+	if _, ok := u.User.Password(); ok {
+		// net/http's form (its stripPassword): url.URL.Redacted writes "xxxxx" instead.
+		return strings.Replace(u.String(), u.User.String()+"@", u.User.Username()+":***@", 1)
 	}
-	if o.Allows(req.URL) {
-		return base, true, nil
-	}
-	if req.Response != nil { // a redirect: http.Client follows it; we add nothing
-		return base, false, nil
-	}
-	closeBody(req)
-	return nil, false, &OriginError{Origin: originOf(req.URL), Allowed: o.String()}
+	return raw
 }

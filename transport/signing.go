@@ -38,16 +38,15 @@ type Signing struct {
 
 // RoundTrip implements http.RoundTripper.
 func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
+	body := bodyCloser{req: req}
+	defer body.close()
 	base, credentials, err := begin(s.Base, s.Origins, s.Sign != nil, "Signing needs Sign and Origins", req)
 	if err != nil {
 		return nil, err
 	}
 	if !credentials {
+		body.handOver()
 		return base.RoundTrip(req)
-	}
-	limit := s.MaxBodyBytes
-	if limit <= 0 {
-		limit = DefaultMaxBodyBytes
 	}
 	out := copyRequest(req)
 	var signed io.Reader = http.NoBody
@@ -56,14 +55,13 @@ func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
 	case req.GetBody != nil:
 		rc, err := req.GetBody()
 		if err != nil {
-			closeBody(req)
 			return nil, fmt.Errorf("%w: GetBody: %w", ErrSign, err)
 		}
 		defer rc.Close()
 		signed = sizedReader{rc, req.ContentLength}
 	default:
+		limit := bodyLimit(s.MaxBodyBytes)
 		buf, complete, err := readBody(req.Body, limit, req.ContentLength)
-		req.Body.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%w: reading the request body: %w", ErrSign, err)
 		}
@@ -76,24 +74,13 @@ func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	auth, err := s.Sign(req, signed)
 	if err != nil {
-		closeBody(req)
 		return nil, fmt.Errorf("%w: %w", ErrSign, err)
 	}
 	out.Header["Authorization"] = []string{auth}
-	return base.RoundTrip(out)
-}
-
-// copyRequest returns a shallow copy of req with its own header map. Header value slices
-// are shared with req: nothing downstream writes into them.
-func copyRequest(req *http.Request) *http.Request {
-	out := new(http.Request)
-	*out = *req
-	h := make(http.Header, len(req.Header)+1)
-	for k, v := range req.Header {
-		h[k] = v
+	if out.Body == req.Body {
+		body.handOver()
 	}
-	out.Header = h
-	return out
+	return base.RoundTrip(out)
 }
 
 // sizedReader tells the signer how long the body is (a sizing hint; GetBody readers are

@@ -17,7 +17,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/pismo"
+	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/transport"
 )
 
@@ -45,7 +49,7 @@ func (a *app) token(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	tok, err := client.PismoToken(ctx, cfg, acct)
+	tok, err := pismo.Token(ctx, cfg, acct)
 	if err != nil {
 		return err
 	}
@@ -91,7 +95,7 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, func
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		t, err := client.NewPismoTransport(cfg)
+		t, err := pismo.NewTransport(cfg)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -101,7 +105,7 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, func
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		t, err := client.NewSoldoTransport(cfg)
+		t, err := soldo.NewTransport(cfg)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -132,10 +136,10 @@ func (r *requestFlags) newRequest(ctx context.Context, target string, body []byt
 		return nil, err
 	}
 	switch acct.Kind {
-	case client.AccountToken:
-		req = req.WithContext(client.WithAccount(req.Context(), acct.ID))
-	case client.ExternalAccountToken:
-		req = req.WithContext(client.WithExternalAccount(req.Context(), acct.ID))
+	case pismo.AccountToken:
+		req = req.WithContext(pismo.WithAccount(req.Context(), acct.ID))
+	case pismo.ExternalAccountToken:
+		req = req.WithContext(pismo.WithExternalAccount(req.Context(), acct.ID))
 	}
 	return req, nil
 }
@@ -225,7 +229,6 @@ func (a *app) load(args []string) error {
 		return err
 	}
 	defer closeRT()
-	hc := &http.Client{Transport: rt}
 	if _, err := r.newRequest(context.Background(), pos[0], body); err != nil {
 		return err
 	}
@@ -236,62 +239,13 @@ func (a *app) load(args []string) error {
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	var next, done atomic.Int64
-	var mu sync.Mutex
-	s := loadSummary{Status: map[string]int{}, Errors: map[string]int{}}
-	var latencies []time.Duration
+	l := &loadRun{flags: &r, target: pos[0], body: body, hc: &http.Client{Transport: rt}, n: *n, duration: *duration,
+		summary: loadSummary{Status: map[string]int{}, Errors: map[string]int{}}}
 	start := time.Now()
-	progressDone := a.progress(&done, *n, *duration, start)
-	var wg sync.WaitGroup
-	for range *c {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			for ctx.Err() == nil && (*duration > 0 || next.Add(1) <= int64(*n)) {
-				req, _ := r.newRequest(ctx, pos[0], body)
-				t0 := time.Now()
-				resp, err := hc.Do(req)
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				if err != nil && ctx.Err() != nil && *duration > 0 {
-					break // the run ended while this request was in flight: not counted
-				}
-				mine = append(mine, time.Since(t0))
-				done.Add(1)
-				mu.Lock()
-				s.Requests++
-				if err != nil {
-					s.Errors[errorKind(err)]++
-				} else {
-					s.Status[fmt.Sprint(resp.StatusCode)]++
-					if resp.StatusCode < 400 {
-						s.OK++
-					}
-				}
-				mu.Unlock()
-			}
-			mu.Lock()
-			latencies = append(latencies, mine...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	progressDone := a.progress(&l.done, *n, *duration, start)
+	l.run(ctx, *c)
 	progressDone()
-	elapsed := time.Since(start)
-	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
-	pct := func(p float64) float64 {
-		if len(latencies) == 0 {
-			return 0
-		}
-		return float64(latencies[min(len(latencies)-1, int(p*float64(len(latencies))))].Microseconds()) / 1000
-	}
-	s.LatencyMS = map[string]any{"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": pct(1)}
-	s.DurationS = elapsed.Seconds()
-	s.RPS = float64(s.Requests) / elapsed.Seconds()
-	s.TokenExchanges = exchanges()
+	s := l.summarize(time.Since(start), exchanges())
 	if *asJSON {
 		if err := a.printJSON(s); err != nil {
 			return err
@@ -299,13 +253,97 @@ func (a *app) load(args []string) error {
 	} else {
 		fmt.Fprintf(a.stdout, "requests %d, ok %d, failed %d in %.2fs (%.0f req/s)\n", s.Requests, s.OK, s.Requests-s.OK, s.DurationS, s.RPS)
 		fmt.Fprintf(a.stdout, "status %v, errors %v\n", s.Status, s.Errors)
-		fmt.Fprintf(a.stdout, "latency ms: p50 %.2f, p90 %.2f, p99 %.2f, max %.2f\n", pct(0.5), pct(0.9), pct(0.99), pct(1))
+		fmt.Fprintf(a.stdout, "latency ms: p50 %.2f, p90 %.2f, p99 %.2f, max %.2f\n", s.LatencyMS["p50"], s.LatencyMS["p90"], s.LatencyMS["p99"], s.LatencyMS["max"])
 		fmt.Fprintf(a.stdout, "token exchanges %d\n", s.TokenExchanges)
 	}
 	if s.OK < s.Requests {
 		return &failure{fmt.Sprintf("%d of %d requests failed", s.Requests-s.OK, s.Requests)}
 	}
 	return nil
+}
+
+// loadRun is one finauth load: what to send, and what came back.
+type loadRun struct {
+	flags    *requestFlags
+	target   string
+	body     []byte
+	hc       *http.Client
+	n        int           // requests to send, unless duration is set
+	duration time.Duration // run for this long instead
+
+	next, done atomic.Int64
+	mu         sync.Mutex
+	summary    loadSummary
+	latencies  []time.Duration
+}
+
+// run sends the requests with c workers until n are sent or ctx ends.
+func (l *loadRun) run(ctx context.Context, c int) {
+	var g errgroup.Group
+	for range c {
+		g.Go(func() error {
+			var mine []time.Duration
+			for ctx.Err() == nil && (l.duration > 0 || l.next.Add(1) <= int64(l.n)) {
+				d, counted := l.one(ctx)
+				if !counted {
+					break
+				}
+				mine = append(mine, d)
+			}
+			l.mu.Lock()
+			l.latencies = append(l.latencies, mine...)
+			l.mu.Unlock()
+			return nil
+		})
+	}
+	g.Wait()
+}
+
+// one sends a request and counts its outcome; a request cut short because a timed run
+// ended is not counted.
+func (l *loadRun) one(ctx context.Context) (time.Duration, bool) {
+	req, _ := l.flags.newRequest(ctx, l.target, l.body)
+	t0 := time.Now()
+	resp, err := l.hc.Do(req)
+	if err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if err != nil && ctx.Err() != nil && l.duration > 0 {
+		return 0, false // the run ended while this request was in flight: not counted
+	}
+	elapsed := time.Since(t0)
+	l.done.Add(1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.summary.Requests++
+	if err != nil {
+		l.summary.Errors[errorKind(err)]++
+	} else {
+		l.summary.Status[fmt.Sprint(resp.StatusCode)]++
+		if resp.StatusCode < 400 {
+			l.summary.OK++
+		}
+	}
+	return elapsed, true
+}
+
+// summarize adds the latency percentiles, the rate and the exchange count.
+func (l *loadRun) summarize(elapsed time.Duration, exchanges uint64) loadSummary {
+	s := l.summary
+	lat := l.latencies
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	s.LatencyMS = map[string]any{"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": pct(1)}
+	s.DurationS = elapsed.Seconds()
+	s.RPS = float64(s.Requests) / elapsed.Seconds()
+	s.TokenExchanges = exchanges
+	return s
 }
 
 // errorKind sorts a request error for the summary.

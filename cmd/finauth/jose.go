@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/pismo"
+	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/signer"
 )
 
@@ -37,7 +37,7 @@ func (a *app) mint(args []string) error {
 	if err != nil {
 		return err
 	}
-	jwt, err := client.MintPismoJWT(cfg, acct, a.now())
+	jwt, err := pismo.MintJWT(cfg, acct, a.now())
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (a *app) sign(args []string) error {
 	if err != nil {
 		return err
 	}
-	ss, err := client.NewSoldoSigner(cfg, a.now)
+	ss, err := soldo.NewSigner(cfg, soldo.WithClock(a.now))
 	if err != nil {
 		return err
 	}
@@ -172,24 +172,14 @@ func (a *app) decode(args []string) error {
 	if err != nil {
 		return err
 	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return &failure{"not a compact JWS/JWT: expected three dot-separated parts"}
+	u, err := signer.DecodeUnverified(token)
+	if err != nil {
+		return &failure{"not a compact JWS/JWT: " + strings.TrimPrefix(err.Error(), "finauth: signer: verify: malformed JWS: ")}
 	}
-	header, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil || !json.Valid(header) {
-		return &failure{"the header is not base64url JSON"}
-	}
-	out := map[string]any{"header": json.RawMessage(header)}
-	if parts[1] == "" {
+	out := map[string]any{"header": json.RawMessage(u.RawHeader), "claims": payloadJSON(u.Payload)}
+	if u.Detached {
 		out["claims"] = nil
 		out["detached"] = true
-	} else {
-		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-		if err != nil {
-			payload = []byte(parts[1]) // b64:false
-		}
-		out["claims"] = payloadJSON(payload)
 	}
 	fmt.Fprintln(a.stderr, "finauth: decoded WITHOUT verifying the signature (use finauth verify)")
 	return a.printJSON(out)

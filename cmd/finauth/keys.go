@@ -107,7 +107,7 @@ func (a *app) jwk(args []string) error {
 	if len(pos) != 1 {
 		return usagef("jwk needs one key file")
 	}
-	var opts []signer.Option
+	var opts []signer.LoadOption
 	if *kid != "" {
 		opts = append(opts, signer.WithKeyID(*kid))
 	}

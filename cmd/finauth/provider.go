@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/pismo"
+	"github.com/finauth/finauth/client/soldo"
 )
 
 // providerFlags are the flags that override PISMO_* / SOLDO_* variables.
@@ -69,10 +71,10 @@ func (p *providerFlags) env(a *app, prefix string) (*overlay, error) {
 	return o, nil
 }
 
-func (p *providerFlags) pismoConfig(a *app) (client.PismoConfig, error) {
+func (p *providerFlags) pismoConfig(a *app) (pismo.Config, error) {
 	o, err := p.env(a, "PISMO")
 	if err != nil {
-		return client.PismoConfig{}, err
+		return pismo.Config{}, err
 	}
 	for name, v := range map[string]string{"_TOKEN_URL": p.tokenURL, "_ISSUER": p.iss, "_SUBJECT": p.sub, "_AUDIENCE": p.aud, "_TENANT_ID": p.tenant, "_GROUP": p.group, "_JWT_TTL": p.ttl} {
 		if v != "" {
@@ -83,13 +85,13 @@ func (p *providerFlags) pismoConfig(a *app) (client.PismoConfig, error) {
 		claims := map[string]any{}
 		if raw, ok := a.lookup("PISMO_CUSTOM_CLAIMS"); ok && raw != "" {
 			if err := json.Unmarshal([]byte(raw), &claims); err != nil {
-				return client.PismoConfig{}, usagef("PISMO_CUSTOM_CLAIMS is not a JSON object")
+				return pismo.Config{}, usagef("PISMO_CUSTOM_CLAIMS is not a JSON object")
 			}
 		}
 		for _, kv := range p.claims {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || k == "" {
-				return client.PismoConfig{}, usagef("--claim %q: use name=value", kv)
+				return pismo.Config{}, usagef("--claim %q: use name=value", kv)
 			}
 			var parsed any
 			if json.Unmarshal([]byte(v), &parsed) != nil {
@@ -100,7 +102,7 @@ func (p *providerFlags) pismoConfig(a *app) (client.PismoConfig, error) {
 		b, _ := json.Marshal(claims)
 		o.set["PISMO_CUSTOM_CLAIMS"] = string(b)
 	}
-	cfg, err := client.PismoConfigFromLookup(o.lookup)
+	cfg, err := pismo.ConfigFromLookup(o.lookup)
 	if p.mintOnly {
 		err = dropProblems(err, "PISMO_TOKEN_URL", "PISMO_API_URL")
 	}
@@ -129,10 +131,10 @@ func dropProblems(err error, names ...string) error {
 
 // soldoConfig builds the Soldo configuration; target, when given, is allowed as an origin if
 // no API URL is configured (the user named that URL on the command line).
-func (p *providerFlags) soldoConfig(a *app, target string) (client.SoldoConfig, error) {
+func (p *providerFlags) soldoConfig(a *app, target string) (soldo.Config, error) {
 	o, err := p.env(a, "SOLDO")
 	if err != nil {
-		return client.SoldoConfig{}, err
+		return soldo.Config{}, err
 	}
 	if p.mid != "" {
 		o.set["SOLDO_MEMBER_ID"] = p.mid
@@ -146,7 +148,7 @@ func (p *providerFlags) soldoConfig(a *app, target string) (client.SoldoConfig, 
 	if v, _ := o.lookup("SOLDO_API_URL"); v == "" && target != "" {
 		o.set["SOLDO_API_URL"] = originOf(target)
 	}
-	return client.SoldoConfigFromLookup(o.lookup)
+	return soldo.ConfigFromLookup(o.lookup)
 }
 
 func originOf(raw string) string {
@@ -157,15 +159,15 @@ func originOf(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// account reads --uid / --external-account (or --account) into a client.Account.
-func account(uid, external string) (client.Account, error) {
+// account reads --uid / --external-account (or --account) into a pismo.Account.
+func account(uid, external string) (pismo.Account, error) {
 	switch {
 	case uid != "" && external != "":
-		return client.Account{}, usagef("give --uid/--account or --external-account, not both")
+		return pismo.Account{}, usagef("give --uid/--account or --external-account, not both")
 	case uid != "":
-		return client.Account{Kind: client.AccountToken, ID: uid}, nil
+		return pismo.Account{Kind: pismo.AccountToken, ID: uid}, nil
 	case external != "":
-		return client.Account{Kind: client.ExternalAccountToken, ID: external}, nil
+		return pismo.Account{Kind: pismo.ExternalAccountToken, ID: external}, nil
 	}
-	return client.Account{}, nil
+	return pismo.Account{}, nil
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/integration/pismomock"
 	"github.com/finauth/finauth/signer"
 )
@@ -27,10 +27,10 @@ func FuzzTokenEndpoint(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	cfg := client.PismoConfig{TokenURL: "https://x/t", Key: key, Issuer: "i", Subject: "s", Audience: "a", TenantID: "t", Group: "g"}
+	cfg := pismo.Config{TokenURL: "https://x/t", Key: key, Issuer: "i", Subject: "s", Audience: "a", TenantID: "t", Group: "g"}
 	signed := map[string]bool{}
-	for _, acct := range []client.Account{{}, {Kind: client.AccountToken, ID: "1"}, {Kind: client.ExternalAccountToken, ID: "e"}} {
-		jwt, err := client.MintPismoJWT(cfg, acct, now)
+	for _, acct := range []pismo.Account{{}, {Kind: pismo.AccountToken, ID: "1"}, {Kind: pismo.ExternalAccountToken, ID: "e"}} {
+		jwt, err := pismo.MintJWT(cfg, acct, now)
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/integration/soldomock"
 	"github.com/finauth/finauth/signer"
 )
@@ -27,7 +27,7 @@ func FuzzVerify(f *testing.F) {
 	}
 	signed := map[string]bool{}
 	for _, attached := range []bool{false, true} {
-		ss, err := client.NewSoldoSigner(client.SoldoConfig{APIURLs: []string{"https://example.com"}, Key: key, KeyID: "k", MemberID: "m:1", Attached: attached}, func() time.Time { return now })
+		ss, err := soldo.NewSigner(soldo.Config{APIURLs: []string{"https://example.com"}, Key: key, KeyID: "k", MemberID: "m:1", Attached: attached}, soldo.WithClock(func() time.Time { return now }))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/pismo"
+	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/signer"
 )
 
@@ -91,7 +92,7 @@ func TestMockserverProcess(t *testing.T) {
 
 	// Pismo through the real client, with the defaults the binary documents.
 	pkey, _ := signer.LoadKeyFile(keys + "test-rsa-pkcs8.pem")
-	pc, err := client.NewPismo(client.PismoConfig{TokenURL: urls["pismo"] + "/passport/v1/oauth2/token", Key: pkey,
+	pc, err := pismo.NewClient(pismo.Config{TokenURL: urls["pismo"] + "/passport/v1/oauth2/token", Key: pkey,
 		Issuer: "finauth-test@tenant", Subject: "finauth-test@tenant", Audience: "https://sandbox.pismolabs.io",
 		TenantID: "tenant-from-env", Group: "pismo-v2:test:rw"})
 	if err != nil {
@@ -105,7 +106,7 @@ func TestMockserverProcess(t *testing.T) {
 
 	// Soldo through the real client.
 	skey, _ := signer.LoadKeyFile(keys + "test-ec-p256-pkcs8.pem")
-	sc2, err := client.NewSoldo(client.SoldoConfig{APIURLs: []string{urls["soldo"]}, Key: skey, KeyID: "ec-1", MemberID: "m:test:1"})
+	sc2, err := soldo.NewClient(soldo.Config{APIURLs: []string{urls["soldo"]}, Key: skey, KeyID: "ec-1", MemberID: "m:test:1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package client_test
+package pismo_test
 
 import (
 	"context"
@@ -7,15 +7,15 @@ import (
 	"log"
 	"net/http"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/integration/pismomock"
 	"github.com/finauth/finauth/signer"
 )
 
 // Call Pismo with tokens handled for you: here against the strict mock, with a test key.
-// In production, client.PismoConfigFromEnv() fills the same configuration from PISMO_*.
-func ExampleNewPismo() {
-	key, err := signer.LoadKeyFile("../signer/testdata/keys/test-rsa-pkcs8.pem") // test-only key
+// In production, pismo.ConfigFromEnv() fills the same configuration from PISMO_*.
+func ExampleNewClient() {
+	key, err := signer.LoadKeyFile("../../signer/testdata/keys/test-rsa-pkcs8.pem") // test-only key
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func ExampleNewPismo() {
 	}
 	defer mock.Close()
 
-	hc, err := client.NewPismo(client.PismoConfig{
+	hc, err := pismo.NewClient(pismo.Config{
 		TokenURL: mock.TokenURL(), // PISMO_TOKEN_URL; API origin defaults to the same host
 		Key:      key,             // or PrivateKeyFile / PrivateKeyPEM (+ PrivateKeyPassword)
 		Issuer:   "me@tenant", Subject: "me@tenant", Audience: "https://sandbox.pismolabs.io",
@@ -40,7 +40,7 @@ func ExampleNewPismo() {
 	}
 
 	// An account-specific token, for this request only.
-	ctx := client.WithAccount(context.Background(), "12345")
+	ctx := pismo.WithAccount(context.Background(), "12345")
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, mock.URL+"/accounts/12345", nil)
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -1,4 +1,4 @@
-package client
+package soldo
 
 import (
 	"bytes"
@@ -40,16 +40,16 @@ func BenchmarkSigningRoundTrip(b *testing.B) {
 		alg  signer.Algorithm
 		file string
 	}{
-		{signer.ES256, "../signer/testdata/keys/test-ec-p256-pkcs8.pem"},
-		{signer.EdDSA, "../signer/testdata/keys/test-ed25519-pkcs8.pem"},
-		{signer.RS256, "../signer/testdata/keys/test-rsa-pkcs8.pem"},
+		{signer.ES256, "../../signer/testdata/keys/test-ec-p256-pkcs8.pem"},
+		{signer.EdDSA, "../../signer/testdata/keys/test-ed25519-pkcs8.pem"},
+		{signer.RS256, "../../signer/testdata/keys/test-rsa-pkcs8.pem"},
 	} {
 		key, err := signer.LoadKeyFile(c.file)
 		if err != nil {
 			b.Fatal(err)
 		}
-		cfg := SoldoConfig{APIURLs: []string{url}, Key: key, KeyID: "k1", MemberID: "m:QWu4AjKk13DAAe1NiVLXeBRDwtt:5zKtXEAq"}
-		ss, err := NewSoldoSigner(cfg, nil)
+		cfg := Config{APIURLs: []string{url}, Key: key, KeyID: "k1", MemberID: "m:QWu4AjKk13DAAe1NiVLXeBRDwtt:5zKtXEAq"}
+		ss, err := NewSigner(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

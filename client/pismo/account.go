@@ -1,4 +1,4 @@
-package client
+package pismo
 
 import (
 	"context"
@@ -27,7 +27,7 @@ type Account struct {
 }
 
 // ErrAccountID is wrapped when an account ID cannot be used.
-var ErrAccountID = errors.New("finauth: client: invalid account ID")
+var ErrAccountID = errors.New("finauth: pismo: invalid account ID")
 
 type accountCtxKey struct{}
 

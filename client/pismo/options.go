@@ -1,0 +1,73 @@
+package pismo
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/tokencache"
+)
+
+// Option adjusts a client built by [NewClient], [NewTransport] or [Token].
+type Option func(*options)
+
+type options struct {
+	client.Settings
+	cache    tokencache.Options
+	selector AccountSelector
+}
+
+// WithBaseTransport sends API requests through rt (default: client.DefaultTransport()).
+func WithBaseTransport(rt http.RoundTripper) Option { return func(o *options) { o.Base = rt } }
+
+// WithTokenHTTPClient sends token-endpoint requests through hc (default: a client over
+// client.DefaultTransport() that follows no redirects). The exchange's per-attempt timeout
+// applies whatever hc is.
+func WithTokenHTTPClient(hc *http.Client) Option { return func(o *options) { o.TokenClient = hc } }
+
+// WithLogger logs token-endpoint retries and the token cache's refresh events to l
+// (default: silent). It is the cache's logger unless WithCacheOptions sets one.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Logger = l } }
+
+// WithClock sets the clock of JWTs, token lifetimes and refresh timers (default: the real
+// clock). It is the cache's clock unless WithCacheOptions sets one.
+func WithClock(c tokencache.Clock) Option { return func(o *options) { o.cache.Clock = c } }
+
+// WithCacheOptions sets the token cache's options (refresh window, margin, hooks, store...).
+func WithCacheOptions(co tokencache.Options) Option {
+	return func(o *options) {
+		clock, logger := o.cache.Clock, o.cache.Logger
+		o.cache = co
+		if o.cache.Clock == nil {
+			o.cache.Clock = clock
+		}
+		if o.cache.Logger == nil {
+			o.cache.Logger = logger
+		}
+	}
+}
+
+// WithAccountSelector replaces AccountFromContext.
+func WithAccountSelector(s AccountSelector) Option { return func(o *options) { o.selector = s } }
+
+func collect(opts []Option) *options {
+	o := &options{selector: AccountFromContext}
+	for _, f := range opts {
+		if f != nil {
+			f(o)
+		}
+	}
+	if o.cache.Logger == nil {
+		o.cache.Logger = o.Logger
+	}
+	if o.Logger == nil {
+		o.Logger = o.cache.Logger
+	}
+	if o.cache.Clock != nil {
+		o.Now = o.cache.Clock.Now
+	}
+	if o.selector == nil {
+		o.selector = AccountFromContext
+	}
+	return o
+}

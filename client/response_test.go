@@ -1,0 +1,104 @@
+package client
+
+import (
+	"encoding/base64"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseTokenResponse_Tolerant(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	jwtAccess := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"exp":1700001000}`)) + ".c2ln"
+	for _, tc := range []struct {
+		name, body string
+		lifetime   time.Duration
+	}{
+		{"documented: expires_in a string", `{"access_token":"a","refresh_token":"r","expires_in":"3600"}`, time.Hour},
+		{"token with a number", `{"token":"a","expires_in":3600}`, time.Hour},
+		{"a float", `{"access_token":"a","expires_in":1800.0}`, 30 * time.Minute},
+		{"a JWT's exp", `{"access_token":"` + jwtAccess + `"}`, 1000 * time.Second},
+		{"a JWT's exp when expires_in is junk", `{"access_token":"` + jwtAccess + `","expires_in":"soon"}`, 1000 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := ParseTokenResponse("Pismo", []byte(tc.body), now)
+			if err != nil || tok.Value == "" || tok.Expiry.Sub(now) != tc.lifetime || tok.Type != "Bearer" {
+				t.Errorf("%s: %v %v %q", tc.body, tok.Expiry.Sub(now), err, tok.Type)
+			}
+		})
+	}
+	for _, body := range []string{`not json`, `{}`, `null`, `{"access_token":""}`, `{"access_token":5,"expires_in":3600}`, `{"access_token":"a"}`, `{"access_token":"a","expires_in":-5}`, `{"access_token":"a","expires_in":"0"}`, `[]`} {
+		t.Run("refused "+body, func(t *testing.T) {
+			if _, err := ParseTokenResponse("Pismo", []byte(body), now); !errors.Is(err, ErrTokenResponse) {
+				t.Errorf("%s: err = %v", body, err)
+			}
+		})
+	}
+}
+
+func TestParseTokenResponse_FillsRefreshTokenTypeAndExtra(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	tok, err := ParseTokenResponse("Revolut", []byte(`{"access_token":"a","token_type":"bearer","refresh_token":"r-1","expires_in":600,"scope":"accounts","id_token":"x.y.z","n":{"k":1}}`), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.RefreshToken != "r-1" || tok.Type != "Bearer" {
+		t.Fatalf("refresh %q type %q", tok.RefreshToken, tok.Type)
+	}
+	if len(tok.Extra) != 3 || tok.Extra["scope"] != "accounts" || tok.Extra["id_token"] != "x.y.z" || tok.Extra["n"].(map[string]any)["k"] != 1.0 {
+		t.Fatalf("extra %v", tok.Extra)
+	}
+	tok, _ = ParseTokenResponse("Pismo", []byte(`{"access_token":"a","token_type":"MAC","expires_in":600}`), now)
+	if tok.Type != "MAC" || tok.Extra != nil {
+		t.Fatalf("type %q extra %v", tok.Type, tok.Extra)
+	}
+}
+
+func TestProviderMessage_RedactedAndBounded(t *testing.T) {
+	t.Parallel()
+	jwt := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJl"
+	opaque := strings.Repeat("Ab9_", 12)
+	code, msg := providerMessage([]byte(`{"error":"invalid_grant","message":"token ` + jwt + ` refused; previous ` + opaque + ` too"}`))
+	if code != "invalid_grant" || strings.Contains(msg, "eyJ") || strings.Contains(msg, opaque) || !strings.Contains(msg, "[redacted]") {
+		t.Fatalf("%q %q", code, msg)
+	}
+	_, msg = providerMessage([]byte(strings.Repeat("plain words ", 200)))
+	if len(msg) > maxErrorMessage+3 {
+		t.Fatalf("%d bytes kept", len(msg))
+	}
+}
+
+// fullToken is a value redactTokens must hide entirely.
+var fullToken = regexp.MustCompile(`^[A-Za-z0-9_\-+/=.~]{32,}$`)
+
+func FuzzParseTokenResponse(f *testing.F) {
+	for _, s := range []string{`{"access_token":"a","expires_in":"3600"}`, `{"token":"a","expires_in":3600}`, `{"access_token":"eyJhbGciOiJub25lIn0.eyJleHAiOjF9.x"}`, `{"expires_in":1e308}`, `{"access_token":"a","expires_in":1,"scope":"s","refresh_token":"r"}`} {
+		f.Add([]byte(s))
+	}
+	now := time.Unix(1_700_000_000, 0)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tok, err := ParseTokenResponse("Pismo", body, now)
+		if err != nil {
+			if !errors.Is(err, ErrTokenResponse) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if tok.Value == "" || !tok.Expiry.After(now) || tok.Type == "" {
+			t.Fatalf("accepted an unusable token: %v", tok)
+		}
+		for name := range tok.Extra {
+			if tokenMembers[name] {
+				t.Fatalf("%s is in Extra", name)
+			}
+		}
+		code, msg := providerMessage(body)
+		if len(msg) > maxErrorMessage+3 || strings.Contains(msg+code, tok.Value) && fullToken.MatchString(tok.Value) {
+			t.Fatalf("message not bounded or token not redacted")
+		}
+	})
+}

@@ -1,0 +1,106 @@
+package soldo
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/signer"
+)
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestConfigFromEnv_ProblemsByName(t *testing.T) {
+	t.Parallel()
+	_, err := ConfigFromLookup(envOf(nil))
+	var ce *client.ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, name := range []string{"SOLDO_API_URL", "SOLDO_PRIVATE_KEY_FILE", "SOLDO_MEMBER_ID"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("%s not reported: %v", name, err)
+		}
+	}
+	_, err = ConfigFromLookup(envOf(map[string]string{
+		"SOLDO_API_URL": "http://soldo.example.com", "SOLDO_PRIVATE_KEY": "-----BEGIN TOPSECRET", "SOLDO_MEMBER_ID": "m:1",
+		"SOLDO_JWS_TTL": "2m", "SOLDO_DETACHED": "maybe", "SOLDO_ALG": "HS256", "SOLDO_MAX_BODY_BYTES": "-1",
+	}))
+	for _, name := range []string{"SOLDO_API_URL", "SOLDO_JWS_TTL", "SOLDO_DETACHED", "SOLDO_ALG", "SOLDO_MAX_BODY_BYTES"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("%s not reported: %v", name, err)
+		}
+	}
+	if strings.Contains(err.Error(), "TOPSECRET") {
+		t.Fatal("a secret is in the error")
+	}
+	c, err := ConfigFromLookup(envOf(map[string]string{
+		"SOLDO_API_URL": "https://api.soldo.example", "SOLDO_PRIVATE_KEY_FILE": "../../signer/testdata/keys/test-ec-p256-pkcs8.pem",
+		"SOLDO_MEMBER_ID": "m:1", "SOLDO_KEY_ID": "k", "SOLDO_DETACHED": "false", "SOLDO_JWS_TTL": "30",
+	}))
+	if err != nil || !c.Attached || c.JWSTTL != 30*time.Second {
+		t.Fatalf("%v %v", c, err)
+	}
+	if _, err := NewSigner(Config{APIURLs: []string{"https://a"}, PrivateKeyFile: "../../signer/testdata/keys/test-rsa-pkcs8.pem", MemberID: "m"}); err == nil || !strings.Contains(err.Error(), "SOLDO_KEY_ID") {
+		t.Fatalf("a key without ID: %v", err)
+	}
+	if _, err := NewSigner(Config{APIURLs: []string{"https://a"}, PrivateKeyFile: "../../signer/testdata/keys/test-rsa-pkcs8.pem", MemberID: "m", KeyID: "k", Algorithm: "ES256"}); err == nil || !strings.Contains(err.Error(), "RSA 2048-bit key") {
+		t.Fatalf("an RSA key for ES256: %v", err)
+	}
+}
+
+func TestHeader_FieldsUnitsAndOrder(t *testing.T) {
+	t.Parallel()
+	now := time.UnixMilli(1_700_000_000_123)
+	base := Config{APIURLs: []string{"https://api.example.com"}, PrivateKeyFile: "../../signer/testdata/keys/test-ec-p256-pkcs8.pem", KeyID: "1x7df4vuFUHYQCa7", MemberID: "m:QW:5z"}
+	for _, c := range []struct {
+		tweak func(*Config)
+		url   string
+		host  string
+		want  string
+	}{
+		{nil, "https://api.example.com/transactions/O%3B5823", "",
+			`{"alg":"ES256","typ":"jwt","exp":"1700000050123","mid":"m:QW:5z","kid":"1x7df4vuFUHYQCa7","method":"GET","host":"api.example.com","path":"/transactions/O;5823"}`},
+		{func(c *Config) { c.ExpAsNumber, c.HostWithPort, c.JWSTTL = true, true, 10*time.Second }, "https://api.example.com?type=access&a=1", "",
+			`{"alg":"ES256","typ":"jwt","exp":1700000010123,"mid":"m:QW:5z","kid":"1x7df4vuFUHYQCa7","method":"GET","host":"api.example.com:443","path":"/","query":"type=access&a=1"}`},
+		{func(c *Config) { c.HostWithPort = true }, "http://[::1]:8080/x", "",
+			`{"alg":"ES256","typ":"jwt","exp":"1700000050123","mid":"m:QW:5z","kid":"1x7df4vuFUHYQCa7","method":"GET","host":"[::1]:8080","path":"/x"}`},
+		{nil, "https://api.example.com/x", "override.example",
+			`{"alg":"ES256","typ":"jwt","exp":"1700000050123","mid":"m:QW:5z","kid":"1x7df4vuFUHYQCa7","method":"GET","host":"override.example","path":"/x"}`},
+	} {
+		t.Run(c.url+" "+c.host, func(t *testing.T) {
+			cfg := base
+			if c.tweak != nil {
+				c.tweak(&cfg)
+			}
+			ss, err := NewSigner(cfg, WithClock(func() time.Time { return now }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, _ := http.NewRequest("get", c.url, nil)
+			if c.host != "" {
+				req.Host = c.host
+			}
+			auth, err := ss.Sign(req, http.NoBody)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, err := signer.DecodeUnverified(strings.TrimPrefix(auth, "Bearer "))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !u.Detached || string(u.RawHeader) != c.want {
+				t.Errorf("%s:\n got %s (detached %v)\nwant %s", c.url, u.RawHeader, u.Detached, c.want)
+			}
+		})
+	}
+	if s := fmt.Sprint(Config{PrivateKeyPEM: "SECRETPEM", PrivateKeyPassword: "SECRETPW"}); strings.Contains(s, "SECRET") {
+		t.Fatal(s)
+	}
+}
