@@ -20,6 +20,7 @@ import (
 	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/integration/pismomock"
+	"github.com/finauth/finauth/internal/testwait"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/transport"
 )
@@ -476,18 +477,7 @@ func TestPismo_Soak(t *testing.T) {
 	}
 	e.rt.Close()
 	e.client.CloseIdleConnections()
-	eventually(t, "goroutines to settle", func() bool { return runtime.NumGoroutine() <= before+2 })
+	testwait.Eventually(t, "goroutines to settle", func() bool { return runtime.NumGoroutine() <= before+2 })
 	t.Logf("sent %d, ok %d, typed errors %d, exchanges %d, faults %d, replays %d, mock %+v",
 		sent.Load(), succeeded.Load(), typedErrors.Load(), st.Exchanges, faults.Load(), e.rt.Replays(), st)
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

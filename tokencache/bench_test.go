@@ -10,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/finauth/finauth/tokencache"
+	"github.com/finauth/finauth/tokencache/tokencachetest"
 )
 
 // BenchmarkCacheHit: the hot path with a fresh token, beside golang.org/x/oauth2's
@@ -69,7 +70,7 @@ func BenchmarkCacheHit(b *testing.B) {
 // figure that matters is fetches/storm, which must be 1.
 func BenchmarkExpiryStorm(b *testing.B) {
 	const goroutines = 1000
-	clock := tokencache.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := tokencachetest.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	var fetches atomic.Int64
 	c := tokencache.New(func(context.Context, string) (tokencache.Token, error) {
 		fetches.Add(1)

@@ -13,14 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finauth/finauth/internal/testwait"
 	"github.com/finauth/finauth/tokencache"
+	"github.com/finauth/finauth/tokencache/tokencachetest"
 )
 
 var t0 = time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 
 // fetcher hands out numbered tokens that live for ttl, and can be made to block or fail.
 type fetcher struct {
-	clock *tokencache.FakeClock
+	clock *tokencachetest.FakeClock
 	name  string // prefix of the token values, to tell fetchers apart
 	ttl   time.Duration
 	calls atomic.Int64
@@ -29,7 +31,7 @@ type fetcher struct {
 	ctxs  chan context.Context
 }
 
-func newFetcher(clock *tokencache.FakeClock, ttl time.Duration) *fetcher {
+func newFetcher(clock *tokencachetest.FakeClock, ttl time.Duration) *fetcher {
 	return &fetcher{clock: clock, ttl: ttl}
 }
 
@@ -67,19 +69,6 @@ func newCache(t *testing.T, f *fetcher, opts tokencache.Options) *tokencache.Cac
 	return c
 }
 
-// eventually waits for cond, yielding the processor; it fails after a generous real-time
-// bound rather than hanging. It synchronizes on state, not on elapsed time.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-	}
-}
-
 func mustToken(t *testing.T, c *tokencache.Cache, key string) tokencache.Token {
 	t.Helper()
 	tok, err := c.Token(context.Background(), key)
@@ -91,7 +80,7 @@ func mustToken(t *testing.T, c *tokencache.Cache, key string) tokencache.Token {
 
 func TestCache_FreshTokenServedFromMemory(t *testing.T) {
 	t.Parallel()
-	f := newFetcher(tokencache.NewFakeClock(t0), time.Hour)
+	f := newFetcher(tokencachetest.NewFakeClock(t0), time.Hour)
 	c := newCache(t, f, tokencache.Options{})
 	a := mustToken(t, c, "")
 	b := mustToken(t, c, "")
@@ -106,7 +95,7 @@ func TestCache_FreshTokenServedFromMemory(t *testing.T) {
 
 func TestCache_10000WaitersOneFetch(t *testing.T) {
 	t.Parallel()
-	clock := tokencache.NewFakeClock(t0)
+	clock := tokencachetest.NewFakeClock(t0)
 	f := newFetcher(clock, time.Hour)
 	c := newCache(t, f, tokencache.Options{})
 	for round, prepare := range []func(){
@@ -131,7 +120,7 @@ func TestCache_10000WaitersOneFetch(t *testing.T) {
 				got[i] = tok.Value
 			}()
 		}
-		eventually(t, "all callers waiting", func() bool { return c.Stats().Misses-misses == n })
+		testwait.Eventually(t, "all callers waiting", func() bool { return c.Stats().Misses-misses == n })
 		close(f.gate)
 		wg.Wait()
 		if fetches := f.calls.Load() - before; fetches != 1 {
@@ -147,7 +136,7 @@ func TestCache_10000WaitersOneFetch(t *testing.T) {
 
 func TestCache_InvalidateStormCostsOneFetch(t *testing.T) {
 	t.Parallel()
-	f := newFetcher(tokencache.NewFakeClock(t0), time.Hour)
+	f := newFetcher(tokencachetest.NewFakeClock(t0), time.Hour)
 	c := newCache(t, f, tokencache.Options{})
 	rejected := mustToken(t, c, "").Value
 	const n = 1000
@@ -192,7 +181,7 @@ const staleAfter = time.Hour - 30*time.Second - 5*time.Minute
 
 func TestCache_StaleServedWhileOneBackgroundRefreshRuns(t *testing.T) {
 	t.Parallel()
-	clock := tokencache.NewFakeClock(t0)
+	clock := tokencachetest.NewFakeClock(t0)
 	f := newFetcher(clock, time.Hour)
 	c := newCache(t, f, tokencache.Options{NoPrefetch: true})
 	first := mustToken(t, c, "")
@@ -203,9 +192,9 @@ func TestCache_StaleServedWhileOneBackgroundRefreshRuns(t *testing.T) {
 			t.Fatal("stale token not served")
 		}
 	}
-	eventually(t, "the background fetch to start", func() bool { return f.calls.Load() == 2 })
+	testwait.Eventually(t, "the background fetch to start", func() bool { return f.calls.Load() == 2 })
 	close(f.gate)
-	eventually(t, "the new token", func() bool { return mustToken(t, c, "").Value != first.Value })
+	testwait.Eventually(t, "the new token", func() bool { return mustToken(t, c, "").Value != first.Value })
 	st := c.Stats()
 	if st.BackgroundRefreshes != 1 || st.Fetches != 2 || st.StaleHits < 1000 {
 		t.Fatalf("stats %+v", st)
@@ -215,7 +204,7 @@ func TestCache_StaleServedWhileOneBackgroundRefreshRuns(t *testing.T) {
 	for range 100 {
 		mustToken(t, c, "")
 	}
-	eventually(t, "the second refresh", func() bool { return c.Stats().Fetches == 3 })
+	testwait.Eventually(t, "the second refresh", func() bool { return c.Stats().Fetches == 3 })
 	if st := c.Stats(); st.BackgroundRefreshes != 2 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -223,7 +212,7 @@ func TestCache_StaleServedWhileOneBackgroundRefreshRuns(t *testing.T) {
 
 func TestCache_WaiterCancellationLeavesTheFetchRunning(t *testing.T) {
 	t.Parallel()
-	f := newFetcher(tokencache.NewFakeClock(t0), time.Hour)
+	f := newFetcher(tokencachetest.NewFakeClock(t0), time.Hour)
 	f.gate = make(chan struct{})
 	f.ctxs = make(chan context.Context, 1)
 	c := newCache(t, f, tokencache.Options{})
@@ -236,7 +225,7 @@ func TestCache_WaiterCancellationLeavesTheFetchRunning(t *testing.T) {
 	fetchCtx := <-f.ctxs
 	patient := make(chan tokencache.Token, 1)
 	go func() { patient <- mustToken(t, c, "k") }()
-	eventually(t, "both waiting", func() bool { return c.Stats().Misses == 2 })
+	testwait.Eventually(t, "both waiting", func() bool { return c.Stats().Misses == 2 })
 	cancel()
 	if err := <-impatient; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled waiter got %v", err)
@@ -255,7 +244,7 @@ func TestCache_WaiterCancellationLeavesTheFetchRunning(t *testing.T) {
 
 func TestCache_StaleIfErrorWithBackoffThenNegativeCache(t *testing.T) {
 	t.Parallel()
-	clock := tokencache.NewFakeClock(t0)
+	clock := tokencachetest.NewFakeClock(t0)
 	f := newFetcher(clock, time.Hour)
 	c := newCache(t, f, tokencache.Options{NoPrefetch: true})
 	good := mustToken(t, c, "")
@@ -267,7 +256,7 @@ func TestCache_StaleIfErrorWithBackoffThenNegativeCache(t *testing.T) {
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, 60 * time.Second, 60 * time.Second}
 	for i, d := range want {
 		n := int64(i + 2)
-		eventually(t, "a failed attempt", func() bool { return f.calls.Load() == n && len(clock.Pending()) == 2 })
+		testwait.Eventually(t, "a failed attempt", func() bool { return f.calls.Load() == n && len(clock.Pending()) == 2 })
 		retryAt := clock.Pending()[0] // the retry comes before the expiry timer
 		if got := retryAt.Sub(clock.Now()); got != d {
 			t.Fatalf("attempt %d: retry in %v, want %v", i+1, got, d)
@@ -281,9 +270,9 @@ func TestCache_StaleIfErrorWithBackoffThenNegativeCache(t *testing.T) {
 		clock.Set(retryAt)
 	}
 	// Let it expire: now callers get the error, and it is remembered for NegativeTTL.
-	eventually(t, "the last retry", func() bool { return f.calls.Load() == int64(len(want))+2 })
+	testwait.Eventually(t, "the last retry", func() bool { return f.calls.Load() == int64(len(want))+2 })
 	clock.Set(t0.Add(time.Hour))
-	eventually(t, "retries to settle", func() bool { _, err := c.Token(context.Background(), ""); return errors.Is(err, boom) })
+	testwait.Eventually(t, "retries to settle", func() bool { _, err := c.Token(context.Background(), ""); return errors.Is(err, boom) })
 	calls := f.calls.Load()
 	for range 50 {
 		if _, err := c.Token(context.Background(), ""); !errors.Is(err, boom) {
@@ -305,7 +294,7 @@ func TestCache_StaleIfErrorWithBackoffThenNegativeCache(t *testing.T) {
 
 func TestCache_BadFetchResultsAreErrorsNotTokens(t *testing.T) {
 	t.Parallel()
-	clock := tokencache.NewFakeClock(t0)
+	clock := tokencachetest.NewFakeClock(t0)
 	cases := map[string]struct {
 		fetch tokencache.FetchFunc
 		want  error
@@ -342,7 +331,7 @@ func TestCache_BadFetchResultsAreErrorsNotTokens(t *testing.T) {
 
 func TestCache_LifetimeEdges(t *testing.T) {
 	t.Parallel()
-	clock := tokencache.NewFakeClock(t0)
+	clock := tokencachetest.NewFakeClock(t0)
 	// Shorter than the 30s margin: the margin shrinks to half the lifetime.
 	f := newFetcher(clock, 10*time.Second)
 	c := newCache(t, f, tokencache.Options{NoPrefetch: true})
@@ -383,14 +372,14 @@ func TestCache_LifetimeEdges(t *testing.T) {
 
 func TestCache_PrefetchRefreshesUsedKeysOnly(t *testing.T) {
 	t.Parallel()
-	clock := tokencache.NewFakeClock(t0)
+	clock := tokencachetest.NewFakeClock(t0)
 	f := newFetcher(clock, time.Hour)
 	c := newCache(t, f, tokencache.Options{})
 	mustToken(t, c, "busy")
 	mustToken(t, c, "quiet")
 	mustToken(t, c, "busy") // used after its token was stored
 	clock.Advance(staleAfter)
-	eventually(t, "the prefetch", func() bool { return c.Stats().Fetches == 3 })
+	testwait.Eventually(t, "the prefetch", func() bool { return c.Stats().Fetches == 3 })
 	if got := c.Stats(); got.BackgroundRefreshes != 1 {
 		t.Fatalf("only the used key may be prefetched: %+v", got)
 	}
@@ -411,7 +400,7 @@ func TestCache_PrefetchRefreshesUsedKeysOnly(t *testing.T) {
 
 func TestCache_LRUEvictionStopsTimers(t *testing.T) {
 	t.Parallel()
-	clock := tokencache.NewFakeClock(t0)
+	clock := tokencachetest.NewFakeClock(t0)
 	f := newFetcher(clock, time.Hour)
 	c := newCache(t, f, tokencache.Options{MaxKeys: 3})
 	for _, k := range []string{"a", "b", "c"} {
@@ -468,12 +457,12 @@ func TestCache_CloseLeavesNoGoroutines(t *testing.T) {
 	if _, err := c.Token(context.Background(), "k1"); !errors.Is(err, tokencache.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
 	}
-	eventually(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	testwait.Eventually(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func TestCache_StoreSharesTokensAndForgetsRejectedOnes(t *testing.T) {
 	t.Parallel()
-	clock := tokencache.NewFakeClock(t0)
+	clock := tokencachetest.NewFakeClock(t0)
 	store := tokencache.NewMemoryStore(clock, 0)
 	f1, f2 := newFetcher(clock, time.Hour), newFetcher(clock, time.Hour)
 	f2.name = "c2:"
@@ -521,7 +510,7 @@ func TestCache_LogsOmitKeysUnlessAsked(t *testing.T) {
 
 func TestCache_OnFetchHook(t *testing.T) {
 	t.Parallel()
-	clock := tokencache.NewFakeClock(t0)
+	clock := tokencachetest.NewFakeClock(t0)
 	var keys []string
 	var mu sync.Mutex
 	c := newCache(t, newFetcher(clock, time.Hour), tokencache.Options{OnFetch: func(key string, d time.Duration, err error) {

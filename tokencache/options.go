@@ -31,6 +31,10 @@ type Options struct {
 	// NoPrefetch turns off refreshing stale tokens of recently used keys when no request
 	// arrives. Prefetch is on by default.
 	NoPrefetch bool
+	// MaxConcurrentFetches bounds how many fetches run at once across all keys; the others
+	// wait for a slot (their callers wait too, each within its own context; the wait does
+	// not count against FetchTimeout). Every key still has at most one fetch. Default 16.
+	MaxConcurrentFetches int
 	// MaxKeys bounds the number of keys; the least recently used is evicted beyond it.
 	// Default 10,000.
 	MaxKeys int
@@ -74,6 +78,9 @@ func (o Options) withDefaults() Options {
 	if o.BackoffMax < o.BackoffMin {
 		o.BackoffMax = o.BackoffMin
 	}
+	if o.MaxConcurrentFetches <= 0 {
+		o.MaxConcurrentFetches = 16
+	}
 	if o.MaxKeys <= 0 {
 		o.MaxKeys = 10_000
 	}
@@ -84,7 +91,7 @@ func (o Options) withDefaults() Options {
 		o.Rand = rand.Float64
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(discardHandler{})
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }

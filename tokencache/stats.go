@@ -1,8 +1,6 @@
 package tokencache
 
 import (
-	"context"
-	"log/slog"
 	"sync/atomic"
 	"unsafe"
 )
@@ -59,12 +57,3 @@ type counters struct {
 	fetchErrors, storeHits, background atomic.Uint64
 	dropped, noop, evictions           atomic.Uint64
 }
-
-// discardHandler is a slog handler that drops everything (slog.DiscardHandler is Go 1.24+
-// too, but this keeps the zero-cost Enabled check explicit).
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discardHandler) WithGroup(string) slog.Handler           { return d }

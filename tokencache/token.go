@@ -2,7 +2,6 @@ package tokencache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -46,30 +45,3 @@ func (t Token) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
 // (cancelled by Close, bounded by Options.FetchTimeout) and keeps the first waiting
 // caller's context values.
 type FetchFunc func(ctx context.Context, key string) (Token, error)
-
-// Errors the cache returns (wrapped; test with errors.Is).
-var (
-	// ErrClosed: the cache was closed.
-	ErrClosed = errors.New("finauth: tokencache: the cache is closed")
-	// ErrEmptyToken: the fetch returned a token with no value.
-	ErrEmptyToken = errors.New("finauth: tokencache: the fetch returned an empty token")
-	// ErrExpiredToken: the fetch returned a token that had already expired.
-	ErrExpiredToken = errors.New("finauth: tokencache: the fetch returned a token that has already expired (check the token endpoint's expires_in and this machine's clock)")
-	// ErrFetchPanic: the fetch panicked; the panic was recovered.
-	ErrFetchPanic = errors.New("finauth: tokencache: the fetch panicked")
-)
-
-// PanicError reports a recovered panic in a FetchFunc. Its message names the panic value's
-// type only (the value may hold a secret); Stack holds the goroutine stack for debugging.
-type PanicError struct {
-	ValueType string
-	Stack     []byte
-}
-
-// Error says that the fetch panicked.
-func (e *PanicError) Error() string {
-	return ErrFetchPanic.Error() + " (panic value of type " + e.ValueType + "); this is a bug in the fetch function"
-}
-
-// Is makes errors.Is(err, ErrFetchPanic) true.
-func (e *PanicError) Is(target error) bool { return target == ErrFetchPanic }

@@ -1,0 +1,277 @@
+package tokencache
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+)
+
+// Fetching: one flight per key, shared by waiting callers and background refreshes; its
+// result is stored before anyone is released.
+
+// wait is the slow path: no usable token in memory.
+func (c *Cache) wait(ctx context.Context, key string) (Token, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return Token{}, err
+		}
+		e, err := c.entry(key)
+		if err != nil {
+			return Token{}, err
+		}
+		e.mu.Lock()
+		if e.evicted {
+			e.mu.Unlock()
+			continue // evicted between lookup and lock: take the new entry
+		}
+		if s := e.cur.Load(); s != nil && s.state.Load() != expired {
+			e.mu.Unlock()
+			c.touch(e)
+			c.c.hits.add()
+			return s.tok, nil
+		}
+		if e.flight == nil {
+			if e.lastErr != nil && c.o.Clock.Now().Before(e.errUntil) {
+				err := e.lastErr
+				e.mu.Unlock()
+				c.c.negativeHits.Add(1)
+				return Token{}, err
+			}
+			c.startLocked(e, ctx)
+		}
+		f := e.flight
+		e.mu.Unlock()
+		c.touch(e)
+		c.c.misses.Add(1)
+		select {
+		case <-f.done:
+			return f.tok, f.err
+		case <-ctx.Done():
+			return Token{}, ctx.Err()
+		}
+	}
+}
+
+// startBackground starts a refresh ahead of expiry, unless a fetch already runs.
+func (c *Cache) startBackground(e *entry) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.flight != nil || e.retry != nil {
+		return // the running fetch or the pending retry is the refresh
+	}
+	if e.evicted || c.closed.Load() {
+		e.refreshing.Store(false)
+		return
+	}
+	c.c.background.Add(1)
+	c.startLocked(e, nil)
+}
+
+// startLocked starts the fetch of e. callerCtx (nil for background work) lends its values,
+// not its cancellation. e.mu is held.
+func (c *Cache) startLocked(e *entry, callerCtx context.Context) {
+	f := &flight{done: make(chan struct{})}
+	e.flight = f
+	if e.retry != nil { // a caller needs the token now: do not wait for the backoff
+		e.retry.Stop()
+		e.retry = nil
+	}
+	if c.closed.Load() {
+		e.flight = nil
+		f.err = ErrClosed
+		close(f.done)
+		return
+	}
+	parent := context.Background()
+	if callerCtx != nil {
+		parent = context.WithoutCancel(callerCtx)
+	}
+	c.wg.Add(1)
+	go c.run(e, f, parent)
+}
+
+func (c *Cache) run(e *entry, f *flight, parent context.Context) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithCancel(parent)
+	stop := context.AfterFunc(c.base, cancel)
+	defer func() {
+		stop()
+		cancel()
+	}()
+	tok, fromStore, err := c.obtain(ctx, e)
+	c.finish(e, f, tok, fromStore, err)
+}
+
+// obtain gets a token from the Store or the fetch function. The Store's calls and the fetch
+// (with the Store's save) are each bounded by FetchTimeout; the fetch first waits for one of
+// the MaxConcurrentFetches slots, for as long as it takes (the callers waiting for it leave
+// on their own contexts), so that a cold start over many keys queues its token-endpoint
+// calls instead of opening all of them at once.
+func (c *Cache) obtain(ctx context.Context, e *entry) (Token, bool, error) {
+	if tok, ok := c.load(ctx, e); ok {
+		return tok, true, nil
+	}
+	if err := c.fetchSlots.Acquire(ctx, 1); err != nil {
+		return Token{}, false, ErrClosed // only Close cancels ctx
+	}
+	defer c.fetchSlots.Release(1)
+	ctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
+	defer cancel()
+	start := c.o.Clock.Now()
+	tok, err := c.callFetch(ctx, e.key)
+	now := c.o.Clock.Now()
+	switch {
+	case err != nil:
+	case tok.Value == "":
+		err = ErrEmptyToken
+	case !tok.Expiry.IsZero() && !tok.Expiry.After(now):
+		err = ErrExpiredToken
+	}
+	c.c.fetches.Add(1)
+	if err != nil {
+		c.c.fetchErrors.Add(1)
+	}
+	c.onFetch(e.key, now.Sub(start), err)
+	if err == nil && c.o.Store != nil {
+		if serr := c.o.Store.Save(ctx, e.key, tok); serr != nil {
+			c.log(e, slog.LevelWarn, "store save failed", "error", serr)
+		}
+	}
+	return tok, false, err
+}
+
+// load reads a usable token from the Store, after deleting the one a server rejected.
+func (c *Cache) load(ctx context.Context, e *entry) (Token, bool) {
+	st := c.o.Store
+	if st == nil {
+		return Token{}, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
+	defer cancel()
+	e.mu.Lock()
+	rejected := e.rejected
+	e.mu.Unlock()
+	if rejected != "" {
+		if err := st.Delete(ctx, e.key, rejected); err != nil {
+			c.log(e, slog.LevelWarn, "store delete failed", "error", err)
+		}
+	}
+	tok, ok, err := st.Load(ctx, e.key)
+	switch {
+	case err != nil:
+		c.log(e, slog.LevelWarn, "store load failed", "error", err)
+	case ok && tok.Value != "" && tok.Value != rejected &&
+		(tok.Expiry.IsZero() || tok.Expiry.Sub(c.o.Clock.Now()) > 2*c.o.SafetyMargin):
+		return tok, true
+	}
+	return Token{}, false
+}
+
+func (c *Cache) callFetch(ctx context.Context, key string) (tok Token, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			tok, err = Token{}, &PanicError{ValueType: fmt.Sprintf("%T", r), Stack: debug.Stack()}
+		}
+	}()
+	if c.fetch == nil {
+		return Token{}, ErrNoFetch
+	}
+	return c.fetch(ctx, key)
+}
+
+func (c *Cache) onFetch(key string, d time.Duration, err error) {
+	if c.o.OnFetch == nil {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.o.Logger.Error("finauth: tokencache: OnFetch hook panicked", "panic_type", fmt.Sprintf("%T", r))
+		}
+	}()
+	c.o.OnFetch(key, d, err)
+}
+
+// finish stores the outcome of a fetch and releases its waiters.
+func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.flight = nil
+	if err == nil {
+		if fromStore {
+			c.c.storeHits.Add(1)
+		}
+		f.tok = tok
+		e.failures, e.lastErr, e.rejected = 0, nil, ""
+		if !e.evicted && !c.closed.Load() {
+			c.storeLocked(e, tok)
+		}
+		e.refreshing.Store(false)
+		close(f.done)
+		return
+	}
+	if cur := e.cur.Load(); cur != nil && cur.state.Load() != expired && !e.evicted && !c.closed.Load() {
+		// Stale-if-error: keep serving the usable token, retry in the background.
+		e.failures++
+		delay := c.o.backoff(e.failures)
+		e.retry = c.o.Clock.AfterFunc(delay, func() { c.retryFire(e) })
+		c.log(e, slog.LevelWarn, "refresh failed; serving the cached token until it expires", "error", err, "attempt", e.failures, "retry_in", delay)
+		f.tok = cur.tok
+		close(f.done)
+		return
+	}
+	c.log(e, slog.LevelWarn, "fetch failed", "error", err)
+	e.refreshing.Store(false)
+	f.err = err
+	if c.o.NegativeTTL > 0 {
+		e.lastErr, e.errUntil = err, c.o.Clock.Now().Add(c.o.NegativeTTL)
+	}
+	close(f.done)
+}
+
+func (c *Cache) retryFire(e *entry) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.retry = nil
+	if e.flight != nil || e.evicted || c.closed.Load() {
+		return
+	}
+	c.c.background.Add(1)
+	c.startLocked(e, nil)
+}
+
+// storeLocked makes tok the current token and sets the timers that move it to stale and
+// expired. e.mu is held.
+func (c *Cache) storeLocked(e *entry, tok Token) {
+	if old := e.cur.Load(); old != nil {
+		stopTimers(old)
+	}
+	s := &slot{tok: tok}
+	e.used.Store(false)
+	e.cur.Store(s) // published before its timers exist, so a timer never sees an unpublished slot
+	if tok.Expiry.IsZero() {
+		return
+	}
+	now := c.o.Clock.Now()
+	staleAt, expiredAt := c.o.schedule(now, tok.Expiry)
+	s.timers[0] = c.o.Clock.AfterFunc(staleAt.Sub(now), func() { c.onStale(e, s) })
+	s.timers[1] = c.o.Clock.AfterFunc(expiredAt.Sub(now), func() { c.onExpired(e, s) })
+}
+
+func (c *Cache) onStale(e *entry, s *slot) {
+	if e.cur.Load() != s || !s.state.CompareAndSwap(fresh, stale) {
+		return
+	}
+	// Prefetch: a key used since its token was stored is refreshed now, so that a quiet
+	// service does not wake up to an expired token.
+	if !c.o.NoPrefetch && e.used.Load() && e.refreshing.CompareAndSwap(false, true) {
+		c.startBackground(e)
+	}
+}
+
+func (c *Cache) onExpired(e *entry, s *slot) {
+	if e.cur.Load() == s {
+		s.state.Store(expired)
+	}
+}
