@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/finauth/finauth/integration/internal/mockhttp"
 	"github.com/finauth/finauth/signer"
 )
 
@@ -91,8 +92,10 @@ type Stats struct {
 
 // Mock is the Pismo mock as an http.Handler; Server wraps it in a loopback server.
 type Mock struct {
-	cfg      Config
-	verifier *signer.Verifier
+	cfg        Config
+	verifier   *signer.Verifier
+	rejections *mockhttp.Rejections // token requests refused
+	apiDenials *mockhttp.Rejections // API calls refused
 
 	mu            sync.Mutex
 	tokens        map[string]*issued
@@ -123,7 +126,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Mock: m, Server: httptest.NewServer(m)}, nil
+	return &Server{Mock: m, Server: mockhttp.Loopback(m)}, nil
 }
 
 // TokenURL is the token endpoint's URL.
@@ -153,7 +156,8 @@ func New(cfg Config) (*Mock, error) {
 		return nil, err
 	}
 	return &Mock{cfg: cfg, verifier: v, tokens: map[string]*issued{},
-		stats: Stats{Rejections: map[string]int{}, APICalls: map[int]int{}, APIDenials: map[string]int{}}}, nil
+		rejections: mockhttp.NewRejections(cfg.OnReject), apiDenials: mockhttp.NewRejections(cfg.OnReject),
+		stats: Stats{APICalls: map[int]int{}}}, nil
 }
 
 // ServeHTTP routes the token endpoint and the API.
@@ -177,7 +181,7 @@ func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		m.reject(w, http.StatusMethodNotAllowed, ReasonBadRequest, "POST only")
+		m.rejections.Refuse(w, http.StatusMethodNotAllowed, ReasonBadRequest, "POST only")
 		return
 	}
 	m.mu.Lock()
@@ -187,15 +191,11 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 	n := float64(m.tokenRequests)
 	if m.failRate > 0 && math.Floor(n*m.failRate) > math.Floor((n-1)*m.failRate) {
 		status, ra := m.failStatus, m.retryAfter
-		m.stats.Rejections[ReasonInjectedFailure]++
 		m.mu.Unlock()
-		if m.cfg.OnReject != nil {
-			m.cfg.OnReject(ReasonInjectedFailure, "injected failure")
-		}
 		if ra > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds()))))
 		}
-		writeJSON(w, status, map[string]string{"error": ReasonInjectedFailure, "message": "injected failure"})
+		m.rejections.Refuse(w, status, ReasonInjectedFailure, "injected failure")
 		return
 	}
 	m.mu.Unlock()
@@ -204,16 +204,16 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	if err != nil || json.Unmarshal(body, &req) != nil || req.Token == "" {
-		m.reject(w, http.StatusBadRequest, ReasonBadRequest, `the body must be {"token":"<jwt>"}`)
+		m.rejections.Refuse(w, http.StatusBadRequest, ReasonBadRequest, `the body must be {"token":"<jwt>"}`)
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		m.reject(w, http.StatusBadRequest, ReasonBadRequest, "Content-Type must be application/json")
+		m.rejections.Refuse(w, http.StatusBadRequest, ReasonBadRequest, "Content-Type must be application/json")
 		return
 	}
 	claims, status, reason, msg := m.check(req.Token)
 	if reason != "" {
-		m.reject(w, status, reason, msg)
+		m.rejections.Refuse(w, status, reason, msg)
 		return
 	}
 	now := m.cfg.Now()
@@ -224,10 +224,10 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 	m.mu.Unlock()
 	secs := int(m.cfg.TokenLifetime / time.Second)
 	if m.cfg.Shape == TokenCreated {
-		writeJSON(w, http.StatusCreated, map[string]any{"token": tok, "expires_in": secs})
+		mockhttp.WriteJSON(w, http.StatusCreated, map[string]any{"token": tok, "expires_in": secs})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "refresh_token": newOpaque(), "expires_in": strconv.Itoa(secs)})
+	mockhttp.WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "refresh_token": newOpaque(), "expires_in": strconv.Itoa(secs)})
 }
 
 // claims are the JWT claims the mock reads; raw fields keep their JSON types for the checks.
@@ -311,16 +311,6 @@ func (m *Mock) check(jwt string) (claims, int, string, string) {
 	return c, 0, "", ""
 }
 
-func (m *Mock) reject(w http.ResponseWriter, status int, reason, msg string) {
-	m.mu.Lock()
-	m.stats.Rejections[reason]++
-	m.mu.Unlock()
-	if m.cfg.OnReject != nil {
-		m.cfg.OnReject(reason, msg)
-	}
-	writeJSON(w, status, map[string]string{"error": reason, "message": msg})
-}
-
 // api serves every path but the token endpoint: it needs a valid token, and
 // /accounts/{id}... needs that account's token. It echoes what it received.
 func (m *Mock) api(w http.ResponseWriter, r *http.Request) {
@@ -350,22 +340,16 @@ func (m *Mock) api(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	m.stats.APICalls[status]++
-	if reason != "" {
-		m.stats.APIDenials[reason]++
-	}
 	var uid, external string
 	if t != nil {
 		uid, external = t.uid, t.external
 	}
 	m.mu.Unlock()
 	if reason != "" {
-		if m.cfg.OnReject != nil {
-			m.cfg.OnReject(reason, "API call refused ("+r.Method+" "+r.URL.Path+")")
-		}
-		writeJSON(w, status, map[string]string{"error": reason})
+		m.apiDenials.Refuse(w, status, reason, "API call refused ("+r.Method+" "+r.URL.Path+")")
 		return
 	}
-	writeJSON(w, http.StatusOK, Echo{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, BodySHA256: hex.EncodeToString(sum[:]), UID: uid, ExternalAccountID: external})
+	mockhttp.WriteJSON(w, http.StatusOK, Echo{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, BodySHA256: hex.EncodeToString(sum[:]), UID: uid, ExternalAccountID: external})
 }
 
 // Echo is what an API route answers: what it received and whose token it was.
@@ -443,15 +427,9 @@ func (m *Mock) Fail401(n int) {
 func (m *Mock) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := Stats{Exchanges: m.stats.Exchanges, Rejections: map[string]int{}, APICalls: map[int]int{}, APIDenials: map[string]int{}}
-	for k, v := range m.stats.Rejections {
-		s.Rejections[k] = v
-	}
+	s := Stats{Exchanges: m.stats.Exchanges, Rejections: m.rejections.Counts(), APICalls: map[int]int{}, APIDenials: m.apiDenials.Counts()}
 	for k, v := range m.stats.APICalls {
 		s.APICalls[k] = v
-	}
-	for k, v := range m.stats.APIDenials {
-		s.APIDenials[k] = v
 	}
 	return s
 }
@@ -460,10 +438,4 @@ func newOpaque() string {
 	b := make([]byte, 24)
 	rand.Read(b)
 	return "pismo_" + hex.EncodeToString(b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }

@@ -6,7 +6,6 @@ package soldomock
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/finauth/finauth/integration/internal/mockhttp"
 	"github.com/finauth/finauth/signer"
 )
 
@@ -88,12 +88,13 @@ type Stats struct {
 
 // Mock is the Soldo mock as an http.Handler.
 type Mock struct {
-	cfg       Config
-	verifiers map[string]*signer.Verifier // mid + "\x00" + kid
+	cfg        Config
+	verifiers  map[string]*signer.Verifier // mid + "\x00" + kid
+	rejections *mockhttp.Rejections
 
-	mu    sync.Mutex
-	seen  map[string]time.Time // signature -> expiry, for replay protection
-	stats Stats
+	mu       sync.Mutex
+	seen     map[string]time.Time // signature -> expiry, for replay protection
+	verified int
 }
 
 // Server is a Mock on a loopback port.
@@ -108,7 +109,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Mock: m, Server: httptest.NewServer(m)}, nil
+	return &Server{Mock: m, Server: mockhttp.Loopback(m)}, nil
 }
 
 // New returns the Mock handler.
@@ -125,7 +126,7 @@ func New(cfg Config) (*Mock, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Mock{cfg: cfg, verifiers: map[string]*signer.Verifier{}, seen: map[string]time.Time{}, stats: Stats{Rejections: map[string]int{}}}
+	m := &Mock{cfg: cfg, verifiers: map[string]*signer.Verifier{}, seen: map[string]time.Time{}, rejections: mockhttp.NewRejections(cfg.OnReject)}
 	for mid, keys := range cfg.Members {
 		for _, k := range keys {
 			if k.KeyID() == "" {
@@ -165,99 +166,134 @@ func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.mu.Lock()
-	m.stats.Verified++
+	m.verified++
 	m.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(echo)
 }
 
+// verify checks a request's signature and the header fields that bind it to the request,
+// and returns what it verified or the reason to refuse it.
 func (m *Mock) verify(r *http.Request, body []byte) (Echo, string, string) {
+	token, u, v, reason, msg := m.identify(r)
+	if reason != "" {
+		return Echo{}, reason, msg
+	}
+	verified, reason, msg := verifySignature(v, token, u, body)
+	if reason != "" {
+		return Echo{}, reason, msg
+	}
+	exp, reason, msg := m.checkHeader(r, verified.Header)
+	if reason != "" {
+		return Echo{}, reason, msg
+	}
+	if m.replayed(u.Signature, exp) {
+		return Echo{}, ReasonReplay, "this signature was already used"
+	}
+	sum := sha256.Sum256(body)
+	mid, _ := u.HeaderString("mid")
+	kid, _ := u.HeaderString("kid")
+	return Echo{Method: r.Method, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery, BodySHA256: hex.EncodeToString(sum[:]), BodyLength: len(body),
+		Member: mid, KeyID: kid, Algorithm: string(verified.Algorithm), Detached: u.Detached, Signature: u.Signature}, "", ""
+}
+
+// identify reads the JWS of the Authorization header, without verifying it, and finds the
+// verifier of its member and key.
+func (m *Mock) identify(r *http.Request) (string, *signer.Unverified, *signer.Verifier, string, string) {
 	auth := r.Header.Values("Authorization")
 	if len(auth) != 1 || !strings.HasPrefix(auth[0], "Bearer ") {
-		return Echo{}, ReasonNoAuthorization, "exactly one Authorization: Bearer <jws> header is required"
+		return "", nil, nil, ReasonNoAuthorization, "exactly one Authorization: Bearer <jws> header is required"
 	}
 	token := strings.TrimPrefix(auth[0], "Bearer ")
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return Echo{}, ReasonMalformed, "the JWS must have three dot-separated parts"
+	u, err := signer.DecodeUnverified(token)
+	if err != nil {
+		return "", nil, nil, ReasonMalformed, "the JWS must be three dot-separated parts with a base64url JSON header"
 	}
-	rawHeader, err := base64.RawURLEncoding.DecodeString(parts[0])
-	var hdr map[string]json.RawMessage
-	if err != nil || json.Unmarshal(rawHeader, &hdr) != nil {
-		return Echo{}, ReasonMalformed, "the JWS header is not base64url JSON"
-	}
-	mid, kid := str(hdr["mid"]), str(hdr["kid"])
+	mid, _ := u.HeaderString("mid")
+	kid, _ := u.HeaderString("kid")
 	if _, ok := m.cfg.Members[mid]; !ok {
-		return Echo{}, ReasonUnknownMember, "mid is not a registered member"
+		return "", nil, nil, ReasonUnknownMember, "mid is not a registered member"
 	}
 	v := m.verifiers[mid+"\x00"+kid]
 	if v == nil {
-		return Echo{}, ReasonUnknownKey, "kid is not a key registered for this member"
+		return "", nil, nil, ReasonUnknownKey, "kid is not a key registered for this member"
 	}
-	detached := parts[1] == ""
+	return token, u, v, "", ""
+}
+
+// verifySignature checks the signature over the header and the exact body received
+// (detached), or over the header and the payload, which must be the body (attached).
+func verifySignature(v *signer.Verifier, token string, u *signer.Unverified, body []byte) (*signer.Verified, string, string) {
 	var verified *signer.Verified
-	if detached {
+	var err error
+	if u.Detached {
 		verified, err = v.VerifyDetached(token, body)
 	} else {
 		verified, err = v.Verify(token)
 	}
-	if err != nil {
-		switch {
-		case errors.Is(err, signer.ErrAlgNone), errors.Is(err, signer.ErrAlgHMAC), errors.Is(err, signer.ErrAlgNotAllowed):
-			return Echo{}, ReasonAlgorithm, "alg is not allowed for this key"
-		case errors.Is(err, signer.ErrInvalidSignature):
-			return Echo{}, ReasonSignature, "the signature does not verify over the header and the exact body bytes received"
-		}
-		return Echo{}, ReasonMalformed, "the JWS is malformed"
+	switch {
+	case errors.Is(err, signer.ErrAlgNone), errors.Is(err, signer.ErrAlgHMAC), errors.Is(err, signer.ErrAlgNotAllowed):
+		return nil, ReasonAlgorithm, "alg is not allowed for this key"
+	case errors.Is(err, signer.ErrInvalidSignature):
+		return nil, ReasonSignature, "the signature does not verify over the header and the exact body bytes received"
+	case err != nil:
+		return nil, ReasonMalformed, "the JWS is malformed"
+	case !u.Detached && string(verified.Payload) != string(body):
+		return nil, ReasonBody, "the JWS payload differs from the request body"
 	}
-	if !detached && string(verified.Payload) != string(body) {
-		return Echo{}, ReasonBody, "the JWS payload differs from the request body"
-	}
-	h := verified.Header
+	return verified, "", ""
+}
+
+// checkHeader checks typ, exp, and that method, host, path and query name the request
+// received; it returns exp in Unix milliseconds.
+func (m *Mock) checkHeader(r *http.Request, h map[string]json.RawMessage) (int64, string, string) {
 	if str(h["typ"]) != "jwt" {
-		return Echo{}, ReasonType, `typ must be "jwt"`
+		return 0, ReasonType, `typ must be "jwt"`
 	}
 	exp, ok := millis(h["exp"])
 	now := m.cfg.Now()
 	if !ok {
-		return Echo{}, ReasonExpiry, "exp must be Unix milliseconds (a number or a string of digits)"
+		return 0, ReasonExpiry, "exp must be Unix milliseconds (a number or a string of digits)"
 	}
 	if t := time.UnixMilli(exp); !t.After(now.Add(-m.cfg.Skew)) {
-		return Echo{}, ReasonExpiry, "exp is in the past"
+		return 0, ReasonExpiry, "exp is in the past"
 	} else if t.After(now.Add(MaxTTL + m.cfg.Skew)) {
-		return Echo{}, ReasonExpiry, "exp is more than 60 s ahead (is it in seconds instead of milliseconds?)"
+		return 0, ReasonExpiry, "exp is more than 60 s ahead (is it in seconds instead of milliseconds?)"
 	}
 	method := str(h["method"])
 	if method != strings.ToUpper(r.Method) || method != strings.ToUpper(method) {
-		return Echo{}, ReasonMethod, "method must be the request's method, upper case"
+		return 0, ReasonMethod, "method must be the request's method, upper case"
 	}
 	if str(h["host"]) != r.Host {
-		return Echo{}, ReasonHost, "host must be the Host the request was sent to"
+		return 0, ReasonHost, "host must be the Host the request was sent to"
 	}
 	if str(h["path"]) != r.URL.Path {
-		return Echo{}, ReasonPath, "path must be the request's path, decoded (not URL-encoded)"
+		return 0, ReasonPath, "path must be the request's path, decoded (not URL-encoded)"
 	}
 	q, hasQuery := h["query"]
 	if (hasQuery && str(q) != r.URL.RawQuery) || (!hasQuery && r.URL.RawQuery != "") {
-		return Echo{}, ReasonQuery, "query must be the raw query string as sent, without '?'"
+		return 0, ReasonQuery, "query must be the raw query string as sent, without '?'"
 	}
-	if m.cfg.ReplayProtection {
-		m.mu.Lock()
-		for sig, until := range m.seen {
-			if now.After(until.Add(m.cfg.Skew)) {
-				delete(m.seen, sig)
-			}
-		}
-		_, replayed := m.seen[parts[2]]
-		m.seen[parts[2]] = time.UnixMilli(exp)
-		m.mu.Unlock()
-		if replayed {
-			return Echo{}, ReasonReplay, "this signature was already used"
+	return exp, "", ""
+}
+
+// replayed reports whether replay protection is on and the signature was seen before; it
+// remembers the signature until exp (Unix milliseconds).
+func (m *Mock) replayed(signature string, exp int64) bool {
+	if !m.cfg.ReplayProtection {
+		return false
+	}
+	now := m.cfg.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for sig, until := range m.seen {
+		if now.After(until.Add(m.cfg.Skew)) {
+			delete(m.seen, sig)
 		}
 	}
-	sum := sha256.Sum256(body)
-	return Echo{Method: r.Method, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery, BodySHA256: hex.EncodeToString(sum[:]), BodyLength: len(body),
-		Member: mid, KeyID: kid, Algorithm: string(verified.Algorithm), Detached: detached, Signature: parts[2]}, "", ""
+	_, seen := m.seen[signature]
+	m.seen[signature] = time.UnixMilli(exp)
+	return seen
 }
 
 func str(raw json.RawMessage) string {
@@ -276,24 +312,12 @@ func millis(raw json.RawMessage) (int64, bool) {
 }
 
 func (m *Mock) reject(w http.ResponseWriter, reason, msg string) {
-	m.mu.Lock()
-	m.stats.Rejections[reason]++
-	m.mu.Unlock()
-	if m.cfg.OnReject != nil {
-		m.cfg.OnReject(reason, msg)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusUnauthorized)
-	json.NewEncoder(w).Encode(Rejection{Error: reason, Message: msg})
+	m.rejections.Refuse(w, http.StatusUnauthorized, reason, msg)
 }
 
 // Stats returns a copy of the counters.
 func (m *Mock) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := Stats{Verified: m.stats.Verified, Rejections: map[string]int{}}
-	for k, v := range m.stats.Rejections {
-		s.Rejections[k] = v
-	}
-	return s
+	return Stats{Verified: m.verified, Rejections: m.rejections.Counts()}
 }

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -23,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/finauth/finauth/integration/internal/mockhttp"
 	"github.com/finauth/finauth/integration/pismomock"
 	"github.com/finauth/finauth/integration/soldomock"
 	"github.com/finauth/finauth/signer"
@@ -46,6 +46,50 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(args[1:], stderr)
 	}
+	c, code, ok := parseConfig(args, stderr, lookup)
+	if !ok {
+		return code
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	mocks, problems := c.mocks(log)
+	if len(problems) > 0 {
+		fmt.Fprintln(stderr, "mockserver: "+strings.Join(problems, "; "))
+		return 2
+	}
+	if len(mocks) == 0 {
+		fmt.Fprintln(stderr, "mockserver: both mocks are disabled (--pismo-addr and --soldo-addr are empty)")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var servers []*http.Server
+	defer func() {
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, s := range servers {
+			s.Shutdown(shutdown)
+		}
+	}()
+	for _, m := range mocks {
+		srv, addr, err := mockhttp.Listen(m.addr, m.handler)
+		if err != nil {
+			fmt.Fprintf(stderr, "mockserver: %s mock: %v\n", m.name, err)
+			return 1
+		}
+		servers = append(servers, srv)
+		fmt.Fprintf(stdout, "%s mock listening on http://%s\n", m.name, addr)
+		log.Info("listening", "mock", m.name, "addr", addr.String())
+	}
+	if ready != nil {
+		ready()
+	}
+	<-ctx.Done()
+	return 0
+}
+
+// parseConfig reads the flags, defaulted from MOCK_* variables; ok false means exit with
+// code (0 after --help).
+func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, bool)) (c config, code int, ok bool) {
 	env := func(name, def string) string {
 		if v, ok := lookup(name); ok && v != "" {
 			return v
@@ -69,7 +113,6 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		}
 		return f
 	}
-	var c config
 	fs := flag.NewFlagSet("mockserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.pismoAddr, "pismo-addr", env("MOCK_PISMO_ADDR", ":8081"), "Pismo mock listen address; empty disables it (MOCK_PISMO_ADDR)")
@@ -92,22 +135,31 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 	fs.BoolVar(&c.soldoReplay, "soldo-replay-protection", env("MOCK_SOLDO_REPLAY_PROTECTION", "") == "true", "refuse a signature seen before (MOCK_SOLDO_REPLAY_PROTECTION)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return c, 0, false
 		}
-		return 2
+		return c, 2, false
 	}
 	if len(bad) > 0 {
 		fmt.Fprintln(stderr, "mockserver: "+strings.Join(bad, "; "))
-		return 2
+		return c, 2, false
 	}
 	if c.pismoLifetime <= 0 || c.pismoFailRate < 0 || c.pismoFailRate > 1 || (c.pismoFailRate > 0 && (c.pismoFailStatus < 400 || c.pismoFailStatus > 599)) {
 		fmt.Fprintln(stderr, "mockserver: --pismo-token-lifetime must be positive, --pismo-fail-rate within [0, 1], --pismo-fail-status a 4xx or 5xx")
-		return 2
+		return c, 2, false
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	var servers []*http.Server
+	return c, 0, true
+}
+
+// mock is one enabled mock, ready to listen.
+type mock struct {
+	name, addr string
+	handler    http.Handler
+}
+
+// mocks builds the enabled mocks, every problem of both reported together.
+func (c config) mocks(log *slog.Logger) ([]mock, []string) {
+	var out []mock
+	var problems []string
 	for _, m := range []struct {
 		name, addr string
 		handler    func(config, *slog.Logger) (http.Handler, error)
@@ -117,30 +169,12 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		}
 		h, err := m.handler(c, log)
 		if err != nil {
-			fmt.Fprintln(stderr, "mockserver:", err)
-			return 2
+			problems = append(problems, err.Error())
+			continue
 		}
-		srv, err := serve(m.name, m.addr, h, stdout, log)
-		if err != nil {
-			fmt.Fprintln(stderr, "mockserver:", err)
-			return 1
-		}
-		servers = append(servers, srv)
+		out = append(out, mock{name: m.name, addr: m.addr, handler: h})
 	}
-	if len(servers) == 0 {
-		fmt.Fprintln(stderr, "mockserver: both mocks are disabled (--pismo-addr and --soldo-addr are empty)")
-		return 2
-	}
-	if ready != nil {
-		ready()
-	}
-	<-ctx.Done()
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, s := range servers {
-		s.Shutdown(shutdown)
-	}
-	return 0
+	return out, problems
 }
 
 func pismoHandler(c config, log *slog.Logger) (http.Handler, error) {
@@ -224,18 +258,6 @@ func withHealth(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-func serve(name, addr string, h http.Handler, stdout io.Writer, log *slog.Logger) (*http.Server, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("%s mock: %w", name, err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(l)
-	fmt.Fprintf(stdout, "%s mock listening on http://%s\n", name, l.Addr())
-	log.Info("listening", "mock", name, "addr", l.Addr().String())
-	return srv, nil
 }
 
 func healthcheck(args []string, stderr io.Writer) int {

@@ -1,0 +1,81 @@
+// Package mockhttp is the HTTP plumbing the strict mocks share: JSON answers, counting
+// refusals by reason, and serving a mock on a listener.
+package mockhttp
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"time"
+)
+
+// WriteJSON answers status with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// Refusal is the body of a refused request: the reason (a mock's Reason constant) and a
+// message saying what to fix.
+type Refusal struct {
+	Error   string `json:"error"`
+	Message string `json:"message,omitempty"`
+}
+
+// Rejections counts a mock's refusals by reason and tells its OnReject hook. Safe for
+// concurrent use.
+type Rejections struct {
+	hook   func(reason, message string)
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+// NewRejections returns a counter calling hook (may be nil) on every refusal.
+func NewRejections(hook func(reason, message string)) *Rejections {
+	return &Rejections{hook: hook, counts: map[string]int{}}
+}
+
+// Count records a refusal without answering (for a refusal the caller answers itself).
+func (r *Rejections) Count(reason, message string) {
+	r.mu.Lock()
+	r.counts[reason]++
+	r.mu.Unlock()
+	if r.hook != nil {
+		r.hook(reason, message)
+	}
+}
+
+// Refuse records a refusal and answers status with {"error": reason, "message": message}.
+func (r *Rejections) Refuse(w http.ResponseWriter, status int, reason, message string) {
+	r.Count(reason, message)
+	WriteJSON(w, status, Refusal{Error: reason, Message: message})
+}
+
+// Counts returns a copy of the counts by reason.
+func (r *Rejections) Counts() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int, len(r.counts))
+	for k, v := range r.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Loopback serves h on a loopback port for tests (httptest).
+func Loopback(h http.Handler) *httptest.Server { return httptest.NewServer(h) }
+
+// Listen serves h on addr (":8081", "127.0.0.1:0", ...) until the returned server is shut
+// down, and returns the address it really listens on.
+func Listen(addr string, h http.Handler) (*http.Server, net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	return srv, l.Addr(), nil
+}
