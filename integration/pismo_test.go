@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -384,11 +385,19 @@ func TestPismo_ResponseShapes(t *testing.T) {
 
 // TestPismo_Soak runs mixed traffic (tenant and account tokens, GET and POST) for a while
 // under mixed faults. Every request must end in the right answer or a typed error; none may
-// be lost or answered twice; exchanges stay bounded; goroutines do not grow.
+// be lost or answered twice; exchanges stay bounded; goroutines do not grow. It runs 6 s
+// (3 s with -short); FINAUTH_SOAK=10m (any Go duration) makes it a long soak.
 func TestPismo_Soak(t *testing.T) {
-	duration := 20 * time.Second
+	duration := 6 * time.Second
 	if testing.Short() {
 		duration = 3 * time.Second
+	}
+	if v := os.Getenv("FINAUTH_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			t.Fatalf("FINAUTH_SOAK=%q is not a positive duration (e.g. 10m)", v)
+		}
+		duration = d
 	}
 	before := runtime.NumGoroutine()
 	e := newPismo(t, func(c *pismomock.Config) { c.TokenLifetime = 3 * time.Second }, nil)

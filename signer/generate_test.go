@@ -1,7 +1,9 @@
 package signer_test
 
 import (
+	"encoding/asn1"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"os/exec"
@@ -71,6 +73,8 @@ func TestGenerateKey_RoundTripsThroughPEM(t *testing.T) {
 }
 
 // The encrypted PKCS#8 we write is what openssl writes: openssl opens ours, we open its.
+// (At openssl's own 2,048 iterations: the default 600,000 costs seconds under -race, and
+// TestMarshalPKCS8PEM_DefaultIsSixHundredThousandIterations covers it.)
 func TestMarshalPKCS8PEM_EncryptedOpensInOpenSSL(t *testing.T) {
 	t.Parallel()
 	openssl, err := exec.LookPath("openssl")
@@ -81,7 +85,7 @@ func TestMarshalPKCS8PEM_EncryptedOpensInOpenSSL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := k.MarshalPKCS8PEM([]byte(testPassphrase))
+	enc, err := k.MarshalPKCS8PEM([]byte(testPassphrase), signer.WithPBKDF2Iterations(2048))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +111,55 @@ func TestMarshalPKCS8PEM_EncryptedOpensInOpenSSL(t *testing.T) {
 	set, err := signer.ParsePublicKeys(out)
 	if err != nil || set.Keys()[0].Thumbprint() != k.Public().Thumbprint() {
 		t.Fatalf("openssl's public key differs: %v", err)
+	}
+}
+
+// The one test that pays for the real default: the file says 600,000 iterations of
+// PBKDF2-HMAC-SHA256 with AES-256-CBC, and opens with the passphrase.
+func TestMarshalPKCS8PEM_DefaultIsSixHundredThousandIterations(t *testing.T) {
+	t.Parallel()
+	k, err := signer.GenerateKey(signer.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := k.MarshalPKCS8PEM([]byte(testPassphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(enc)
+	var info struct {
+		Algo struct {
+			OID    asn1.ObjectIdentifier
+			Params struct {
+				KDF struct {
+					OID    asn1.ObjectIdentifier
+					Params struct {
+						Salt       []byte
+						Iterations int
+						PRF        struct{ OID asn1.ObjectIdentifier } `asn1:"optional"`
+					}
+				}
+				Cipher struct{ OID asn1.ObjectIdentifier }
+			}
+		}
+		Data []byte
+	}
+	if _, err := asn1.Unmarshal(block.Bytes, &info); err != nil {
+		t.Fatal(err)
+	}
+	kdf := info.Algo.Params.KDF.Params
+	if kdf.Iterations != 600_000 || len(kdf.Salt) < 16 || !kdf.PRF.OID.Equal(asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}) ||
+		!info.Algo.Params.Cipher.OID.Equal(asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}) {
+		t.Fatalf("PBES2 parameters: %d iterations, %d-byte salt, PRF %v, cipher %v", kdf.Iterations, len(kdf.Salt), kdf.PRF.OID, info.Algo.Params.Cipher.OID)
+	}
+	back, err := signer.ParseKey(enc, signer.WithPassphrase([]byte(testPassphrase)))
+	if err != nil || back.Public().Thumbprint() != k.Public().Thumbprint() {
+		t.Fatalf("round trip: %v", err)
+	}
+	for _, n := range []int{999, 20_000_000} {
+		if _, err := k.MarshalPKCS8PEM([]byte(testPassphrase), signer.WithPBKDF2Iterations(n)); err == nil {
+			t.Errorf("%d iterations accepted", n)
+		}
 	}
 }
 

@@ -87,11 +87,32 @@ func (k *Key) LogValue() slog.Value { return slog.StringValue(k.String()) }
 // Format keeps every fmt verb (%v, %+v, %#v, %s, %q, %x) on String.
 func (k *Key) Format(f fmt.State, verb rune) { fmt.Fprint(f, k.String()) }
 
+// MarshalOption adjusts MarshalPKCS8PEM.
+type MarshalOption func(*marshalOptions)
+
+type marshalOptions struct{ iterations int }
+
+// WithPBKDF2Iterations sets the PBKDF2 iteration count of an encrypted key (default
+// 600,000, OWASP's 2023 figure for PBKDF2-HMAC-SHA256; at least 1,000 as RFC 8018 asks).
+// Fewer iterations make the passphrase cheaper to guess: lower it only for throwaway keys.
+func WithPBKDF2Iterations(n int) MarshalOption {
+	return func(o *marshalOptions) { o.iterations = n }
+}
+
 // MarshalPKCS8PEM writes the private key as a PKCS#8 "PRIVATE KEY" PEM block, or, when a
 // passphrase is given, as an "ENCRYPTED PRIVATE KEY" block (PBES2: PBKDF2-HMAC-SHA256,
 // AES-256-CBC), the format `openssl genpkey -aes256` writes. A key held in a KMS/HSM
 // cannot be exported.
-func (k *Key) MarshalPKCS8PEM(passphrase []byte) ([]byte, error) {
+func (k *Key) MarshalPKCS8PEM(passphrase []byte, opts ...MarshalOption) ([]byte, error) {
+	o := marshalOptions{iterations: defaultPBKDF2Iterations}
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	if o.iterations < minPBKDF2Iterations || o.iterations > maxPBKDF2Iterations {
+		return nil, fmt.Errorf("finauth: signer: %d PBKDF2 iterations is outside [%d, %d]", o.iterations, minPBKDF2Iterations, maxPBKDF2Iterations)
+	}
 	der, err := x509.MarshalPKCS8PrivateKey(k.signer)
 	if err != nil {
 		return nil, fmt.Errorf("finauth: signer: %s cannot be exported as PKCS#8 (a key in a KMS or HSM stays there): %w", DescribeKey(k.signer.Public()), err)
@@ -99,7 +120,7 @@ func (k *Key) MarshalPKCS8PEM(passphrase []byte) ([]byte, error) {
 	if len(passphrase) == 0 {
 		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 	}
-	enc, err := encryptPKCS8(der, passphrase, defaultPBKDF2Iterations)
+	enc, err := encryptPKCS8(der, passphrase, o.iterations)
 	if err != nil {
 		return nil, err
 	}

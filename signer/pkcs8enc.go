@@ -41,6 +41,9 @@ var (
 // PBKDF2-HMAC-SHA256, about a quarter of a second to open the key on these machines.
 const defaultPBKDF2Iterations = 600_000
 
+// minPBKDF2Iterations is RFC 8018's recommended minimum.
+const minPBKDF2Iterations = 1000
+
 // maxPBKDF2Iterations bounds the work a crafted file can ask for.
 const maxPBKDF2Iterations = 10_000_000
 

@@ -332,35 +332,3 @@ func TestBearer_UnderRetryableHTTP(t *testing.T) {
 		t.Fatalf("%q after %d calls", b, calls.Load())
 	}
 }
-
-func TestNewOrigins(t *testing.T) {
-	t.Parallel()
-	o, err := transport.NewOrigins([]string{"https://API.example.com/v1", "http://127.0.0.1:8080", "http://localhost:9", "http://[::1]:5"}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for u, want := range map[string]bool{
-		"https://api.example.com:443/other": true,
-		"https://api.example.com:8443/":     false,
-		"http://api.example.com/":           false,
-		"http://127.0.0.1:8080/x":           true,
-		"http://127.0.0.1:8081/x":           false,
-		"http://[::1]:5/":                   true,
-	} {
-		req, _ := http.NewRequest("GET", u, nil)
-		if got := o.Allows(req.URL); got != want {
-			t.Errorf("%s: %v", u, got)
-		}
-	}
-	if _, err := transport.NewOrigins([]string{"http://api.example.com"}, false); !errors.Is(err, transport.ErrInsecureOrigin) {
-		t.Fatalf("plain http to a remote host: %v", err)
-	}
-	if _, err := transport.NewOrigins([]string{"http://api.example.com"}, true); err != nil {
-		t.Fatalf("explicitly allowed: %v", err)
-	}
-	for _, bad := range [][]string{nil, {""}, {"api.example.com"}, {"ftp://x"}} {
-		if _, err := transport.NewOrigins(bad, false); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}

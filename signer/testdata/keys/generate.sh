@@ -21,8 +21,9 @@ ssh-keygen -q -t ecdsa -b 256 -m PEM -N $pw -C test -f test-ec-p256-legacy-encry
 ssh-keygen -q -t rsa -b 2048 -N '' -C test -f test-rsa-openssh.key && rm test-rsa-openssh.key.pub
 ssh-keygen -q -t ecdsa -b 256 -N '' -C test -f test-ec-p256-openssh.key && rm test-ec-p256-openssh.key.pub
 ssh-keygen -q -t ed25519 -N '' -C test -f test-ed25519-openssh.key && rm test-ed25519-openssh.key.pub
-ssh-keygen -q -t ed25519 -N $pw -C test -f test-ed25519-openssh-encrypted.key && rm test-ed25519-openssh-encrypted.key.pub
-ssh-keygen -q -t rsa -b 2048 -N $pw -C test -f test-rsa-openssh-encrypted.key && rm test-rsa-openssh-encrypted.key.pub
+# -a 2: few bcrypt rounds (the default is 16) so that the tests stay fast under -race; same format.
+ssh-keygen -q -t ed25519 -a 2 -N $pw -C test -f test-ed25519-openssh-encrypted.key && rm test-ed25519-openssh-encrypted.key.pub
+ssh-keygen -q -t rsa -b 2048 -a 2 -N $pw -C test -f test-rsa-openssh-encrypted.key && rm test-rsa-openssh-encrypted.key.pub
 openssl genrsa -out test-rsa-1024-too-small.pem 1024
 # Public forms of test-rsa-pkcs8.pem and test-ec-p256-pkcs8.pem.
 openssl pkey -in test-rsa-pkcs8.pem -pubout -out test-rsa-public.pem
