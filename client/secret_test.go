@@ -49,9 +49,11 @@ func TestRedactURL(t *testing.T) {
 		"not a url":                              "not a url",
 		"":                                       "",
 	} {
-		if got := RedactURL(in); got != want {
-			t.Errorf("%q: %q, want %q", in, got, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got := RedactURL(in); got != want {
+				t.Errorf("%q: %q, want %q", in, got, want)
+			}
+		})
 	}
 }
 

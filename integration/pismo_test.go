@@ -360,16 +360,18 @@ func TestPismo_WrongKeyOrClaimsNameTheRejection(t *testing.T) {
 		{"wrong issuer", nil, func(c *pismo.Config) { c.Issuer = "someone" }, pismomock.ReasonIssuer},
 	}
 	for _, c := range cases {
-		e := newPismo(t, c.mock, c.tweak)
-		_, _, err := e.call(context.Background(), http.MethodGet, "/x", nil)
-		var te *client.TokenEndpointError
-		if !errors.As(err, &te) || te.Code != c.code || te.Attempts != 1 {
-			t.Errorf("%s: err = %v", c.name, err)
-			continue
-		}
-		if e.mock.Stats().Rejections[c.code] != 1 {
-			t.Errorf("%s: the mock counted %v", c.name, e.mock.Stats().Rejections)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			e := newPismo(t, c.mock, c.tweak)
+			_, _, err := e.call(context.Background(), http.MethodGet, "/x", nil)
+			var te *client.TokenEndpointError
+			if !errors.As(err, &te) || te.Code != c.code || te.Attempts != 1 {
+				t.Errorf("%s: err = %v", c.name, err)
+				return
+			}
+			if e.mock.Stats().Rejections[c.code] != 1 {
+				t.Errorf("%s: the mock counted %v", c.name, e.mock.Stats().Rejections)
+			}
+		})
 	}
 }
 

@@ -130,16 +130,18 @@ func TestSoldo_EveryBodyKind(t *testing.T) {
 		"one byte at a time":   func() io.Reader { return iotest.OneByteReader(bytes.NewReader(payload)) },
 		"known length no copy": func() io.Reader { return strings.NewReader(string(payload)) },
 	} {
-		body := mk()
-		var want []byte
-		if body != nil {
-			want, _ = io.ReadAll(mk())
-		}
-		req, _ := http.NewRequest(http.MethodPost, m.URL+"/banks/iron/consents", body)
-		e := doSoldo(t, hc, req)
-		if e.BodySHA256 != sha256hex(want) || e.BodyLength != len(want) {
-			t.Errorf("%s: the server got %d bytes (%s)", name, e.BodyLength, e.BodySHA256)
-		}
+		t.Run(name, func(t *testing.T) {
+			body := mk()
+			var want []byte
+			if body != nil {
+				want, _ = io.ReadAll(mk())
+			}
+			req, _ := http.NewRequest(http.MethodPost, m.URL+"/banks/iron/consents", body)
+			e := doSoldo(t, hc, req)
+			if e.BodySHA256 != sha256hex(want) || e.BodyLength != len(want) {
+				t.Errorf("%s: the server got %d bytes (%s)", name, e.BodyLength, e.BodySHA256)
+			}
+		})
 	}
 	before := m.Stats()
 	// Over the limit without GetBody: a typed error, nothing sent, body closed.
@@ -183,11 +185,13 @@ func TestSoldo_PathsAndQueries(t *testing.T) {
 		{"/q?flag&empty=", "/q", "flag&empty="},
 		{"", "/", ""},
 	} {
-		req, _ := http.NewRequest(http.MethodGet, m.URL+c.target, nil)
-		e := doSoldo(t, hc, req)
-		if e.Path != c.path || e.Query != c.query {
-			t.Errorf("%s: server saw path %q query %q", c.target, e.Path, e.Query)
-		}
+		t.Run(c.target, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, m.URL+c.target, nil)
+			e := doSoldo(t, hc, req)
+			if e.Path != c.path || e.Query != c.query {
+				t.Errorf("%s: server saw path %q query %q", c.target, e.Path, e.Query)
+			}
+		})
 	}
 }
 
@@ -426,10 +430,12 @@ func TestSoldo_MockRefusesEveryMistake(t *testing.T) {
 		{"query absent from the signature", nil, body, "/p?x=1", soldomock.ReasonQuery},
 		{"query differs", set("query", "x=2"), body, "/p", soldomock.ReasonQuery},
 	} {
-		status, reason := send(c.tweak, body, c.sendBody, "/p", c.sendPath)
-		if c.wantReason == "" && status != 200 || c.wantReason != "" && (status != 401 || reason != c.wantReason) {
-			t.Errorf("%s: %d %q, want %q", c.name, status, reason, c.wantReason)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			status, reason := send(c.tweak, body, c.sendBody, "/p", c.sendPath)
+			if c.wantReason == "" && status != 200 || c.wantReason != "" && (status != 401 || reason != c.wantReason) {
+				t.Errorf("%s: %d %q, want %q", c.name, status, reason, c.wantReason)
+			}
+		})
 	}
 	// Replay: the same signed request twice.
 	req, _ := http.NewRequest(http.MethodGet, m.URL+"/transfers/t-1", nil)

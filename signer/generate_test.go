@@ -181,21 +181,23 @@ func TestGenerateRSAKey_RefusesOddSizes(t *testing.T) {
 func TestPublicJWK_ExportsOnlyPublicMembers(t *testing.T) {
 	t.Parallel()
 	for _, f := range []string{"test-rsa-pkcs8.pem", "test-ec-p256-pkcs8.pem", "test-ed25519-pkcs8.pem"} {
-		k := mustKeyFile(t, f)
-		raw, err := json.Marshal(k.Public())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]any
-		must(t, json.Unmarshal(raw, &m))
-		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
-			if _, ok := m[private]; ok {
-				t.Errorf("%s: JWK exports private member %q", f, private)
+		t.Run(f, func(t *testing.T) {
+			k := mustKeyFile(t, f)
+			raw, err := json.Marshal(k.Public())
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if m["use"] != "sig" || m["alg"] != string(k.Algorithm()) || m["kid"] != k.Public().Thumbprint() || m["kty"] == nil {
-			t.Errorf("%s: JWK %s", f, raw)
-		}
+			var m map[string]any
+			must(t, json.Unmarshal(raw, &m))
+			for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+				if _, ok := m[private]; ok {
+					t.Errorf("%s: JWK exports private member %q", f, private)
+				}
+			}
+			if m["use"] != "sig" || m["alg"] != string(k.Algorithm()) || m["kid"] != k.Public().Thumbprint() || m["kty"] == nil {
+				t.Errorf("%s: JWK %s", f, raw)
+			}
+		})
 	}
 	k := mustKeyFile(t, "test-rsa-pkcs8.pem", signer.WithKeyID("mia-client-1"))
 	set, err := json.Marshal(signer.NewKeySet(k.Public()))

@@ -69,14 +69,16 @@ func TestECDSADERToRaw(t *testing.T) {
 		{"too long for the curve", append([]byte{0x30, 0x25, 0x02, 0x21, 0x01}, append(make([]byte, 32), 0x02, 0x01, 0x01)...), false},
 	}
 	for _, c := range cases {
-		out, err := ecdsaDERToRaw(c.der, 32)
-		if (err == nil) != c.ok {
-			t.Errorf("%s: err = %v", c.name, err)
-			continue
-		}
-		if c.ok && len(out) != 64 {
-			t.Errorf("%s: len %d", c.name, len(out))
-		}
+		t.Run(c.name, func(t *testing.T) {
+			out, err := ecdsaDERToRaw(c.der, 32)
+			if (err == nil) != c.ok {
+				t.Errorf("%s: err = %v", c.name, err)
+				return
+			}
+			if c.ok && len(out) != 64 {
+				t.Errorf("%s: len %d", c.name, len(out))
+			}
+		})
 	}
 	out, _ := ecdsaDERToRaw([]byte{0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x07}, 32)
 	if out[31] != 5 || out[63] != 7 {

@@ -83,32 +83,36 @@ func TestLoadKeyFile_ServiceAccountKeyIDIsPrivateKeyID(t *testing.T) {
 func TestLoadKeyFile_EncryptedWithoutPassphrase(t *testing.T) {
 	t.Parallel()
 	for _, kf := range keyFiles {
-		if !kf.encrypted {
-			continue
-		}
-		_, err := signer.LoadKeyFile(filepath.Join("testdata", "keys", kf.file))
-		if !errors.Is(err, signer.ErrPassphraseRequired) {
-			t.Errorf("%s: err = %v, want ErrPassphraseRequired", kf.file, err)
-		}
+		t.Run(kf.file, func(t *testing.T) {
+			if !kf.encrypted {
+				return
+			}
+			_, err := signer.LoadKeyFile(filepath.Join("testdata", "keys", kf.file))
+			if !errors.Is(err, signer.ErrPassphraseRequired) {
+				t.Errorf("%s: err = %v, want ErrPassphraseRequired", kf.file, err)
+			}
+		})
 	}
 }
 
 func TestLoadKeyFile_WrongPassphraseSaysSo(t *testing.T) {
 	t.Parallel()
 	for _, kf := range keyFiles {
-		if !kf.encrypted {
-			continue
-		}
-		for _, wrong := range []string{"wrong-passphrase", "test-passphrasE", "x"} {
-			_, err := signer.LoadKeyFile(filepath.Join("testdata", "keys", kf.file), signer.WithPassphrase([]byte(wrong)))
-			if !errors.Is(err, signer.ErrWrongPassphrase) {
-				t.Errorf("%s with %q: err = %v, want ErrWrongPassphrase", kf.file, wrong, err)
-				continue
+		t.Run(kf.file, func(t *testing.T) {
+			if !kf.encrypted {
+				return
 			}
-			if !strings.Contains(err.Error(), "passphrase is wrong") || strings.Contains(err.Error(), wrong) {
-				t.Errorf("%s: message %q", kf.file, err)
+			for _, wrong := range []string{"wrong-passphrase", "test-passphrasE", "x"} {
+				_, err := signer.LoadKeyFile(filepath.Join("testdata", "keys", kf.file), signer.WithPassphrase([]byte(wrong)))
+				if !errors.Is(err, signer.ErrWrongPassphrase) {
+					t.Errorf("%s with %q: err = %v, want ErrWrongPassphrase", kf.file, wrong, err)
+					continue
+				}
+				if !strings.Contains(err.Error(), "passphrase is wrong") || strings.Contains(err.Error(), wrong) {
+					t.Errorf("%s: message %q", kf.file, err)
+				}
 			}
-		}
+		})
 	}
 }
 
@@ -127,14 +131,16 @@ func TestParsePublicKeys_EveryPublicFormat(t *testing.T) {
 		{"test-rsa-pkcs8.pem", rsaKey}, // a private key gives its public half
 	}
 	for _, c := range cases {
-		set, err := signer.LoadPublicKeysFile(filepath.Join("testdata", "keys", c.file))
-		if err != nil {
-			t.Errorf("%s: %v", c.file, err)
-			continue
-		}
-		if set.Len() != 1 || set.Keys()[0].Thumbprint() != c.of.Public().Thumbprint() {
-			t.Errorf("%s: not the public key of its private key", c.file)
-		}
+		t.Run(c.file, func(t *testing.T) {
+			set, err := signer.LoadPublicKeysFile(filepath.Join("testdata", "keys", c.file))
+			if err != nil {
+				t.Errorf("%s: %v", c.file, err)
+				return
+			}
+			if set.Len() != 1 || set.Keys()[0].Thumbprint() != c.of.Public().Thumbprint() {
+				t.Errorf("%s: not the public key of its private key", c.file)
+			}
+		})
 	}
 	// JWK and JWKS round trip through our own export.
 	jwk, err := ecKey.Public().MarshalJSON()
@@ -146,15 +152,17 @@ func TestParsePublicKeys_EveryPublicFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, data := range map[string][]byte{"jwk": jwk, "jwks": jwks} {
-		set, err := signer.ParsePublicKeys(data)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		for _, k := range set.Keys() {
-			if k.KeyID() != k.Thumbprint() {
-				t.Errorf("%s: kid %s is not the thumbprint", name, k.KeyID())
+		t.Run(name, func(t *testing.T) {
+			set, err := signer.ParsePublicKeys(data)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
 			}
-		}
+			for _, k := range set.Keys() {
+				if k.KeyID() != k.Thumbprint() {
+					t.Errorf("%s: kid %s is not the thumbprint", name, k.KeyID())
+				}
+			}
+		})
 	}
 }
 
@@ -174,16 +182,18 @@ func TestKeyAlgorithmMismatch_NamesBoth(t *testing.T) {
 		{rsaKey, signer.EdDSA, []string{"RSA 2048-bit key", "EdDSA"}},
 	}
 	for _, c := range cases {
-		_, err := signer.New(c.key, signer.Options{Algorithm: c.alg})
-		if !errors.Is(err, signer.ErrKeyAlgorithmMismatch) {
-			t.Errorf("%s for %s: err = %v", c.key, c.alg, err)
-			continue
-		}
-		for _, m := range c.mentions {
-			if !strings.Contains(err.Error(), m) {
-				t.Errorf("error %q does not mention %q", err, m)
+		t.Run(c.mentions[0]+" for "+string(c.alg), func(t *testing.T) {
+			_, err := signer.New(c.key, signer.Options{Algorithm: c.alg})
+			if !errors.Is(err, signer.ErrKeyAlgorithmMismatch) {
+				t.Errorf("%s for %s: err = %v", c.key, c.alg, err)
+				return
 			}
-		}
+			for _, m := range c.mentions {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %q does not mention %q", err, m)
+				}
+			}
+		})
 	}
 }
 
@@ -222,17 +232,19 @@ func TestParseKey_BadInputIsTypedAndSecretFree(t *testing.T) {
 		"private JWKS none": `{"keys":[]}`,
 	}
 	for name, in := range cases {
-		_, err := signer.ParseKey([]byte(in))
-		if err == nil {
-			t.Errorf("%s: no error", name)
-			continue
-		}
-		if !errors.Is(err, signer.ErrInvalidKeyData) && !errors.Is(err, signer.ErrUnsupportedKey) && !errors.Is(err, signer.ErrKeyAlgorithmMismatch) {
-			t.Errorf("%s: untyped error %v", name, err)
-		}
-		if strings.Contains(err.Error(), body) || strings.Contains(err.Error(), "AyM1Sy") {
-			t.Errorf("%s: error leaks key material: %v", name, err)
-		}
+		t.Run(name, func(t *testing.T) {
+			_, err := signer.ParseKey([]byte(in))
+			if err == nil {
+				t.Errorf("%s: no error", name)
+				return
+			}
+			if !errors.Is(err, signer.ErrInvalidKeyData) && !errors.Is(err, signer.ErrUnsupportedKey) && !errors.Is(err, signer.ErrKeyAlgorithmMismatch) {
+				t.Errorf("%s: untyped error %v", name, err)
+			}
+			if strings.Contains(err.Error(), body) || strings.Contains(err.Error(), "AyM1Sy") {
+				t.Errorf("%s: error leaks key material: %v", name, err)
+			}
+		})
 	}
 }
 
@@ -248,22 +260,24 @@ func (o opaqueSigner) Sign(r io.Reader, d []byte, opts crypto.SignerOpts) ([]byt
 func TestNewKey_AnyCryptoSigner(t *testing.T) {
 	t.Parallel()
 	for _, kf := range keyFilePerAlgorithm {
-		inner := mustKeyFile(t, kf.file).Signer()
-		k, err := signer.NewKey(opaqueSigner{inner}, signer.WithKeyID("kms-1"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := mustSigner(t, k, signer.Options{Algorithm: kf.alg})
-		tok, err := s.SignDetached(signer.Header{{Name: "mid", Value: "m-1"}}, []byte("body"))
-		if err != nil {
-			t.Fatalf("%s %s: %v", kf.file, kf.alg, err)
-		}
-		if _, err := mustVerifier(t, signer.NewKeySet(s.Public()), kf.alg).VerifyDetached(tok, []byte("body")); err != nil {
-			t.Fatalf("%s %s: %v", kf.file, kf.alg, err)
-		}
-		if _, err := k.MarshalPKCS8PEM(nil); err == nil {
-			t.Fatal("an opaque signer cannot be exported")
-		}
+		t.Run(kf.file, func(t *testing.T) {
+			inner := mustKeyFile(t, kf.file).Signer()
+			k, err := signer.NewKey(opaqueSigner{inner}, signer.WithKeyID("kms-1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := mustSigner(t, k, signer.Options{Algorithm: kf.alg})
+			tok, err := s.SignDetached(signer.Header{{Name: "mid", Value: "m-1"}}, []byte("body"))
+			if err != nil {
+				t.Fatalf("%s %s: %v", kf.file, kf.alg, err)
+			}
+			if _, err := mustVerifier(t, signer.NewKeySet(s.Public()), kf.alg).VerifyDetached(tok, []byte("body")); err != nil {
+				t.Fatalf("%s %s: %v", kf.file, kf.alg, err)
+			}
+			if _, err := k.MarshalPKCS8PEM(nil); err == nil {
+				t.Fatal("an opaque signer cannot be exported")
+			}
+		})
 	}
 }
 

@@ -77,9 +77,11 @@ func TestSignDetached_HeaderOverridesAndErrors(t *testing.T) {
 		"bad raw":   {{Name: "r", Value: json.RawMessage(`{`)}},
 		"bad value": {{Name: "f", Value: func() {}}},
 	} {
-		if _, err := s.SignDetached(h, nil); !errors.Is(err, signer.ErrInvalidHeader) {
-			t.Errorf("%s: err = %v", name, err)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := s.SignDetached(h, nil); !errors.Is(err, signer.ErrInvalidHeader) {
+				t.Errorf("%s: err = %v", name, err)
+			}
+		})
 	}
 }
 
@@ -87,14 +89,16 @@ func TestSignDetachedReader_StreamsAndVerifies(t *testing.T) {
 	t.Parallel()
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 70_001) // not a multiple of the chunk
 	for _, f := range []string{"test-ec-p256-pkcs8.pem", "test-rsa-pkcs8.pem", "test-ed25519-pkcs8.pem"} {
-		s := mustSigner(t, mustKeyFile(t, f), signer.Options{})
-		tok, err := s.SignDetachedReader(soldoHeader(), iotestHalfReader{bytes.NewReader(payload)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := mustVerifier(t, signer.NewKeySet(s.Public()), s.Algorithm()).VerifyDetached(tok, payload); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+		t.Run(f, func(t *testing.T) {
+			s := mustSigner(t, mustKeyFile(t, f), signer.Options{})
+			tok, err := s.SignDetachedReader(soldoHeader(), iotestHalfReader{bytes.NewReader(payload)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := mustVerifier(t, signer.NewKeySet(s.Public()), s.Algorithm()).VerifyDetached(tok, payload); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+		})
 	}
 	s := mustSigner(t, mustKeyFile(t, "test-ec-p256-pkcs8.pem"), signer.Options{})
 	_, err := s.SignDetachedReader(nil, io.MultiReader(bytes.NewReader(payload[:5000]), failingReader{}))
@@ -135,9 +139,11 @@ func TestSignUnencodedDetached(t *testing.T) {
 		"b64 true":         {{Name: "b64", Value: true}},
 		"crit not strings": {{Name: "crit", Value: 5}},
 	} {
-		if _, err := s.SignUnencodedDetached(h, payload); !errors.Is(err, signer.ErrInvalidHeader) {
-			t.Errorf("%s: %v", name, err)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := s.SignUnencodedDetached(h, payload); !errors.Is(err, signer.ErrInvalidHeader) {
+				t.Errorf("%s: %v", name, err)
+			}
+		})
 	}
 }
 
@@ -145,34 +151,36 @@ func TestSignUnencodedDetached(t *testing.T) {
 func TestSign_VerifiesWithGoJose(t *testing.T) {
 	t.Parallel()
 	for _, f := range keyFilePerAlgorithm {
-		k := mustKeyFile(t, f.file)
-		s := mustSigner(t, k, signer.Options{Algorithm: f.alg, KeyID: "k", Type: "JWT"})
-		tok, err := s.SignJWT(map[string]any{"iss": "finauth", "n": 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(f.alg)})
-		if err != nil {
-			t.Fatalf("%s: go-jose cannot parse: %v", f.alg, err)
-		}
-		out, err := parsed.Verify(k.Signer().Public())
-		if err != nil {
-			t.Fatalf("%s: go-jose does not verify: %v", f.alg, err)
-		}
-		if string(out) != `{"iss":"finauth","n":1}` {
-			t.Fatalf("payload %s", out)
-		}
-		det, err := s.SignDetached(soldoHeader(), []byte("payload"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := jose.ParseDetached(det, []byte("payload"), []jose.SignatureAlgorithm{jose.SignatureAlgorithm(f.alg)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.Verify(k.Signer().Public()); err != nil {
-			t.Fatalf("%s detached: go-jose does not verify: %v", f.alg, err)
-		}
+		t.Run(f.file, func(t *testing.T) {
+			k := mustKeyFile(t, f.file)
+			s := mustSigner(t, k, signer.Options{Algorithm: f.alg, KeyID: "k", Type: "JWT"})
+			tok, err := s.SignJWT(map[string]any{"iss": "finauth", "n": 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(f.alg)})
+			if err != nil {
+				t.Fatalf("%s: go-jose cannot parse: %v", f.alg, err)
+			}
+			out, err := parsed.Verify(k.Signer().Public())
+			if err != nil {
+				t.Fatalf("%s: go-jose does not verify: %v", f.alg, err)
+			}
+			if string(out) != `{"iss":"finauth","n":1}` {
+				t.Fatalf("payload %s", out)
+			}
+			det, err := s.SignDetached(soldoHeader(), []byte("payload"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := jose.ParseDetached(det, []byte("payload"), []jose.SignatureAlgorithm{jose.SignatureAlgorithm(f.alg)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Verify(k.Signer().Public()); err != nil {
+				t.Fatalf("%s detached: go-jose does not verify: %v", f.alg, err)
+			}
+		})
 	}
 }
 
@@ -196,36 +204,38 @@ func TestSign_VerifiesWithOpenSSL(t *testing.T) {
 		{"test-rsa-pkcs8.pem", signer.PS256, []string{"-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"}},
 		{"test-ec-p256-pkcs8.pem", signer.ES256, nil},
 	} {
-		s := mustSigner(t, mustKeyFile(t, c.file), signer.Options{Algorithm: c.alg})
-		body := bytes.Repeat([]byte("x"), 5000)
-		tok, err := s.SignDetached(soldoHeader(), body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parts := strings.Split(tok, ".")
-		sig, _ := b64dec(parts[2])
-		if c.alg == signer.ES256 {
-			// openssl wants the DER form of R||S.
-			sig, err = asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])})
+		t.Run(c.file+" "+string(c.alg), func(t *testing.T) {
+			s := mustSigner(t, mustKeyFile(t, c.file), signer.Options{Algorithm: c.alg})
+			body := bytes.Repeat([]byte("x"), 5000)
+			tok, err := s.SignDetached(soldoHeader(), body)
 			if err != nil {
 				t.Fatal(err)
 			}
-		}
-		dir := t.TempDir()
-		input := filepath.Join(dir, "input")
-		sigFile := filepath.Join(dir, "sig")
-		must(t, os.WriteFile(input, []byte(parts[0]+"."+b64url(body)), 0o600))
-		must(t, os.WriteFile(sigFile, sig, 0o600))
-		args := append([]string{"dgst", "-sha256", "-verify", pubFile[c.file], "-signature", sigFile}, c.extra...)
-		out, err := exec.Command(openssl, append(args, input)...).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "Verified OK") {
-			t.Fatalf("%s: openssl says %s (%v)", c.alg, out, err)
-		}
-		// And a tampered input must fail in openssl too, so the check can fail.
-		must(t, os.WriteFile(input, []byte(parts[0]+"."+b64url(body[1:])), 0o600))
-		if out, err := exec.Command(openssl, append(args, input)...).CombinedOutput(); err == nil {
-			t.Fatalf("%s: openssl verified a tampered input: %s", c.alg, out)
-		}
+			parts := strings.Split(tok, ".")
+			sig, _ := b64dec(parts[2])
+			if c.alg == signer.ES256 {
+				// openssl wants the DER form of R||S.
+				sig, err = asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir := t.TempDir()
+			input := filepath.Join(dir, "input")
+			sigFile := filepath.Join(dir, "sig")
+			must(t, os.WriteFile(input, []byte(parts[0]+"."+b64url(body)), 0o600))
+			must(t, os.WriteFile(sigFile, sig, 0o600))
+			args := append([]string{"dgst", "-sha256", "-verify", pubFile[c.file], "-signature", sigFile}, c.extra...)
+			out, err := exec.Command(openssl, append(args, input)...).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "Verified OK") {
+				t.Fatalf("%s: openssl says %s (%v)", c.alg, out, err)
+			}
+			// And a tampered input must fail in openssl too, so the check can fail.
+			must(t, os.WriteFile(input, []byte(parts[0]+"."+b64url(body[1:])), 0o600))
+			if out, err := exec.Command(openssl, append(args, input)...).CombinedOutput(); err == nil {
+				t.Fatalf("%s: openssl verified a tampered input: %s", c.alg, out)
+			}
+		})
 	}
 }
 

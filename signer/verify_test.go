@@ -68,18 +68,20 @@ func TestVerify_Refusals(t *testing.T) {
 		{"empty", "", signer.ErrMalformedJWS},
 	}
 	for _, c := range cases {
-		_, err := v.Verify(c.token)
-		if !errors.Is(err, c.want) {
-			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
-			continue
-		}
-		var ve *signer.VerifyError
-		if !errors.As(err, &ve) {
-			t.Errorf("%s: not a *VerifyError", c.name)
-		}
-		if strings.Contains(err.Error(), parts[2]) || strings.Contains(err.Error(), parts[1]) {
-			t.Errorf("%s: error shows the token: %v", c.name, err)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			_, err := v.Verify(c.token)
+			if !errors.Is(err, c.want) {
+				t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
+				return
+			}
+			var ve *signer.VerifyError
+			if !errors.As(err, &ve) {
+				t.Errorf("%s: not a *VerifyError", c.name)
+			}
+			if strings.Contains(err.Error(), parts[2]) || strings.Contains(err.Error(), parts[1]) {
+				t.Errorf("%s: error shows the token: %v", c.name, err)
+			}
+		})
 	}
 	if _, err := v.VerifyDetached(good, []byte(`{"a":1}`)); !errors.Is(err, signer.ErrDetachedPayload) {
 		t.Errorf("an attached token given as detached: %v", err)

@@ -32,10 +32,12 @@ func TestScheduleDefaults(t *testing.T) {
 		{10 * time.Minute, 10*time.Minute - 30*time.Second - 2*time.Minute, 10*time.Minute - 30*time.Second}, // 20% of lifetime
 		{10 * time.Second, 3 * time.Second, 5 * time.Second},                                                 // margin halved to 5s, window 20% = 2s
 	} {
-		stale, expired := o.schedule(now, now.Add(c.lifetime))
-		if stale.Sub(now) != c.stale || expired.Sub(now) != c.expired {
-			t.Errorf("lifetime %v: stale at %v, expired at %v; want %v, %v", c.lifetime, stale.Sub(now), expired.Sub(now), c.stale, c.expired)
-		}
+		t.Run(c.lifetime.String(), func(t *testing.T) {
+			stale, expired := o.schedule(now, now.Add(c.lifetime))
+			if stale.Sub(now) != c.stale || expired.Sub(now) != c.expired {
+				t.Errorf("lifetime %v: stale at %v, expired at %v; want %v, %v", c.lifetime, stale.Sub(now), expired.Sub(now), c.stale, c.expired)
+			}
+		})
 	}
 	// Jitter widens the window by up to 10%.
 	j := Options{Rand: func() float64 { return 0.999 }}.withDefaults()

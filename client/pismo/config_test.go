@@ -155,9 +155,11 @@ func TestJWT_ClaimsExactlyAsPismoWantsThem(t *testing.T) {
 func TestAccountIDs(t *testing.T) {
 	t.Parallel()
 	for _, bad := range []string{"", strings.Repeat("x", 300), "a\nb"} {
-		if _, err := (Account{Kind: AccountToken, ID: bad}).cacheKey(); !errors.Is(err, ErrAccountID) {
-			t.Errorf("%q accepted", bad)
-		}
+		t.Run(fmt.Sprintf("%q", bad), func(t *testing.T) {
+			if _, err := (Account{Kind: AccountToken, ID: bad}).cacheKey(); !errors.Is(err, ErrAccountID) {
+				t.Errorf("%q accepted", bad)
+			}
+		})
 	}
 	k1, _ := Account{Kind: AccountToken, ID: "1"}.cacheKey()
 	k2, _ := Account{Kind: ExternalAccountToken, ID: "1"}.cacheKey()

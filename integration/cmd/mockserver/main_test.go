@@ -141,11 +141,13 @@ func TestMockserverRefusesBadConfiguration(t *testing.T) {
 		"bad lifetime":      {"--pismo-keys", keys + "test-rsa-public.pem", "--soldo-addr", "", "--pismo-token-lifetime", "-1s"},
 		"fail rate above 1": {"--pismo-addr", "", "--soldo-keys", keys + "test-rsa-public.pem", "--soldo-kid", "a", "--soldo-addr", "127.0.0.1:0", "--pismo-fail-rate", "2"},
 	} {
-		cmd := exec.Command(bin, args...)
-		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
-			t.Errorf("%s: err %v\n%s", name, err, out)
-		}
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(bin, args...)
+			out, err := cmd.CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+				t.Errorf("%s: err %v\n%s", name, err, out)
+			}
+		})
 	}
 	cmd := exec.Command(bin, "--soldo-addr", "")
 	cmd.Env = append(cmd.Environ(), "MOCK_PISMO_TOKEN_LIFETIME=soon", "MOCK_PISMO_KEYS="+keys+"test-rsa-public.pem")
