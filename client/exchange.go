@@ -132,6 +132,7 @@ type attemptTimeout struct {
 	d    time.Duration
 }
 
+// RoundTrip sends req with a deadline of its own, cancelled when the body is closed.
 func (t attemptTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.base
 	if base == nil {
@@ -152,6 +153,7 @@ type cancelOnClose struct {
 	cancel context.CancelFunc
 }
 
+// Close closes the body and releases the attempt's deadline.
 func (c cancelOnClose) Close() error {
 	err := c.ReadCloser.Close()
 	c.cancel()

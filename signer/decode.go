@@ -29,19 +29,14 @@ func (u *Unverified) HeaderString(name string) (string, bool) { return headerStr
 // ErrMalformedJWS, with the same strictness as Verify (canonical base64url, a JSON object
 // header without duplicate members, at most 16 KiB of header).
 func DecodeUnverified(token string) (*Unverified, error) {
-	hb64, pb64, sb64, err := splitCompact(token)
+	u, _, pb64, err := decodeSegments(token)
 	if err != nil {
 		return nil, err
 	}
-	rawHeader, header, err := decodeHeader(hb64)
-	if err != nil {
-		return nil, err
-	}
-	u := &Unverified{Header: header, RawHeader: rawHeader, Signature: sb64, Detached: pb64 == ""}
 	if u.Detached {
 		return u, nil
 	}
-	if b, ok := header["b64"]; ok && string(b) == "false" {
+	if b, ok := u.Header["b64"]; ok && string(b) == "false" {
 		u.Payload = []byte(pb64)
 		return u, nil
 	}
@@ -49,6 +44,20 @@ func DecodeUnverified(token string) (*Unverified, error) {
 		return nil, verr(ErrMalformedJWS, "payload is not base64url")
 	}
 	return u, nil
+}
+
+// decodeSegments splits token and decodes its header (not its payload); it also returns the
+// header and payload segments as they were given, which the signing input is made of.
+func decodeSegments(token string) (u *Unverified, hb64, pb64 string, err error) {
+	hb64, pb64, sb64, err := splitCompact(token)
+	if err != nil {
+		return nil, "", "", err
+	}
+	rawHeader, header, err := decodeHeader(hb64)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return &Unverified{Header: header, RawHeader: rawHeader, Signature: sb64, Detached: pb64 == ""}, hb64, pb64, nil
 }
 
 // splitCompact returns the three segments of a compact JWS; the payload may be empty

@@ -1,6 +1,8 @@
 package signer_test
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,6 +129,34 @@ func FuzzVerify(f *testing.F) {
 		}
 		if got.Key == nil || got.Algorithm == "" {
 			t.Fatal("verified without key or algorithm")
+		}
+		u, err := signer.DecodeUnverified(token)
+		if err != nil || string(u.RawHeader) != string(got.RawHeader) || u.Detached != detached || (!detached && string(u.Payload) != string(got.Payload)) {
+			t.Fatalf("DecodeUnverified disagrees with Verify: %v", err)
+		}
+	})
+}
+
+// FuzzDecodeUnverified: any string decodes or is refused with ErrMalformedJWS, never a
+// panic; what decodes is a JSON-object header, and detached exactly when the payload
+// segment is empty.
+func FuzzDecodeUnverified(f *testing.F) {
+	f.Add("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
+	f.Add("eyJhbGciOiJFUzI1NiIsImI2NCI6ZmFsc2V9.raw payload.c2ln")
+	f.Add("eyJhbGciOiJFUzI1NiJ9..c2ln")
+	f.Add("e30.e30.e30.e30")
+	f.Fuzz(func(t *testing.T, token string) {
+		u, err := signer.DecodeUnverified(token)
+		if err != nil {
+			var ve *signer.VerifyError
+			if !errors.As(err, &ve) || !errors.Is(err, signer.ErrMalformedJWS) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		parts := strings.Split(token, ".")
+		if len(parts) != 3 || u.Detached != (parts[1] == "") || u.Header == nil || !json.Valid(u.RawHeader) || u.Signature != parts[2] {
+			t.Fatalf("decoded %q into %+v", token, u)
 		}
 	})
 }

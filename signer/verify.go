@@ -131,14 +131,11 @@ func (v *Verifier) VerifyDetached(token string, payload []byte) (*Verified, erro
 }
 
 func (v *Verifier) verify(token string, detached bool, payload []byte) (*Verified, error) {
-	hb64, pb64, sb64, err := splitCompact(token)
+	u, hb64, pb64, err := decodeSegments(token)
 	if err != nil {
 		return nil, err
 	}
-	rawHeader, header, err := decodeHeader(hb64)
-	if err != nil {
-		return nil, err
-	}
+	header, rawHeader, sb64 := u.Header, u.RawHeader, u.Signature
 	var alg string
 	if json.Unmarshal(header["alg"], &alg) != nil || alg == "" {
 		return nil, verr(ErrMalformedJWS, `header has no string "alg"`)
