@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/finauth/finauth/tokencache"
 )
@@ -38,13 +40,30 @@ var ErrToken = errors.New("finauth: transport: cannot get a token")
 // can be reused.
 const drainLimit = 64 << 10
 
+// DefaultDrainTimeout bounds how long Bearer waits for a rejected response's body (up to
+// 64 KiB) before it closes it, giving up that connection, and replays.
+const DefaultDrainTimeout = 2 * time.Second
+
+// DefaultRefreshInterval is the default Bearer.RefreshInterval.
+const DefaultRefreshInterval = 10 * time.Second
+
 // Bearer is an http.RoundTripper that sends each request with "Authorization: Bearer
 // <token>", the token coming from Tokens under the key Key picks. When the server answers
-// 401, Bearer drains and closes that response, invalidates the token (only if it is still
-// the cached one, so many concurrent 401s cost one refresh), gets a new one and sends the
-// request once more with the same body bytes; a second 401 goes back to the caller as it
-// came. Requests to origins outside Origins are refused; redirects there carry nothing.
-// Fields must not change after first use; Bearer is safe for concurrent use.
+// 401, Bearer drains and closes that response (at most 64 KiB, for at most DrainTimeout),
+// invalidates the token (only if it is still the cached one, so many concurrent 401s cost
+// one refresh), gets a new one and sends the request once more with the same body bytes; a
+// second 401 goes back to the caller as it came. A request whose body cannot be sent again
+// (a stream over MaxBodyBytes) gets its 401 back, and its token is still invalidated so
+// that the next request carries a new one.
+//
+// An API that rejects every token must not cost an exchange per request: after a
+// 401-triggered refresh of a key, a 401 of the token that refresh fetched is returned to the
+// caller as it is, without invalidating, until RefreshInterval has passed (counted in
+// SuppressedRefreshes). The 401s of the older token, which the refresh replaced, are still
+// replayed with the new one at once.
+//
+// Requests to origins outside Origins are refused; redirects there carry nothing. Fields
+// must not change after first use; Bearer is safe for concurrent use.
 type Bearer struct {
 	// Base sends the requests; nil means http.DefaultTransport.
 	Base http.RoundTripper
@@ -59,9 +78,19 @@ type Bearer struct {
 	// MaxBodyBytes bounds the buffering of bodies without GetBody for the replay;
 	// 0 means DefaultMaxBodyBytes. A larger body is sent streaming and not replayed.
 	MaxBodyBytes int64
+	// DrainTimeout bounds the wait for a rejected response's body before the replay;
+	// 0 means DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// RefreshInterval is the least time between two 401-triggered refreshes of one key
+	// whose tokens are rejected at once; 0 means DefaultRefreshInterval, negative no limit.
+	RefreshInterval time.Duration
+	// Now is the clock of RefreshInterval; nil means time.Now.
+	Now func() time.Time
 
-	replays atomic.Uint64
-	header  atomic.Pointer[authHeader]
+	replays    atomic.Uint64
+	suppressed atomic.Uint64
+	header     atomic.Pointer[authHeader]
+	refreshes  refreshLimiter
 }
 
 // authHeader caches the formatted header value of the last token, so that the common
@@ -73,6 +102,10 @@ type authHeader struct {
 
 // Replays returns how many requests were sent again after a 401.
 func (b *Bearer) Replays() uint64 { return b.replays.Load() }
+
+// SuppressedRefreshes returns how many 401s were returned without a refresh because the
+// key's token had been refreshed after a 401 less than RefreshInterval before.
+func (b *Bearer) SuppressedRefreshes() uint64 { return b.suppressed.Load() }
 
 // RoundTrip implements http.RoundTripper.
 func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -111,8 +144,8 @@ func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 		body.handOver()
 	}
 	resp, err := base.RoundTrip(out)
-	if err != nil || !again.ok {
-		return resp, err
+	if err != nil {
+		return nil, err
 	}
 	failed := b.IsAuthFailure
 	if failed == nil {
@@ -121,23 +154,112 @@ func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !failed(resp) {
 		return resp, nil
 	}
-	// Rejected: free the connection, drop the token (if nobody has yet), replay once.
-	io.CopyN(io.Discard, resp.Body, drainLimit)
-	resp.Body.Close()
-	b.Tokens.Invalidate(key, tok.Value)
-	tok2, err := b.Tokens.Token(req.Context(), key)
-	if err != nil {
-		return nil, fmt.Errorf("%w after a 401: %w", ErrToken, err)
+	return b.rejected(req, key, tok, again, base, resp)
+}
+
+// rejected handles a 401 of tok: invalidate and replay with a new token, replay with a token
+// another request already got, or return the 401 (not replayable, or refreshed too recently).
+func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, again replayableBody, base http.RoundTripper, resp *http.Response) (*http.Response, error) {
+	now := time.Now
+	if b.Now != nil {
+		now = b.Now
+	}
+	interval := b.RefreshInterval
+	if interval == 0 {
+		interval = DefaultRefreshInterval
+	}
+	refresh := b.refreshes.allow(key, tok.Value, now(), interval)
+	if !again.ok { // the body is gone: the caller gets the 401, the next request a new token
+		if refresh {
+			b.Tokens.Invalidate(key, tok.Value)
+		} else {
+			b.suppressed.Add(1)
+		}
+		return resp, nil
+	}
+	var fresh tokencache.Token
+	if !refresh {
+		// This key was refreshed after a 401 moments ago. Replay only if another request
+		// has a newer token already; never exchange again for a token rejected at once.
+		var err error
+		if fresh, err = b.Tokens.Token(req.Context(), key); err != nil || fresh.Value == tok.Value {
+			b.suppressed.Add(1)
+			return resp, nil
+		}
+	}
+	drain(resp.Body, b.DrainTimeout)
+	if refresh {
+		b.Tokens.Invalidate(key, tok.Value)
+		var err error
+		if fresh, err = b.Tokens.Token(req.Context(), key); err != nil {
+			return nil, fmt.Errorf("%w after a 401: %w", ErrToken, err)
+		}
 	}
 	replayBody, err := again.getBody()
 	if err != nil {
 		return nil, fmt.Errorf("finauth: transport: getting the request body again: %w", err)
 	}
-	retry := b.authorize(req, tok2.Value)
+	retry := b.authorize(req, fresh.Value)
 	retry.Body = replayBody
 	retry.GetBody, retry.ContentLength = again.getBody, again.size
 	b.replays.Add(1)
 	return base.RoundTrip(retry)
+}
+
+// drain reads what is left of a rejected response's body, at most drainLimit bytes for at
+// most timeout, so that its connection can be reused, and closes it. A body that does not
+// arrive in time is closed unread: its connection is dropped instead of blocking the
+// caller.
+func drain(body io.ReadCloser, timeout time.Duration) {
+	if timeout <= 0 {
+		timeout = DefaultDrainTimeout
+	}
+	stop := time.AfterFunc(timeout, func() { body.Close() })
+	io.CopyN(io.Discard, body, drainLimit)
+	stop.Stop()
+	body.Close()
+}
+
+// refreshLimiter remembers, per key, the last 401-triggered refresh: when, and which token
+// the 401 rejected.
+type refreshLimiter struct {
+	mu   sync.Mutex
+	last map[string]refreshed
+}
+
+type refreshed struct {
+	at       time.Time
+	rejected string
+}
+
+// maxRemembered bounds the keys a limiter remembers; past it, refreshes older than the
+// interval are forgotten.
+const maxRemembered = 4096
+
+// allow reports whether a 401 of token for key may refresh it: yes when no 401 refreshed
+// the key within interval (this one is then remembered), or when token is the one whose
+// rejection did (the same storm of 401s: the refresh is shared, not repeated).
+func (l *refreshLimiter) allow(key, token string, now time.Time, interval time.Duration) bool {
+	if interval < 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r, ok := l.last[key]; ok && now.Sub(r.at) < interval {
+		return r.rejected == token
+	}
+	if l.last == nil {
+		l.last = map[string]refreshed{}
+	}
+	if len(l.last) >= maxRemembered {
+		for k, r := range l.last {
+			if now.Sub(r.at) >= interval {
+				delete(l.last, k)
+			}
+		}
+	}
+	l.last[key] = refreshed{at: now, rejected: token}
+	return true
 }
 
 // authorize returns a copy of req (copyRequest) whose Authorization carries the token.

@@ -14,6 +14,9 @@ func begin(base http.RoundTripper, o *Origins, configured bool, missing string, 
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	if req.URL == nil {
+		return nil, false, errors.New("finauth: transport: the request has no URL")
+	}
 	if !configured || o == nil {
 		return nil, false, errors.New("finauth: transport: " + missing)
 	}

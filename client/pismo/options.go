@@ -3,6 +3,7 @@ package pismo
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/tokencache"
@@ -13,8 +14,9 @@ type Option func(*options)
 
 type options struct {
 	client.Settings
-	cache    tokencache.Options
-	selector AccountSelector
+	cache           tokencache.Options
+	selector        AccountSelector
+	refreshInterval time.Duration
 }
 
 // WithBaseTransport sends API requests through rt (default: client.DefaultTransport()).
@@ -45,6 +47,13 @@ func WithCacheOptions(co tokencache.Options) Option {
 			o.cache.Logger = logger
 		}
 	}
+}
+
+// WithRefreshInterval sets the least time between two refreshes of one account's token
+// triggered by 401s of tokens rejected as soon as they were fetched (an API that refuses
+// every token): default 10s, negative for no limit. See transport.Bearer.
+func WithRefreshInterval(d time.Duration) Option {
+	return func(o *options) { o.refreshInterval = d }
 }
 
 // WithAccountSelector replaces AccountFromContext.

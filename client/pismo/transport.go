@@ -36,6 +36,11 @@ func (t *Transport) Stats() tokencache.Stats { return t.cache.Stats() }
 // Replays returns how many requests were replayed after a 401.
 func (t *Transport) Replays() uint64 { return t.bearer.Replays() }
 
+// SuppressedRefreshes returns how many 401s went back to the caller without a new exchange,
+// because the account's token had been refreshed after a 401 within the refresh interval
+// (WithRefreshInterval).
+func (t *Transport) SuppressedRefreshes() uint64 { return t.bearer.SuppressedRefreshes() }
+
 // NewClient returns an *http.Client that authenticates every request to the configured API
 // origins with a Pismo access token, fetched, cached, refreshed ahead of expiry and
 // replaced after a 401 without the caller noticing.
@@ -64,9 +69,11 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		cache:    cache,
 		settings: &o.Settings,
 		bearer: &transport.Bearer{
-			Base:    o.BaseTransport(),
-			Tokens:  cache,
-			Origins: origins,
+			Base:            o.BaseTransport(),
+			Tokens:          cache,
+			Origins:         origins,
+			RefreshInterval: o.refreshInterval,
+			Now:             o.Clock(),
 			Key: func(req *http.Request) (string, error) {
 				a, err := sel(req)
 				if err != nil {
