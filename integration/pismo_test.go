@@ -206,7 +206,9 @@ func TestPismo_RevocationMidTrafficCostsOneExchange(t *testing.T) {
 
 func TestPismo_TokenEndpointFailing30PercentStillServes(t *testing.T) {
 	t.Parallel()
-	e := newPismo(t, nil, nil)
+	// Every token is revoked right after it is fetched, so that every request exchanges:
+	// no refresh interval, or the transport would (rightly) stop exchanging.
+	e := newPismo(t, nil, nil, pismo.WithRefreshInterval(-1))
 	e.mock.FailTokens(0.3, http.StatusServiceUnavailable, 0)
 	for i := range 30 {
 		e.mock.RevokeAll() // every request needs a new token
