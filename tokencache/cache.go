@@ -32,6 +32,7 @@ type entry struct {
 	key        string
 	cur        atomic.Pointer[slot] // nil: no token
 	lastUsed   atomic.Uint64        // Cache.gen when last used (for LRU eviction)
+	index      int                  // place in Cache.all; guarded by Cache.mu
 	used       atomic.Bool          // used since the current token was stored (for prefetch)
 	refreshing atomic.Bool          // a background refresh runs or waits for its backoff
 
@@ -60,8 +61,8 @@ type Cache struct {
 	entries sync.Map // string -> *entry
 	gen     atomic.Uint64
 
-	mu   sync.Mutex // guards inserting and evicting keys, and Close
-	keys int
+	mu  sync.Mutex // guards inserting and evicting keys, and Close
+	all []*entry   // every entry, for eviction's sample; entry.index is its place
 
 	closed atomic.Bool
 	base   context.Context // cancelled by Close; every fetch context ends with it
@@ -83,7 +84,7 @@ func New(fetch FetchFunc, opts Options) *Cache {
 // Stats returns the counters.
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()
-	keys := c.keys
+	keys := len(c.all)
 	c.mu.Unlock()
 	return Stats{
 		Hits:                 c.c.hits.sum(),
@@ -101,8 +102,10 @@ func (c *Cache) Stats() Stats {
 	}
 }
 
-// Close stops every timer and background refresh, cancels running fetches and waits for
-// them to return. Waiting callers get the fetch's error or ErrClosed; later calls get
+// Close stops every timer and background refresh, cancels running fetches and returns once
+// each has returned or been abandoned: Close waits for no fetch function, only for the
+// cache's own goroutines, so it returns promptly even if a fetch ignores its context (that
+// fetch finishes on its own and its result is dropped). Waiting and later callers get
 // ErrClosed. Close is idempotent.
 func (c *Cache) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
@@ -113,7 +116,7 @@ func (c *Cache) Close() error {
 		c.drop(v.(*entry))
 		return true
 	})
-	c.keys = 0
+	c.all = nil
 	c.mu.Unlock()
 	c.cancel()
 	c.wg.Wait()

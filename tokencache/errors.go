@@ -1,6 +1,11 @@
 package tokencache
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Errors the cache returns (wrapped; test with errors.Is).
 var (
@@ -30,3 +35,21 @@ func (e *PanicError) Error() string {
 
 // Is makes errors.Is(err, ErrFetchPanic) true.
 func (e *PanicError) Is(target error) bool { return target == ErrFetchPanic }
+
+// ErrFetchTimeout is wrapped by the error waiters get when a fetch did not return within
+// Options.FetchTimeout.
+var ErrFetchTimeout = errors.New("finauth: tokencache: the fetch did not return in time")
+
+// FetchTimeoutError reports a fetch that did not return within Timeout (it may have ignored
+// its context); the cache stopped waiting for it and will drop its result.
+type FetchTimeoutError struct{ Timeout time.Duration }
+
+// Error names the timeout.
+func (e *FetchTimeoutError) Error() string {
+	return fmt.Sprintf("%s (FetchTimeout %v): the token endpoint or the fetch function is too slow, or ignores its context", ErrFetchTimeout, e.Timeout)
+}
+
+// Is makes errors.Is(err, ErrFetchTimeout) and errors.Is(err, context.DeadlineExceeded) true.
+func (e *FetchTimeoutError) Is(target error) bool {
+	return target == ErrFetchTimeout || target == context.DeadlineExceeded
+}

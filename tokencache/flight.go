@@ -39,7 +39,7 @@ func (c *Cache) wait(ctx context.Context, key string) (Token, error) {
 				c.c.negativeHits.Add(1)
 				return Token{}, err
 			}
-			c.startLocked(e, ctx)
+			c.startLocked(e)
 		}
 		f := e.flight
 		e.mu.Unlock()
@@ -66,12 +66,14 @@ func (c *Cache) startBackground(e *entry) {
 		return
 	}
 	c.c.background.Add(1)
-	c.startLocked(e, nil)
+	c.startLocked(e)
 }
 
-// startLocked starts the fetch of e. callerCtx (nil for background work) lends its values,
-// not its cancellation. e.mu is held.
-func (c *Cache) startLocked(e *entry, callerCtx context.Context) {
+// startLocked starts the fetch of e. e.mu is held. The fetch runs on a context of its own:
+// it carries neither the cancellation nor the values of the caller who happened to start it
+// (such as httptrace hooks, which would fire after that caller has returned), since it
+// serves every waiter and background refresh of the key.
+func (c *Cache) startLocked(e *entry) {
 	f := &flight{done: make(chan struct{})}
 	e.flight = f
 	if e.retry != nil { // a caller needs the token now: do not wait for the backoff
@@ -84,17 +86,13 @@ func (c *Cache) startLocked(e *entry, callerCtx context.Context) {
 		close(f.done)
 		return
 	}
-	parent := context.Background()
-	if callerCtx != nil {
-		parent = context.WithoutCancel(callerCtx)
-	}
 	c.wg.Add(1)
-	go c.run(e, f, parent)
+	go c.run(e, f)
 }
 
-func (c *Cache) run(e *entry, f *flight, parent context.Context) {
+func (c *Cache) run(e *entry, f *flight) {
 	defer c.wg.Done()
-	ctx, cancel := context.WithCancel(parent)
+	ctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(c.base, cancel)
 	defer func() {
 		stop()
@@ -163,13 +161,51 @@ func (c *Cache) load(ctx context.Context, e *entry) (Token, bool) {
 	case err != nil:
 		c.log(e, slog.LevelWarn, "store load failed", "error", err)
 	case ok && tok.Value != "" && tok.Value != rejected &&
-		(tok.Expiry.IsZero() || tok.Expiry.Sub(c.o.Clock.Now()) > 2*c.o.SafetyMargin):
+		(tok.Expiry.IsZero() || tok.Expiry.Sub(c.o.Clock.Now()) > 2*c.o.SafetyMargin) && newer(tok, e.cur.Load()):
 		return tok, true
 	}
 	return Token{}, false
 }
 
-func (c *Cache) callFetch(ctx context.Context, key string) (tok Token, err error) {
+// newer reports whether tok may replace cur: any token when there is none, and otherwise
+// only one that expires later, so that a refresh ahead of expiry does not read back the very
+// token it is replacing (and lose the refresh window to ride out an outage).
+func newer(tok Token, cur *slot) bool {
+	if cur == nil {
+		return true
+	}
+	if cur.tok.Expiry.IsZero() {
+		return tok.Value != cur.tok.Value
+	}
+	return tok.Expiry.IsZero() || tok.Expiry.After(cur.tok.Expiry)
+}
+
+// callFetch calls the fetch function and returns its result, or gives up when ctx ends (at
+// FetchTimeout, or Close) even if the function does not: a fetch that ignores its context
+// is left to finish on its own goroutine, and its late result is dropped.
+func (c *Cache) callFetch(ctx context.Context, key string) (Token, error) {
+	type result struct {
+		tok Token
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		tok, err := c.safeFetch(ctx, key)
+		done <- result{tok, err}
+	}()
+	select {
+	case r := <-done:
+		return r.tok, r.err
+	case <-ctx.Done():
+		if c.closed.Load() {
+			return Token{}, ErrClosed
+		}
+		return Token{}, &FetchTimeoutError{Timeout: c.o.FetchTimeout}
+	}
+}
+
+// safeFetch calls the fetch function, turning a panic into a *PanicError.
+func (c *Cache) safeFetch(ctx context.Context, key string) (tok Token, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			tok, err = Token{}, &PanicError{ValueType: fmt.Sprintf("%T", r), Stack: debug.Stack()}
@@ -221,6 +257,9 @@ func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error
 		close(f.done)
 		return
 	}
+	if c.closed.Load() {
+		err = ErrClosed // whatever the cancelled fetch said, the cause is Close
+	}
 	c.log(e, slog.LevelWarn, "fetch failed", "error", err)
 	e.refreshing.Store(false)
 	f.err = err
@@ -238,7 +277,7 @@ func (c *Cache) retryFire(e *entry) {
 		return
 	}
 	c.c.background.Add(1)
-	c.startLocked(e, nil)
+	c.startLocked(e)
 }
 
 // storeLocked makes tok the current token and sets the timers that move it to stale and

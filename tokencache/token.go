@@ -41,7 +41,8 @@ func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
 // Format keeps every fmt verb on String.
 func (t Token) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
 
-// FetchFunc gets a new token for key. It runs on a context detached from any one caller
-// (cancelled by Close, bounded by Options.FetchTimeout) and keeps the first waiting
-// caller's context values.
+// FetchFunc gets a new token for key. It runs on a context of its own, detached from every
+// caller (none of their values or deadlines), cancelled by Close and bounded by
+// Options.FetchTimeout; a fetch that ignores its context is abandoned at that deadline and
+// its late result dropped.
 type FetchFunc func(ctx context.Context, key string) (Token, error)
