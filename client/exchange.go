@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/finauth/finauth/tokencache"
 	"github.com/hashicorp/go-retryablehttp"
 )
 
@@ -28,6 +32,9 @@ type TokenEndpointError struct {
 	Code     string
 	Message  string
 	Attempts int
+	// RetryAfter is the server's Retry-After when it asked for a longer wait than the
+	// exchange had left (the call then failed at once instead of waiting in vain).
+	RetryAfter time.Duration
 }
 
 // Error names the status and the provider's message.
@@ -41,6 +48,9 @@ func (e *TokenEndpointError) Error() string {
 	}
 	if e.Message != "" {
 		s += ": " + e.Message
+	}
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf(" (Retry-After %v is longer than the exchange had left: raise ExchangeOptions.TotalTimeout to wait that long)", e.RetryAfter)
 	}
 	return s
 }
@@ -60,6 +70,9 @@ type ExchangeOptions struct {
 	// AttemptTimeout bounds one attempt, from sending the request to reading the whole
 	// answer, whatever HTTP client is used; default 10s.
 	AttemptTimeout time.Duration
+	// MaxTokenLifetime is the longest lifetime a token answer is believed; a longer
+	// expires_in is clamped to it (logged once). Default DefaultMaxTokenLifetime (24h).
+	MaxTokenLifetime time.Duration
 }
 
 func (o ExchangeOptions) withDefaults() ExchangeOptions {
@@ -95,16 +108,19 @@ type TokenEndpoint struct {
 	client   *retryablehttp.Client
 	now      func() time.Time
 	rand     func() float64
+	logger   *slog.Logger
+	clamped  atomic.Bool // a clamped lifetime was logged
 }
 
 // NewTokenEndpoint returns the endpoint of provider (as named in errors) at url, called
 // through settings' token HTTP client, logger, clock and random source.
 func NewTokenEndpoint(provider, url string, opts ExchangeOptions, settings *Settings) *TokenEndpoint {
 	opts = opts.withDefaults()
-	te := &TokenEndpoint{provider: provider, url: url, opts: opts, now: settings.Clock(), rand: settings.Random()}
+	logger := settings.Log()
+	te := &TokenEndpoint{provider: provider, url: url, opts: opts, now: settings.Clock(), rand: settings.Random(), logger: logger}
 	hc := *settings.TokenHTTPClient()
 	hc.Transport = attemptTimeout{base: hc.Transport, d: opts.AttemptTimeout}
-	logger := settings.Log()
+	hc.CheckRedirect = sameOriginRedirects(hc.CheckRedirect)
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = &hc
 	rc.Logger = nil // retryablehttp logs to stderr by default; we log through slog
@@ -118,7 +134,7 @@ func NewTokenEndpoint(provider, url string, opts ExchangeOptions, settings *Sett
 	}
 	rc.RetryMax = opts.MaxAttempts - 1
 	rc.RetryWaitMin, rc.RetryWaitMax = opts.RetryWaitMin, opts.RetryWaitMax
-	rc.CheckRetry = retryablehttp.DefaultRetryPolicy
+	rc.CheckRetry = te.retryPolicy
 	rc.Backoff = te.backoff
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	te.client = rc
@@ -160,11 +176,58 @@ func (c cancelOnClose) Close() error {
 	return err
 }
 
+// sameOriginRedirects lets a token request follow a redirect only within its own origin
+// (and then as next allows): a token endpoint that redirects elsewhere must not receive the
+// credential, whatever client the caller gave (http.DefaultClient follows 307/308 with the
+// body). The redirect response is returned instead, and becomes a TokenEndpointError.
+func sameOriginRedirects(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) > 0 && !sameOrigin(req.URL, via[0].URL) {
+			return http.ErrUseLastResponse
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
+}
+
+// retryPolicy is go-retryablehttp's default, except that a Retry-After longer than what is
+// left of the exchange's time stops the retries at once: waiting it out would only end in
+// "context deadline exceeded" and lose the server's answer.
+func (te *TokenEndpoint) retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	retry, perr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	if !retry || resp == nil {
+		return retry, perr
+	}
+	if d, ok := te.retryAfter(resp); ok {
+		if deadline, has := ctx.Deadline(); has && d > time.Until(deadline) {
+			return false, nil
+		}
+	}
+	return retry, perr
+}
+
+// retryAfter is the Retry-After of a 429 or 503.
+func (te *TokenEndpoint) retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	return retryAfter(resp.Header.Get("Retry-After"), te.now())
+}
+
 // backoff honours Retry-After on 429 and 503, and otherwise waits a jittered exponential
 // time: uniformly between min and min*2^attempt, never above max.
 func (te *TokenEndpoint) backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
-	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), te.now()); ok {
+	if resp != nil {
+		if d, ok := te.retryAfter(resp); ok {
 			return d
 		}
 	}
@@ -221,7 +284,41 @@ func (te *TokenEndpoint) Post(ctx context.Context, contentType string, body []by
 	}
 	if r.StatusCode < 200 || r.StatusCode > 299 {
 		code, msg := providerMessage(data)
-		return r.StatusCode, nil, &TokenEndpointError{Provider: te.provider, Status: r.StatusCode, Code: code, Message: msg, Attempts: *attempts}
+		e := &TokenEndpointError{Provider: te.provider, Status: r.StatusCode, Code: code, Message: msg, Attempts: *attempts}
+		if d, ok := te.retryAfter(r); ok && *attempts < te.opts.MaxAttempts {
+			e.RetryAfter = d
+		}
+		return r.StatusCode, nil, e
 	}
 	return r.StatusCode, data, nil
+}
+
+// Token posts body and reads the answer as a token (ParseTokenResponse, with
+// MaxTokenLifetime): a 200 or 201 with a usable token, or an error naming the endpoint. The
+// lifetime is counted from before the request.
+func (te *TokenEndpoint) Token(ctx context.Context, contentType string, body []byte) (tokencache.Token, error) {
+	now := te.now()
+	status, data, err := te.Post(ctx, contentType, body)
+	if err != nil {
+		return tokencache.Token{}, err
+	}
+	if status != http.StatusOK && status != http.StatusCreated {
+		return tokencache.Token{}, fmt.Errorf("%w: %s token endpoint %s: unexpected status %d for a token answer", ErrTokenResponse, te.provider, RedactURL(te.url), status)
+	}
+	tok, clamped, err := parseTokenResponse(te.provider, data, now, te.opts.MaxTokenLifetime)
+	if err != nil {
+		return tokencache.Token{}, fmt.Errorf("%w (token endpoint %s)", err, RedactURL(te.url))
+	}
+	if clamped && te.clamped.CompareAndSwap(false, true) {
+		te.logger.Warn("finauth: client: the token endpoint gave a lifetime beyond MaxTokenLifetime; it was clamped (logged once)",
+			"provider", te.provider, "max_token_lifetime", te.maxLifetime())
+	}
+	return tok, nil
+}
+
+func (te *TokenEndpoint) maxLifetime() time.Duration {
+	if te.opts.MaxTokenLifetime > 0 {
+		return te.opts.MaxTokenLifetime
+	}
+	return DefaultMaxTokenLifetime
 }

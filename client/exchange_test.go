@@ -53,11 +53,10 @@ func TestTokenEndpoint_UnreachableIsRetriedThenClear(t *testing.T) {
 func TestTokenEndpoint_TotalTimeoutBoundsRetries(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "30")
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	te := NewTokenEndpoint("Test", srv.URL, ExchangeOptions{TotalTimeout: 200 * time.Millisecond}, &Settings{TokenClient: srv.Client()})
+	te := NewTokenEndpoint("Test", srv.URL, ExchangeOptions{TotalTimeout: 200 * time.Millisecond, RetryWaitMin: 10 * time.Second, RetryWaitMax: 10 * time.Second}, &Settings{TokenClient: srv.Client()})
 	_, _, err := te.Post(context.Background(), "application/json", []byte(`{}`))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v, want the total deadline", err)

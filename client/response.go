@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/tokencache"
@@ -15,6 +17,11 @@ import (
 
 // ErrTokenResponse is wrapped when a token endpoint's success answer cannot be used.
 var ErrTokenResponse = errors.New("finauth: client: unusable token response")
+
+// DefaultMaxTokenLifetime is the longest lifetime a token answer is believed: an
+// "expires_in" beyond it (a day in seconds is 86,400; some servers send milliseconds, or
+// nonsense) is clamped to it, and the token stays usable.
+const DefaultMaxTokenLifetime = 24 * time.Hour
 
 // maxErrorMessage bounds the provider message kept in a TokenEndpointError.
 const maxErrorMessage = 512
@@ -29,38 +36,61 @@ var tokenMembers = map[string]bool{"access_token": true, "token": true, "refresh
 //     client reads "token": either name is taken;
 //   - expires_in may be a number or a string of digits;
 //   - with no usable expires_in, an access token that is itself a JWT gives its "exp";
-//     otherwise the answer is an error (a token without a lifetime cannot be refreshed ahead).
+//     otherwise the answer is an error (a token without a lifetime cannot be refreshed ahead);
+//   - a lifetime beyond maxLifetime (DefaultMaxTokenLifetime when 0) is clamped to it.
 //
 // The lifetime is counted from now (take it before the request: conservative). A missing
 // token_type means "Bearer". refresh_token goes to RefreshToken; every other member (scope,
-// id_token, a provider's own fields) to Extra. Errors wrap ErrTokenResponse and never hold a
-// token.
-func ParseTokenResponse(provider string, data []byte, now time.Time) (tokencache.Token, error) {
+// id_token, a provider's own fields) to Extra. An access token with characters that cannot
+// go in an HTTP header (anything but visible ASCII) is refused. Errors wrap ErrTokenResponse
+// and never hold a token.
+func ParseTokenResponse(provider string, data []byte, now time.Time, maxLifetime time.Duration) (tokencache.Token, error) {
+	tok, _, err := parseTokenResponse(provider, data, now, maxLifetime)
+	return tok, err
+}
+
+// parseTokenResponse is ParseTokenResponse, also saying whether the lifetime was clamped.
+func parseTokenResponse(provider string, data []byte, now time.Time, maxLifetime time.Duration) (tok tokencache.Token, clamped bool, err error) {
+	if maxLifetime <= 0 {
+		maxLifetime = DefaultMaxTokenLifetime
+	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(data, &members); err != nil || members == nil {
-		return tokencache.Token{}, fmt.Errorf("%w: %s: the body is not a JSON object", ErrTokenResponse, provider)
+		return tok, false, fmt.Errorf("%w: %s: the body is not a JSON object", ErrTokenResponse, provider)
 	}
 	str := func(name string) string {
 		var s string
 		json.Unmarshal(members[name], &s)
 		return s
 	}
-	tok := tokencache.Token{Value: str("access_token"), Type: str("token_type"), RefreshToken: str("refresh_token")}
+	tok = tokencache.Token{Value: str("access_token"), Type: str("token_type"), RefreshToken: str("refresh_token")}
 	if tok.Value == "" {
 		tok.Value = str("token")
 	}
 	if tok.Value == "" {
-		return tokencache.Token{}, fmt.Errorf(`%w: %s: no "access_token" (or "token") string in the answer`, ErrTokenResponse, provider)
+		return tokencache.Token{}, false, fmt.Errorf(`%w: %s: no "access_token" (or "token") string in the answer`, ErrTokenResponse, provider)
+	}
+	if !headerSafe(tok.Value) || !headerSafe(tok.Type) {
+		return tokencache.Token{}, false, fmt.Errorf("%w: %s: the access token (or its type) has characters that cannot go in an Authorization header (only visible ASCII can)", ErrTokenResponse, provider)
 	}
 	if tok.Type == "" || strings.EqualFold(tok.Type, "bearer") {
 		tok.Type = "Bearer"
 	}
 	if secs, ok := expiresIn(members["expires_in"]); ok {
-		tok.Expiry = now.Add(time.Duration(secs) * time.Second)
+		lifetime := maxLifetime
+		if secs < int64(maxLifetime/time.Second) {
+			lifetime = time.Duration(secs) * time.Second
+		} else {
+			clamped = true
+		}
+		tok.Expiry = now.Add(lifetime)
 	} else if exp, ok := jwtExpiry(tok.Value); ok && exp.After(now) {
 		tok.Expiry = exp
+		if exp.Sub(now) > maxLifetime {
+			tok.Expiry, clamped = now.Add(maxLifetime), true
+		}
 	} else {
-		return tokencache.Token{}, fmt.Errorf(`%w: %s: "expires_in" is missing or not a positive number, and the access token is not a JWT with "exp"`, ErrTokenResponse, provider)
+		return tokencache.Token{}, false, fmt.Errorf(`%w: %s: "expires_in" is missing or not a positive number, and the access token is not a JWT with "exp"`, ErrTokenResponse, provider)
 	}
 	for name, raw := range members {
 		if tokenMembers[name] {
@@ -74,7 +104,18 @@ func ParseTokenResponse(provider string, data []byte, now time.Time) (tokencache
 			tok.Extra[name] = v
 		}
 	}
-	return tok, nil
+	return tok, clamped, nil
+}
+
+// headerSafe reports whether s is visible ASCII only (RFC 6750's b64token and every opaque
+// token in use fit; a CR, LF, space or control character would break the header).
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func expiresIn(raw json.RawMessage) (int64, bool) {
@@ -116,14 +157,18 @@ func jwtExpiry(tok string) (time.Time, bool) {
 	return time.Unix(n, 0), true
 }
 
-// providerMessage extracts "error"/"code" and a message from an error body, redacted and
-// bounded.
+// maxErrorCode bounds the provider's error code kept in a TokenEndpointError.
+const maxErrorCode = 64
+
+// providerMessage extracts "error"/"code" and a message from an error body: control
+// characters (newlines, ANSI escapes) become spaces, anything token-like is redacted, and
+// both are bounded.
 func providerMessage(body []byte) (code, msg string) {
 	var m map[string]any
 	if json.Unmarshal(body, &m) == nil {
 		for _, k := range []string{"error", "code", "errorCode"} {
 			if s, ok := m[k].(string); ok {
-				code = redactTokens(s)
+				code = s
 				break
 			}
 		}
@@ -137,20 +182,61 @@ func providerMessage(body []byte) (code, msg string) {
 	if msg == "" && code == "" {
 		msg = string(body)
 	}
-	msg = redactTokens(strings.ToValidUTF8(msg, "?"))
-	if len(msg) > maxErrorMessage {
-		msg = msg[:maxErrorMessage] + "..."
+	return clean(code, maxErrorCode), clean(msg, maxErrorMessage)
+}
+
+// clean makes provider text safe to show: valid UTF-8, no control characters, tokens
+// redacted, at most max bytes.
+func clean(s string, max int) string {
+	if len(s) > 8*max {
+		s = s[:8*max] // the rest could never be shown; do not scan megabytes
 	}
-	return code, strings.TrimSpace(msg)
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Bidi_Control, r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	s = strings.TrimSpace(redactTokens(s))
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "") + "..."
+	}
+	return s
 }
 
 var (
-	jwtLike   = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*`)
-	tokenLike = regexp.MustCompile(`[A-Za-z0-9_\-+/=.~]{32,}`)
+	// jwtLike is any run that starts like a JWT's header segment, whatever its length.
+	jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_\-+/=.~]*`)
+	// tokenRun is a run of token characters long enough to hold part of a secret.
+	tokenRun = regexp.MustCompile(`[A-Za-z0-9_\-+/=.~]{12,}`)
 )
 
-// redactTokens replaces JWTs and long opaque strings (tokens, keys) with [redacted].
+// redactTokens replaces JWTs and opaque-looking strings with [redacted]: conservatively, any
+// run of 32 or more token characters, and any run of 12 or more that mixes letter cases, or
+// letters and digits, or holds base64's +, / or =, so that a token cut into pieces still does
+// not show. Plain words and error codes (invalid_client_assertion) stay.
 func redactTokens(s string) string {
 	s = jwtLike.ReplaceAllString(s, "[redacted]")
-	return tokenLike.ReplaceAllString(s, "[redacted]")
+	return tokenRun.ReplaceAllStringFunc(s, func(run string) string {
+		if len(run) >= 32 {
+			return "[redacted]"
+		}
+		var lower, upper, digit, b64 bool
+		for _, r := range run {
+			switch {
+			case r >= 'a' && r <= 'z':
+				lower = true
+			case r >= 'A' && r <= 'Z':
+				upper = true
+			case r >= '0' && r <= '9':
+				digit = true
+			case r == '+' || r == '/' || r == '=':
+				b64 = true
+			}
+		}
+		if (lower && upper) || ((lower || upper) && digit) || b64 {
+			return "[redacted]"
+		}
+		return run
+	})
 }

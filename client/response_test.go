@@ -24,7 +24,7 @@ func TestParseTokenResponse_Tolerant(t *testing.T) {
 		{"a JWT's exp when expires_in is junk", `{"access_token":"` + jwtAccess + `","expires_in":"soon"}`, 1000 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tok, err := ParseTokenResponse("Pismo", []byte(tc.body), now)
+			tok, err := ParseTokenResponse("Pismo", []byte(tc.body), now, 0)
 			if err != nil || tok.Value == "" || tok.Expiry.Sub(now) != tc.lifetime || tok.Type != "Bearer" {
 				t.Errorf("%s: %v %v %q", tc.body, tok.Expiry.Sub(now), err, tok.Type)
 			}
@@ -32,7 +32,7 @@ func TestParseTokenResponse_Tolerant(t *testing.T) {
 	}
 	for _, body := range []string{`not json`, `{}`, `null`, `{"access_token":""}`, `{"access_token":5,"expires_in":3600}`, `{"access_token":"a"}`, `{"access_token":"a","expires_in":-5}`, `{"access_token":"a","expires_in":"0"}`, `[]`} {
 		t.Run("refused "+body, func(t *testing.T) {
-			if _, err := ParseTokenResponse("Pismo", []byte(body), now); !errors.Is(err, ErrTokenResponse) {
+			if _, err := ParseTokenResponse("Pismo", []byte(body), now, 0); !errors.Is(err, ErrTokenResponse) {
 				t.Errorf("%s: err = %v", body, err)
 			}
 		})
@@ -42,7 +42,7 @@ func TestParseTokenResponse_Tolerant(t *testing.T) {
 func TestParseTokenResponse_FillsRefreshTokenTypeAndExtra(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
-	tok, err := ParseTokenResponse("Revolut", []byte(`{"access_token":"a","token_type":"bearer","refresh_token":"r-1","expires_in":600,"scope":"accounts","id_token":"x.y.z","n":{"k":1}}`), now)
+	tok, err := ParseTokenResponse("Revolut", []byte(`{"access_token":"a","token_type":"bearer","refresh_token":"r-1","expires_in":600,"scope":"accounts","id_token":"x.y.z","n":{"k":1}}`), now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestParseTokenResponse_FillsRefreshTokenTypeAndExtra(t *testing.T) {
 	if len(tok.Extra) != 3 || tok.Extra["scope"] != "accounts" || tok.Extra["id_token"] != "x.y.z" || tok.Extra["n"].(map[string]any)["k"] != 1.0 {
 		t.Fatalf("extra %v", tok.Extra)
 	}
-	tok, _ = ParseTokenResponse("Pismo", []byte(`{"access_token":"a","token_type":"MAC","expires_in":600}`), now)
+	tok, _ = ParseTokenResponse("Pismo", []byte(`{"access_token":"a","token_type":"MAC","expires_in":600}`), now, 0)
 	if tok.Type != "MAC" || tok.Extra != nil {
 		t.Fatalf("type %q extra %v", tok.Type, tok.Extra)
 	}
@@ -81,7 +81,7 @@ func FuzzParseTokenResponse(f *testing.F) {
 	}
 	now := time.Unix(1_700_000_000, 0)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		tok, err := ParseTokenResponse("Pismo", body, now)
+		tok, err := ParseTokenResponse("Pismo", body, now, 0)
 		if err != nil {
 			if !errors.Is(err, ErrTokenResponse) {
 				t.Fatalf("untyped error %v", err)

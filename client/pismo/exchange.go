@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/finauth/finauth/client"
@@ -36,18 +35,10 @@ func newExchange(cfg Config, o *options) (*exchange, error) {
 
 // fetch is the token cache's FetchFunc: one exchange for the account of key.
 func (x *exchange) fetch(ctx context.Context, key string) (tokencache.Token, error) {
-	now := x.now()
-	jwt, err := mint(x.signer, x.cfg, accountFromKey(key), now)
+	jwt, err := mint(x.signer, x.cfg, accountFromKey(key), x.now())
 	if err != nil {
 		return tokencache.Token{}, fmt.Errorf("%w: Pismo: signing the JWT: %w", client.ErrTokenExchange, err)
 	}
 	body, _ := json.Marshal(map[string]string{"token": jwt})
-	status, data, err := x.endpoint.Post(ctx, "application/json", body)
-	if err != nil {
-		return tokencache.Token{}, err
-	}
-	if status != http.StatusOK && status != http.StatusCreated {
-		return tokencache.Token{}, fmt.Errorf("%w: Pismo: unexpected status %d for a token answer", client.ErrTokenResponse, status)
-	}
-	return client.ParseTokenResponse(provider, data, now) // lifetime counted from before the request: conservative
+	return x.endpoint.Token(ctx, "application/json", body)
 }
