@@ -195,10 +195,12 @@ func (p *PublicKey) Thumbprint() string {
 	case *rsa.PublicKey:
 		canon = fmt.Appendf(nil, `{"e":"%s","kty":"RSA","n":"%s"}`, b64.EncodeToString(bigEndian(int64(k.E))), b64.EncodeToString(k.N.Bytes()))
 	case *ecdsa.PublicKey:
-		size := (k.Curve.Params().BitSize + 7) / 8
-		x, y := make([]byte, size), make([]byte, size)
-		k.X.FillBytes(x)
-		k.Y.FillBytes(y)
+		point, err := k.Bytes() // 0x04 || X || Y, each the curve's size
+		if err != nil {
+			return ""
+		}
+		size := (len(point) - 1) / 2
+		x, y := point[1:1+size], point[1+size:]
 		canon = fmt.Appendf(nil, `{"crv":"%s","kty":"EC","x":"%s","y":"%s"}`, k.Curve.Params().Name, b64.EncodeToString(x), b64.EncodeToString(y))
 	case ed25519.PublicKey:
 		canon = fmt.Appendf(nil, `{"crv":"Ed25519","kty":"OKP","x":"%s"}`, b64.EncodeToString(k))
