@@ -83,7 +83,7 @@ func TestHeader_FieldsUnitsAndOrder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req, _ := http.NewRequest("get", c.url, nil)
+			req, _ := http.NewRequest("GET", c.url, nil)
 			if c.host != "" {
 				req.Host = c.host
 			}
@@ -102,5 +102,50 @@ func TestHeader_FieldsUnitsAndOrder(t *testing.T) {
 	}
 	if s := fmt.Sprint(Config{PrivateKeyPEM: "SECRETPEM", PrivateKeyPassword: "SECRETPW"}); strings.Contains(s, "SECRET") {
 		t.Fatal(s)
+	}
+}
+
+// Each header of a Signer has a later exp than the one before, up to 5 s past now+JWSTTL;
+// past that, exp falls back to now+JWSTTL (documented: duplicates become possible).
+func TestHeader_ExpIsStrictlyIncreasingWithinTheDrift(t *testing.T) {
+	t.Parallel()
+	now := time.UnixMilli(1_700_000_000_000)
+	ss, err := NewSigner(Config{APIURLs: []string{"https://api.example.com"}, PrivateKeyFile: "../../signer/testdata/keys/test-ed25519-pkcs8.pem", KeyID: "k", MemberID: "m", ExpAsNumber: true},
+		WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/x", nil)
+	want := now.Add(DefaultJWSTTL).UnixMilli()
+	for i := range int64(5001) {
+		if exp, _ := ss.Header(req).Get("exp"); exp != want+i {
+			t.Fatalf("header %d: exp %v, want %d", i, exp, want+i)
+		}
+	}
+	if exp, _ := ss.Header(req).Get("exp"); exp != want {
+		t.Fatalf("past the drift: exp %v, want the plain %d", exp, want)
+	}
+}
+
+// An internationalised host is signed in punycode, as net/http sends it; an opaque URL's
+// path as it is sent; a lower-case method is refused.
+func TestSign_WireForms(t *testing.T) {
+	t.Parallel()
+	ss, err := NewSigner(Config{APIURLs: []string{"https://api.example.com"}, PrivateKeyFile: "../../signer/testdata/keys/test-ec-p256-pkcs8.pem", KeyID: "k", MemberID: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "https://bücher.example/a", nil)
+	if h, _ := ss.Header(req).Get("host"); h != "xn--bcher-kva.example" {
+		t.Fatalf("host %v", h)
+	}
+	req, _ = http.NewRequest(http.MethodGet, "https://api.example.com", nil)
+	req.URL.Opaque = "//api.example.com/files/a%2Fb"
+	if p, _ := ss.Header(req).Get("path"); p != "/files/a/b" {
+		t.Fatalf("path %v", p)
+	}
+	req, _ = http.NewRequest("delete", "https://api.example.com/x", nil)
+	if _, err := ss.Sign(req, http.NoBody); !errors.Is(err, ErrMethodCase) {
+		t.Fatalf("lower-case method: %v", err)
 	}
 }
