@@ -75,6 +75,9 @@ func readKeyFile(path string) ([]byte, error) {
 // passphrase with ErrWrongPassphrase. Errors never contain key material.
 func ParseKey(data []byte, opts ...LoadOption) (*Key, error) {
 	o := collect(opts)
+	if err := checkSize(data, &o); err != nil {
+		return nil, err
+	}
 	s, kid, alg, err := parsePrivate(data, &o)
 	if err != nil {
 		return nil, err
@@ -86,6 +89,25 @@ func ParseKey(data []byte, opts ...LoadOption) (*Key, error) {
 		alg = o.alg
 	}
 	return finishKey(s, kid, alg, o.source)
+}
+
+// checkSize refuses key data over maxKeyFileSize, as the file loaders do: no key, JWK or
+// certificate chain a user has comes near it.
+func checkSize(data []byte, o *loadOptions) error {
+	if len(data) > maxKeyFileSize {
+		return &KeyDataError{Source: o.source, Reason: fmt.Sprintf("the key data is %d bytes, more than the %d a key file can be", len(data), maxKeyFileSize)}
+	}
+	return nil
+}
+
+// blockList names the PEM block types seen, at most the first 8 (and how many more), so
+// that a file of thousands of blocks does not make a megabyte of error text.
+func blockList(types []string) string {
+	const shown = 8
+	if len(types) <= shown {
+		return strings.Join(types, ", ")
+	}
+	return strings.Join(types[:shown], ", ") + fmt.Sprintf(" and %d more blocks", len(types)-shown)
 }
 
 func finishKey(s crypto.Signer, kid string, alg Algorithm, source string) (*Key, error) {
@@ -232,7 +254,7 @@ func parsePrivatePEM(data []byte, o *loadOptions) (crypto.Signer, error) {
 	if len(seen) == 0 {
 		return nil, &KeyDataError{Source: o.source, Reason: "no PEM block could be decoded; check that the -----BEGIN/-----END lines and the base64 between them are intact"}
 	}
-	reason := "no private key found (the PEM holds " + strings.Join(seen, ", ") + ")"
+	reason := "no private key found (the PEM holds " + blockList(seen) + ")"
 	for _, t := range seen {
 		if t == "PUBLIC KEY" || t == "RSA PUBLIC KEY" || t == "CERTIFICATE" {
 			reason += "; a public key or certificate cannot sign: give the private key file"
@@ -380,6 +402,9 @@ func jwkType(k any) string {
 // format ParseKey accepts (its public half). Every key must be one finauth verifies with.
 func ParsePublicKeys(data []byte, opts ...LoadOption) (*KeySet, error) {
 	o := collect(opts)
+	if err := checkSize(data, &o); err != nil {
+		return nil, err
+	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, &KeyDataError{Source: o.source, Reason: "the key data is empty"}
@@ -462,7 +487,7 @@ func parsePublicPEM(data []byte, o *loadOptions) ([]*PublicKey, error) {
 		keys = append(keys, pk)
 	}
 	if len(keys) == 0 && len(skipped) > 0 {
-		return nil, &KeyDataError{Source: o.source, Reason: "no public key found (the PEM holds " + strings.Join(skipped, ", ") + ")"}
+		return nil, &KeyDataError{Source: o.source, Reason: "no public key found (the PEM holds " + blockList(skipped) + ")"}
 	}
 	if len(keys) == 0 {
 		return nil, &KeyDataError{Source: o.source, Reason: "no PEM block could be decoded; check the -----BEGIN/-----END lines"}
