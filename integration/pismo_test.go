@@ -379,11 +379,13 @@ func TestPismo_WrongKeyOrClaimsNameTheRejection(t *testing.T) {
 
 func TestPismo_ResponseShapes(t *testing.T) {
 	t.Parallel()
-	for _, shape := range []pismomock.Shape{pismomock.Documented, pismomock.TokenCreated} {
-		e := newPismo(t, func(c *pismomock.Config) { c.Shape = shape }, nil)
-		if _, status, err := e.call(context.Background(), http.MethodGet, "/x", nil); err != nil || status != 200 {
-			t.Fatalf("shape %d: %d %v", shape, status, err)
-		}
+	for name, shape := range map[string]pismomock.Shape{"201 access_token (default)": pismomock.AccessTokenCreated, "200 documented": pismomock.Documented, "201 token": pismomock.TokenCreated} {
+		t.Run(name, func(t *testing.T) {
+			e := newPismo(t, func(c *pismomock.Config) { c.Shape = shape }, nil)
+			if _, status, err := e.call(context.Background(), http.MethodGet, "/x", nil); err != nil || status != 200 {
+				t.Fatalf("shape %d: %d %v", shape, status, err)
+			}
+		})
 	}
 }
 

@@ -34,10 +34,13 @@ const TokenPath = "/passport/v1/oauth2/token"
 type Shape int
 
 const (
-	// Documented: {"access_token", "refresh_token", "expires_in": "<string>"} with 200, as
-	// Pismo's documentation shows.
-	Documented Shape = iota
-	// TokenCreated: {"token", "expires_in": <number>} with 201, as a public client expects.
+	// AccessTokenCreated (the default): {"access_token", "refresh_token", "expires_in":
+	// "<string>"} with 201. A public Pismo client library (udhos/oidcpismo) accepts only
+	// this, which suggests it is what the real endpoint answers.
+	AccessTokenCreated Shape = iota
+	// Documented: the same body with 200, as Pismo's documentation shows it.
+	Documented
+	// TokenCreated: {"token", "expires_in": <number>} with 201, as another client reads it.
 	TokenCreated
 )
 
@@ -74,7 +77,7 @@ type Config struct {
 	Skew time.Duration
 	// TokenLifetime of issued access tokens; default 1h.
 	TokenLifetime time.Duration
-	// Shape of token answers; default Documented.
+	// Shape of token answers; default AccessTokenCreated.
 	Shape Shape
 	// Now is the server clock; default time.Now.
 	Now func() time.Time
@@ -223,11 +226,14 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 	m.stats.Exchanges++
 	m.mu.Unlock()
 	secs := int(m.cfg.TokenLifetime / time.Second)
-	if m.cfg.Shape == TokenCreated {
+	switch m.cfg.Shape {
+	case TokenCreated:
 		mockhttp.WriteJSON(w, http.StatusCreated, map[string]any{"token": tok, "expires_in": secs})
-		return
+	case Documented:
+		mockhttp.WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "refresh_token": newOpaque(), "expires_in": strconv.Itoa(secs)})
+	default:
+		mockhttp.WriteJSON(w, http.StatusCreated, map[string]any{"access_token": tok, "refresh_token": newOpaque(), "expires_in": strconv.Itoa(secs)})
 	}
-	mockhttp.WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "refresh_token": newOpaque(), "expires_in": strconv.Itoa(secs)})
 }
 
 // claims are the JWT claims the mock reads; raw fields keep their JSON types for the checks.

@@ -122,7 +122,7 @@ func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, b
 	fs.StringVar(&c.pismoAudience, "pismo-audience", env("MOCK_PISMO_AUDIENCE", "https://sandbox.pismolabs.io"), "expected aud (MOCK_PISMO_AUDIENCE)")
 	fs.StringVar(&c.pismoTenant, "pismo-tenant", env("MOCK_PISMO_TENANT", "test-tenant"), "expected tenant_id (MOCK_PISMO_TENANT)")
 	fs.StringVar(&c.pismoGroup, "pismo-group", env("MOCK_PISMO_GROUP", "pismo-v2:test:rw"), "expected pismo.group (MOCK_PISMO_GROUP)")
-	fs.StringVar(&c.pismoShape, "pismo-shape", env("MOCK_PISMO_SHAPE", "documented"), `token answer: "documented" (access_token, expires_in string, 200) or "created" (token, 201) (MOCK_PISMO_SHAPE)`)
+	fs.StringVar(&c.pismoShape, "pismo-shape", env("MOCK_PISMO_SHAPE", "access-token-201"), `token answer: "access-token-201" (201, access_token, expires_in a string: what public clients accept), "documented" (the same with 200, as Pismo's docs show) or "created" (201, token, expires_in a number) (MOCK_PISMO_SHAPE)`)
 	fs.DurationVar(&c.pismoLifetime, "pismo-token-lifetime", dur("MOCK_PISMO_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_PISMO_TOKEN_LIFETIME)")
 	fs.Float64Var(&c.pismoFailRate, "pismo-fail-rate", num("MOCK_PISMO_FAIL_RATE", "0"), "fraction of token requests to fail, spread evenly (MOCK_PISMO_FAIL_RATE)")
 	fs.IntVar(&c.pismoFailStatus, "pismo-fail-status", int(num("MOCK_PISMO_FAIL_STATUS", "503")), "status of failed token requests (MOCK_PISMO_FAIL_STATUS)")
@@ -182,13 +182,16 @@ func pismoHandler(c config, log *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	shape := pismomock.Documented
+	var shape pismomock.Shape
 	switch c.pismoShape {
+	case "access-token-201":
+		shape = pismomock.AccessTokenCreated
 	case "documented":
+		shape = pismomock.Documented
 	case "created":
 		shape = pismomock.TokenCreated
 	default:
-		return nil, fmt.Errorf("--pismo-shape %q: use documented or created", c.pismoShape)
+		return nil, fmt.Errorf("--pismo-shape %q: use access-token-201, documented or created", c.pismoShape)
 	}
 	m, err := pismomock.New(pismomock.Config{
 		Keys: keys, Issuer: c.pismoIssuer, Subject: c.pismoSubject, Audience: c.pismoAudience, TenantID: c.pismoTenant, Group: c.pismoGroup,
