@@ -342,6 +342,17 @@ func TestSoldo_Redirects(t *testing.T) {
 	if got := otherAuth.Load().(string); got != "" {
 		t.Fatalf("the other origin received %q", got)
 	}
+	// Without GetBody, http.Client does not follow a 307 (it decides from the caller's
+	// request, which the transport must not change): the 307 comes back, as documented.
+	req, _ = http.NewRequest(http.MethodPost, front.URL+"/307", io.NopCloser(bytes.NewReader(body)))
+	resp, err = hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect {
+		t.Fatalf("a 307 without GetBody: status %d", resp.StatusCode)
+	}
 }
 
 func TestSoldo_CallersRequestIsUnchangedAndItsAuthorizationReplaced(t *testing.T) {

@@ -21,7 +21,12 @@ var ErrSign = errors.New("finauth: transport: signing the request failed")
 // Body: with GetBody, the body is streamed from GetBody into the signature and no copy is
 // kept; without it, the body is read once, up to MaxBodyBytes (beyond that: a
 // *BodyTooLargeError, nothing sent), and the copy sent carries Body, GetBody and
-// ContentLength so that net/http retries and 307/308 redirects resend the same bytes.
+// ContentLength, so that http.Transport can send the same bytes again on a fresh connection.
+// A 307/308 redirect of such a request comes back to the caller unfollowed: http.Client
+// decides from the caller's request, which has no GetBody and which a RoundTripper must not
+// change. Give the request a GetBody (http.NewRequest does for bytes.Reader, bytes.Buffer
+// and strings.Reader bodies) to have 307/308 followed and signed afresh.
+//
 // Requests to origins outside Origins are refused; redirects there go out unsigned.
 // The caller's request is never changed. Safe for concurrent use.
 type Signing struct {
