@@ -1,9 +1,12 @@
 package pismo_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,5 +47,44 @@ func TestTransport_RequestsDuringAndAfterCloseGetErrClosed(t *testing.T) {
 		if !errors.Is(err, tokencache.ErrClosed) || strings.Contains(err.Error(), "unreachable") {
 			t.Errorf("%s Close: %v", name, err)
 		}
+	}
+}
+
+// The exchange a request triggers does not run under that request's httptrace hooks: the
+// hooks would otherwise see the token endpoint's request (User-Agent finauth), even after
+// the caller has returned.
+func TestTransport_TheExchangeDoesNotFireTheCallersTraceHooks(t *testing.T) {
+	t.Parallel()
+	key, err := signer.LoadKeyFile("../../signer/testdata/keys/test-rsa-pkcs8.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mock, err := pismomock.NewServer(pismomock.Config{Keys: signer.NewKeySet(key.Public()), Issuer: "i", Subject: "s", Audience: "a", TenantID: "t", Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mock.Close()
+	hc, err := pismo.NewClient(pismo.Config{TokenURL: mock.TokenURL(), Key: key, Issuer: "i", Subject: "s", Audience: "a", TenantID: "t", Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokenRequests, apiRequests atomic.Int64
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		WroteHeaderField: func(k string, v []string) {
+			if k == "User-Agent" && len(v) == 1 && v[0] == "finauth" {
+				tokenRequests.Add(1)
+			} else if k == "Authorization" {
+				apiRequests.Add(1)
+			}
+		},
+	})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, mock.URL+"/cards", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if tokenRequests.Load() != 0 || apiRequests.Load() != 1 || mock.Stats().Exchanges != 1 {
+		t.Fatalf("the caller's hooks saw %d token requests and %d API requests", tokenRequests.Load(), apiRequests.Load())
 	}
 }
