@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"sort"
@@ -88,11 +89,15 @@ func (r *requestFlags) register(fs *flag.FlagSet) {
 func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, func() uint64, func(), error) {
 	switch r.profile {
 	case "pismo":
-		if v, _ := a.lookup("PISMO_API_URL"); v == "" && r.apiURL == "" {
-			r.apiURL = originOf(target)
-		}
 		cfg, err := r.pismoConfig(a)
 		if err != nil {
+			return nil, nil, nil, err
+		}
+		origins := cfg.APIURLs
+		if len(origins) == 0 {
+			origins = []string{originOf(cfg.TokenURL)} // the library's default
+		}
+		if err := refuseForeign(target, origins, cfg.AllowInsecureHTTP, "PISMO_API_URL", "the token URL's origin"); err != nil {
 			return nil, nil, nil, err
 		}
 		t, err := pismo.NewTransport(cfg)
@@ -101,8 +106,11 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, func
 		}
 		return t, func() uint64 { return t.Stats().Fetches }, func() { t.Close() }, nil
 	case "soldo":
-		cfg, err := r.soldoConfig(a, target)
+		cfg, err := r.soldoConfig(a, "")
 		if err != nil {
+			return nil, nil, nil, err
+		}
+		if err := refuseForeign(target, cfg.APIURLs, cfg.AllowInsecureHTTP, "SOLDO_API_URL", ""); err != nil {
 			return nil, nil, nil, err
 		}
 		t, err := soldo.NewTransport(cfg)
@@ -112,6 +120,29 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, func
 		return t, func() uint64 { return 0 }, func() {}, nil
 	}
 	return nil, nil, nil, usagef("--profile %q: use pismo or soldo", r.profile)
+}
+
+// refuseForeign is a usage error (exit 2) unless target's origin is one of the configured
+// API origins: credentials go nowhere else, and naming a URL on the command line does not
+// add its origin. Nothing is sent.
+func refuseForeign(target string, origins []string, allowInsecure bool, variable, def string) error {
+	allowed, err := transport.NewOrigins(origins, allowInsecure)
+	if err != nil {
+		return nil // the configuration check reports it, naming the variable
+	}
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return usagef("URL %q: give an absolute http(s) URL", client.RedactURL(target))
+	}
+	if allowed.Allows(u) {
+		return nil
+	}
+	from := variable
+	if def != "" {
+		from += ", default " + def
+	}
+	return usagef("%s is not an allowed API origin (allowed: %s, from --api-url / %s): nothing was sent; add it with --api-url or %s if it should receive credentials",
+		originOf(target), allowed, from, variable)
 }
 
 // newRequest builds one request of call/load.

@@ -213,6 +213,10 @@ func TestCLI_SignAndCallSoldo(t *testing.T) {
 		t.Fatalf("the printed signature was refused: %v %v", err, resp)
 	}
 	resp.Body.Close()
+	if c := finauth(t, env, "", "call", "--profile", "soldo", m.URL+"/transfers/t-1"); c.code != exitUsage || !strings.Contains(c.stderr, "--api-url / SOLDO_API_URL: required") {
+		t.Fatalf("call without SOLDO_API_URL: %+v", c)
+	}
+	env["SOLDO_API_URL"] = m.URL
 	c := finauth(t, env, "", "call", "--profile", "soldo", "-X", "PUT", "--data", "hello", "-H", "X-Trace: 1", m.URL+"/transfers/t-1")
 	if c.code != exitOK || !strings.Contains(c.stdout, `"method":"PUT"`) {
 		t.Fatalf("call: %+v", c)
