@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -259,15 +260,43 @@ type attemptsKey struct{}
 // Post sends body (JSON or form, as contentType says) and returns the status and body of a
 // 2xx answer; any other answer is a *TokenEndpointError.
 func (te *TokenEndpoint) Post(ctx context.Context, contentType string, body []byte) (status int, resp []byte, err error) {
+	return te.Send(ctx, TokenRequest{ContentType: contentType, Body: func() ([]byte, error) { return body, nil }})
+}
+
+// TokenRequest is one token-endpoint call.
+type TokenRequest struct {
+	// ContentType of the body: application/json, application/x-www-form-urlencoded.
+	ContentType string
+	// Body is called for every attempt, retries included, so that each can carry fresh
+	// content: a client assertion must have a new jti every time (servers refuse a replayed
+	// one), which a body fixed once would repeat.
+	Body func() ([]byte, error)
+	// Header holds extra request headers (Authorization for client_secret_basic).
+	Header http.Header
+}
+
+// Send posts r's body (a new one per attempt) and returns the status and body of a 2xx
+// answer; any other answer is a *TokenEndpointError.
+func (te *TokenEndpoint) Send(ctx context.Context, tr TokenRequest) (status int, resp []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, te.opts.TotalTimeout)
 	defer cancel()
 	attempts := new(int)
 	ctx = context.WithValue(ctx, attemptsKey{}, attempts)
+	body := retryablehttp.ReaderFunc(func() (io.Reader, error) {
+		b, err := tr.Body()
+		if err != nil {
+			return nil, err
+		}
+		return bytes.NewReader(b), nil
+	})
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, te.url, body)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: %s: building the request to %s: %v", ErrTokenExchange, te.provider, RedactURL(te.url), err)
+		return 0, nil, fmt.Errorf("%w: %s: building the request to %s: %w", ErrTokenExchange, te.provider, RedactURL(te.url), err)
 	}
-	req.Header.Set("Content-Type", contentType)
+	for k, v := range tr.Header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", tr.ContentType)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "finauth")
 	r, err := te.client.Do(req)
@@ -297,8 +326,13 @@ func (te *TokenEndpoint) Post(ctx context.Context, contentType string, body []by
 // MaxTokenLifetime): a 200 or 201 with a usable token, or an error naming the endpoint. The
 // lifetime is counted from before the request.
 func (te *TokenEndpoint) Token(ctx context.Context, contentType string, body []byte) (tokencache.Token, error) {
+	return te.TokenFor(ctx, TokenRequest{ContentType: contentType, Body: func() ([]byte, error) { return body, nil }})
+}
+
+// TokenFor is Token for a TokenRequest (a body made anew for every attempt, extra headers).
+func (te *TokenEndpoint) TokenFor(ctx context.Context, r TokenRequest) (tokencache.Token, error) {
 	now := te.now()
-	status, data, err := te.Post(ctx, contentType, body)
+	status, data, err := te.Send(ctx, r)
 	if err != nil {
 		return tokencache.Token{}, err
 	}

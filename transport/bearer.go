@@ -152,14 +152,15 @@ func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 		failed = IsAuthFailure
 	}
 	if !failed(resp) {
+		b.refreshes.accepted(key, tok.Value)
 		return resp, nil
 	}
-	return b.rejected(req, key, tok, again, base, resp)
+	return b.rejected(req, key, tok, again, base, resp, failed)
 }
 
 // rejected handles a 401 of tok: invalidate and replay with a new token, replay with a token
 // another request already got, or return the 401 (not replayable, or refreshed too recently).
-func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, again replayableBody, base http.RoundTripper, resp *http.Response) (*http.Response, error) {
+func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, again replayableBody, base http.RoundTripper, resp *http.Response, failed IsAuthFailureFunc) (*http.Response, error) {
 	now := time.Now
 	if b.Now != nil {
 		now = b.Now
@@ -203,7 +204,11 @@ func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, a
 	retry.Body = replayBody
 	retry.GetBody, retry.ContentLength = again.getBody, again.size
 	b.replays.Add(1)
-	return base.RoundTrip(retry)
+	resp, err = base.RoundTrip(retry)
+	if err == nil && !failed(resp) {
+		b.refreshes.accepted(key, fresh.Value)
+	}
+	return resp, err
 }
 
 // drain reads what is left of a rejected response's body, at most drainLimit bytes for at
@@ -220,16 +225,18 @@ func drain(body io.ReadCloser, timeout time.Duration) {
 	body.Close()
 }
 
-// refreshLimiter remembers, per key, the last 401-triggered refresh: when, and which token
-// the 401 rejected.
+// refreshLimiter remembers, per key, the last 401-triggered refresh: when, which token the
+// 401 rejected, and whether a newer token has been accepted since.
 type refreshLimiter struct {
-	mu   sync.Mutex
-	last map[string]refreshed
+	mu     sync.Mutex
+	last   sync.Map // key -> *refreshed
+	active atomic.Int64
 }
 
 type refreshed struct {
 	at       time.Time
 	rejected string
+	accepted atomic.Bool // a request with a newer token succeeded since
 }
 
 // maxRemembered bounds the keys a limiter remembers; past it, refreshes older than the
@@ -237,29 +244,51 @@ type refreshed struct {
 const maxRemembered = 4096
 
 // allow reports whether a 401 of token for key may refresh it: yes when no 401 refreshed
-// the key within interval (this one is then remembered), or when token is the one whose
-// rejection did (the same storm of 401s: the refresh is shared, not repeated).
+// the key within interval, when token is the one whose rejection did (the same storm of
+// 401s shares that refresh), or when a newer token was accepted since (a genuine revocation
+// of a token that worked); the refresh is then remembered. No only for a token rejected
+// without ever having worked, within interval of the last refresh.
 func (l *refreshLimiter) allow(key, token string, now time.Time, interval time.Duration) bool {
 	if interval < 0 {
 		return true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if r, ok := l.last[key]; ok && now.Sub(r.at) < interval {
-		return r.rejected == token
-	}
-	if l.last == nil {
-		l.last = map[string]refreshed{}
-	}
-	if len(l.last) >= maxRemembered {
-		for k, r := range l.last {
-			if now.Sub(r.at) >= interval {
-				delete(l.last, k)
-			}
+	if v, ok := l.last.Load(key); ok {
+		r := v.(*refreshed)
+		if now.Sub(r.at) < interval && !r.accepted.Load() {
+			return r.rejected == token
+		}
+		if r.rejected == token {
+			return true
 		}
 	}
-	l.last[key] = refreshed{at: now, rejected: token}
+	if l.active.Load() >= maxRemembered {
+		l.last.Range(func(k, v any) bool {
+			if now.Sub(v.(*refreshed).at) >= interval {
+				l.last.Delete(k)
+				l.active.Add(-1)
+			}
+			return true
+		})
+	}
+	if _, loaded := l.last.Swap(key, &refreshed{at: now, rejected: token}); !loaded {
+		l.active.Add(1)
+	}
 	return true
+}
+
+// accepted notes that token worked for key: a 401 of it later is a genuine revocation.
+// Nearly free while no key has seen a 401.
+func (l *refreshLimiter) accepted(key, token string) {
+	if l.active.Load() == 0 {
+		return
+	}
+	if v, ok := l.last.Load(key); ok {
+		if r := v.(*refreshed); r.rejected != token && !r.accepted.Load() {
+			r.accepted.Store(true)
+		}
+	}
 }
 
 // authorize returns a copy of req (copyRequest) whose Authorization carries the token.

@@ -190,3 +190,39 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// A token that worked and is then revoked is refreshed at once, however soon after the
+// previous 401-triggered refresh: only a token rejected without ever working waits for the
+// interval. (A server revoking every third use: every request ends 200.)
+func TestBearer_ARevokedTokenThatWorkedIsRefreshedAtOnce(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	uses := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		tok := r.Header.Get("Authorization")
+		if uses[tok]++; uses[tok] > 3 { // revoked at its fourth use
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	src := &tokens{}
+	rt := &transport.Bearer{Base: srv.Client().Transport, Tokens: src, Origins: mustOrigins(t, srv.URL), Now: func() time.Time { return now }}
+	for i := range 30 {
+		resp, err := rt.RoundTrip(mustRequest(t, http.MethodGet, srv.URL+"/x", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d after %d tokens", i, resp.StatusCode, src.n)
+		}
+	}
+	if src.n != 10 || rt.SuppressedRefreshes() != 0 {
+		t.Fatalf("%d tokens (want 10: one per 3 uses), %d suppressed", src.n, rt.SuppressedRefreshes())
+	}
+}

@@ -13,10 +13,8 @@ import (
 type Option func(*options)
 
 type options struct {
-	client.Settings
-	cache           tokencache.Options
-	selector        AccountSelector
-	refreshInterval time.Duration
+	client.BearerOptions
+	selector AccountSelector
 }
 
 // WithBaseTransport sends API requests through rt (default: client.DefaultTransport()).
@@ -24,7 +22,7 @@ func WithBaseTransport(rt http.RoundTripper) Option { return func(o *options) { 
 
 // WithTokenHTTPClient sends token-endpoint requests through hc (default: a client over
 // client.DefaultTransport() that follows no redirects). The exchange's per-attempt timeout
-// applies whatever hc is.
+// applies whatever hc is, and redirects to another origin are never followed.
 func WithTokenHTTPClient(hc *http.Client) Option { return func(o *options) { o.TokenClient = hc } }
 
 // WithLogger logs token-endpoint retries and the token cache's refresh events to l
@@ -33,27 +31,16 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Logger = l 
 
 // WithClock sets the clock of JWTs, token lifetimes and refresh timers (default: the real
 // clock). It is the cache's clock unless WithCacheOptions sets one.
-func WithClock(c tokencache.Clock) Option { return func(o *options) { o.cache.Clock = c } }
+func WithClock(c tokencache.Clock) Option { return func(o *options) { o.SetClock(c) } }
 
 // WithCacheOptions sets the token cache's options (refresh window, margin, hooks, store...).
-func WithCacheOptions(co tokencache.Options) Option {
-	return func(o *options) {
-		clock, logger := o.cache.Clock, o.cache.Logger
-		o.cache = co
-		if o.cache.Clock == nil {
-			o.cache.Clock = clock
-		}
-		if o.cache.Logger == nil {
-			o.cache.Logger = logger
-		}
-	}
-}
+func WithCacheOptions(co tokencache.Options) Option { return func(o *options) { o.SetCache(co) } }
 
 // WithRefreshInterval sets the least time between two refreshes of one account's token
 // triggered by 401s of tokens rejected as soon as they were fetched (an API that refuses
 // every token): default 10s, negative for no limit. See transport.Bearer.
 func WithRefreshInterval(d time.Duration) Option {
-	return func(o *options) { o.refreshInterval = d }
+	return func(o *options) { o.RefreshInterval = d }
 }
 
 // WithAccountSelector replaces AccountFromContext.
@@ -66,15 +53,7 @@ func collect(opts []Option) *options {
 			f(o)
 		}
 	}
-	if o.cache.Logger == nil {
-		o.cache.Logger = o.Logger
-	}
-	if o.Logger == nil {
-		o.Logger = o.cache.Logger
-	}
-	if o.cache.Clock != nil {
-		o.Now = o.cache.Clock.Now
-	}
+	o.Resolve()
 	if o.selector == nil {
 		o.selector = AccountFromContext
 	}

@@ -11,35 +11,7 @@ import (
 
 // Transport is the Pismo http.RoundTripper: a transport.Bearer over a token cache whose
 // fetch mints the JWT and exchanges it. Close it to stop background refreshes.
-type Transport struct {
-	bearer   *transport.Bearer
-	cache    *tokencache.Cache
-	settings *client.Settings
-}
-
-// RoundTrip implements http.RoundTripper.
-func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.bearer.RoundTrip(req)
-}
-
-// Close stops the token cache's timers and background refreshes and closes the idle
-// connections of the transports the client made itself.
-func (t *Transport) Close() error {
-	err := t.cache.Close()
-	t.settings.CloseIdleConnections()
-	return err
-}
-
-// Stats returns the token cache's counters (Fetches counts exchanges).
-func (t *Transport) Stats() tokencache.Stats { return t.cache.Stats() }
-
-// Replays returns how many requests were replayed after a 401.
-func (t *Transport) Replays() uint64 { return t.bearer.Replays() }
-
-// SuppressedRefreshes returns how many 401s went back to the caller without a new exchange,
-// because the account's token had been refreshed after a 401 within the refresh interval
-// (WithRefreshInterval).
-func (t *Transport) SuppressedRefreshes() uint64 { return t.bearer.SuppressedRefreshes() }
+type Transport = client.BearerTransport
 
 // NewClient returns an *http.Client that authenticates every request to the configured API
 // origins with a Pismo access token, fetched, cached, refreshed ahead of expiry and
@@ -63,26 +35,14 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 	if err != nil {
 		return nil, client.Problemf(provider, "APIURLs", "PISMO_API_URL", "%v", err)
 	}
-	cache := tokencache.New(x.fetch, o.cache)
 	sel := o.selector
-	return &Transport{
-		cache:    cache,
-		settings: &o.Settings,
-		bearer: &transport.Bearer{
-			Base:            o.BaseTransport(),
-			Tokens:          cache,
-			Origins:         origins,
-			RefreshInterval: o.refreshInterval,
-			Now:             o.Clock(),
-			Key: func(req *http.Request) (string, error) {
-				a, err := sel(req)
-				if err != nil {
-					return "", err
-				}
-				return a.cacheKey()
-			},
-		},
-	}, nil
+	return client.NewBearerTransport(x.fetch, func(req *http.Request) (string, error) {
+		a, err := sel(req)
+		if err != nil {
+			return "", err
+		}
+		return a.cacheKey()
+	}, origins, &o.BearerOptions), nil
 }
 
 // Token performs one exchange for account (the zero Account for the tenant token) and
