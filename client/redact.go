@@ -28,8 +28,10 @@ func RedactURL(raw string) string {
 }
 
 // Redacted returns a copy of the struct v (or of *v) in which every string that is a URL
-// with a password shows "***" instead (see [RedactURL]), in string fields, string slices and
-// nested structs alike. Secret fields stay as they are: they redact themselves. Unexported,
+// with a password shows "***" instead (see [RedactURL]), in string fields, string slices,
+// maps of strings (url.Values, http.Header) and nested structs alike; in maps, the values
+// of secret-named keys (client_secret, password, token, assertion, Authorization, ...) show
+// "[redacted]". Secret fields stay as they are: they redact themselves. Unexported,
 // func and chan fields are left out. Provider configurations print, marshal and log this
 // copy, so that a field added later is covered without anyone keeping a list of fields.
 func Redacted(v any) any {
@@ -67,8 +69,60 @@ func redactValue(v reflect.Value) reflect.Value {
 		return out
 	case v.Kind() == reflect.Struct && holdsStrings(v.Type()):
 		return redactStruct(v)
+	case v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String && stringish(v.Type().Elem()):
+		return redactMap(v)
 	}
 	return v
+}
+
+// stringish is a string or a string slice type.
+func stringish(t reflect.Type) bool {
+	return t.Kind() == reflect.String || t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String
+}
+
+// secretName reports whether a map key names a secret (form parameters such as
+// client_secret, headers such as Authorization): its value is shown as [redacted].
+func secretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range []string{"secret", "password", "passphrase", "token", "assertion", "authorization", "key"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactMap copies a map of strings (url.Values, http.Header, map[string]string) with URL
+// passwords hidden and the values of secret-named keys redacted.
+func redactMap(v reflect.Value) reflect.Value {
+	if v.IsNil() {
+		return v
+	}
+	out := reflect.MakeMapWithSize(v.Type(), v.Len())
+	iter := v.MapRange()
+	for iter.Next() {
+		val := redactValue(iter.Value())
+		if secretName(iter.Key().String()) {
+			val = redactAll(iter.Value())
+		}
+		out.SetMapIndex(iter.Key(), val)
+	}
+	return out
+}
+
+// redactAll replaces every non-empty string in v (a string or a string slice) by [redacted].
+func redactAll(v reflect.Value) reflect.Value {
+	if v.Kind() == reflect.String {
+		if v.Len() == 0 {
+			return v
+		}
+		return reflect.ValueOf(redactedText).Convert(v.Type())
+	}
+	out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+	for i := range v.Len() {
+		out.Index(i).Set(redactAll(v.Index(i)))
+	}
+	return out
 }
 
 // holdsStrings reports whether a struct type has exported string fields, at any depth; one
@@ -81,6 +135,8 @@ func holdsStrings(t reflect.Type) bool {
 		case f.Type.Kind() == reflect.String, f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String:
 			return true
 		case f.Type.Kind() == reflect.Struct && holdsStrings(f.Type):
+			return true
+		case f.Type.Kind() == reflect.Map && f.Type.Key().Kind() == reflect.String && stringish(f.Type.Elem()):
 			return true
 		}
 	}

@@ -1,0 +1,213 @@
+package clientcredentials
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/signer"
+)
+
+// AuthMethod is how the client authenticates at the token endpoint (RFC 7591 names).
+type AuthMethod string
+
+// The client authentication methods.
+const (
+	// PrivateKeyJWT sends a client assertion signed with the client's key (RFC 7523).
+	PrivateKeyJWT AuthMethod = "private_key_jwt"
+	// ClientSecretBasic sends the secret in an HTTP Basic Authorization header.
+	ClientSecretBasic AuthMethod = "client_secret_basic"
+	// ClientSecretPost sends the secret as the client_secret form parameter.
+	ClientSecretPost AuthMethod = "client_secret_post"
+)
+
+// DefaultAssertionTTL is the default lifetime of a client assertion.
+const DefaultAssertionTTL = 5 * time.Minute
+
+// MaxAssertionTTL is the longest assertion lifetime accepted: an assertion is a short-lived
+// proof of possession, and servers refuse long ones.
+const MaxAssertionTTL = time.Hour
+
+// Config configures a client-credentials client. It prints (fmt, every verb), marshals
+// (encoding/json) and logs (log/slog) with secrets and URL passwords redacted.
+type Config struct {
+	// TokenURL is the token endpoint, e.g. https://auth.example.com/oauth/token. Required.
+	TokenURL string
+	// APIURLs are the origins that receive the access token. Required: a token endpoint's
+	// origin is rarely the API's.
+	APIURLs []string
+	// ClientID is the registered client's ID. Required.
+	ClientID string
+	// AuthMethod; default PrivateKeyJWT when a key is set, else ClientSecretBasic.
+	AuthMethod AuthMethod
+	// ClientSecret, for the client_secret methods.
+	ClientSecret client.Secret
+
+	// The private key, for PrivateKeyJWT: Key (any signer.Key, including a KMS/HSM one),
+	// else PrivateKeyPEM (the key file's text), else PrivateKeyFile; PrivateKeyPassword when
+	// it is encrypted.
+	Key                *signer.Key
+	PrivateKeyPEM      client.Secret
+	PrivateKeyFile     string
+	PrivateKeyPassword client.Secret
+	// KeyID is the assertion header's kid: the kid the public JWK was registered with.
+	KeyID string
+	// Algorithm of the assertion; default RS256 (PS256, ES256, EdDSA when the key allows).
+	Algorithm signer.Algorithm
+	// Audience is the assertion's aud; default TokenURL, as RFC 7523 says (Mia-Platform
+	// wants its issuer instead).
+	Audience string
+	// AssertionTTL is each assertion's lifetime (exp - iat); default 5 min, at most 1h.
+	AssertionTTL time.Duration
+
+	// Scopes requested (the scope parameter, space-separated); none by default.
+	Scopes []string
+	// Params are extra form parameters of every token request (audience, resource per RFC
+	// 8707, token_endpoint_auth_method...).
+	Params url.Values
+
+	// AllowInsecureHTTP permits plain http to non-loopback hosts.
+	AllowInsecureHTTP bool
+	// Exchange bounds the token-endpoint calls.
+	Exchange client.ExchangeOptions
+
+	// env is the prefix of the variables that filled the config ("MIA"), to name problems.
+	env string
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	p := client.NewProblems(c.provider())
+	c.check(p)
+	return p.Err()
+}
+
+func (c Config) provider() string {
+	if c.env == "MIA" {
+		return "Mia-Platform"
+	}
+	return "OAuth client credentials"
+}
+
+// name is the variable of field, or nothing for a Config filled by hand.
+func (c Config) name(suffix string) string {
+	if c.env == "" {
+		return ""
+	}
+	return c.env + "_" + suffix
+}
+
+func (c Config) method() AuthMethod {
+	switch {
+	case c.AuthMethod != "":
+		return c.AuthMethod
+	case c.Key != nil || c.PrivateKeyPEM != "" || c.PrivateKeyFile != "":
+		return PrivateKeyJWT
+	case c.ClientSecret != "":
+		return ClientSecretBasic
+	}
+	return PrivateKeyJWT
+}
+
+func (c Config) check(p *client.Problems) {
+	p.Require(c.TokenURL, "TokenURL", c.name("TOKEN_URL"))
+	p.CheckURL(c.TokenURL, "TokenURL", c.name("TOKEN_URL"), c.AllowInsecureHTTP)
+	if len(c.APIURLs) == 0 {
+		p.Add("APIURLs", c.name("API_URL"), "required: the API origin(s) that receive the access token")
+	}
+	for _, u := range c.APIURLs {
+		p.CheckURL(u, "APIURLs", c.name("API_URL"), c.AllowInsecureHTTP)
+	}
+	p.Require(c.ClientID, "ClientID", c.name("CLIENT_ID"))
+	switch c.method() {
+	case PrivateKeyJWT:
+		c.keySource().Check(p)
+		if c.ClientSecret != "" {
+			p.Add("ClientSecret", c.name("CLIENT_SECRET"), "set with private_key_jwt: a client authenticates one way only, and servers refuse both")
+		}
+		if c.AssertionTTL < 0 || c.AssertionTTL > MaxAssertionTTL {
+			p.Add("AssertionTTL", c.name("ASSERTION_TTL"), "%v is outside (0, 1h]", c.AssertionTTL)
+		}
+		switch c.Algorithm {
+		case "", signer.RS256, signer.PS256, signer.ES256, signer.ES384, signer.ES512, signer.EdDSA:
+		default:
+			p.Add("Algorithm", c.name("ALG"), "%s is not one of RS256, PS256, ES256, ES384, ES512, EdDSA", c.Algorithm)
+		}
+	case ClientSecretBasic, ClientSecretPost:
+		p.Require(string(c.ClientSecret), "ClientSecret", c.name("CLIENT_SECRET"))
+	default:
+		p.Add("AuthMethod", c.name("AUTH_METHOD"), "%q is not private_key_jwt, client_secret_basic or client_secret_post", c.AuthMethod)
+	}
+	for _, s := range c.Scopes {
+		if s == "" || strings.ContainsAny(s, "\"\\") || strings.IndexFunc(s, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+			p.Add("Scopes", c.name("SCOPE"), "%q is not a scope token (RFC 6749 section 3.3: visible ASCII, no space, quote or backslash)", s)
+		}
+	}
+}
+
+func (c Config) keySource() client.KeySource {
+	prefix := c.env
+	if prefix == "" {
+		prefix = "CLIENT"
+	}
+	return client.KeySource{Key: c.Key, PEM: c.PrivateKeyPEM, File: c.PrivateKeyFile, Password: c.PrivateKeyPassword, Env: prefix}
+}
+
+// MiaTokenPath is where Mia-Platform's client-credentials service takes token requests.
+const MiaTokenPath = "/oauth/token"
+
+// MiaConfigFromEnv reads the Mia-Platform profile from MIA_TOKEN_URL, MIA_API_URL
+// (comma-separated origins), MIA_CLIENT_ID, MIA_KEY_ID, MIA_PRIVATE_KEY_FILE or
+// MIA_PRIVATE_KEY (the key's text), MIA_PRIVATE_KEY_PASSWORD, MIA_AUDIENCE (the service's
+// issuer: required), MIA_SCOPE (space- or comma-separated), MIA_ALG (default RS256) and
+// MIA_ASSERTION_TTL (default 5m), and MIA_ALLOW_INSECURE_HTTP. The profile authenticates
+// with private_key_jwt and sends token_endpoint_auth_method=private_key_jwt. Every problem
+// is reported at once, by variable name; secret values never appear.
+func MiaConfigFromEnv() (Config, error) { return MiaConfigFromLookup(os.LookupEnv) }
+
+// MiaConfigFromLookup is MiaConfigFromEnv over any source of variables.
+func MiaConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
+	env := client.Env(lookup)
+	c := Config{env: "MIA"}
+	p := client.NewProblems(c.provider())
+	c.TokenURL = env.String("MIA_TOKEN_URL")
+	c.APIURLs = env.List("MIA_API_URL")
+	c.ClientID = env.String("MIA_CLIENT_ID")
+	c.AuthMethod = PrivateKeyJWT
+	c.KeyID = env.String("MIA_KEY_ID")
+	c.PrivateKeyFile = env.String("MIA_PRIVATE_KEY_FILE")
+	c.PrivateKeyPEM = env.Secret("MIA_PRIVATE_KEY")
+	c.PrivateKeyPassword = env.Secret("MIA_PRIVATE_KEY_PASSWORD")
+	c.Audience = env.String("MIA_AUDIENCE")
+	c.Scopes = strings.FieldsFunc(env.String("MIA_SCOPE"), func(r rune) bool { return r == ' ' || r == ',' })
+	c.AssertionTTL = env.Duration(p, "AssertionTTL", "MIA_ASSERTION_TTL")
+	c.AllowInsecureHTTP = env.Bool(p, "AllowInsecureHTTP", "MIA_ALLOW_INSECURE_HTTP", false)
+	c.Params = url.Values{"token_endpoint_auth_method": {string(PrivateKeyJWT)}}
+	if v := env.String("MIA_ALG"); v != "" {
+		a, err := signer.ParseAlgorithm(v)
+		if err != nil {
+			p.Add("Algorithm", "MIA_ALG", "%q is not one of RS256, PS256, ES256, ES384, ES512, EdDSA", v)
+		}
+		c.Algorithm = a
+	}
+	c.check(p)
+	p.Require(c.Audience, "Audience", "MIA_AUDIENCE")
+	p.Require(c.KeyID, "KeyID", "MIA_KEY_ID")
+	return c, p.Err()
+}
+
+// String shows the configuration with secrets and URL passwords redacted.
+func (c Config) String() string { return fmt.Sprint(c) }
+
+// Format shows the configuration with secrets and URL passwords redacted, for every verb.
+func (c Config) Format(f fmt.State, verb rune) { client.FormatRedacted(f, verb, c) }
+
+// MarshalJSON marshals the configuration with secrets and URL passwords redacted.
+func (c Config) MarshalJSON() ([]byte, error) { return client.MarshalRedacted(c) }
+
+// LogValue logs the configuration with secrets and URL passwords redacted.
+func (c Config) LogValue() slog.Value { return client.LogValueRedacted(c) }
