@@ -21,14 +21,19 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/client/soldo"
+	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/transport"
 )
 
 func (a *app) token(args []string) error {
+	if len(args) > 0 && args[0] == "mia" {
+		return a.tokenMia(args[1:])
+	}
 	if len(args) == 0 || args[0] != "pismo" {
-		return usagef("usage: finauth token pismo [flags]")
+		return usagef("usage: finauth token pismo|mia [flags]")
 	}
 	fs := a.newFlags("token pismo", "token pismo [provider flags] [--account ID|--external-account ID] [--show-token]")
 	var p providerFlags
@@ -54,8 +59,38 @@ func (a *app) token(args []string) error {
 	if err != nil {
 		return err
 	}
+	return a.printToken(tok, *show)
+}
+
+// tokenMia performs one Mia-Platform client-credentials token request.
+func (a *app) tokenMia(args []string) error {
+	fs := a.newFlags("token mia", "token mia [--key FILE] [--kid ..] [--client-id ..] [--token-url ..] [--aud ISSUER] [--scope ..] [--show-token]")
+	var p providerFlags
+	p.common(fs)
+	p.mia(fs)
+	fs.StringVar(&p.tokenURL, "token-url", "", "token endpoint (MIA_TOKEN_URL)")
+	fs.StringVar(&p.aud, "aud", "", "the assertion's audience: the service's issuer (MIA_AUDIENCE)")
+	show := fs.Bool("show-token", false, "print the access token itself (it is a secret)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := p.miaConfig(a)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	tok, err := clientcredentials.Token(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return a.printToken(tok, show != nil && *show)
+}
+
+// printToken prints a token as JSON, its value redacted unless show.
+func (a *app) printToken(tok tokencache.Token, show bool) error {
 	value := fmt.Sprintf("[redacted: %d characters; --show-token prints it]", len(tok.Value))
-	if *show {
+	if show {
 		value = tok.Value
 	}
 	return a.printJSON(map[string]any{
@@ -77,7 +112,8 @@ func (r *requestFlags) register(fs *flag.FlagSet) {
 	r.common(fs)
 	r.pismo(fs)
 	r.soldo(fs)
-	fs.StringVar(&r.profile, "profile", "pismo", "pismo (bearer tokens) or soldo (signed requests)")
+	r.mia(fs)
+	fs.StringVar(&r.profile, "profile", "pismo", "pismo (bearer tokens), soldo (signed requests) or mia (Mia-Platform client credentials)")
 	fs.StringVar(&r.acct, "account", "", "pismo: account ID for an account-specific token")
 	fs.StringVar(&r.ext, "external-account", "", "pismo: external account ID")
 	fs.StringVar(&r.method, "X", http.MethodGet, "HTTP method")
@@ -118,8 +154,21 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, func
 			return nil, nil, nil, err
 		}
 		return t, func() uint64 { return 0 }, func() {}, nil
+	case "mia":
+		cfg, err := r.miaConfig(a)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if err := refuseForeign(target, cfg.APIURLs, cfg.AllowInsecureHTTP, "MIA_API_URL", ""); err != nil {
+			return nil, nil, nil, err
+		}
+		t, err := clientcredentials.NewTransport(cfg)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return t, func() uint64 { return t.Stats().Fetches }, func() { t.Close() }, nil
 	}
-	return nil, nil, nil, usagef("--profile %q: use pismo or soldo", r.profile)
+	return nil, nil, nil, usagef("--profile %q: use pismo, soldo or mia", r.profile)
 }
 
 // refuseForeign is a usage error (exit 2) unless target's origin is one of the configured

@@ -7,14 +7,18 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/signer"
 )
 
 func (a *app) mint(args []string) error {
+	if len(args) > 0 && args[0] == "mia" {
+		return a.mintMia(args[1:])
+	}
 	if len(args) == 0 || args[0] != "pismo" {
-		return usagef("usage: finauth mint pismo [flags]   (only pismo JWTs are minted)")
+		return usagef("usage: finauth mint pismo|mia [flags]")
 	}
 	fs := a.newFlags("mint pismo", "mint pismo [--key FILE] [--iss ..] [--sub ..] [--aud ..] [--tenant ..] [--uid ..|--external-account ..] [--group ..] [--claim k=v]... [--ttl 1h]")
 	p := providerFlags{mintOnly: true}
@@ -38,6 +42,34 @@ func (a *app) mint(args []string) error {
 		return err
 	}
 	jwt, err := pismo.MintJWT(cfg, acct, a.now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, jwt)
+	return nil
+}
+
+// mintMia prints one Mia-Platform client assertion, as a token request would send it.
+func (a *app) mintMia(args []string) error {
+	fs := a.newFlags("mint mia", "mint mia [--key FILE] [--kid ..] [--client-id ..] [--aud ISSUER] [--ttl 5m] [--alg RS256]")
+	p := providerFlags{mintOnly: true}
+	p.common(fs)
+	p.mia(fs)
+	fs.StringVar(&p.aud, "aud", "", "the assertion's audience: the service's issuer (MIA_AUDIENCE)")
+	fs.StringVar(&p.ttl, "ttl", "", "the assertion's lifetime, default 5m (MIA_ASSERTION_TTL)")
+	fs.StringVar(&p.alg, "alg", "", "RS256 (default), PS256, ES256 or EdDSA (MIA_ALG)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("mint mia takes no arguments (got %q)", pos)
+	}
+	cfg, err := p.miaConfig(a)
+	if err != nil {
+		return err
+	}
+	jwt, err := clientcredentials.MintAssertion(cfg, a.now())
 	if err != nil {
 		return err
 	}

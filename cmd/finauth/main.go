@@ -47,12 +47,12 @@ var commands = []struct {
 }{
 	{"keygen", "make a key pair: PKCS#8 private key (0600), public PEM, public JWK on stdout", (*app).keygen},
 	{"jwk", "print the public JWK (or JWKS with --set) of a key file in any format", (*app).jwk},
-	{"mint", "mint pismo: print a signed Pismo JWT", (*app).mint},
+	{"mint", "mint pismo|mia: print a signed Pismo JWT or Mia-Platform client assertion", (*app).mint},
 	{"sign", "sign soldo: print the Authorization value for a Soldo request", (*app).sign},
 	{"verify", "verify a JWS/JWT (detached with --payload); print header and claims", (*app).verify},
 	{"decode", "print a JWT's header and claims WITHOUT verifying", (*app).decode},
-	{"token", "token pismo: perform the exchange and print the token (redacted)", (*app).token},
-	{"call", "make one authenticated request (pismo or soldo)", (*app).call},
+	{"token", "token pismo|mia: get a token and print it (redacted)", (*app).token},
+	{"call", "make one authenticated request (pismo, soldo or mia)", (*app).call},
 	{"load", "send N requests (or for a duration) with concurrency C; print a summary", (*app).load},
 	{"demo", "run Pismo and Soldo mocks in-process and show finauth handling them", (*app).demo},
 }
@@ -130,6 +130,8 @@ var flagFor = map[string]string{
 	"PISMO_TENANT_ID": "--tenant", "PISMO_GROUP": "--group", "PISMO_CUSTOM_CLAIMS": "--claim", "PISMO_JWT_TTL": "--ttl",
 	"SOLDO_API_URL": "--api-url", "SOLDO_PRIVATE_KEY_FILE": "--key", "SOLDO_KEY_ID": "--kid", "SOLDO_MEMBER_ID": "--mid",
 	"SOLDO_ALG": "--alg", "SOLDO_JWS_TTL": "--ttl",
+	"MIA_TOKEN_URL": "--token-url", "MIA_API_URL": "--api-url", "MIA_PRIVATE_KEY_FILE": "--key", "MIA_KEY_ID": "--kid",
+	"MIA_AUDIENCE": "--aud", "MIA_ASSERTION_TTL": "--ttl", "MIA_ALG": "--alg", "MIA_CLIENT_ID": "--client-id", "MIA_SCOPE": "--scope",
 }
 
 // newFlags returns a flag set whose errors and --help go to stderr.

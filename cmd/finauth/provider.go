@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/client/soldo"
 )
@@ -20,6 +21,7 @@ type providerFlags struct {
 	claims                                      multi
 	mid, alg                                    string
 	attached                                    bool
+	clientID, scope                             string
 	mintOnly                                    bool // the command mints a JWT: no URLs needed
 }
 
@@ -39,6 +41,11 @@ func (p *providerFlags) pismo(fs *flag.FlagSet) {
 	fs.StringVar(&p.group, "group", "", "pismo.group (PISMO_GROUP)")
 	fs.StringVar(&p.ttl, "ttl", "", "JWT lifetime, at most 1h (PISMO_JWT_TTL)")
 	fs.Var(&p.claims, "claim", "custom claim k=v, repeatable; v is JSON when it parses, else a string (PISMO_CUSTOM_CLAIMS)")
+}
+
+func (p *providerFlags) mia(fs *flag.FlagSet) {
+	fs.StringVar(&p.clientID, "client-id", "", "mia: the registered client ID (MIA_CLIENT_ID)")
+	fs.StringVar(&p.scope, "scope", "", "mia: scopes, space- or comma-separated (MIA_SCOPE)")
 }
 
 func (p *providerFlags) soldo(fs *flag.FlagSet) {
@@ -105,6 +112,25 @@ func (p *providerFlags) pismoConfig(a *app) (pismo.Config, error) {
 	cfg, err := pismo.ConfigFromLookup(o.lookup)
 	if p.mintOnly {
 		err = dropProblems(err, "PISMO_TOKEN_URL", "PISMO_API_URL")
+	}
+	return cfg, err
+}
+
+// miaConfig builds the Mia-Platform configuration: --token-url, --aud (the service's
+// issuer), --ttl (the assertion's lifetime) and --alg are shared with the other profiles.
+func (p *providerFlags) miaConfig(a *app) (clientcredentials.Config, error) {
+	o, err := p.env(a, "MIA")
+	if err != nil {
+		return clientcredentials.Config{}, err
+	}
+	for name, v := range map[string]string{"_TOKEN_URL": p.tokenURL, "_AUDIENCE": p.aud, "_ASSERTION_TTL": p.ttl, "_ALG": p.alg, "_CLIENT_ID": p.clientID, "_SCOPE": p.scope} {
+		if v != "" {
+			o.set["MIA"+name] = v
+		}
+	}
+	cfg, err := clientcredentials.MiaConfigFromLookup(o.lookup)
+	if p.mintOnly {
+		err = dropProblems(err, "MIA_TOKEN_URL", "MIA_API_URL")
 	}
 	return cfg, err
 }

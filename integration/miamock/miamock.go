@@ -100,9 +100,10 @@ type Mock struct {
 	apiDenials *mockhttp.Rejections
 
 	mu          sync.Mutex
-	clients     map[string]*signer.Verifier // client ID -> verifier of its registered keys
-	kids        map[string]map[string]bool  // client ID -> registered kids
-	jtis        map[string]time.Time        // jti -> exp, for replay refusal
+	clients     map[string]*signer.Verifier    // client ID -> verifier of its registered keys
+	kids        map[string]map[string]bool     // client ID -> registered kids
+	keys        map[string][]*signer.PublicKey // client ID -> registered keys
+	jtis        map[string]time.Time           // jti -> exp, for replay refusal
 	tokens      map[string]*issued
 	tokenCount  int
 	apiCalls    map[int]int
@@ -158,7 +159,7 @@ func New(cfg Config) (*Mock, error) {
 		cfg.Now = time.Now
 	}
 	return &Mock{cfg: cfg, rejections: mockhttp.NewRejections(cfg.OnReject), apiDenials: mockhttp.NewRejections(cfg.OnReject),
-		clients: map[string]*signer.Verifier{}, kids: map[string]map[string]bool{}, jtis: map[string]time.Time{},
+		clients: map[string]*signer.Verifier{}, kids: map[string]map[string]bool{}, keys: map[string][]*signer.PublicKey{}, jtis: map[string]time.Time{},
 		tokens: map[string]*issued{}, apiCalls: map[int]int{}}, nil
 }
 
@@ -180,7 +181,6 @@ func (m *Mock) Register(clientID string, jwk []byte) error {
 		raws = set.Keys
 	}
 	var keys []*signer.PublicKey
-	var algs []signer.Algorithm
 	for _, raw := range raws {
 		var members map[string]any
 		if err := json.Unmarshal(raw, &members); err != nil {
@@ -207,21 +207,24 @@ func (m *Mock) Register(clientID string, jwk []byte) error {
 		if rk, ok := k.Key().(*rsa.PublicKey); ok && rk.N.BitLen() < 2048 {
 			return &RegistrationError{fmt.Sprintf("the RSA modulus has %d bits, fewer than 2048", rk.N.BitLen())}
 		}
-		keys, algs = append(keys, k), append(algs, k.Algorithm())
+		keys = append(keys, k)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.kids[clientID] == nil {
 		m.kids[clientID] = map[string]bool{}
 	}
-	for _, k := range keys {
+	all := append(m.keys[clientID], keys...)
+	var algs []signer.Algorithm
+	for _, k := range all {
 		m.kids[clientID][k.KeyID()] = true
+		algs = append(algs, k.Algorithm())
 	}
-	v, err := signer.NewVerifier(signer.NewKeySet(keys...), signer.VerifyOptions{Algorithms: algs})
+	v, err := signer.NewVerifier(signer.NewKeySet(all...), signer.VerifyOptions{Algorithms: algs})
 	if err != nil {
 		return &RegistrationError{err.Error()}
 	}
-	m.clients[clientID] = v
+	m.clients[clientID], m.keys[clientID] = v, all
 	return nil
 }
 
