@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finauth/finauth/integration/miamock"
 	"github.com/finauth/finauth/integration/pismomock"
 	"github.com/finauth/finauth/integration/soldomock"
 	"github.com/finauth/finauth/signer"
@@ -115,11 +116,14 @@ func TestREADME(t *testing.T) {
 		}
 	}
 	// The exports must describe what docker-compose.yml starts.
-	for compVar, readmeVar := range map[string]string{"MOCK_PISMO_ISSUER": "PISMO_ISSUER", "MOCK_PISMO_SUBJECT": "PISMO_SUBJECT", "MOCK_PISMO_AUDIENCE": "PISMO_AUDIENCE", "MOCK_PISMO_TENANT": "PISMO_TENANT_ID", "MOCK_PISMO_GROUP": "PISMO_GROUP", "MOCK_SOLDO_MEMBER": "SOLDO_MEMBER_ID"} {
+	for compVar, readmeVar := range map[string]string{"MOCK_PISMO_ISSUER": "PISMO_ISSUER", "MOCK_PISMO_SUBJECT": "PISMO_SUBJECT", "MOCK_PISMO_AUDIENCE": "PISMO_AUDIENCE", "MOCK_PISMO_TENANT": "PISMO_TENANT_ID", "MOCK_PISMO_GROUP": "PISMO_GROUP", "MOCK_SOLDO_MEMBER": "SOLDO_MEMBER_ID", "MOCK_MIA_CLIENT_ID": "MIA_CLIENT_ID", "MOCK_MIA_ISSUER": "MIA_AUDIENCE"} {
 		m := regexp.MustCompile(compVar + `: "?([^"\n]+)"?`).FindSubmatch(compose)
 		if m == nil || string(m[1]) != env[readmeVar] {
 			t.Errorf("docker-compose.yml %s does not match the README's %s=%q", compVar, readmeVar, env[readmeVar])
 		}
+	}
+	if !strings.Contains(string(compose), "--mia-kid="+env["MIA_KEY_ID"]) {
+		t.Errorf("docker-compose.yml does not register the README's MIA_KEY_ID %q", env["MIA_KEY_ID"])
 	}
 	if !strings.Contains(string(compose), "--soldo-kid="+env["SOLDO_KEY_ID"]) {
 		t.Errorf("docker-compose.yml does not register the README's SOLDO_KEY_ID %q", env["SOLDO_KEY_ID"])
@@ -143,6 +147,16 @@ func TestREADME(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sm.Close()
+	mm, err := miamock.NewServer(miamock.Config{Issuer: env["MIA_AUDIENCE"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mm.Close()
+	jwks, _ := signer.NewKeySet(pk.Keys()[0].WithKeyID(env["MIA_KEY_ID"])).MarshalJSON()
+	if err := mm.Register(env["MIA_CLIENT_ID"], jwks); err != nil {
+		t.Fatal(err)
+	}
+	env["MIA_TOKEN_URL"], env["MIA_API_URL"], env["MIA_API"] = mm.TokenURL(), mm.URL, mm.URL
 	env["PISMO_TOKEN_URL"] = pm.TokenURL()
 	env["PISMO_API"] = pm.URL
 	env["SOLDO_API"], env["SOLDO_API_URL"] = sm.URL, sm.URL

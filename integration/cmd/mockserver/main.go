@@ -1,7 +1,8 @@
-// Command mockserver serves the strict Pismo and Soldo mocks of finauth/integration as one
+// Command mockserver serves the strict Pismo, Soldo and Mia-Platform mocks of finauth/integration as one
 // process, for docker-compose and for integration tests in any language.
 //
-//	mockserver [flags]                 serve (flags below, or MOCK_* environment variables)
+//	mockserver [flags]                 serve (flags below, or MOCK_* environment variables):
+//	                                   Pismo on :8081, Soldo on :8082, Mia-Platform when --mia-addr is set
 //	mockserver healthcheck URL         exit 0 when URL answers 200 (for container health checks)
 //
 // Every refused token request, API call or signature is logged on stderr with its reason.
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/integration/internal/mockhttp"
+	"github.com/finauth/finauth/integration/miamock"
 	"github.com/finauth/finauth/integration/pismomock"
 	"github.com/finauth/finauth/integration/soldomock"
 	"github.com/finauth/finauth/signer"
@@ -40,6 +42,9 @@ type config struct {
 	pismoFailStatus                                                                                     int
 	soldoAddr, soldoKeys, soldoMember, soldoKID                                                         string
 	soldoReplay                                                                                         bool
+	miaAddr, miaKeys, miaKID, miaClient, miaIssuer                                                      string
+	miaLifetime                                                                                         time.Duration
+	miaRevokeEvery                                                                                      int
 }
 
 func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, bool), ready func()) int {
@@ -57,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		return 2
 	}
 	if len(mocks) == 0 {
-		fmt.Fprintln(stderr, "mockserver: both mocks are disabled (--pismo-addr and --soldo-addr are empty)")
+		fmt.Fprintln(stderr, "mockserver: every mock is disabled (--pismo-addr, --soldo-addr and --mia-addr are empty)")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -133,6 +138,13 @@ func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, b
 	fs.StringVar(&c.soldoMember, "soldo-member", env("MOCK_SOLDO_MEMBER", "m:test:1"), "member ID, mid (MOCK_SOLDO_MEMBER)")
 	fs.StringVar(&c.soldoKID, "soldo-kid", env("MOCK_SOLDO_KID", ""), "key ID of a single key without one; default its kid or RFC 7638 thumbprint (MOCK_SOLDO_KID)")
 	fs.BoolVar(&c.soldoReplay, "soldo-replay-protection", env("MOCK_SOLDO_REPLAY_PROTECTION", "") == "true", "refuse a signature seen before (MOCK_SOLDO_REPLAY_PROTECTION)")
+	fs.StringVar(&c.miaAddr, "mia-addr", env("MOCK_MIA_ADDR", ""), "Mia-Platform client-credentials mock listen address, e.g. :8083; empty (the default) disables it (MOCK_MIA_ADDR)")
+	fs.StringVar(&c.miaKeys, "mia-keys", env("MOCK_MIA_KEYS", ""), "the client's public key(s) to register: PEM, certificate, JWK or JWKS file (MOCK_MIA_KEYS)")
+	fs.StringVar(&c.miaKID, "mia-kid", env("MOCK_MIA_KID", ""), "key ID of a single key without one (MOCK_MIA_KID)")
+	fs.StringVar(&c.miaClient, "mia-client-id", env("MOCK_MIA_CLIENT_ID", "finauth-test-client"), "the registered client ID (MOCK_MIA_CLIENT_ID)")
+	fs.StringVar(&c.miaIssuer, "mia-issuer", env("MOCK_MIA_ISSUER", "https://mia.example/issuer"), "the aud every client assertion must carry (MOCK_MIA_ISSUER)")
+	fs.DurationVar(&c.miaLifetime, "mia-token-lifetime", dur("MOCK_MIA_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_MIA_TOKEN_LIFETIME)")
+	fs.IntVar(&c.miaRevokeEvery, "mia-revoke-every", int(num("MOCK_MIA_REVOKE_EVERY", "0")), "revoke the token of every N-th API use, 0 never (MOCK_MIA_REVOKE_EVERY)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, 0, false
@@ -163,7 +175,7 @@ func (c config) mocks(log *slog.Logger) ([]mock, []string) {
 	for _, m := range []struct {
 		name, addr string
 		handler    func(config, *slog.Logger) (http.Handler, error)
-	}{{"pismo", c.pismoAddr, pismoHandler}, {"soldo", c.soldoAddr, soldoHandler}} {
+	}{{"pismo", c.pismoAddr, pismoHandler}, {"soldo", c.soldoAddr, soldoHandler}, {"mia", c.miaAddr, miaHandler}} {
 		if m.addr == "" {
 			continue
 		}
@@ -235,6 +247,42 @@ func soldoHandler(c config, log *slog.Logger) (http.Handler, error) {
 	}
 	for _, k := range list {
 		log.Info("soldo key registered", "mid", c.soldoMember, "kid", k.KeyID(), "alg", k.Algorithm())
+	}
+	return withHealth(m), nil
+}
+
+func miaHandler(c config, log *slog.Logger) (http.Handler, error) {
+	keys, err := requiredKeys(c.miaKeys, "--mia-keys (MOCK_MIA_KEYS)", "the public key(s) the client signs its assertions with")
+	if err != nil {
+		return nil, err
+	}
+	list := keys.Keys()
+	if c.miaKID != "" {
+		if len(list) != 1 {
+			return nil, errors.New("--mia-kid names the key of a single-key file; give kids in a JWKS instead")
+		}
+		list[0] = list[0].WithKeyID(c.miaKID)
+	}
+	m, err := miamock.New(miamock.Config{Issuer: c.miaIssuer, TokenLifetime: c.miaLifetime,
+		OnReject: func(reason, msg string) {
+			log.Warn("verification failed", "mock", "mia", "reason", reason, "message", msg)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	jwks, err := signer.NewKeySet(list...).MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Register(c.miaClient, jwks); err != nil {
+		return nil, fmt.Errorf("--mia-keys (MOCK_MIA_KEYS): %w", err)
+	}
+	if c.miaRevokeEvery > 0 {
+		m.RevokeEvery(c.miaRevokeEvery)
+	}
+	for _, k := range list {
+		log.Info("mia client registered", "client_id", c.miaClient, "kid", k.KeyID(), "alg", k.Algorithm())
 	}
 	return withHealth(m), nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/signer"
@@ -42,8 +43,9 @@ func TestMockserverProcess(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "--pismo-addr", "127.0.0.1:0", "--soldo-addr", "127.0.0.1:0",
-		"--pismo-keys", keys+"test-rsa-public.pem", "--soldo-keys", keys+"test-ec-p256-public.pem", "--soldo-kid", "ec-1")
+	cmd := exec.Command(bin, "--pismo-addr", "127.0.0.1:0", "--soldo-addr", "127.0.0.1:0", "--mia-addr", "127.0.0.1:0",
+		"--pismo-keys", keys+"test-rsa-public.pem", "--soldo-keys", keys+"test-ec-p256-public.pem", "--soldo-kid", "ec-1",
+		"--mia-keys", keys+"test-rsa-public.pem", "--mia-kid", "mia-1")
 	cmd.Env = append(cmd.Environ(), "MOCK_PISMO_TENANT=tenant-from-env")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -69,14 +71,14 @@ func TestMockserverProcess(t *testing.T) {
 	}()
 	urls := map[string]string{}
 	sc := bufio.NewScanner(stdout)
-	for len(urls) < 2 && sc.Scan() {
+	for len(urls) < 3 && sc.Scan() {
 		name, url, ok := strings.Cut(sc.Text(), " mock listening on ")
 		if ok {
 			urls[name] = url
 		}
 	}
 	go func() { io.Copy(io.Discard, stdout); exited <- cmd.Wait() }()
-	if len(urls) != 2 {
+	if len(urls) != 3 {
 		t.Fatalf("did not start: %v\n%s", urls, stderr.String())
 	}
 	for _, u := range urls {
@@ -113,6 +115,18 @@ func TestMockserverProcess(t *testing.T) {
 	resp, err = sc2.Post(urls["soldo"]+"/banks/iron/consents", "application/json", strings.NewReader(`{"a":1}`))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("soldo call: %v %v\n%s", err, resp, stderr.String())
+	}
+	resp.Body.Close()
+
+	// Mia-Platform client credentials through the real client.
+	mc, err := clientcredentials.NewClient(clientcredentials.Config{TokenURL: urls["mia"] + "/oauth/token", APIURLs: []string{urls["mia"]},
+		ClientID: "finauth-test-client", Key: pkey, KeyID: "mia-1", Audience: "https://mia.example/issuer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = mc.Get(urls["mia"] + "/orders")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("mia call: %v %v\n%s", err, resp, stderr.String())
 	}
 	resp.Body.Close()
 
