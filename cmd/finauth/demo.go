@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,8 +13,10 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/client/soldo"
+	"github.com/finauth/finauth/integration/miamock"
 	"github.com/finauth/finauth/integration/pismomock"
 	"github.com/finauth/finauth/integration/soldomock"
 	"github.com/finauth/finauth/signer"
@@ -39,6 +42,14 @@ type demoResult struct {
 		Verified int `json:"signatures_verified"`
 		Refused  int `json:"signatures_refused"`
 	} `json:"soldo"`
+	Mia struct {
+		Requests      int `json:"requests"`
+		OK            int `json:"ok"`
+		TokenRequests int `json:"token_requests"`
+		Revoked       int `json:"tokens_revoked"`
+		Replays       int `json:"replayed_after_401"`
+		Refused       int `json:"assertions_refused"`
+	} `json:"mia"`
 	Failures []string `json:"failures"`
 	AllOK    bool     `json:"all_ok"`
 }
@@ -49,6 +60,9 @@ const demoTokenLifetime = 3 * time.Second
 
 // demoAccounts is how many Pismo accounts the demo's traffic uses.
 const demoAccounts = 3
+
+// demoMiaRevokeEvery: the Mia-Platform mock revokes the token of every this-many API uses.
+const demoMiaRevokeEvery = 200
 
 func (a *app) demo(args []string) error {
 	fs := a.newFlags("demo", "demo [--json] [--duration 8s]")
@@ -66,7 +80,7 @@ func (a *app) demo(args []string) error {
 		}
 	}
 	start := time.Now()
-	say("finauth demo: a strict Pismo mock and a strict Soldo mock on loopback, throwaway keys, %v of traffic.", *duration)
+	say("finauth demo: strict Pismo, Soldo and Mia-Platform mocks on loopback, throwaway keys, %v of traffic.", *duration)
 	d, err := startDemo()
 	if err != nil {
 		return err
@@ -74,6 +88,7 @@ func (a *app) demo(args []string) error {
 	defer d.close()
 	say("  Pismo mock %s: verifies every JWT (RS256, claims, expiry), issues tokens living %v.", d.pm.URL, demoTokenLifetime)
 	say("  Soldo mock %s: verifies a detached ES256 signature over method, host, path, query and body.", d.sm.URL)
+	say("  Mia-Platform mock %s: verifies every RS256 client assertion (iss, sub, aud, kid, exp, a jti never seen before) and revokes a token every %d uses.", d.mm.URL, demoMiaRevokeEvery)
 	say("  Running 8 workers; at %v every Pismo token will be revoked.", *duration/2)
 	res := d.run(*duration)
 	res.DurationS = time.Since(start).Seconds()
@@ -92,14 +107,16 @@ func (a *app) demo(args []string) error {
 
 // demoRun is the demo's mocks and clients, and what its traffic saw.
 type demoRun struct {
-	pm           *pismomock.Server
-	sm           *soldomock.Server
-	pt           *pismo.Transport
-	pismo, soldo *http.Client
+	pm                *pismomock.Server
+	sm                *soldomock.Server
+	mm                *miamock.Server
+	pt                *pismo.Transport
+	mt                *clientcredentials.Transport
+	pismo, soldo, mia *http.Client
 
-	mu                   sync.Mutex
-	failures             []string
-	pReq, pOK, sReq, sOK atomic.Int64
+	mu                              sync.Mutex
+	failures                        []string
+	pReq, pOK, sReq, sOK, mReq, mOK atomic.Int64
 }
 
 // startDemo makes throwaway keys, starts both mocks and builds both clients.
@@ -137,12 +154,46 @@ func startDemo() (*demoRun, error) {
 		return nil, err
 	}
 	d.pismo, d.soldo = &http.Client{Transport: d.pt}, &http.Client{Transport: st}
+	if err := d.startMia(pismoKey); err != nil {
+		d.close()
+		return nil, err
+	}
 	return d, nil
+}
+
+// startMia starts the Mia-Platform mock with the demo's RSA key registered (as its public
+// JWK) and builds the client-credentials client.
+func (d *demoRun) startMia(key *signer.Key) error {
+	const issuer, clientID, kid = "https://mia.example/issuer", "demo-service", "demo-mia-key"
+	var err error
+	if d.mm, err = miamock.NewServer(miamock.Config{Issuer: issuer}); err != nil {
+		return err
+	}
+	jwk, err := json.Marshal(key.Public().WithKeyID(kid))
+	if err != nil {
+		return err
+	}
+	if err := d.mm.Register(clientID, jwk); err != nil {
+		return err
+	}
+	d.mm.RevokeEvery(demoMiaRevokeEvery)
+	if d.mt, err = clientcredentials.NewTransport(clientcredentials.Config{TokenURL: d.mm.TokenURL(), APIURLs: []string{d.mm.URL},
+		ClientID: clientID, Key: key, KeyID: kid, Audience: issuer}); err != nil {
+		return err
+	}
+	d.mia = &http.Client{Transport: d.mt}
+	return nil
 }
 
 func (d *demoRun) close() {
 	if d.pt != nil {
 		d.pt.Close()
+	}
+	if d.mt != nil {
+		d.mt.Close()
+	}
+	if d.mm != nil {
+		d.mm.Close()
 	}
 	if d.sm != nil {
 		d.sm.Close()
@@ -179,11 +230,11 @@ func (d *demoRun) run(duration time.Duration) demoResult {
 }
 
 // request sends worker w's i-th request: in turn a tenant-token GET, an account-token GET,
-// a tenant-token POST and a signed Soldo POST.
+// a tenant-token POST, a signed Soldo POST and a Mia-Platform POST.
 func (d *demoRun) request(w, i int) {
 	body := []byte(fmt.Sprintf(`{"worker": %d, "n": %d, "amount": "10.00"}`, w, i))
 	var req *http.Request
-	switch (w + i) % 4 {
+	switch (w + i) % 5 {
 	case 0:
 		req, _ = http.NewRequest(http.MethodGet, d.pm.URL+"/cards/v1/cards", nil)
 		d.do(d.pismo, req, &d.pReq, &d.pOK)
@@ -194,9 +245,12 @@ func (d *demoRun) request(w, i int) {
 	case 2:
 		req, _ = http.NewRequest(http.MethodPost, d.pm.URL+"/payments/v1/payments", bytes.NewReader(body))
 		d.do(d.pismo, req, &d.pReq, &d.pOK)
-	default:
+	case 3:
 		req, _ = http.NewRequest(http.MethodPost, d.sm.URL+fmt.Sprintf("/banks/iron/consents?ref=%d-%d", w, i), bytes.NewReader(body))
 		d.do(d.soldo, req, &d.sReq, &d.sOK)
+	default:
+		req, _ = http.NewRequest(http.MethodPost, d.mm.URL+"/orders", bytes.NewReader(body))
+		d.do(d.mia, req, &d.mReq, &d.mOK)
 	}
 }
 
@@ -241,10 +295,16 @@ func (d *demoRun) result(revoked int) demoResult {
 	for _, n := range ss.Rejections {
 		res.Soldo.Refused += n
 	}
+	ms := d.mm.Stats()
+	res.Mia.Requests, res.Mia.OK = int(d.mReq.Load()), int(d.mOK.Load())
+	res.Mia.TokenRequests, res.Mia.Revoked, res.Mia.Replays = ms.Tokens, ms.Revoked, int(d.mt.Replays())
+	for _, n := range ms.Rejections {
+		res.Mia.Refused += n
+	}
 	d.mu.Lock()
-	res.Failures = d.failures
+	res.Failures = append([]string{}, d.failures...)
 	d.mu.Unlock()
-	res.AllOK = len(res.Failures) == 0 && res.Pismo.OK == res.Pismo.Requests && res.Soldo.OK == res.Soldo.Requests
+	res.AllOK = len(res.Failures) == 0 && res.Pismo.OK == res.Pismo.Requests && res.Soldo.OK == res.Soldo.Requests && res.Mia.OK == res.Mia.Requests
 	return res
 }
 
@@ -258,6 +318,8 @@ func reportDemo(say func(string, ...any), res demoResult) {
 	say("  %d live tokens were revoked mid-run; the API answered 401 %d times, and each of those requests was replayed once with a fresh token (%d replays, one exchange per key shared by all).", res.Pismo.Revoked, res.Pismo.RejectedByAPI, res.Pismo.Replays)
 	say("Soldo (signed requests):")
 	say("  %d requests, %d signatures verified by the mock, %d refused.", res.Soldo.Requests, res.Soldo.Verified, res.Soldo.Refused)
+	say("Mia-Platform (client credentials, private_key_jwt):")
+	say("  %d requests, %d answered 200; %d token requests, each with a fresh assertion (%d refused): the first, and one per revoked token (%d revoked, %d requests replayed).", res.Mia.Requests, res.Mia.OK, res.Mia.TokenRequests, res.Mia.Refused, res.Mia.Revoked, res.Mia.Replays)
 	if res.AllOK {
 		say("Every request succeeded, in %.1f s.", res.DurationS)
 		return
