@@ -95,6 +95,9 @@ type Stats struct {
 
 // Mock is the server as an http.Handler.
 type Mock struct {
+	// Faults: FailTokens, SetLatency, Fail401.
+	mockhttp.Faults
+
 	cfg        Config
 	rejections *mockhttp.Rejections
 	apiDenials *mockhttp.Rejections
@@ -108,11 +111,6 @@ type Mock struct {
 	tokenCount  int
 	apiCalls    map[int]int
 	revoked     int
-	failRate    float64
-	failStatus  int
-	requests    int
-	latency     time.Duration
-	fail401     int
 	revokeEvery int
 	uses        int
 }
@@ -230,15 +228,8 @@ func (m *Mock) Register(clientID string, jwk []byte) error {
 
 // ServeHTTP routes the token endpoint and the API.
 func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	m.mu.Lock()
-	latency := m.latency
-	m.mu.Unlock()
-	if latency > 0 {
-		select {
-		case <-time.After(latency):
-		case <-r.Context().Done():
-			return
-		}
+	if !m.Delay(r) {
+		return
 	}
 	if r.URL.Path == TokenPath {
 		m.token(w, r)
@@ -258,7 +249,8 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 		m.refuse(w, http.StatusBadRequest, "invalid_request", ReasonBadRequest, "POST a form (application/x-www-form-urlencoded)")
 		return
 	}
-	if status, ok := m.injectedFailure(); ok {
+	if status, ra, fail := m.TokenFailure(); fail {
+		mockhttp.SetRetryAfter(w, ra)
 		m.refuse(w, status, "temporarily_unavailable", ReasonInjected, "injected failure")
 		return
 	}
@@ -284,18 +276,6 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 	m.tokenCount++
 	m.mu.Unlock()
 	mockhttp.WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(m.cfg.TokenLifetime / time.Second)})
-}
-
-// injectedFailure spreads FailTokens evenly over token requests.
-func (m *Mock) injectedFailure() (int, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.requests++
-	n := float64(m.requests)
-	if m.failRate > 0 && math.Floor(n*m.failRate) > math.Floor((n-1)*m.failRate) {
-		return m.failStatus, true
-	}
-	return 0, false
 }
 
 // authenticate checks the client's credentials: a secret, or a client assertion.
@@ -414,8 +394,7 @@ func (m *Mock) api(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !hasBearer || tok == "":
 		status, reason = http.StatusUnauthorized, ReasonNoToken
-	case m.fail401 > 0:
-		m.fail401--
+	case m.Take401():
 		status, reason = http.StatusUnauthorized, ReasonInjected401
 	case t == nil:
 		status, reason = http.StatusUnauthorized, ReasonInvalidToken
@@ -451,28 +430,6 @@ type Echo struct {
 	Query      string `json:"query,omitempty"`
 	BodySHA256 string `json:"body_sha256"`
 	ClientID   string `json:"client_id"`
-}
-
-// FailTokens makes the token endpoint answer status to a fraction rate of requests, spread
-// evenly (0.5: every other one). 0 turns it off.
-func (m *Mock) FailTokens(rate float64, status int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.failRate, m.failStatus = rate, status
-}
-
-// SetLatency delays every answer.
-func (m *Mock) SetLatency(d time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.latency = d
-}
-
-// Fail401 makes the next n API calls answer 401 whatever their token.
-func (m *Mock) Fail401(n int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.fail401 = n
 }
 
 // RevokeEvery revokes the token of every n-th successful API use (answering that use 401);

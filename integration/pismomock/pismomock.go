@@ -100,15 +100,12 @@ type Mock struct {
 	rejections *mockhttp.Rejections // token requests refused
 	apiDenials *mockhttp.Rejections // API calls refused
 
-	mu            sync.Mutex
-	tokens        map[string]*issued
-	stats         Stats
-	failRate      float64
-	tokenRequests int
-	failStatus    int
-	retryAfter    time.Duration
-	latency       time.Duration
-	fail401       int
+	// Faults: FailTokens, SetLatency, Fail401.
+	mockhttp.Faults
+
+	mu     sync.Mutex
+	tokens map[string]*issued
+	stats  Stats
 }
 
 type issued struct {
@@ -165,15 +162,8 @@ func New(cfg Config) (*Mock, error) {
 
 // ServeHTTP routes the token endpoint and the API.
 func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	m.mu.Lock()
-	latency := m.latency
-	m.mu.Unlock()
-	if latency > 0 {
-		select {
-		case <-time.After(latency):
-		case <-r.Context().Done():
-			return
-		}
+	if !m.Delay(r) {
+		return
 	}
 	if r.URL.Path == TokenPath {
 		m.token(w, r)
@@ -187,21 +177,11 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 		m.rejections.Refuse(w, http.StatusMethodNotAllowed, ReasonBadRequest, "POST only")
 		return
 	}
-	m.mu.Lock()
-	m.tokenRequests++
-	// Failures are spread evenly (request n fails when floor(n*rate) steps up), so a rate
-	// below 1 never fails every attempt of one exchange: tests stay deterministic.
-	n := float64(m.tokenRequests)
-	if m.failRate > 0 && math.Floor(n*m.failRate) > math.Floor((n-1)*m.failRate) {
-		status, ra := m.failStatus, m.retryAfter
-		m.mu.Unlock()
-		if ra > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds()))))
-		}
+	if status, ra, fail := m.TokenFailure(); fail {
+		mockhttp.SetRetryAfter(w, ra)
 		m.rejections.Refuse(w, status, ReasonInjectedFailure, "injected failure")
 		return
 	}
-	m.mu.Unlock()
 	var req struct {
 		Token string `json:"token"`
 	}
@@ -330,8 +310,7 @@ func (m *Mock) api(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !hasBearer || tok == "":
 		status, reason = http.StatusUnauthorized, ReasonNoToken
-	case m.fail401 > 0:
-		m.fail401--
+	case m.Take401():
 		status, reason = http.StatusUnauthorized, ReasonInjected401
 	case t == nil:
 		status, reason = http.StatusUnauthorized, ReasonInvalidToken
@@ -379,22 +358,6 @@ func accountOf(path string) (string, bool) {
 	return "", false
 }
 
-// FailTokens makes the token endpoint answer status (with Retry-After when retryAfter > 0)
-// to a fraction rate of requests, spread evenly (0.3: 3 in every 10, never 2 in a row).
-// Rate 1 fails every request; 0 turns it off.
-func (m *Mock) FailTokens(rate float64, status int, retryAfter time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.failRate, m.failStatus, m.retryAfter = rate, status, retryAfter
-}
-
-// SetLatency delays every answer.
-func (m *Mock) SetLatency(d time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.latency = d
-}
-
 // RevokeAll revokes every token issued so far (they get 401 from now on) and returns how
 // many of them were still live.
 func (m *Mock) RevokeAll() int {
@@ -420,13 +383,6 @@ func (m *Mock) Revoke(token string) bool {
 		return true
 	}
 	return false
-}
-
-// Fail401 makes the next n API calls answer 401 whatever their token.
-func (m *Mock) Fail401(n int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.fail401 = n
 }
 
 // Stats returns a copy of the counters.
