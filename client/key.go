@@ -1,6 +1,8 @@
 package client
 
 import (
+	"errors"
+
 	"github.com/finauth/finauth/signer"
 )
 
@@ -37,18 +39,25 @@ func (k KeySource) Load(provider string) (*signer.Key, error) {
 	if k.Password != "" {
 		opts = append(opts, signer.WithPassphrase([]byte(k.Password)))
 	}
+	field, variable := "PrivateKeyFile", k.Env+"_PRIVATE_KEY_FILE"
+	var key *signer.Key
+	var err error
 	if k.PEM != "" {
-		key, err := signer.ParseKey([]byte(k.PEM), opts...)
-		if err != nil {
-			return nil, Problemf(provider, "PrivateKeyPEM", k.Env+"_PRIVATE_KEY", "%v", err)
-		}
+		field, variable = "PrivateKeyPEM", k.Env+"_PRIVATE_KEY"
+		key, err = signer.ParseKey([]byte(k.PEM), opts...)
+	} else {
+		key, err = signer.LoadKeyFile(k.File, opts...)
+	}
+	password := k.Env + "_PRIVATE_KEY_PASSWORD"
+	switch {
+	case err == nil:
 		return key, nil
+	case errors.Is(err, signer.ErrPassphraseRequired):
+		return nil, Problemf(provider, "PrivateKeyPassword", password, "the key in %s is passphrase-protected: set %s to its passphrase", variable, password)
+	case errors.Is(err, signer.ErrWrongPassphrase):
+		return nil, Problemf(provider, "PrivateKeyPassword", password, "the passphrase is wrong: it does not decrypt the key in %s", variable)
 	}
-	key, err := signer.LoadKeyFile(k.File, opts...)
-	if err != nil {
-		return nil, Problemf(provider, "PrivateKeyFile", k.Env+"_PRIVATE_KEY_FILE", "%v", err)
-	}
-	return key, nil
+	return nil, Problemf(provider, field, variable, "%v", err)
 }
 
 // Signer loads the key and makes a signer.Signer with opts; a key that cannot sign with the

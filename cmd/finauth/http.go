@@ -29,12 +29,14 @@ import (
 )
 
 func (a *app) token(args []string) error {
-	if len(args) > 0 && args[0] == "mia" {
-		return a.tokenMia(args[1:])
+	sub, args, err := a.subcommands("token", args, [][2]string{{"pismo", "exchange a Pismo JWT for an access token"}, {"mia", "a Mia-Platform client-credentials token"}})
+	if err != nil {
+		return err
 	}
-	if len(args) == 0 || args[0] != "pismo" {
-		return usagef("usage: finauth token pismo|mia [flags]")
+	if sub == "mia" {
+		return a.tokenMia(args)
 	}
+	args = append([]string{"pismo"}, args...)
 	fs := a.newFlags("token pismo", "token pismo [provider flags] [--account ID|--external-account ID] [--show-token]")
 	var p providerFlags
 	p.common(fs)
@@ -42,7 +44,11 @@ func (a *app) token(args []string) error {
 	acctID := fs.String("account", "", "account ID: an account-specific token")
 	ext := fs.String("external-account", "", "external account ID")
 	show := fs.Bool("show-token", false, "print the access token itself (it is a secret)")
+	output := fs.String("output", "json", "json (token, type, expiry), bare (the token alone) or header (Authorization: Bearer …); the token itself only with --show-token")
 	if _, err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := checkOutput(*output); err != nil {
 		return err
 	}
 	acct, err := account(*acctID, *ext)
@@ -59,7 +65,7 @@ func (a *app) token(args []string) error {
 	if err != nil {
 		return err
 	}
-	return a.printToken(tok, *show)
+	return a.printToken(tok, *show, *output)
 }
 
 // tokenMia performs one Mia-Platform client-credentials token request.
@@ -71,7 +77,11 @@ func (a *app) tokenMia(args []string) error {
 	fs.StringVar(&p.tokenURL, "token-url", "", "token endpoint (MIA_TOKEN_URL)")
 	fs.StringVar(&p.aud, "aud", "", "the assertion's audience: the service's issuer (MIA_AUDIENCE)")
 	show := fs.Bool("show-token", false, "print the access token itself (it is a secret)")
+	output := fs.String("output", "json", "json (token, type, expiry), bare (the token alone) or header (Authorization: Bearer …); the token itself only with --show-token")
 	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkOutput(*output); err != nil {
 		return err
 	}
 	cfg, err := p.miaConfig(a)
@@ -84,14 +94,32 @@ func (a *app) tokenMia(args []string) error {
 	if err != nil {
 		return err
 	}
-	return a.printToken(tok, show != nil && *show)
+	return a.printToken(tok, *show, *output)
 }
 
-// printToken prints a token as JSON, its value redacted unless show.
-func (a *app) printToken(tok tokencache.Token, show bool) error {
+// checkOutput refuses an --output other than json, bare or header.
+func checkOutput(output string) error {
+	switch output {
+	case "json", "bare", "header":
+		return nil
+	}
+	return usagef("--output %q: use json, bare or header", output)
+}
+
+// printToken prints a token as output says (json, bare, header), its value redacted
+// unless show.
+func (a *app) printToken(tok tokencache.Token, show bool, output string) error {
 	value := fmt.Sprintf("[redacted: %d characters; --show-token prints it]", len(tok.Value))
 	if show {
 		value = tok.Value
+	}
+	switch output {
+	case "bare":
+		fmt.Fprintln(a.stdout, value)
+		return nil
+	case "header":
+		fmt.Fprintf(a.stdout, "Authorization: %s %s\n", tok.Type, value)
+		return nil
 	}
 	return a.printJSON(map[string]any{
 		"token_type":   tok.Type,

@@ -14,12 +14,14 @@ import (
 )
 
 func (a *app) mint(args []string) error {
-	if len(args) > 0 && args[0] == "mia" {
-		return a.mintMia(args[1:])
+	sub, args, err := a.subcommands("mint", args, [][2]string{{"pismo", "a signed Pismo JWT (the one the exchange sends)"}, {"mia", "a Mia-Platform client assertion (private_key_jwt)"}})
+	if err != nil {
+		return err
 	}
-	if len(args) == 0 || args[0] != "pismo" {
-		return usagef("usage: finauth mint pismo|mia [flags]")
+	if sub == "mia" {
+		return a.mintMia(args)
 	}
+	args = append([]string{"pismo"}, args...)
 	fs := a.newFlags("mint pismo", "mint pismo [--key FILE] [--iss ..] [--sub ..] [--aud ..] [--tenant ..] [--uid ..|--external-account ..] [--group ..] [--claim k=v]... [--ttl 1h]")
 	p := providerFlags{mintOnly: true}
 	p.common(fs)
@@ -78,9 +80,11 @@ func (a *app) mintMia(args []string) error {
 }
 
 func (a *app) sign(args []string) error {
-	if len(args) == 0 || args[0] != "soldo" {
-		return usagef("usage: finauth sign soldo [flags] URL")
+	_, args, err := a.subcommands("sign", args, [][2]string{{"soldo", "the Authorization value of a Soldo request"}})
+	if err != nil {
+		return err
 	}
+	args = append([]string{"soldo"}, args...)
 	fs := a.newFlags("sign soldo", "sign soldo [--key FILE] [--kid ..] [--mid ..] [-X METHOD] [--data @FILE|-|TEXT] URL")
 	var p providerFlags
 	p.common(fs)
@@ -96,6 +100,9 @@ func (a *app) sign(args []string) error {
 	}
 	body, err := a.body(*data)
 	if err != nil {
+		return err
+	}
+	if err := checkTarget(pos[0]); err != nil {
 		return err
 	}
 	cfg, err := p.soldoConfig(a, pos[0])
@@ -140,15 +147,14 @@ func (a *app) verify(args []string) error {
 	if (*keyFile == "") == (*jwksFile == "") {
 		return usagef("verify needs exactly one of --key or --jwks")
 	}
-	if *payload == "-" && len(pos) == 1 && pos[0] == "-" {
-		return usagef("the token and the payload cannot both come from stdin")
+	if stdins := count(*payload == "-", len(pos) == 1 && pos[0] == "-", *keyFile == "-" || *jwksFile == "-"); stdins > 1 {
+		return usagef("only one of the token, the payload and the key can come from stdin (-)")
 	}
 	token, err := a.readToken(pos)
 	if err != nil {
 		return err
 	}
-	file := *keyFile + *jwksFile
-	keys, err := signer.LoadPublicKeysFile(file)
+	keys, err := a.loadPublicKeys(*keyFile + *jwksFile)
 	if err != nil {
 		return usagef("%v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/finauth/finauth/signer"
@@ -125,7 +126,7 @@ func (a *app) jwk(args []string) error {
 		}
 		opts = append(opts, signer.WithPassphrase([]byte(v)))
 	}
-	keys, err := signer.LoadPublicKeysFile(pos[0], opts...)
+	keys, err := a.loadPublicKeys(pos[0], opts...)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -142,4 +143,28 @@ func (a *app) printJSON(v any) error {
 	}
 	_, err = fmt.Fprintf(a.stdout, "%s\n", b)
 	return err
+}
+
+// loadPublicKeys reads public keys (or the public half of a private key) from a file, or from
+// stdin for "-".
+func (a *app) loadPublicKeys(file string, opts ...signer.LoadOption) (*signer.KeySet, error) {
+	if file != "-" {
+		return signer.LoadPublicKeysFile(file, opts...)
+	}
+	b, err := io.ReadAll(io.LimitReader(a.stdin, 1<<20+1))
+	if err != nil {
+		return nil, err
+	}
+	return signer.ParsePublicKeys(b, opts...)
+}
+
+// count is how many of bs are true.
+func count(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }

@@ -11,8 +11,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/finauth/finauth/client"
@@ -58,6 +61,10 @@ var commands = []struct {
 }
 
 func (a *app) run(args []string) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "version") {
+		fmt.Fprintln(a.stdout, version())
+		return exitOK
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		a.usage(a.stdout)
 		if len(args) == 0 {
@@ -81,6 +88,52 @@ func (a *app) usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-7s %s\n", c.name, c.summary)
 	}
+}
+
+// version names the module version and the VCS revision the binary was built from.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "finauth (no build information)"
+	}
+	v := "finauth " + bi.Main.Version
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += " (modified)"
+			}
+		}
+	}
+	return v + " " + bi.GoVersion
+}
+
+// subcommands handles "finauth CMD" and "finauth CMD --help" for a command made of
+// sub-commands: it lists them (exit 0 for --help, usage error otherwise).
+func (a *app) subcommands(cmd string, args []string, subs [][2]string) (string, []string, error) {
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s[0]
+	}
+	if len(args) > 0 {
+		for _, s := range subs {
+			if args[0] == s[0] {
+				return s[0], args[1:], nil
+			}
+		}
+	}
+	list := "usage: finauth " + cmd + " " + strings.Join(names, "|") + " [flags]\n"
+	for _, s := range subs {
+		list += fmt.Sprintf("  %-6s %s\n", s[0], s[1])
+	}
+	list += "finauth " + cmd + " SUB --help lists a sub-command's flags"
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(a.stderr, list)
+		return "", nil, flag.ErrHelp
+	}
+	return "", nil, usagef("%s", list)
 }
 
 // usageError is a mistake in the command line: exit 2.
@@ -130,30 +183,52 @@ var flagFor = map[string]string{
 	"PISMO_TENANT_ID": "--tenant", "PISMO_GROUP": "--group", "PISMO_CUSTOM_CLAIMS": "--claim", "PISMO_JWT_TTL": "--ttl",
 	"SOLDO_API_URL": "--api-url", "SOLDO_PRIVATE_KEY_FILE": "--key", "SOLDO_KEY_ID": "--kid", "SOLDO_MEMBER_ID": "--mid",
 	"SOLDO_ALG": "--alg", "SOLDO_JWS_TTL": "--ttl",
+	"PISMO_PRIVATE_KEY_PASSWORD": "--passphrase-env VAR", "SOLDO_PRIVATE_KEY_PASSWORD": "--passphrase-env VAR", "MIA_PRIVATE_KEY_PASSWORD": "--passphrase-env VAR",
 	"MIA_TOKEN_URL": "--token-url", "MIA_API_URL": "--api-url", "MIA_PRIVATE_KEY_FILE": "--key", "MIA_KEY_ID": "--kid",
 	"MIA_AUDIENCE": "--aud", "MIA_ASSERTION_TTL": "--ttl", "MIA_ALG": "--alg", "MIA_CLIENT_ID": "--client-id", "MIA_SCOPE": "--scope",
 }
 
-// newFlags returns a flag set whose errors and --help go to stderr.
+// newFlags returns a flag set whose --help goes to stderr. A flag error is reported once, by
+// exit, with a short usage line (the flag package would print it and every flag's help).
 func (a *app) newFlags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "usage: finauth %s\n\nflags:\n", synopsis)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	usages.Store(fs, flagHelp{
+		short: "usage: finauth " + synopsis + "   (finauth " + name + " --help for its flags)",
+		full: func() {
+			fmt.Fprintf(a.stderr, "usage: finauth %s\n\nflags:\n", synopsis)
+			fs.SetOutput(a.stderr)
+			fs.PrintDefaults()
+			fs.SetOutput(io.Discard)
+		},
+	})
 	return fs
 }
+
+// flagHelp is a flag set's short usage line (for errors) and full help (for --help).
+type flagHelp struct {
+	short string
+	full  func()
+}
+
+// usages are the flagHelp of the flag sets (*flag.FlagSet -> flagHelp).
+var usages sync.Map
 
 // parse parses flags wherever they stand among the arguments and returns the positionals.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			v, _ := usages.Load(fs)
+			help, _ := v.(flagHelp)
 			if errors.Is(err, flag.ErrHelp) {
+				if help.full != nil {
+					help.full()
+				}
 				return nil, err
 			}
-			return nil, &usageError{err.Error()}
+			return nil, &usageError{err.Error() + "\n" + help.short}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -193,11 +268,37 @@ func (a *app) readToken(args []string) (string, error) {
 	if len(args) != 1 {
 		return "", usagef("give exactly one token (or - to read it from stdin)")
 	}
-	if args[0] != "-" {
-		return strings.TrimSpace(args[0]), nil
+	tok := args[0]
+	if tok == "-" {
+		b, err := io.ReadAll(io.LimitReader(a.stdin, 1<<20))
+		if err != nil {
+			return "", err
+		}
+		tok = string(b)
 	}
-	b, err := io.ReadAll(io.LimitReader(a.stdin, 1<<20))
-	return strings.TrimSpace(string(b)), err
+	return bareToken(tok), nil
+}
+
+// bareToken takes what sign prints ("Bearer …", or a whole "Authorization: Bearer …" line)
+// down to the token itself.
+func bareToken(s string) string {
+	s = strings.TrimSpace(s)
+	if k, v, ok := strings.Cut(s, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "Authorization") {
+		s = strings.TrimSpace(v)
+	}
+	if len(s) > 7 && strings.EqualFold(s[:7], "Bearer ") {
+		s = strings.TrimSpace(s[7:])
+	}
+	return s
+}
+
+// checkTarget refuses a request URL without an http(s) scheme and a host (exit 2).
+func checkTarget(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return usagef("URL %q: give an absolute http(s) URL, e.g. https://api.example.com/path", client.RedactURL(raw))
+	}
+	return nil
 }
 
 // overlay is the environment with flag values laid over it.

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestCLI_VersionAndSubcommandHelp(t *testing.T) {
+	t.Parallel()
+	if r := finauth(t, nil, "", "--version"); r.code != exitOK || !strings.HasPrefix(r.stdout, "finauth ") {
+		t.Fatalf("--version: %+v", r)
+	}
+	for cmd, subs := range map[string][]string{"mint": {"pismo", "mia"}, "token": {"pismo", "mia"}, "sign": {"soldo"}} {
+		t.Run(cmd, func(t *testing.T) {
+			r := finauth(t, nil, "", cmd, "--help")
+			if r.code != exitOK {
+				t.Fatalf("%s --help: %+v", cmd, r)
+			}
+			for _, s := range subs {
+				if !strings.Contains(r.stderr, s) {
+					t.Fatalf("%s --help does not list %s: %s", cmd, s, r.stderr)
+				}
+			}
+			if r := finauth(t, nil, "", cmd); r.code != exitUsage || !strings.Contains(r.stderr, subs[0]) {
+				t.Fatalf("%s alone: %+v", cmd, r)
+			}
+		})
+	}
+}
+
+// A wrong flag is reported once, with a short usage line, not the whole flag list twice.
+func TestCLI_AnUnknownFlagIsReportedOnce(t *testing.T) {
+	t.Parallel()
+	r := finauth(t, nil, "", "jwk", "--nope", "x")
+	if r.code != exitUsage || strings.Count(r.stderr, "flag provided but not defined") != 1 || !strings.Contains(r.stderr, "usage: finauth jwk") || strings.Contains(r.stderr, "flags:") {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestCLI_SignRefusesURLsWithoutSchemeAndHost(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"SOLDO_PRIVATE_KEY_FILE": keys + "test-ec-p256-pkcs8.pem", "SOLDO_KEY_ID": "ec-1", "SOLDO_MEMBER_ID": "m:1"}
+	for _, u := range []string{"not-a-url", "/relative", "ftp://x/y", "https://"} {
+		t.Run(u, func(t *testing.T) {
+			if r := finauth(t, env, "", "sign", "soldo", u); r.code != exitUsage || !strings.Contains(r.stderr, "absolute http(s) URL") {
+				t.Fatalf("%+v", r)
+			}
+		})
+	}
+}
+
+// What sign prints goes straight into decode and verify; keys come from stdin with -.
+func TestCLI_SignOutputDecodesAndVerifies(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"SOLDO_PRIVATE_KEY_FILE": keys + "test-ec-p256-pkcs8.pem", "SOLDO_KEY_ID": "ec-1", "SOLDO_MEMBER_ID": "m:1"}
+	s := finauth(t, env, "", "sign", "soldo", "--attached", "-X", "POST", "--data", `{"a":1}`, "https://api.example.com/x")
+	if s.code != exitOK {
+		t.Fatalf("%+v", s)
+	}
+	for _, in := range []string{s.stdout, "Authorization: " + s.stdout} {
+		if d := finauth(t, nil, in, "decode", "-"); d.code != exitOK || !strings.Contains(d.stdout, `"mid": "m:1"`) {
+			t.Fatalf("decode of %q: %+v", in, d)
+		}
+	}
+	pub, _ := os.ReadFile(keys + "test-ec-p256-public.pem")
+	if v := finauth(t, nil, string(pub), "verify", "--key", "-", s.stdout); v.code != exitOK {
+		t.Fatalf("verify --key -: %+v", v)
+	}
+	if j := finauth(t, nil, string(pub), "jwk", "--kid", "k", "-"); j.code != exitOK || !strings.Contains(j.stdout, `"kid": "k"`) {
+		t.Fatalf("jwk -: %+v", j)
+	}
+}
+
+func TestCLI_TokenOutputsAndPassphraseErrors(t *testing.T) {
+	t.Parallel()
+	m := newPismoMock(t)
+	env := pismoEnv(m)
+	for output, want := range map[string]string{"bare": "[redacted: ", "header": "Authorization: Bearer [redacted: "} {
+		if r := finauth(t, env, "", "token", "pismo", "--output", output); r.code != exitOK || !strings.HasPrefix(r.stdout, want) {
+			t.Fatalf("--output %s: %+v", output, r)
+		}
+	}
+	if r := finauth(t, env, "", "token", "pismo", "--output", "bare", "--show-token"); r.code != exitOK || !strings.HasPrefix(r.stdout, "pismo_") {
+		t.Fatalf("--output bare --show-token: %+v", r)
+	}
+	if r := finauth(t, env, "", "token", "pismo", "--output", "yaml"); r.code != exitUsage || m.Stats().Exchanges != 3 {
+		t.Fatalf("--output yaml: %+v (exchanges %d)", r, m.Stats().Exchanges)
+	}
+	env["PISMO_PRIVATE_KEY_FILE"] = keys + "test-rsa-pkcs8-encrypted.pem"
+	r := finauth(t, env, "", "token", "pismo")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--passphrase-env VAR / PISMO_PRIVATE_KEY_PASSWORD") || strings.Contains(r.stderr, "signer.WithPassphrase") {
+		t.Fatalf("encrypted key without passphrase: %+v", r)
+	}
+}
