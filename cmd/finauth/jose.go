@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/client/pismo"
@@ -133,13 +135,18 @@ func (a *app) body(data string) ([]byte, error) {
 }
 
 func (a *app) verify(args []string) error {
-	fs := a.newFlags("verify", "verify (--key FILE | --jwks FILE) [--alg A,B] [--payload @FILE|-|TEXT] [--crit NAME]... TOKEN|-")
+	fs := a.newFlags("verify", "verify (--key FILE|- | --jwks FILE|-) [--alg A,B] [--payload @FILE|-|TEXT] [--crit NAME]... [--leeway 30s] [--iss I] [--aud A] [--sub S] TOKEN|-")
 	keyFile := fs.String("key", "", "public or private key file (PEM, JWK...)")
 	jwksFile := fs.String("jwks", "", "JWKS file")
 	algs := fs.String("alg", "", "allowed algorithms, comma-separated; default those of the keys")
 	payload := fs.String("payload", "", "the detached payload: @FILE, - for stdin, or the text")
 	var crit multi
 	fs.Var(&crit, "crit", "a critical header parameter you check yourself, repeatable")
+	leeway := fs.Duration("leeway", 0, "clock skew allowed when checking exp and nbf")
+	var want claimChecks
+	fs.StringVar(&want.iss, "iss", "", "require this issuer (iss)")
+	fs.StringVar(&want.aud, "aud", "", "require this audience (aud, a string or one of an array)")
+	fs.StringVar(&want.sub, "sub", "", "require this subject (sub)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -186,10 +193,69 @@ func (a *app) verify(args []string) error {
 		if err != nil {
 			return &failure{"invalid: " + err.Error()}
 		}
-	} else if got, err = v.Verify(token); err != nil {
-		return &failure{"invalid: " + err.Error()}
+	} else {
+		if u, derr := signer.DecodeUnverified(token); derr == nil && u.Detached {
+			return &failure{"invalid: this is a detached JWS (header..signature), whose payload travels apart: give it with --payload @FILE, - or the text"}
+		}
+		if got, err = v.Verify(token); err != nil {
+			return &failure{"invalid: " + err.Error()}
+		}
+	}
+	if err := want.check(got.Payload, a.now(), *leeway); err != nil {
+		return err
 	}
 	return a.printJSON(map[string]any{"header": json.RawMessage(got.RawHeader), "claims": payloadJSON(got.Payload)})
+}
+
+// claimChecks are the claims verify was asked to require.
+type claimChecks struct{ iss, aud, sub string }
+
+// check checks exp and nbf (when the payload is a JSON object that has them) against now
+// with leeway, and the required iss, aud and sub: a failure (exit 1) says which and when.
+func (w claimChecks) check(payload []byte, now time.Time, leeway time.Duration) error {
+	var c struct {
+		Exp, Nbf *json.Number
+		Iss, Sub string
+		Aud      json.RawMessage
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		if w != (claimChecks{}) {
+			return &failure{"invalid: the payload is not a JSON object of claims, so --iss, --aud and --sub cannot be checked"}
+		}
+		return nil
+	}
+	at := func(n *json.Number) (time.Time, bool) {
+		if n == nil {
+			return time.Time{}, false
+		}
+		f, err := n.Float64()
+		return time.Unix(int64(f), 0), err == nil
+	}
+	if exp, ok := at(c.Exp); ok && !now.Before(exp.Add(leeway)) {
+		return &failure{fmt.Sprintf("invalid: the token expired at %s (%s ago)", exp.UTC().Format(time.RFC3339), now.Sub(exp).Round(time.Second))}
+	}
+	if nbf, ok := at(c.Nbf); ok && now.Add(leeway).Before(nbf) {
+		return &failure{fmt.Sprintf("invalid: the token is not valid before %s (in %s)", nbf.UTC().Format(time.RFC3339), nbf.Sub(now).Round(time.Second))}
+	}
+	if w.iss != "" && c.Iss != w.iss {
+		return &failure{fmt.Sprintf("invalid: iss is %q, not %q", c.Iss, w.iss)}
+	}
+	if w.sub != "" && c.Sub != w.sub {
+		return &failure{fmt.Sprintf("invalid: sub is %q, not %q", c.Sub, w.sub)}
+	}
+	if w.aud != "" {
+		var one string
+		var many []string
+		if json.Unmarshal(c.Aud, &one) == nil {
+			many = []string{one}
+		} else {
+			json.Unmarshal(c.Aud, &many)
+		}
+		if !slices.Contains(many, w.aud) {
+			return &failure{fmt.Sprintf("invalid: aud %s does not include %q", c.Aud, w.aud)}
+		}
+	}
+	return nil
 }
 
 // payloadJSON shows a payload as JSON when it is, else as a string.
