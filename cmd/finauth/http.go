@@ -150,53 +150,62 @@ func (r *requestFlags) register(fs *flag.FlagSet) {
 }
 
 // client builds the authenticated transport for target; closer releases it.
-func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, func() uint64, func(), error) {
+// counters reads a transport's token requests and 401 replays (zero for signing profiles).
+type counters struct{ exchanges, replays func() uint64 }
+
+var noCounters = counters{func() uint64 { return 0 }, func() uint64 { return 0 }}
+
+func bearerCounters(t *client.BearerTransport) counters {
+	return counters{func() uint64 { return t.Stats().Fetches }, t.Replays}
+}
+
+func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, counters, func(), error) {
 	switch r.profile {
 	case "pismo":
 		cfg, err := r.pismoConfig(a)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, noCounters, nil, err
 		}
 		origins := cfg.APIURLs
 		if len(origins) == 0 {
 			origins = []string{originOf(cfg.TokenURL)} // the library's default
 		}
 		if err := refuseForeign(target, origins, cfg.AllowInsecureHTTP, "PISMO_API_URL", "the token URL's origin"); err != nil {
-			return nil, nil, nil, err
+			return nil, noCounters, nil, err
 		}
 		t, err := pismo.NewTransport(cfg)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, noCounters, nil, err
 		}
-		return t, func() uint64 { return t.Stats().Fetches }, func() { t.Close() }, nil
+		return t, bearerCounters(t), func() { t.Close() }, nil
 	case "soldo":
 		cfg, err := r.soldoConfig(a, "")
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, noCounters, nil, err
 		}
 		if err := refuseForeign(target, cfg.APIURLs, cfg.AllowInsecureHTTP, "SOLDO_API_URL", ""); err != nil {
-			return nil, nil, nil, err
+			return nil, noCounters, nil, err
 		}
 		t, err := soldo.NewTransport(cfg)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, noCounters, nil, err
 		}
-		return t, func() uint64 { return 0 }, func() {}, nil
+		return t, noCounters, func() {}, nil
 	case "mia":
 		cfg, err := r.miaConfig(a)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, noCounters, nil, err
 		}
 		if err := refuseForeign(target, cfg.APIURLs, cfg.AllowInsecureHTTP, "MIA_API_URL", ""); err != nil {
-			return nil, nil, nil, err
+			return nil, noCounters, nil, err
 		}
 		t, err := clientcredentials.NewTransport(cfg)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, noCounters, nil, err
 		}
-		return t, func() uint64 { return t.Stats().Fetches }, func() { t.Close() }, nil
+		return t, bearerCounters(t), func() { t.Close() }, nil
 	}
-	return nil, nil, nil, usagef("--profile %q: use pismo, soldo or mia", r.profile)
+	return nil, noCounters, nil, usagef("--profile %q: use pismo, soldo or mia", r.profile)
 }
 
 // refuseForeign is a usage error (exit 2) unless target's origin is one of the configured
@@ -300,18 +309,25 @@ func (a *app) call(args []string) error {
 
 // loadSummary is the JSON summary of finauth load.
 type loadSummary struct {
-	Requests       int            `json:"requests"`
-	OK             int            `json:"ok"`
-	Status         map[string]int `json:"status"`
-	Errors         map[string]int `json:"errors"`
-	TokenExchanges uint64         `json:"token_exchanges"`
-	LatencyMS      map[string]any `json:"latency_ms"`
-	DurationS      float64        `json:"duration_s"`
-	RPS            float64        `json:"rps"`
+	URL            string             `json:"url"`
+	Method         string             `json:"method"`
+	Concurrency    int                `json:"concurrency"`
+	N              int                `json:"n,omitempty"`
+	Duration       string             `json:"duration,omitempty"`
+	Interrupted    bool               `json:"interrupted"`
+	Requests       int                `json:"requests"`
+	OK             int                `json:"ok"`
+	Status         map[string]int     `json:"status"`
+	Errors         map[string]int     `json:"errors"`
+	TokenExchanges uint64             `json:"token_exchanges"`
+	Replays401     uint64             `json:"replays_401"`
+	LatencyMS      map[string]float64 `json:"latency_ms"`
+	DurationS      float64            `json:"duration_s"`
+	RPS            float64            `json:"rps"`
 }
 
 func (a *app) load(args []string) error {
-	fs := a.newFlags("load", "load [--profile pismo|soldo] [-n N] [-c C] [--duration D] [-X METHOD] [--data ..] [--json] URL")
+	fs := a.newFlags("load", "load [--profile pismo|soldo|mia] [-n N] [-c C] [--duration D] [-X METHOD] [--data ..] [--json] URL")
 	var r requestFlags
 	r.register(fs)
 	n := fs.Int("n", 100, "number of requests (ignored with --duration)")
@@ -325,14 +341,17 @@ func (a *app) load(args []string) error {
 	if len(pos) != 1 {
 		return usagef("load needs the URL")
 	}
-	if *c < 1 || (*duration <= 0 && *n < 1) {
+	if *duration < 0 {
+		return usagef("--duration %v: give a positive duration (e.g. 30s)", *duration)
+	}
+	if *c < 1 || (*duration == 0 && *n < 1) {
 		return usagef("-c and -n must be at least 1 (or give --duration)")
 	}
 	body, err := a.body(r.data)
 	if err != nil {
 		return err
 	}
-	rt, exchanges, closeRT, err := r.transport(a, pos[0])
+	rt, count, closeRT, err := r.transport(a, pos[0])
 	if err != nil {
 		return err
 	}
@@ -340,34 +359,77 @@ func (a *app) load(args []string) error {
 	if _, err := r.newRequest(context.Background(), pos[0], body); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	interrupt, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	ctx := interrupt
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
 	l := &loadRun{flags: &r, target: pos[0], body: body, hc: &http.Client{Transport: rt}, n: *n, duration: *duration,
-		summary: loadSummary{Status: map[string]int{}, Errors: map[string]int{}}}
+		summary: loadSummary{URL: client.RedactURL(pos[0]), Method: strings.ToUpper(r.method), Concurrency: *c, Status: map[string]int{}, Errors: map[string]int{}}}
+	if *duration > 0 {
+		l.summary.Duration = duration.String()
+	} else {
+		l.summary.N = *n
+	}
 	start := time.Now()
 	progressDone := a.progress(&l.done, *n, *duration, start)
 	l.run(ctx, *c)
 	progressDone()
-	s := l.summarize(time.Since(start), exchanges())
+	s := l.summarize(time.Since(start), count)
+	s.Interrupted = interrupt.Err() != nil
 	if *asJSON {
 		if err := a.printJSON(s); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(a.stdout, "requests %d, ok %d, failed %d in %.2fs (%.0f req/s)\n", s.Requests, s.OK, s.Requests-s.OK, s.DurationS, s.RPS)
-		fmt.Fprintf(a.stdout, "status %v, errors %v\n", s.Status, s.Errors)
-		fmt.Fprintf(a.stdout, "latency ms: p50 %.2f, p90 %.2f, p99 %.2f, max %.2f\n", s.LatencyMS["p50"], s.LatencyMS["p90"], s.LatencyMS["p99"], s.LatencyMS["max"])
-		fmt.Fprintf(a.stdout, "token exchanges %d\n", s.TokenExchanges)
+		a.printLoad(s)
 	}
-	if s.OK < s.Requests {
+	switch {
+	case s.Interrupted:
+		return errInterrupted
+	case s.OK < s.Requests:
 		return &failure{fmt.Sprintf("%d of %d requests failed", s.Requests-s.OK, s.Requests)}
 	}
 	return nil
+}
+
+// printLoad writes the summary for people.
+func (a *app) printLoad(s loadSummary) {
+	what := fmt.Sprintf("%d requests", s.N)
+	if s.Duration != "" {
+		what = s.Duration
+	}
+	fmt.Fprintf(a.stdout, "%s %s, %s, %d at a time", s.Method, s.URL, what, s.Concurrency)
+	if s.Interrupted {
+		fmt.Fprint(a.stdout, " (interrupted)")
+	}
+	fmt.Fprintln(a.stdout)
+	fmt.Fprintf(a.stdout, "  requests:  %d, %d ok, %d failed, in %.2f s (%.0f req/s)\n", s.Requests, s.OK, s.Requests-s.OK, s.DurationS, s.RPS)
+	fmt.Fprintf(a.stdout, "  status:    %s\n", counts(s.Status))
+	fmt.Fprintf(a.stdout, "  errors:    %s\n", counts(s.Errors))
+	l := s.LatencyMS
+	fmt.Fprintf(a.stdout, "  latency:   min %.3f, mean %.3f, p50 %.3f, p90 %.3f, p95 %.3f, p99 %.3f, max %.3f ms\n", l["min"], l["mean"], l["p50"], l["p90"], l["p95"], l["p99"], l["max"])
+	fmt.Fprintf(a.stdout, "  tokens:    token requests: %d, replayed after a 401: %d\n", s.TokenExchanges, s.Replays401)
+}
+
+// counts writes "200: 58, 401: 2", or "none".
+func counts(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s: %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // loadRun is one finauth load: what to send, and what came back.
@@ -417,8 +479,8 @@ func (l *loadRun) one(ctx context.Context) (time.Duration, bool) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	if err != nil && ctx.Err() != nil && l.duration > 0 {
-		return 0, false // the run ended while this request was in flight: not counted
+	if err != nil && ctx.Err() != nil {
+		return 0, false // the run ended (its time, or Ctrl-C) while this request was in flight: not counted
 	}
 	elapsed := time.Since(t0)
 	l.done.Add(1)
@@ -436,21 +498,31 @@ func (l *loadRun) one(ctx context.Context) (time.Duration, bool) {
 	return elapsed, true
 }
 
-// summarize adds the latency percentiles, the rate and the exchange count.
-func (l *loadRun) summarize(elapsed time.Duration, exchanges uint64) loadSummary {
+// summarize adds the latency figures (ms, to the microsecond), the rate and the token counts.
+func (l *loadRun) summarize(elapsed time.Duration, count counters) loadSummary {
 	s := l.summary
 	lat := l.latencies
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	pct := func(p float64) float64 {
 		if len(lat) == 0 {
 			return 0
 		}
-		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+		return ms(lat[min(len(lat)-1, int(p*float64(len(lat))))])
 	}
-	s.LatencyMS = map[string]any{"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": pct(1)}
+	var total time.Duration
+	for _, d := range lat {
+		total += d
+	}
+	s.LatencyMS = map[string]float64{"p50": pct(0.50), "p90": pct(0.90), "p95": pct(0.95), "p99": pct(0.99), "max": pct(1)}
+	if len(lat) > 0 {
+		s.LatencyMS["min"], s.LatencyMS["mean"] = ms(lat[0]), ms(total/time.Duration(len(lat)))
+	} else {
+		s.LatencyMS["min"], s.LatencyMS["mean"] = 0, 0
+	}
 	s.DurationS = elapsed.Seconds()
 	s.RPS = float64(s.Requests) / elapsed.Seconds()
-	s.TokenExchanges = exchanges
+	s.TokenExchanges, s.Replays401 = count.exchanges(), count.replays()
 	return s
 }
 
@@ -485,7 +557,15 @@ func (a *app) progress(done *atomic.Int64, n int, d time.Duration, start time.Ti
 	draw := func(frac float64) {
 		frac = min(frac, 1)
 		bar := strings.Repeat("=", int(frac*30)) + strings.Repeat(" ", 30-int(frac*30))
-		fmt.Fprintf(a.stderr, "\r[%s] %3.0f%% %d requests", bar, frac*100, done.Load())
+		elapsed := time.Since(start)
+		rps := float64(done.Load()) / max(elapsed.Seconds(), 1e-3)
+		eta := "--"
+		if frac > 0 && frac < 1 {
+			eta = (time.Duration(float64(elapsed)/frac) - elapsed).Round(time.Second).String()
+		} else if frac >= 1 {
+			eta = "0s"
+		}
+		fmt.Fprintf(a.stderr, "\r[%s] %3.0f%% %d requests, %.0f req/s, ETA %s   ", bar, frac*100, done.Load(), rps, eta)
 	}
 	go func() {
 		defer close(finished)

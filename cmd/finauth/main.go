@@ -3,7 +3,8 @@
 // work on embedded mock servers (finauth demo).
 //
 // Exit status: 0 success; 1 a verification failed or an HTTP status >= 400 (or the network
-// failed); 2 bad usage or configuration (the message names the flag or variable).
+// failed); 2 bad usage or configuration (the message names the flag or variable); 130 a load
+// interrupted with Ctrl-C (after its summary).
 package main
 
 import (
@@ -22,10 +23,14 @@ import (
 )
 
 const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
+	exitOK          = 0
+	exitFail        = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, as shells report Ctrl-C
 )
+
+// errInterrupted ends a command the user interrupted (Ctrl-C) after it said what it did.
+var errInterrupted = errors.New("interrupted")
 
 // app holds what a command may touch, so that tests run commands in-process.
 type app struct {
@@ -158,6 +163,9 @@ func (a *app) exit(err error) int {
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintln(a.stderr, "finauth: interrupted")
+		return exitInterrupted
 	case errors.As(err, &ue):
 		fmt.Fprintln(a.stderr, "finauth:", ue.msg)
 		return exitUsage

@@ -181,7 +181,7 @@ func TestCLI_TokenCallLoadPismo(t *testing.T) {
 		t.Fatalf("load: %+v", l)
 	}
 	d := finauth(t, env, "", "load", "--duration", "300ms", "-c", "2", m.URL+"/cards")
-	if d.code != exitOK || !strings.Contains(d.stdout, "token exchanges 1") {
+	if d.code != exitOK || !strings.Contains(d.stdout, "token requests: 1") {
 		t.Fatalf("load --duration: %+v", d)
 	}
 	env["PISMO_PRIVATE_KEY_PASSWORD"] = "unused-secret"

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/finauth/finauth/internal/testwait"
+)
+
+// Ctrl-C during a load, through the built binary: the summary is printed with "interrupted":
+// true, the requests cut short are not counted as failures, and the exit status is 130.
+func TestCLI_LoadInterruptedPrintsItsSummaryAndExits130(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "finauth")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	m := newPismoMock(t)
+	cmd := exec.Command(bin, "load", "--duration", "60s", "-c", "2", "--json", m.URL+"/cards")
+	cmd.Env = os.Environ()
+	for k, v := range pismoEnv(m) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testwait.Eventually(t, "requests to flow", func() bool { return m.Stats().APICalls[200] >= 20 })
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var s loadSummary
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted || json.Unmarshal(stdout.Bytes(), &s) != nil {
+		t.Fatalf("exit %v\nstdout %s\nstderr %s", err, stdout.String(), stderr.String())
+	}
+	if !s.Interrupted || s.Requests < 20 || s.OK != s.Requests || s.Duration != "1m0s" || s.Concurrency != 2 || s.LatencyMS["p95"] <= 0 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("summary %+v\nstderr %s", s, stderr.String())
+	}
+}
+
+func TestCLI_LoadRefusesANegativeDuration(t *testing.T) {
+	t.Parallel()
+	if r := finauth(t, nil, "", "load", "--duration", "-5s", "https://api.example.com/"); r.code != exitUsage || !strings.Contains(r.stderr, "positive duration") {
+		t.Fatalf("%+v", r)
+	}
+}
