@@ -103,7 +103,7 @@ func TestREADME(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := shellBlocks(t, string(readme))
-	env := map[string]string{"SOLDO_PRIVATE_KEY_PASSWORD": "readme-test-passphrase"}
+	env := map[string]string{} // exactly what the README exports
 	for _, l := range lines {
 		if rest, ok := strings.CutPrefix(l, "export "); ok {
 			for _, kv := range strings.Fields(rest) {
