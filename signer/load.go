@@ -82,6 +82,9 @@ func ParseKey(data []byte, opts ...LoadOption) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
+	if kid == "" {
+		kid = preambleKeyID(data)
+	}
 	if o.keyID != "" {
 		kid = o.keyID
 	}
@@ -89,6 +92,33 @@ func ParseKey(data []byte, opts ...LoadOption) (*Key, error) {
 		alg = o.alg
 	}
 	return finishKey(s, kid, alg, o.source)
+}
+
+// KeyIDPreamble is the line a PEM file may carry before its first block to name its key ID
+// ("kid: my-key-1"): explanatory text, which RFC 7468 allows and openssl, ssh-keygen and Go
+// skip, so that a kid chosen when the key was made travels with its files.
+const KeyIDPreamble = "kid: "
+
+// preambleKeyID reads the key ID of a "kid: ..." line before the first PEM block.
+func preambleKeyID(data []byte) string {
+	i := bytes.Index(data, []byte("-----BEGIN "))
+	if i <= 0 {
+		return ""
+	}
+	for _, line := range strings.Split(string(data[:i]), "\n") {
+		if kid, ok := strings.CutPrefix(strings.TrimSpace(line), KeyIDPreamble); ok {
+			return strings.TrimSpace(kid)
+		}
+	}
+	return ""
+}
+
+// WithKeyIDPreamble puts a "kid: ..." line before PEM data (see KeyIDPreamble).
+func WithKeyIDPreamble(kid string, pemData []byte) []byte {
+	if kid == "" {
+		return pemData
+	}
+	return append([]byte(KeyIDPreamble+kid+"\n"), pemData...)
 }
 
 // checkSize refuses key data over maxKeyFileSize, as the file loaders do: no key, JWK or
@@ -404,6 +434,11 @@ func ParsePublicKeys(data []byte, opts ...LoadOption) (*KeySet, error) {
 	o := collect(opts)
 	if err := checkSize(data, &o); err != nil {
 		return nil, err
+	}
+	if o.keyID == "" {
+		if kid := preambleKeyID(data); kid != "" {
+			o.keyID = kid
+		}
 	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {

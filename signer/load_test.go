@@ -314,3 +314,28 @@ func TestParseKey_PrivateAndPublicHalvesMustMatch(t *testing.T) {
 		t.Fatal("error leaks the private scalar")
 	}
 }
+
+// A "kid: ..." line before the PEM block names the key ID of both halves; WithKeyID still
+// wins, and a kid the format carries (a JWK's) is kept.
+func TestParseKey_KeyIDPreamble(t *testing.T) {
+	t.Parallel()
+	pemData, err := os.ReadFile("testdata/keys/test-ec-p256-pkcs8.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withKid := signer.WithKeyIDPreamble("from-file", pemData)
+	k, err := signer.ParseKey(withKid)
+	if err != nil || k.KeyID() != "from-file" {
+		t.Fatalf("%v %q", err, k.KeyID())
+	}
+	if k, _ := signer.ParseKey(withKid, signer.WithKeyID("override")); k.KeyID() != "override" {
+		t.Fatalf("WithKeyID: %q", k.KeyID())
+	}
+	set, err := signer.ParsePublicKeys(withKid)
+	if err != nil || set.Keys()[0].KeyID() != "from-file" {
+		t.Fatalf("public: %v", err)
+	}
+	if k, _ := signer.ParseKey(pemData); k.KeyID() != "" {
+		t.Fatalf("no preamble: %q", k.KeyID())
+	}
+}

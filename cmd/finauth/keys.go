@@ -17,7 +17,7 @@ func (a *app) keygen(args []string) error {
 	out := fs.String("out", "", "private key file, written as PKCS#8 PEM with mode 0600 (required)")
 	pub := fs.String("pub", "", "public key file (PEM), optional")
 	passEnv := fs.String("passphrase-env", "", "encrypt the private key with the passphrase in this environment variable")
-	kid := fs.String("kid", "", "key ID for the printed JWK; default its RFC 7638 thumbprint")
+	kid := fs.String("kid", "", "key ID: written with both files (a 'kid:' line before the PEM block) and in the printed JWK; default its RFC 7638 thumbprint")
 	force := fs.Bool("force", false, "overwrite existing files")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -58,6 +58,9 @@ func (a *app) keygen(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The kid travels with both files (a line before the PEM block that openssl ignores), so
+	// that jwk, jwk --set and verify --jwks give the same kid without retyping it.
+	privPEM, pubPEM = signer.WithKeyIDPreamble(*kid, privPEM), signer.WithKeyIDPreamble(*kid, pubPEM)
 	if err := writeNew(*out, privPEM, 0o600, *force); err != nil {
 		return err
 	}
