@@ -3,10 +3,13 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -200,10 +203,18 @@ func sameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
 }
 
-// retryPolicy is go-retryablehttp's default, except that a Retry-After longer than what is
-// left of the exchange's time stops the retries at once: waiting it out would only end in
-// "context deadline exceeded" and lose the server's answer.
+// retryPolicy is go-retryablehttp's default (which already gives up on TLS certificate
+// errors), except that a host name that does not exist is not retried, and a Retry-After
+// longer than what is left of the exchange's time stops the retries at once: waiting it out
+// would only end in "context deadline exceeded" and lose the server's answer.
 func (te *TokenEndpoint) retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return false, nil // a name that does not exist will not exist in 250 ms either
+	}
+	if certificateError(err) {
+		return false, nil // nor will a certificate start being trusted
+	}
 	retry, perr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	if !retry || resp == nil {
 		return retry, perr
@@ -214,6 +225,15 @@ func (te *TokenEndpoint) retryPolicy(ctx context.Context, resp *http.Response, e
 		}
 	}
 	return retry, perr
+}
+
+// certificateError reports a TLS certificate that does not verify.
+func certificateError(err error) bool {
+	var verification *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	return errors.As(err, &verification) || errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &hostname)
 }
 
 // retryAfter is the Retry-After of a 429 or 503.

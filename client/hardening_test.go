@@ -3,10 +3,12 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -151,5 +153,35 @@ func TestTokenEndpoint_DoesNotFollowRedirectsToAnotherOrigin(t *testing.T) {
 	moved := NewTokenEndpoint("Test", srv.URL+"/moved", fastRetries, &Settings{TokenClient: http.DefaultClient})
 	if _, err := moved.Token(context.Background(), "application/json", []byte(`{"token":"signed-jwt"}`)); err != nil || same.Load() != 1 {
 		t.Fatalf("a same-origin redirect: %v", err)
+	}
+}
+
+// failingTransport fails every request with err.
+type failingTransport struct {
+	err   error
+	calls atomic.Int64
+}
+
+func (f *failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	f.calls.Add(1)
+	return nil, f.err
+}
+
+// A host that does not exist and a certificate nobody vouches for are not retried: one
+// attempt, and an error saying which.
+func TestTokenEndpoint_DNSAndTLSFailuresAreNotRetried(t *testing.T) {
+	t.Parallel()
+	for name, err := range map[string]error{
+		"no such host":      &net.DNSError{Err: "no such host", Name: "auth.invalid", IsNotFound: true},
+		"unknown authority": x509.UnknownAuthorityError{},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ft := &failingTransport{err: err}
+			te := NewTokenEndpoint("Test", "https://auth.invalid/token", fastRetries, &Settings{TokenClient: &http.Client{Transport: ft}})
+			_, _, perr := te.Post(context.Background(), "application/json", nil)
+			if perr == nil || ft.calls.Load() != 1 || !strings.Contains(perr.Error(), "after 1 attempt") {
+				t.Fatalf("%d attempts: %v", ft.calls.Load(), perr)
+			}
+		})
 	}
 }

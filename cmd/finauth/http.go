@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -134,6 +137,8 @@ type requestFlags struct {
 	providerFlags
 	profile, acct, ext, method, data string
 	headers                          multi
+	cacert                           string
+	verbose                          io.Writer // -v: the request and response headers go here
 }
 
 func (r *requestFlags) register(fs *flag.FlagSet) {
@@ -147,6 +152,77 @@ func (r *requestFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.method, "X", http.MethodGet, "HTTP method")
 	fs.StringVar(&r.data, "data", "", "request body: @FILE, - for stdin, or the text")
 	fs.Var(&r.headers, "H", "request header 'Name: value', repeatable")
+	fs.StringVar(&r.cacert, "cacert", "", "PEM file of CA certificates to trust besides the system's, for the API and the token endpoint")
+}
+
+// base is the transport under the provider's: the system roots plus --cacert, and -v's
+// trace of what is really sent (Authorization redacted).
+func (r *requestFlags) base() (http.RoundTripper, *http.Client, error) {
+	t := client.DefaultTransport()
+	if r.cacert != "" {
+		pemData, err := os.ReadFile(r.cacert)
+		if err != nil {
+			return nil, nil, usagef("--cacert: %v", errors.Unwrap(err))
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pemData) {
+			return nil, nil, usagef("--cacert %s: no PEM certificate in it", r.cacert)
+		}
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	var rt http.RoundTripper = t
+	if r.verbose != nil {
+		rt = &verboseTransport{base: t, w: r.verbose}
+	}
+	tokenClient := &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return rt, tokenClient, nil
+}
+
+// verboseTransport writes each request and response head to w, the way curl -v does, with
+// the values of Authorization redacted, and the time each took.
+type verboseTransport struct {
+	base http.RoundTripper
+	w    io.Writer
+	mu   sync.Mutex
+}
+
+func (v *verboseTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	v.mu.Lock()
+	fmt.Fprintf(v.w, "> %s %s %s\n> Host: %s\n", req.Method, req.URL.RequestURI(), "HTTP/1.1", req.URL.Host)
+	writeHeaders(v.w, "> ", req.Header)
+	v.mu.Unlock()
+	resp, err := v.base.RoundTrip(req)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err != nil {
+		fmt.Fprintf(v.w, "* %s %s failed after %v: %v\n", req.Method, client.RedactURL(req.URL.String()), time.Since(start).Round(time.Microsecond), err)
+		return nil, err
+	}
+	fmt.Fprintf(v.w, "< %s %s\n", resp.Proto, resp.Status)
+	writeHeaders(v.w, "< ", resp.Header)
+	fmt.Fprintf(v.w, "* %s %s: %v to the response headers\n", req.Method, client.RedactURL(req.URL.String()), time.Since(start).Round(time.Microsecond))
+	return resp, nil
+}
+
+func writeHeaders(w io.Writer, prefix string, h http.Header) {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		for _, v := range h[k] {
+			if strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Set-Cookie") || strings.EqualFold(k, "Cookie") {
+				scheme, _, _ := strings.Cut(v, " ")
+				v = scheme + " [redacted]"
+			}
+			fmt.Fprintf(w, "%s%s: %s\n", prefix, k, v)
+		}
+	}
 }
 
 // client builds the authenticated transport for target; closer releases it.
@@ -173,7 +249,11 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, coun
 		if err := refuseForeign(target, origins, cfg.AllowInsecureHTTP, "PISMO_API_URL", "the token URL's origin"); err != nil {
 			return nil, noCounters, nil, err
 		}
-		t, err := pismo.NewTransport(cfg)
+		base, tokenClient, err := r.base()
+		if err != nil {
+			return nil, noCounters, nil, err
+		}
+		t, err := pismo.NewTransport(cfg, pismo.WithBaseTransport(base), pismo.WithTokenHTTPClient(tokenClient))
 		if err != nil {
 			return nil, noCounters, nil, err
 		}
@@ -186,7 +266,11 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, coun
 		if err := refuseForeign(target, cfg.APIURLs, cfg.AllowInsecureHTTP, "SOLDO_API_URL", ""); err != nil {
 			return nil, noCounters, nil, err
 		}
-		t, err := soldo.NewTransport(cfg)
+		base, _, err := r.base()
+		if err != nil {
+			return nil, noCounters, nil, err
+		}
+		t, err := soldo.NewTransport(cfg, soldo.WithBaseTransport(base))
 		if err != nil {
 			return nil, noCounters, nil, err
 		}
@@ -199,7 +283,11 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, coun
 		if err := refuseForeign(target, cfg.APIURLs, cfg.AllowInsecureHTTP, "MIA_API_URL", ""); err != nil {
 			return nil, noCounters, nil, err
 		}
-		t, err := clientcredentials.NewTransport(cfg)
+		base, tokenClient, err := r.base()
+		if err != nil {
+			return nil, noCounters, nil, err
+		}
+		t, err := clientcredentials.NewTransport(cfg, clientcredentials.WithBaseTransport(base), clientcredentials.WithTokenHTTPClient(tokenClient))
 		if err != nil {
 			return nil, noCounters, nil, err
 		}
@@ -248,6 +336,9 @@ func (r *requestFlags) newRequest(ctx context.Context, target string, body []byt
 		}
 		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
+	if len(body) > 0 && req.Header.Get("Content-Type") == "" && json.Valid(body) {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	acct, err := account(r.acct, r.ext)
 	if err != nil {
 		return nil, err
@@ -262,10 +353,14 @@ func (r *requestFlags) newRequest(ctx context.Context, target string, body []byt
 }
 
 func (a *app) call(args []string) error {
-	fs := a.newFlags("call", "call [--profile pismo|soldo] [--account ID | --external-account ID] [-X METHOD] [-H 'K: V']... [--data @FILE|-|TEXT] [-i] URL")
+	fs := a.newFlags("call", "call [--profile pismo|soldo|mia] [--account ID | --external-account ID] [-X METHOD] [-H 'K: V']... [--data @FILE|-|TEXT] [-i] [-v] [-o FILE] [--fail] [--max-time D] [--cacert FILE] URL")
 	var r requestFlags
 	r.register(fs)
 	include := fs.Bool("i", false, "print the status line and response headers too")
+	verbose := fs.Bool("v", false, "show the request and response headers on stderr (Authorization redacted) and how long each took")
+	output := fs.String("o", "", "write the response body to FILE instead of stdout")
+	failQuiet := fs.Bool("fail", false, "on an HTTP status >= 400, print no body (the exit status is 1 either way)")
+	maxTime := fs.Duration("max-time", 0, "give up the whole call (token included) after this long")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -277,6 +372,9 @@ func (a *app) call(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *verbose {
+		r.verbose = a.stderr
+	}
 	rt, _, closeRT, err := r.transport(a, pos[0])
 	if err != nil {
 		return err
@@ -284,25 +382,48 @@ func (a *app) call(args []string) error {
 	defer closeRT()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *maxTime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *maxTime)
+		defer cancel()
+	}
 	req, err := r.newRequest(ctx, pos[0], body)
 	if err != nil {
 		return err
 	}
+	if req.Header.Get("Authorization") != "" {
+		fmt.Fprintln(a.stderr, "finauth: warning: your -H Authorization is replaced by the profile's credentials")
+	}
 	resp, err := (&http.Client{Transport: rt}).Do(req)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && *maxTime > 0 {
+			return &failure{fmt.Sprintf("no answer within --max-time %v", *maxTime)}
+		}
 		return err
 	}
 	defer resp.Body.Close()
+	out := a.stdout
+	if *output != "" {
+		f, err := os.OpenFile(*output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return usagef("-o: %v", errors.Unwrap(err))
+		}
+		defer f.Close()
+		out = f
+	}
 	if *include {
 		fmt.Fprintf(a.stdout, "%s %s\n", resp.Proto, resp.Status)
 		resp.Header.Write(a.stdout)
 		fmt.Fprintln(a.stdout)
 	}
-	if _, err := io.Copy(a.stdout, resp.Body); err != nil {
-		return err
-	}
 	if resp.StatusCode >= 400 {
+		if !*failQuiet {
+			io.Copy(out, resp.Body)
+		}
 		return &failure{fmt.Sprintf("the server answered %s", resp.Status)}
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		return err
 	}
 	return nil
 }

@@ -176,11 +176,15 @@ func (a *app) exit(err error) int {
 			if f := flagFor[p.Env]; f != "" {
 				name = f + " / " + p.Env
 			}
-			fmt.Fprintf(a.stderr, "  %s: %s\n", name, p.Reason)
+			reason := p.Reason
+			if prefix, _, ok := strings.Cut(p.Env, "_"); ok && strings.Contains(reason, "plain http") {
+				reason += "; to allow it anyway: --allow-insecure-http or " + prefix + "_ALLOW_INSECURE_HTTP=true"
+			}
+			fmt.Fprintf(a.stderr, "  %s: %s\n", name, reason)
 		}
 		return exitUsage
 	}
-	fmt.Fprintln(a.stderr, "finauth:", err)
+	fmt.Fprintln(a.stderr, "finauth:", strings.TrimPrefix(err.Error(), "finauth: "))
 	return exitFail
 }
 
@@ -191,6 +195,7 @@ var flagFor = map[string]string{
 	"PISMO_TENANT_ID": "--tenant", "PISMO_GROUP": "--group", "PISMO_CUSTOM_CLAIMS": "--claim", "PISMO_JWT_TTL": "--ttl",
 	"SOLDO_API_URL": "--api-url", "SOLDO_PRIVATE_KEY_FILE": "--key", "SOLDO_KEY_ID": "--kid", "SOLDO_MEMBER_ID": "--mid",
 	"SOLDO_ALG": "--alg", "SOLDO_JWS_TTL": "--ttl",
+	"PISMO_ALLOW_INSECURE_HTTP": "--allow-insecure-http", "SOLDO_ALLOW_INSECURE_HTTP": "--allow-insecure-http", "MIA_ALLOW_INSECURE_HTTP": "--allow-insecure-http",
 	"PISMO_PRIVATE_KEY_PASSWORD": "--passphrase-env VAR", "SOLDO_PRIVATE_KEY_PASSWORD": "--passphrase-env VAR", "MIA_PRIVATE_KEY_PASSWORD": "--passphrase-env VAR",
 	"MIA_TOKEN_URL": "--token-url", "MIA_API_URL": "--api-url", "MIA_PRIVATE_KEY_FILE": "--key", "MIA_KEY_ID": "--kid",
 	"MIA_AUDIENCE": "--aud", "MIA_ASSERTION_TTL": "--ttl", "MIA_ALG": "--alg", "MIA_CLIENT_ID": "--client-id", "MIA_SCOPE": "--scope",

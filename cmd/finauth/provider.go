@@ -22,6 +22,7 @@ type providerFlags struct {
 	mid, alg                                    string
 	attached                                    bool
 	clientID, scope                             string
+	allowInsecure                               bool
 	mintOnly                                    bool // the command mints a JWT: no URLs needed
 }
 
@@ -29,7 +30,8 @@ func (p *providerFlags) common(fs *flag.FlagSet) {
 	fs.StringVar(&p.key, "key", "", "private key file (PISMO_PRIVATE_KEY_FILE / SOLDO_PRIVATE_KEY_FILE)")
 	fs.StringVar(&p.kid, "kid", "", "key ID (PISMO_KEY_ID / SOLDO_KEY_ID)")
 	fs.StringVar(&p.passEnv, "passphrase-env", "", "name of the environment variable holding the key's passphrase")
-	fs.StringVar(&p.apiURL, "api-url", "", "allowed API origin(s), comma-separated (PISMO_API_URL / SOLDO_API_URL)")
+	fs.StringVar(&p.apiURL, "api-url", "", "allowed API origin(s), comma-separated (PISMO_API_URL / SOLDO_API_URL / MIA_API_URL)")
+	fs.BoolVar(&p.allowInsecure, "allow-insecure-http", false, "permit plain http to hosts that are not loopback (*_ALLOW_INSECURE_HTTP=true)")
 }
 
 func (p *providerFlags) pismo(fs *flag.FlagSet) {
@@ -68,6 +70,9 @@ func (p *providerFlags) env(a *app, prefix string) (*overlay, error) {
 	}
 	put("_KEY_ID", p.kid)
 	put("_API_URL", p.apiURL)
+	if p.allowInsecure {
+		o.set[prefix+"_ALLOW_INSECURE_HTTP"] = "true"
+	}
 	if p.passEnv != "" {
 		v, ok := a.lookup(p.passEnv)
 		if !ok {
