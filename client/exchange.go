@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -298,6 +299,12 @@ type TokenRequest struct {
 // Send posts r's body (a new one per attempt) and returns the status and body of a 2xx
 // answer; any other answer is a *TokenEndpointError.
 func (te *TokenEndpoint) Send(ctx context.Context, tr TokenRequest) (status int, resp []byte, err error) {
+	status, _, resp, err = te.send(ctx, tr)
+	return status, resp, err
+}
+
+// send is Send, also giving the answer's Content-Type.
+func (te *TokenEndpoint) send(ctx context.Context, tr TokenRequest) (status int, contentType string, resp []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, te.opts.TotalTimeout)
 	defer cancel()
 	attempts := new(int)
@@ -311,7 +318,7 @@ func (te *TokenEndpoint) Send(ctx context.Context, tr TokenRequest) (status int,
 	})
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, te.url, body)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: %s: building the request to %s: %w", ErrTokenExchange, te.provider, RedactURL(te.url), err)
+		return 0, "", nil, fmt.Errorf("%w: %s: building the request to %s: %w", ErrTokenExchange, te.provider, RedactURL(te.url), err)
 	}
 	for k, v := range tr.Header {
 		req.Header[k] = v
@@ -321,15 +328,15 @@ func (te *TokenEndpoint) Send(ctx context.Context, tr TokenRequest) (status int,
 	req.Header.Set("User-Agent", "finauth")
 	r, err := te.client.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: %s token endpoint %s unreachable after %d attempt(s): %w", ErrTokenExchange, te.provider, RedactURL(te.url), *attempts, err)
+		return 0, "", nil, fmt.Errorf("%w: %s token endpoint %s unreachable after %d attempt(s): %w", ErrTokenExchange, te.provider, RedactURL(te.url), *attempts, err)
 	}
 	defer r.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxTokenResponse+1))
 	if err != nil {
-		return r.StatusCode, nil, fmt.Errorf("%w: %s: reading the token response: %w", ErrTokenExchange, te.provider, err)
+		return r.StatusCode, "", nil, fmt.Errorf("%w: %s: reading the token response: %w", ErrTokenExchange, te.provider, err)
 	}
 	if len(data) > maxTokenResponse {
-		return r.StatusCode, nil, fmt.Errorf("%w: %s: the token response is larger than %d bytes", ErrTokenExchange, te.provider, maxTokenResponse)
+		return r.StatusCode, "", nil, fmt.Errorf("%w: %s: the token response is larger than %d bytes", ErrTokenExchange, te.provider, maxTokenResponse)
 	}
 	if r.StatusCode < 200 || r.StatusCode > 299 {
 		code, msg := providerMessage(data)
@@ -337,9 +344,9 @@ func (te *TokenEndpoint) Send(ctx context.Context, tr TokenRequest) (status int,
 		if d, ok := te.retryAfter(r); ok && *attempts < te.opts.MaxAttempts {
 			e.RetryAfter = d
 		}
-		return r.StatusCode, nil, e
+		return r.StatusCode, "", nil, e
 	}
-	return r.StatusCode, data, nil
+	return r.StatusCode, r.Header.Get("Content-Type"), data, nil
 }
 
 // Token posts body and reads the answer as a token (ParseTokenResponse, with
@@ -352,7 +359,7 @@ func (te *TokenEndpoint) Token(ctx context.Context, contentType string, body []b
 // TokenFor is Token for a TokenRequest (a body made anew for every attempt, extra headers).
 func (te *TokenEndpoint) TokenFor(ctx context.Context, r TokenRequest) (tokencache.Token, error) {
 	now := te.now()
-	status, data, err := te.Send(ctx, r)
+	status, contentType, data, err := te.send(ctx, r)
 	if err != nil {
 		return tokencache.Token{}, err
 	}
@@ -361,6 +368,9 @@ func (te *TokenEndpoint) TokenFor(ctx context.Context, r TokenRequest) (tokencac
 	}
 	tok, clamped, err := parseTokenResponse(te.provider, data, now, te.opts.MaxTokenLifetime)
 	if err != nil {
+		if !json.Valid(data) { // an HTML error page, a proxy's login form: say what came
+			return tokencache.Token{}, fmt.Errorf("%w (token endpoint %s answered %d with Content-Type %q: %q)", err, RedactURL(te.url), status, contentType, clean(string(data), 120))
+		}
 		return tokencache.Token{}, fmt.Errorf("%w (token endpoint %s)", err, RedactURL(te.url))
 	}
 	if clamped && te.clamped.CompareAndSwap(false, true) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -183,5 +184,20 @@ func TestTokenEndpoint_DNSAndTLSFailuresAreNotRetried(t *testing.T) {
 				t.Fatalf("%d attempts: %v", ft.calls.Load(), perr)
 			}
 		})
+	}
+}
+
+// A 200 that is not JSON (a proxy's HTML page) is reported with its content type and a
+// short, redacted snippet.
+func TestTokenEndpoint_AnHTMLAnswerIsShownBriefly(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<html><body>Please log in to the corporate proxy "+strings.Repeat("x", 500)+" session eyJhbGciOiJIUzI1NiJ9.e30.abc</body></html>")
+	}))
+	defer srv.Close()
+	_, err := NewTokenEndpoint("Test", srv.URL, ExchangeOptions{}, &Settings{TokenClient: srv.Client()}).Token(context.Background(), "application/json", nil)
+	if !errors.Is(err, ErrTokenResponse) || !strings.Contains(err.Error(), `Content-Type "text/html; charset=utf-8"`) || !strings.Contains(err.Error(), "Please log in") || len(err.Error()) > 500 || strings.Contains(err.Error(), "eyJ") {
+		t.Fatalf("err = %v", err)
 	}
 }

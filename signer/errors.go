@@ -32,7 +32,16 @@ type KeyAlgorithmError struct {
 
 // Error describes the problem and what to do about it.
 func (e *KeyAlgorithmError) Error() string {
-	return "finauth: signer: a " + e.Key + " cannot be used with " + string(e.Algorithm) + ": " + e.Reason
+	return "finauth: signer: " + article(e.Key) + " " + e.Key + " cannot be used with " + string(e.Algorithm) + ": " + e.Reason
+}
+
+// article is the indefinite article of a key description, as it is read out: an RSA key,
+// an EC key, an Ed25519 key, a Go type's key.
+func article(key string) string {
+	if strings.HasPrefix(key, "RSA") || strings.ContainsAny(key[:min(1, len(key))], "AEIOUaeiou") {
+		return "an"
+	}
+	return "a"
 }
 
 // Is makes errors.Is(err, ErrKeyAlgorithmMismatch) true.

@@ -339,3 +339,21 @@ func TestParseKey_KeyIDPreamble(t *testing.T) {
 		t.Fatalf("no preamble: %q", k.KeyID())
 	}
 }
+
+// Key mismatches read as a person would say them: "an RSA ...", "an EC ...", "an Ed25519 ...".
+func TestKeyAlgorithmError_ReadsNaturally(t *testing.T) {
+	t.Parallel()
+	for file, want := range map[string]string{
+		"test-rsa-pkcs8.pem":     "an RSA 2048-bit key cannot be used with ES256",
+		"test-ec-p256-pkcs8.pem": "an EC P-256 key cannot be used with ES256",
+		"test-ed25519-pkcs8.pem": "an Ed25519 key cannot be used with ES256",
+	} {
+		t.Run(file, func(t *testing.T) {
+			_, err := signer.LoadKeyFile("testdata/keys/"+file, signer.WithAlgorithm(signer.ES384))
+			want = strings.Replace(want, "ES256", "ES384", 1)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want %q", err, want)
+			}
+		})
+	}
+}

@@ -71,3 +71,22 @@ func TestCLI_AllowInsecureHTTP(t *testing.T) {
 		t.Fatalf("--allow-insecure-http: %+v", r)
 	}
 }
+
+// A 401 that survives the refresh and the replay says so.
+func TestCLI_A401AfterTheReplaySaysSo(t *testing.T) {
+	t.Parallel()
+	m := newPismoMock(t)
+	m.Fail401(2) // the first call and its replay
+	if r := finauth(t, pismoEnv(m), "", "call", m.URL+"/cards"); r.code != exitFail || !strings.Contains(r.stderr, "even after finauth got a new token and replayed the request") {
+		t.Fatalf("%+v", r)
+	}
+}
+
+// A profile's help names its own variables only.
+func TestCLI_HelpNamesTheProfilesVariablesOnly(t *testing.T) {
+	t.Parallel()
+	r := finauth(t, nil, "", "mint", "pismo", "--help")
+	if r.code != exitOK || !strings.Contains(r.stderr, "PISMO_PRIVATE_KEY_FILE") || strings.Contains(r.stderr, "SOLDO_") || strings.Contains(r.stderr, "MIA_") {
+		t.Fatalf("%+v", r)
+	}
+}

@@ -179,3 +179,23 @@ func TestCLI_KeygenKidTravelsWithTheFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestCLI_CompletionScripts(t *testing.T) {
+	t.Parallel()
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		r := finauth(t, nil, "", "completion", shell)
+		if r.code != exitOK || !strings.Contains(r.stdout, "keygen") || !strings.Contains(r.stdout, "pismo mia") {
+			t.Fatalf("%s: %+v", shell, r)
+		}
+		if shell == "bash" {
+			cmd := exec.Command("bash", "-n")
+			cmd.Stdin = strings.NewReader(r.stdout)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("bash -n: %v\n%s", err, out)
+			}
+		}
+	}
+	if r := finauth(t, nil, "", "completion", "tcsh"); r.code != exitUsage {
+		t.Fatalf("%+v", r)
+	}
+}

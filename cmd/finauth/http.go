@@ -42,7 +42,7 @@ func (a *app) token(args []string) error {
 	args = append([]string{"pismo"}, args...)
 	fs := a.newFlags("token pismo", "token pismo [provider flags] [--account ID|--external-account ID] [--show-token]")
 	var p providerFlags
-	p.common(fs)
+	p.common(fs, "PISMO")
 	p.pismo(fs)
 	acctID := fs.String("account", "", "account ID: an account-specific token")
 	ext := fs.String("external-account", "", "external account ID")
@@ -75,7 +75,7 @@ func (a *app) token(args []string) error {
 func (a *app) tokenMia(args []string) error {
 	fs := a.newFlags("token mia", "token mia [--key FILE] [--kid ..] [--client-id ..] [--token-url ..] [--aud ISSUER] [--scope ..] [--show-token]")
 	var p providerFlags
-	p.common(fs)
+	p.common(fs, "MIA")
 	p.mia(fs)
 	fs.StringVar(&p.tokenURL, "token-url", "", "token endpoint (MIA_TOKEN_URL)")
 	fs.StringVar(&p.aud, "aud", "", "the assertion's audience: the service's issuer (MIA_AUDIENCE)")
@@ -142,7 +142,7 @@ type requestFlags struct {
 }
 
 func (r *requestFlags) register(fs *flag.FlagSet) {
-	r.common(fs)
+	r.common(fs, "PISMO", "SOLDO", "MIA")
 	r.pismo(fs)
 	r.soldo(fs)
 	r.mia(fs)
@@ -375,7 +375,7 @@ func (a *app) call(args []string) error {
 	if *verbose {
 		r.verbose = a.stderr
 	}
-	rt, _, closeRT, err := r.transport(a, pos[0])
+	rt, count, closeRT, err := r.transport(a, pos[0])
 	if err != nil {
 		return err
 	}
@@ -419,6 +419,9 @@ func (a *app) call(args []string) error {
 	if resp.StatusCode >= 400 {
 		if !*failQuiet {
 			io.Copy(out, resp.Body)
+		}
+		if resp.StatusCode == http.StatusUnauthorized && count.replays() > 0 {
+			return &failure{fmt.Sprintf("the server answered %s even after finauth got a new token and replayed the request: it refuses this client's tokens (check the claims or scopes, and that the URL is the API those tokens are for)", resp.Status)}
 		}
 		return &failure{fmt.Sprintf("the server answered %s", resp.Status)}
 	}

@@ -26,7 +26,7 @@ func (a *app) mint(args []string) error {
 	args = append([]string{"pismo"}, args...)
 	fs := a.newFlags("mint pismo", "mint pismo [--key FILE] [--iss ..] [--sub ..] [--aud ..] [--tenant ..] [--uid ..|--external-account ..] [--group ..] [--claim k=v]... [--ttl 1h]")
 	p := providerFlags{mintOnly: true}
-	p.common(fs)
+	p.common(fs, "PISMO")
 	p.pismo(fs)
 	uid := fs.String("uid", "", "account ID: an account-specific token (uid)")
 	ext := fs.String("external-account", "", "external account ID (external_account_id)")
@@ -57,7 +57,7 @@ func (a *app) mint(args []string) error {
 func (a *app) mintMia(args []string) error {
 	fs := a.newFlags("mint mia", "mint mia [--key FILE] [--kid ..] [--client-id ..] [--aud ISSUER] [--ttl 5m] [--alg RS256]")
 	p := providerFlags{mintOnly: true}
-	p.common(fs)
+	p.common(fs, "MIA")
 	p.mia(fs)
 	fs.StringVar(&p.aud, "aud", "", "the assertion's audience: the service's issuer (MIA_AUDIENCE)")
 	fs.StringVar(&p.ttl, "ttl", "", "the assertion's lifetime, default 5m (MIA_ASSERTION_TTL)")
@@ -89,7 +89,7 @@ func (a *app) sign(args []string) error {
 	args = append([]string{"soldo"}, args...)
 	fs := a.newFlags("sign soldo", "sign soldo [--key FILE] [--kid ..] [--mid ..] [-X METHOD] [--data @FILE|-|TEXT] URL")
 	var p providerFlags
-	p.common(fs)
+	p.common(fs, "SOLDO")
 	p.soldo(fs)
 	method := fs.String("X", http.MethodGet, "HTTP method")
 	data := fs.String("data", "", "request body: @FILE, - for stdin, or the text")

@@ -62,7 +62,7 @@ var commands = []struct {
 	{"token", "token pismo|mia: get a token and print it (redacted)", (*app).token},
 	{"call", "make one authenticated request (pismo, soldo or mia)", (*app).call},
 	{"load", "send N requests (or for a duration) with concurrency C; print a summary", (*app).load},
-	{"demo", "run Pismo and Soldo mocks in-process and show finauth handling them", (*app).demo},
+	{"demo", "run Pismo, Soldo and Mia-Platform mocks in-process and show finauth handling them", (*app).demo},
 }
 
 func (a *app) run(args []string) int {

@@ -26,12 +26,21 @@ type providerFlags struct {
 	mintOnly                                    bool // the command mints a JWT: no URLs needed
 }
 
-func (p *providerFlags) common(fs *flag.FlagSet) {
-	fs.StringVar(&p.key, "key", "", "private key file (PISMO_PRIVATE_KEY_FILE / SOLDO_PRIVATE_KEY_FILE)")
-	fs.StringVar(&p.kid, "kid", "", "key ID (PISMO_KEY_ID / SOLDO_KEY_ID)")
-	fs.StringVar(&p.passEnv, "passphrase-env", "", "name of the environment variable holding the key's passphrase")
-	fs.StringVar(&p.apiURL, "api-url", "", "allowed API origin(s), comma-separated (PISMO_API_URL / SOLDO_API_URL / MIA_API_URL)")
-	fs.BoolVar(&p.allowInsecure, "allow-insecure-http", false, "permit plain http to hosts that are not loopback (*_ALLOW_INSECURE_HTTP=true)")
+// common registers the key, kid, passphrase, API URL and insecure-http flags; their help
+// names the variables of the profiles given (PISMO, SOLDO, MIA) only.
+func (p *providerFlags) common(fs *flag.FlagSet, profiles ...string) {
+	vars := func(suffix string) string {
+		names := make([]string, len(profiles))
+		for i, pr := range profiles {
+			names[i] = pr + suffix
+		}
+		return strings.Join(names, " / ")
+	}
+	fs.StringVar(&p.key, "key", "", "private key file ("+vars("_PRIVATE_KEY_FILE")+")")
+	fs.StringVar(&p.kid, "kid", "", "key ID ("+vars("_KEY_ID")+")")
+	fs.StringVar(&p.passEnv, "passphrase-env", "", "name of the environment variable holding the key's passphrase (default "+vars("_PRIVATE_KEY_PASSWORD")+")")
+	fs.StringVar(&p.apiURL, "api-url", "", "allowed API origin(s), comma-separated ("+vars("_API_URL")+")")
+	fs.BoolVar(&p.allowInsecure, "allow-insecure-http", false, "permit plain http to hosts that are not loopback ("+vars("_ALLOW_INSECURE_HTTP")+"=true)")
 }
 
 func (p *providerFlags) pismo(fs *flag.FlagSet) {
