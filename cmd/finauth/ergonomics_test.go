@@ -107,7 +107,7 @@ func TestCLI_VerifyChecksTimesAndClaims(t *testing.T) {
 		}
 		return strings.TrimSpace(r.stdout)
 	}
-	jwt := mint("1s")
+	jwt := mint("10m")
 	pub := keys + "test-rsa-public.pem"
 	if r := finauth(t, nil, "", "verify", "--key", pub, "--iss", "i", "--aud", "a", "--sub", "s", jwt); r.code != exitOK {
 		t.Fatalf("valid: %+v", r)

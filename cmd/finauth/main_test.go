@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,13 +24,47 @@ type result struct {
 	stdout, stderr string
 }
 
-// finauth runs the CLI in-process with env as its whole environment.
+// bin is the finauth binary the tests run, built once by TestMain: the CLI is tested as a user
+// runs it, a process with its own environment, arguments, stdin and exit status.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "finauth-cli-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "finauth")
+	// Built without -race even under -race: a race-instrumented binary takes long to build and
+	// to start, for every one of the hundreds of commands the tests run; the in-process tests
+	// (README, progress bar, clock-dependent ones) keep the CLI's code under the race detector.
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building finauth: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// finauth runs the built CLI with env as its whole environment and stdin as its input.
 func finauth(t *testing.T, env map[string]string, stdin string, args ...string) result {
 	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = []string{}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
-	a := &app{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, now: time.Now,
-		lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	code := a.run(args)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running finauth: %v", err)
+	}
 	return result{code, out.String(), errb.String()}
 }
 

@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,33 +136,41 @@ func TestREADME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pm, err := pismomock.NewServer(pismomock.Config{Keys: pk, Issuer: env["PISMO_ISSUER"], Subject: env["PISMO_SUBJECT"], Audience: env["PISMO_AUDIENCE"], TenantID: env["PISMO_TENANT_ID"], Group: env["PISMO_GROUP"]})
+	// On the ports the README's variables name (those of docker-compose.yml), so that the
+	// session runs with exactly the README's environment: nothing is rewritten.
+	pm, err := pismomock.New(pismomock.Config{Keys: pk, Issuer: env["PISMO_ISSUER"], Subject: env["PISMO_SUBJECT"], Audience: env["PISMO_AUDIENCE"], TenantID: env["PISMO_TENANT_ID"], Group: env["PISMO_GROUP"]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pm.Close()
 	sk, err := signer.LoadPublicKeysFile(filepath.Join(root, "signer/testdata/keys/test-ec-p256-public.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm, err := soldomock.NewServer(soldomock.Config{Members: map[string][]*signer.PublicKey{env["SOLDO_MEMBER_ID"]: {sk.Keys()[0].WithKeyID(env["SOLDO_KEY_ID"])}}})
+	sm, err := soldomock.New(soldomock.Config{Members: map[string][]*signer.PublicKey{env["SOLDO_MEMBER_ID"]: {sk.Keys()[0].WithKeyID(env["SOLDO_KEY_ID"])}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sm.Close()
-	mm, err := miamock.NewServer(miamock.Config{Issuer: env["MIA_AUDIENCE"]})
+	mm, err := miamock.New(miamock.Config{Issuer: env["MIA_AUDIENCE"]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer mm.Close()
 	jwks, _ := signer.NewKeySet(pk.Keys()[0].WithKeyID(env["MIA_KEY_ID"])).MarshalJSON()
 	if err := mm.Register(env["MIA_CLIENT_ID"], jwks); err != nil {
 		t.Fatal(err)
 	}
-	env["MIA_TOKEN_URL"], env["MIA_API_URL"], env["MIA_API"] = mm.TokenURL(), mm.URL, mm.URL
-	env["PISMO_TOKEN_URL"] = pm.TokenURL()
-	env["PISMO_API"] = pm.URL
-	env["SOLDO_API"], env["SOLDO_API_URL"] = sm.URL, sm.URL
+	for variable, h := range map[string]http.Handler{"PISMO_API": pm, "SOLDO_API": sm, "MIA_API": mm} {
+		u, err := url.Parse(env[variable])
+		if err != nil || u.Hostname() != "localhost" {
+			t.Fatalf("the README's %s=%q is not a localhost URL", variable, env[variable])
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+u.Port())
+		if err != nil {
+			t.Fatalf("port %s of the README's %s is taken (is docker-compose running?): %v", u.Port(), variable, err)
+		}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(l)
+		defer srv.Close()
+	}
 
 	dir := t.TempDir()
 	t.Chdir(dir)
