@@ -51,14 +51,15 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(args[1:], stderr)
 	}
-	c, code, ok := parseConfig(args, stderr, lookup)
+	c, bad, code, ok := parseConfig(args, stderr, lookup)
 	if !ok {
 		return code
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	mocks, problems := c.mocks(log)
-	if len(problems) > 0 {
-		fmt.Fprintln(stderr, "mockserver: "+strings.Join(problems, "; "))
+	if problems = append(bad, problems...); len(problems) > 0 {
+		// Every problem at once, before anything listens.
+		fmt.Fprintln(stderr, "mockserver: the configuration has problems:\n  - "+strings.Join(problems, "\n  - "))
 		return 2
 	}
 	if len(mocks) == 0 {
@@ -92,16 +93,15 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 	return 0
 }
 
-// parseConfig reads the flags, defaulted from MOCK_* variables; ok false means exit with
-// code (0 after --help).
-func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, bool)) (c config, code int, ok bool) {
+// parseConfig reads the flags, defaulted from MOCK_* variables, and returns the problems of
+// their values; ok false means exit with code (0 after --help, 2 for an unknown flag).
+func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, bool)) (c config, bad []string, code int, ok bool) {
 	env := func(name, def string) string {
 		if v, ok := lookup(name); ok && v != "" {
 			return v
 		}
 		return def
 	}
-	var bad []string // malformed MOCK_* values, reported together
 	dur := func(name, def string) time.Duration {
 		v := env(name, def)
 		d, err := time.ParseDuration(v)
@@ -147,19 +147,26 @@ func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, b
 	fs.IntVar(&c.miaRevokeEvery, "mia-revoke-every", int(num("MOCK_MIA_REVOKE_EVERY", "0")), "revoke the token of every N-th API use, 0 never (MOCK_MIA_REVOKE_EVERY)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return c, 0, false
+			return c, nil, 0, false
 		}
-		return c, 2, false
+		return c, nil, 2, false
 	}
-	if len(bad) > 0 {
-		fmt.Fprintln(stderr, "mockserver: "+strings.Join(bad, "; "))
-		return c, 2, false
+	if c.pismoLifetime <= 0 {
+		bad = append(bad, "--pismo-token-lifetime must be positive")
 	}
-	if c.pismoLifetime <= 0 || c.pismoFailRate < 0 || c.pismoFailRate > 1 || (c.pismoFailRate > 0 && (c.pismoFailStatus < 400 || c.pismoFailStatus > 599)) {
-		fmt.Fprintln(stderr, "mockserver: --pismo-token-lifetime must be positive, --pismo-fail-rate within [0, 1], --pismo-fail-status a 4xx or 5xx")
-		return c, 2, false
+	if c.miaLifetime <= 0 {
+		bad = append(bad, "--mia-token-lifetime must be positive")
 	}
-	return c, 0, true
+	if c.pismoFailRate < 0 || c.pismoFailRate > 1 {
+		bad = append(bad, "--pismo-fail-rate must be within [0, 1]")
+	}
+	if c.pismoFailRate > 0 && (c.pismoFailStatus < 400 || c.pismoFailStatus > 599) {
+		bad = append(bad, "--pismo-fail-status must be a 4xx or 5xx")
+	}
+	if c.miaRevokeEvery < 0 {
+		bad = append(bad, "--mia-revoke-every must be 0 or more")
+	}
+	return c, bad, 0, true
 }
 
 // mock is one enabled mock, ready to listen.

@@ -169,6 +169,19 @@ func TestMockserverRefusesBadConfiguration(t *testing.T) {
 	if !strings.Contains(string(out), "MOCK_PISMO_TOKEN_LIFETIME") {
 		t.Fatalf("a malformed variable was not named: %s", out)
 	}
+	// Every problem at once, and nothing listens: a port that would be taken stays free.
+	cmd = exec.Command(bin, "--pismo-addr", "127.0.0.1:0", "--soldo-addr", "127.0.0.1:0", "--mia-addr", "127.0.0.1:0", "--pismo-fail-rate", "2")
+	cmd.Env = append(cmd.Environ(), "MOCK_LATENCY=slow")
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	for _, want := range []string{"MOCK_LATENCY", "--pismo-fail-rate", "--pismo-keys", "--soldo-keys", "--mia-keys"} {
+		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), want) {
+			t.Errorf("%s not reported (exit %v): %s", want, err, out)
+		}
+	}
+	if strings.Contains(string(out), "listening") {
+		t.Fatalf("a mock listened before the configuration was refused: %s", out)
+	}
 }
 
 // Every variable the binary reads is documented in the README's configuration table.
