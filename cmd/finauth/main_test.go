@@ -213,7 +213,8 @@ func TestCLI_TokenCallLoadPismo(t *testing.T) {
 	}
 	l := finauth(t, env, "", "load", "-n", "60", "-c", "6", "--json", m.URL+"/cards")
 	var s loadSummary
-	if l.code != exitOK || json.Unmarshal([]byte(l.stdout), &s) != nil || s.Requests != 60 || s.OK != 60 || s.Status["200"] != 60 || s.TokenExchanges != 1 {
+	if l.code != exitOK || json.Unmarshal([]byte(l.stdout), &s) != nil || s.Requests != 60 || s.OK != 60 || s.Status["200"] != 60 || s.TokenExchanges != 1 ||
+		s.AuthWaitMS["max"] <= 0 || s.AuthWaitMS["max"] < s.AuthWaitMS["mean"] || s.Concurrency != 6 || s.N != 60 || s.Method != "GET" {
 		t.Fatalf("load: %+v", l)
 	}
 	d := finauth(t, env, "", "load", "--duration", "300ms", "-c", "2", m.URL+"/cards")
