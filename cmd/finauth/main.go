@@ -70,11 +70,12 @@ func (a *app) run(args []string) int {
 		fmt.Fprintln(a.stdout, version())
 		return exitOK
 	}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		a.usage(a.stderr) // a misuse: the usage goes with the errors
+		return exitUsage
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		a.usage(a.stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
 		return exitOK
 	}
 	for _, c := range commands {

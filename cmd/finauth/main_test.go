@@ -70,8 +70,11 @@ func finauth(t *testing.T, env map[string]string, stdin string, args ...string) 
 
 func TestCLI_UsageAndHelp(t *testing.T) {
 	t.Parallel()
-	if r := finauth(t, nil, ""); r.code != exitUsage || !strings.Contains(r.stdout, "keygen") {
-		t.Fatalf("%+v", r)
+	if r := finauth(t, nil, ""); r.code != exitUsage || !strings.Contains(r.stderr, "keygen") || r.stdout != "" {
+		t.Fatalf("no command: %+v", r)
+	}
+	if r := finauth(t, nil, "", "--help"); r.code != exitOK || !strings.Contains(r.stdout, "completion") {
+		t.Fatalf("--help: %+v", r)
 	}
 	if r := finauth(t, nil, "", "nope"); r.code != exitUsage {
 		t.Fatalf("%+v", r)
@@ -272,7 +275,8 @@ func TestCLI_Demo(t *testing.T) {
 	t.Parallel()
 	r := finauth(t, nil, "", "demo", "--json", "--duration", "2s")
 	var d demoResult
-	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &d) != nil || !d.AllOK || d.Pismo.OK == 0 || d.Soldo.Verified == 0 || d.Pismo.Revoked == 0 || d.Pismo.Replays == 0 {
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &d) != nil || !d.AllOK || d.Pismo.OK == 0 || d.Soldo.Verified == 0 || d.Pismo.Revoked == 0 || d.Pismo.Replays == 0 ||
+		d.Mia.OK == 0 || d.Mia.TokenRequests < 1 || !strings.Contains(r.stdout, `"failures": []`) {
 		t.Fatalf("%+v", r)
 	}
 }
@@ -287,7 +291,7 @@ func TestCLI_LoadDrawsProgressOnATerminal(t *testing.T) {
 	if code := a.run([]string{"load", "--duration", "500ms", "-c", "2", m.URL + "/cards"}); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	if !strings.Contains(errb.String(), "\r[") || !strings.Contains(errb.String(), "100%") || strings.Contains(out.String(), "\r[") {
+	if !strings.Contains(errb.String(), "\r[") || !strings.Contains(errb.String(), "100%") || !strings.Contains(errb.String(), " req/s, ETA ") || strings.Contains(out.String(), "\r[") {
 		t.Fatalf("progress on stderr %q, stdout %q", errb.String(), out.String())
 	}
 }
