@@ -154,6 +154,17 @@ func (r *requestFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.data, "data", "", "request body: @FILE, - for stdin, or the text")
 	fs.Var(&r.headers, "H", "request header 'Name: value', repeatable")
 	fs.StringVar(&r.cacert, "cacert", "", "PEM file of CA certificates to trust besides the system's, for the API and the token endpoint")
+	// Flags the profiles share say which variable each sets for which profile.
+	for name, usage := range map[string]string{
+		"token-url": "token endpoint (PISMO_TOKEN_URL / MIA_TOKEN_URL)",
+		"aud":       "pismo: the JWT's audience (PISMO_AUDIENCE); mia: the service's issuer (MIA_AUDIENCE)",
+		"ttl":       "pismo: JWT lifetime, at most 1h (PISMO_JWT_TTL); soldo: signature lifetime (SOLDO_JWS_TTL); mia: assertion lifetime (MIA_ASSERTION_TTL)",
+		"alg":       "soldo: RS256, PS256, ES256 or EdDSA, default from the key (SOLDO_ALG); mia: default RS256 (MIA_ALG)",
+	} {
+		if f := fs.Lookup(name); f != nil {
+			f.Usage = usage
+		}
+	}
 }
 
 // base is the transport under the provider's: the system roots plus --cacert, and -v's

@@ -182,6 +182,9 @@ func (p *providerFlags) soldoConfig(a *app, target string) (soldo.Config, error)
 	if p.alg != "" {
 		o.set["SOLDO_ALG"] = p.alg
 	}
+	if p.ttl != "" {
+		o.set["SOLDO_JWS_TTL"] = p.ttl
+	}
 	if p.attached {
 		o.set["SOLDO_DETACHED"] = "false"
 	}
