@@ -115,6 +115,11 @@ func (c *Cache) obtain(ctx context.Context, e *entry) (Token, bool, error) {
 		return Token{}, false, ErrClosed // only Close cancels ctx
 	}
 	defer c.fetchSlots.Release(1)
+	if ctx.Err() != nil || c.closed.Load() {
+		// Closed while waiting: the slot may still be granted (a release racing the
+		// cancellation, which reaches ctx asynchronously), but no fetch starts after Close.
+		return Token{}, false, ErrClosed
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
 	defer cancel()
 	start := c.o.Clock.Now()
