@@ -32,16 +32,16 @@ func (c *Cache) wait(ctx context.Context, key string) (Token, error) {
 			c.c.hits.add()
 			return s.tok, nil
 		}
-		if e.flight == nil {
+		f := e.flight
+		if f == nil {
 			if e.lastErr != nil && c.o.Clock.Now().Before(e.errUntil) {
 				err := e.lastErr
 				e.mu.Unlock()
 				c.c.negativeHits.Add(1)
 				return Token{}, err
 			}
-			c.startLocked(e)
+			f = c.startLocked(e) // not e.flight: after Close there is none, and f says ErrClosed
 		}
-		f := e.flight
 		e.mu.Unlock()
 		c.touch(e)
 		c.c.misses.Add(1)
@@ -69,11 +69,12 @@ func (c *Cache) startBackground(e *entry) {
 	c.startLocked(e)
 }
 
-// startLocked starts the fetch of e. e.mu is held. The fetch runs on a context of its own:
+// startLocked starts the fetch of e and returns its flight (already done with ErrClosed
+// after Close). e.mu is held. The fetch runs on a context of its own:
 // it carries neither the cancellation nor the values of the caller who happened to start it
 // (such as httptrace hooks, which would fire after that caller has returned), since it
 // serves every waiter and background refresh of the key.
-func (c *Cache) startLocked(e *entry) {
+func (c *Cache) startLocked(e *entry) *flight {
 	f := &flight{done: make(chan struct{})}
 	e.flight = f
 	if e.retry != nil { // a caller needs the token now: do not wait for the backoff
@@ -84,10 +85,11 @@ func (c *Cache) startLocked(e *entry) {
 		e.flight = nil
 		f.err = ErrClosed
 		close(f.done)
-		return
+		return f
 	}
 	c.wg.Add(1)
 	go c.run(e, f)
+	return f
 }
 
 func (c *Cache) run(e *entry, f *flight) {

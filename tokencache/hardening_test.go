@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,5 +128,28 @@ func TestCache_EvictionKeepsMaxKeysAndSparesAKeyInUse(t *testing.T) {
 	st := c.Stats()
 	if st.Keys != 100 || st.Evictions != 20_000+1-100 || st.Fetches != 20_001 {
 		t.Fatalf("stats %+v (the hot key must be fetched once)", st)
+	}
+}
+
+// Token racing Close never panics (a waiter that found no flight just as Close began once
+// read a nil flight) and ends in a token or ErrClosed.
+func TestCache_TokenRacingCloseNeverPanics(t *testing.T) {
+	t.Parallel()
+	for range 300 {
+		c := tokencache.New(func(ctx context.Context, key string) (tokencache.Token, error) {
+			return tokencache.Token{Value: "v", Expiry: time.Now().Add(time.Hour)}, nil
+		}, tokencache.Options{})
+		var wg sync.WaitGroup
+		for k := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := c.Token(context.Background(), strconv.Itoa(k)); err != nil && !errors.Is(err, tokencache.ErrClosed) {
+					t.Error(err)
+				}
+			}()
+		}
+		c.Close()
+		wg.Wait()
 	}
 }
