@@ -17,10 +17,10 @@ import (
 	"github.com/finauth/finauth/tokencache"
 )
 
-// A request whose exchange is cut by Close, and every request after it, fail with
-// tokencache.ErrClosed, not with "token endpoint unreachable: context canceled".
-func TestTransport_RequestsDuringAndAfterCloseGetErrClosed(t *testing.T) {
-	t.Parallel()
+// newMock starts a strict Pismo mock with the test key registered, and returns it with a
+// configuration that passes it.
+func newMock(t *testing.T) (*pismomock.Server, pismo.Config) {
+	t.Helper()
 	key, err := signer.LoadKeyFile("../../signer/testdata/keys/test-rsa-pkcs8.pem")
 	if err != nil {
 		t.Fatal(err)
@@ -29,9 +29,17 @@ func TestTransport_RequestsDuringAndAfterCloseGetErrClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer mock.Close()
+	t.Cleanup(mock.Close)
+	return mock, pismo.Config{TokenURL: mock.TokenURL(), Key: key, Issuer: "i", Subject: "s", Audience: "a", TenantID: "t", Group: "g"}
+}
+
+// A request whose exchange is cut by Close, and every request after it, fail with
+// tokencache.ErrClosed, not with "token endpoint unreachable: context canceled".
+func TestTransport_RequestsDuringAndAfterCloseGetErrClosed(t *testing.T) {
+	t.Parallel()
+	mock, cfg := newMock(t)
 	mock.SetLatency(time.Minute) // the exchange hangs until Close cuts it
-	rt, err := pismo.NewTransport(pismo.Config{TokenURL: mock.TokenURL(), Key: key, Issuer: "i", Subject: "s", Audience: "a", TenantID: "t", Group: "g"})
+	rt, err := pismo.NewTransport(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,16 +63,8 @@ func TestTransport_RequestsDuringAndAfterCloseGetErrClosed(t *testing.T) {
 // the caller has returned.
 func TestTransport_TheExchangeDoesNotFireTheCallersTraceHooks(t *testing.T) {
 	t.Parallel()
-	key, err := signer.LoadKeyFile("../../signer/testdata/keys/test-rsa-pkcs8.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mock, err := pismomock.NewServer(pismomock.Config{Keys: signer.NewKeySet(key.Public()), Issuer: "i", Subject: "s", Audience: "a", TenantID: "t", Group: "g"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mock.Close()
-	hc, err := pismo.NewClient(pismo.Config{TokenURL: mock.TokenURL(), Key: key, Issuer: "i", Subject: "s", Audience: "a", TenantID: "t", Group: "g"})
+	mock, cfg := newMock(t)
+	hc, err := pismo.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
