@@ -499,6 +499,7 @@ func (a *app) load(args []string) error {
 	interrupt, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ctx := interrupt
+	start := time.Now() // before the deadline is set: a timed run's last frame reads 100%
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
@@ -511,7 +512,6 @@ func (a *app) load(args []string) error {
 	} else {
 		l.summary.N = *n
 	}
-	start := time.Now()
 	progressDone := a.progress(&l.done, *n, *duration, start)
 	l.run(ctx, *c)
 	progressDone()
