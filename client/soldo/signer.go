@@ -257,6 +257,7 @@ type capped struct {
 
 var errCapped = errors.New("finauth: soldo: body over the limit")
 
+// Read reads on until the limit, then fails.
 func (c *capped) Read(p []byte) (int, error) {
 	if c.left <= 0 {
 		return 0, errCapped
