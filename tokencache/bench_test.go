@@ -45,6 +45,26 @@ func BenchmarkCacheHit(b *testing.B) {
 			}
 		})
 	})
+	h := c.Handle("")
+	b.Run("handle/sequential", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := h.Token(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("handle/parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := h.Token(ctx); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 	b.Run("oauth2/sequential", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -71,12 +71,13 @@ func (c *Cache) removeLocked(e *entry) {
 	c.all = c.all[:last]
 }
 
-// drop removes an entry and stops its timers; its running fetch, if any, completes for its
+// drop removes an entry, its token (a Handle still holding the entry must not serve a token
+// whose timers no longer run) and its timers; its running fetch, if any, completes for its
 // waiters but is not stored anywhere visible.
 func (c *Cache) drop(e *entry) {
 	e.mu.Lock()
 	e.evicted = true
-	if s := e.cur.Load(); s != nil {
+	if s := e.cur.Swap(nil); s != nil {
 		stopTimers(s)
 	}
 	if e.retry != nil {

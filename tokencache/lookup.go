@@ -1,6 +1,9 @@
 package tokencache
 
-import "context"
+import (
+	"context"
+	"sync/atomic"
+)
 
 // The hot path: serving a cached token, and dropping one a server rejected.
 
@@ -8,26 +11,45 @@ import "context"
 // A stale one is returned too, and one background refresh starts. With no usable token the
 // caller waits, until ctx ends, for the single fetch of that key. The returned Token must
 // not be modified (its Extra map is shared).
+//
+// A caller that asks for the same key again and again can skip the key lookup with a
+// [Handle].
 func (c *Cache) Token(ctx context.Context, key string) (Token, error) {
 	if v, ok := c.entries.Load(key); ok {
 		e := v.(*entry)
-		if s := e.cur.Load(); s != nil {
-			switch s.state.Load() {
-			case fresh:
-				c.touch(e)
-				c.c.hits.add()
-				return s.tok, nil
-			case stale:
-				c.touch(e)
-				c.c.staleHits.add()
-				if e.refreshing.CompareAndSwap(false, true) {
-					c.startBackground(e)
-				}
-				return s.tok, nil
-			}
+		if s := e.cur.Load(); s != nil && s.state.Load() == fresh { // as in Handle.Token
+			c.touch(e)
+			c.c.hits.add()
+			return s.tok, nil
+		}
+		if tok, ok := c.serve(e); ok {
+			return tok, nil
 		}
 	}
 	return c.wait(ctx, key)
+}
+
+// serve returns e's token if it is usable from memory: fresh, or stale (then one
+// background refresh starts). An entry that was evicted or dropped by Close has no token.
+func (c *Cache) serve(e *entry) (Token, bool) {
+	s := e.cur.Load()
+	if s == nil {
+		return Token{}, false
+	}
+	switch s.state.Load() {
+	case fresh:
+		c.touch(e)
+		c.c.hits.add()
+		return s.tok, true
+	case stale:
+		c.touch(e)
+		c.c.staleHits.add()
+		if e.refreshing.CompareAndSwap(false, true) {
+			c.startBackground(e)
+		}
+		return s.tok, true
+	}
+	return Token{}, false
 }
 
 // touch records a use: for LRU eviction and for prefetch. Both are read-mostly, so the
@@ -39,6 +61,59 @@ func (c *Cache) touch(e *entry) {
 	if !e.used.Load() {
 		e.used.Store(true)
 	}
+}
+
+// Handle holds one key of a Cache, so that asking for its token skips the key lookup: a hit
+// is an atomic pointer load and a state check. It stays valid across refreshes; when its
+// key is evicted (or dropped by Invalidate and fetched again) it finds the key's new entry
+// on the next call. Get one per key you use repeatedly (a transport's tenant key) with
+// [Cache.Handle]; it is safe for concurrent use and costs nothing to keep.
+type Handle struct {
+	c   *Cache
+	key string
+	e   atomic.Pointer[entry]
+}
+
+// Handle returns a Handle on key. It does not fetch: the first Token call does.
+func (c *Cache) Handle(key string) *Handle {
+	h := &Handle{c: c, key: key}
+	if v, ok := c.entries.Load(key); ok {
+		h.e.Store(v.(*entry))
+	}
+	return h
+}
+
+// Key returns the key the handle holds.
+func (h *Handle) Key() string { return h.key }
+
+// Token returns the key's token, exactly as [Cache.Token] does.
+func (h *Handle) Token(ctx context.Context) (Token, error) {
+	// The fresh case is written out, not a call of serve: a hit then copies the Token
+	// once, into the result (a helper returning it costs three more copies; one returning
+	// the slot does not inline).
+	if e := h.e.Load(); e != nil {
+		if s := e.cur.Load(); s != nil && s.state.Load() == fresh {
+			h.c.touch(e)
+			h.c.c.hits.add()
+			return s.tok, nil
+		}
+	}
+	return h.slow(ctx)
+}
+
+// slow serves a stale token, or waits for the key's token and then holds the key's current
+// entry.
+func (h *Handle) slow(ctx context.Context) (Token, error) {
+	if e := h.e.Load(); e != nil {
+		if tok, ok := h.c.serve(e); ok {
+			return tok, nil
+		}
+	}
+	tok, err := h.c.wait(ctx, h.key)
+	if v, ok := h.c.entries.Load(h.key); ok {
+		h.e.Store(v.(*entry))
+	}
+	return tok, err
 }
 
 // Invalidate drops key's token if it is still rejected (the value a server refused), and

@@ -13,11 +13,24 @@ import (
 	"github.com/finauth/finauth/tokencache"
 )
 
-// TokenSource is what Bearer needs from a token cache; *tokencache.Cache is one.
+// TokenSource is what Bearer needs from a token cache; *tokencache.Cache is one. When the
+// source also has the method Handle(key string) *tokencache.Handle (as *tokencache.Cache
+// does), Bearer holds a handle for each of the first maxHandles keys it sees, so that a
+// request with one of them skips the cache's key lookup.
 type TokenSource interface {
 	Token(ctx context.Context, key string) (tokencache.Token, error)
 	Invalidate(key, rejected string) bool
 }
+
+// handleSource is a TokenSource that hands out handles.
+type handleSource interface {
+	Handle(key string) *tokencache.Handle
+}
+
+// maxHandles is how many keys' handles a Bearer keeps: most services use one key (the
+// tenant's) or a handful; a service with thousands of accounts uses the cache's lookup for
+// the rest.
+const maxHandles = 8
 
 // KeyFunc picks the cache key of a request (a tenant token, an account's token, ...).
 type KeyFunc func(req *http.Request) (string, error)
@@ -91,6 +104,9 @@ type Bearer struct {
 	suppressed atomic.Uint64
 	header     atomic.Pointer[authHeader]
 	refreshes  refreshLimiter
+
+	handles  atomic.Pointer[[]*tokencache.Handle] // copied on write, at most maxHandles
+	handleMu sync.Mutex                           // serializes additions to handles
 }
 
 // authHeader caches the formatted header value of the last token, so that the common
@@ -127,13 +143,16 @@ func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := b.Tokens.Token(req.Context(), key)
+	tok, err := b.token(req.Context(), key)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrToken, err)
 	}
-	first, again, err := captureBody(req, bodyLimit(b.MaxBodyBytes))
+	first, again, sp, err := captureBody(req, bodyLimit(b.MaxBodyBytes))
 	if err != nil {
 		return nil, err
+	}
+	if sp != nil {
+		defer sp.done()
 	}
 	out := b.authorize(req, tok.Value)
 	out.Body = first
@@ -156,6 +175,49 @@ func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	return b.rejected(req, key, tok, again, base, resp, failed)
+}
+
+// token returns key's token through a handle when there is one (or room for one), else
+// from Tokens.
+func (b *Bearer) token(ctx context.Context, key string) (tokencache.Token, error) {
+	if hs := b.handles.Load(); hs != nil {
+		for _, h := range *hs {
+			if h.Key() == key {
+				return h.Token(ctx)
+			}
+		}
+	}
+	if src, ok := b.Tokens.(handleSource); ok {
+		if h := b.addHandle(src, key); h != nil {
+			return h.Token(ctx)
+		}
+	}
+	return b.Tokens.Token(ctx, key)
+}
+
+// addHandle makes and keeps key's handle, unless maxHandles are kept already (nil then).
+func (b *Bearer) addHandle(src handleSource, key string) *tokencache.Handle {
+	b.handleMu.Lock()
+	defer b.handleMu.Unlock()
+	var hs []*tokencache.Handle
+	if p := b.handles.Load(); p != nil {
+		hs = *p
+	}
+	for _, h := range hs {
+		if h.Key() == key { // added by a concurrent request
+			return h
+		}
+	}
+	if len(hs) >= maxHandles {
+		return nil
+	}
+	h := src.Handle(key)
+	if h == nil {
+		return nil
+	}
+	next := append(hs[:len(hs):len(hs)], h)
+	b.handles.Store(&next)
+	return h
 }
 
 // rejected handles a 401 of tok: invalidate and replay with a new token, replay with a token

@@ -8,7 +8,7 @@ import (
 	"testing/iotest"
 )
 
-// readBody keeps exactly the bytes it read; complete means it saw EOF within the limit,
+// readSpool keeps exactly the bytes it read; complete means it saw EOF within the limit,
 // otherwise it stopped just past the limit with a prefix of the body.
 func TestReadBody(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789"), 30_000) // 300,000 bytes: several chunks
@@ -26,11 +26,23 @@ func TestReadBody(t *testing.T) {
 			{1 << 20, 0}, {1 << 20, n}, {1 << 20, 10}, {1 << 20, n + 99}, {n, 0}, {max(n-1, 0), 0}, {1000, n},
 		} {
 			for name, mk := range readers {
-				buf, complete, err := readBody(mk(src), tc.limit, tc.hint)
+				sp, complete, err := readSpool(mk(src), tc.limit, tc.hint)
 				if err != nil {
 					t.Fatalf("%s %d/%+v: %v", name, n, tc, err)
 				}
-				got, _ := io.ReadAll(buf.reader())
+				r, err := sp.open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if l := r.(*spoolReader).Len(); int64(l) != sp.size {
+					t.Fatalf("%s %d/%+v: Len %d of %d bytes", name, n, tc, l, sp.size)
+				}
+				got, _ := io.ReadAll(iotest.OneByteReader(r)) // chunk boundaries one byte at a time
+				r.Close()
+				sp.done()
+				if !sp.released {
+					t.Fatal("the spool was not released after its last reference")
+				}
 				if want := n <= tc.limit; complete != want {
 					t.Fatalf("%s %d/%+v: complete %v", name, n, tc, complete)
 				}
@@ -43,7 +55,7 @@ func TestReadBody(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := readBody(iotest.TimeoutReader(bytes.NewReader(big)), 1<<20, 0); !errors.Is(err, iotest.ErrTimeout) {
+	if _, _, err := readSpool(iotest.TimeoutReader(bytes.NewReader(big)), 1<<20, 0); !errors.Is(err, iotest.ErrTimeout) {
 		t.Fatalf("a failing reader: %v", err)
 	}
 }

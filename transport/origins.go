@@ -20,14 +20,18 @@ var ErrInsecureOrigin = errors.New("finauth: transport: insecure origin")
 // nowhere else: a redirect to another origin goes out without them, and a request to
 // another origin is refused.
 type Origins struct {
-	set  map[string]struct{}
-	list []string
+	allowed []origin // matched in order by Allows: a handful, compared without allocating
+	list    []string
 }
+
+// origin is one allowed origin, normalized: scheme and host in lower case, port explicit.
+type origin struct{ scheme, host, port string }
 
 // NewOrigins parses origins (URLs; only scheme, host and port count). Plain http is
 // accepted only for loopback hosts (localhost, 127.0.0.0/8, ::1) unless allowInsecure.
 func NewOrigins(origins []string, allowInsecure bool) (*Origins, error) {
-	o := &Origins{set: map[string]struct{}{}}
+	o := &Origins{}
+	seen := map[string]bool{}
 	for _, raw := range origins {
 		raw = strings.TrimSpace(raw)
 		if raw == "" {
@@ -40,9 +44,10 @@ func NewOrigins(origins []string, allowInsecure bool) (*Origins, error) {
 		if u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()) {
 			return nil, fmt.Errorf("%w: plain http to %s is refused: use https (plain http is allowed only for loopback hosts, or when allowed explicitly)", ErrInsecureOrigin, u.Host)
 		}
-		key := originOf(u)
-		if _, dup := o.set[key]; !dup {
-			o.set[key] = struct{}{}
+		if key := originOf(u); !seen[key] {
+			seen[key] = true
+			scheme := strings.ToLower(u.Scheme)
+			o.allowed = append(o.allowed, origin{scheme, strings.ToLower(u.Hostname()), portOf(scheme, u.Port())})
 			o.list = append(o.list, key)
 		}
 	}
@@ -52,13 +57,20 @@ func NewOrigins(origins []string, allowInsecure bool) (*Origins, error) {
 	return o, nil
 }
 
-// Allows reports whether u's origin is in the set.
+// Allows reports whether u's origin is in the set. It allocates nothing: it runs on every
+// request.
 func (o *Origins) Allows(u *url.URL) bool {
 	if o == nil || u == nil {
 		return false
 	}
-	_, ok := o.set[originOf(u)]
-	return ok
+	host, port := u.Hostname(), u.Port()
+	for _, a := range o.allowed {
+		if strings.EqualFold(u.Scheme, a.scheme) && strings.EqualFold(host, a.host) &&
+			(port == a.port || port == "" && a.port == defaultPort(a.scheme)) {
+			return true
+		}
+	}
+	return false
 }
 
 // List returns the origins, normalized (scheme://host:port).
@@ -71,12 +83,27 @@ func (o *Origins) String() string { return strings.Join(o.list, ", ") }
 // in lower case.
 func originOf(u *url.URL) string {
 	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), portOf(scheme, u.Port()))
+}
+
+// portOf is port, or the scheme's default when it is empty.
+func portOf(scheme, port string) string {
 	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[scheme]
+		return defaultPort(scheme)
 	}
-	return scheme + "://" + net.JoinHostPort(host, port)
+	return port
+}
+
+// defaultPort is 80 for http, 443 for https ("" for any other scheme, which no allowed
+// origin has).
+func defaultPort(scheme string) string {
+	switch scheme {
+	case "http":
+		return "80"
+	case "https":
+		return "443"
+	}
+	return ""
 }
 
 // isLoopback reports whether host names this machine: localhost, 127.0.0.0/8 or ::1.

@@ -24,6 +24,11 @@ func TestNewOrigins(t *testing.T) {
 		"http://[::1]:5/":                   true,
 		"http://LOCALHOST:9/":               true,
 		"http://app.localhost:7/":           true,
+		"HTTPS://Api.Example.COM/":          true,
+		"https://api.example.com./":         false,
+		"https://api.example.co/":           false,
+		"http://[::1]:6/":                   false,
+		"http://localhost:90/":              false,
 	} {
 		t.Run(u, func(t *testing.T) {
 			req, _ := http.NewRequest("GET", u, nil)

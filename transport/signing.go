@@ -55,6 +55,7 @@ func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	out := copyRequest(req)
 	var signed io.Reader = http.NoBody
+	var spooled *spool
 	switch {
 	case req.Body == nil || req.Body == http.NoBody:
 	case req.GetBody != nil:
@@ -66,22 +67,31 @@ func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
 		signed = sizedReader{rc, req.ContentLength}
 	default:
 		limit := bodyLimit(s.MaxBodyBytes)
-		buf, complete, err := readBody(req.Body, limit, req.ContentLength)
+		sp, complete, err := readSpool(req.Body, limit, req.ContentLength)
 		if err != nil {
 			return nil, fmt.Errorf("%w: reading the request body: %w", ErrSign, err)
 		}
+		defer sp.done()
 		if !complete {
 			return nil, &BodyTooLargeError{Limit: limit}
 		}
-		signed = buf.reader()
-		out.Body, _ = buf.readCloser()
-		out.GetBody, out.ContentLength = buf.readCloser, buf.size
+		if sp.size == 0 {
+			out.Body, out.GetBody, out.ContentLength = http.NoBody, getNoBody, 0
+			break
+		}
+		rc, _ := sp.open()
+		defer rc.Close()
+		signed, spooled = rc, sp
+		out.GetBody, out.ContentLength = sp.open, sp.size
 	}
 	auth, err := s.Sign(req, signed)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSign, err)
 	}
 	out.Header["Authorization"] = []string{auth}
+	if spooled != nil { // opened only now, so that a failed signature leaves no reader open
+		out.Body, _ = spooled.open()
+	}
 	if out.Body == req.Body {
 		body.handOver()
 	}

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 )
 
@@ -52,11 +53,11 @@ func (c *bodyCloser) close() {
 func copyRequest(req *http.Request) *http.Request {
 	out := new(http.Request)
 	*out = *req
-	h := make(http.Header, len(req.Header)+1)
-	for k, v := range req.Header {
-		h[k] = v
+	// maps.Clone copies the map's storage as it is (for a small map, one group copied
+	// whole) instead of hashing every key again; the slices stay shared.
+	if out.Header = maps.Clone(req.Header); out.Header == nil {
+		out.Header = make(http.Header, 1)
 	}
-	out.Header = h
 	return out
 }
 
