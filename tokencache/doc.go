@@ -3,7 +3,8 @@
 //
 // A cached token moves through three states:
 //
-//	fresh   -> served from memory with atomic loads only (no lock, no allocation, no clock read)
+//	fresh   -> served from memory with atomic loads only (no lock, no allocation, no clock read);
+//	           through a [Handle], without even the key lookup
 //	stale   -> inside the refresh window: still served, and one background refresh starts
 //	expired -> inside the safety margin before Expiry: callers wait for one fetch per key
 //

@@ -35,3 +35,28 @@ func Example() {
 	// token-1 token-1
 	// token-2 2
 }
+
+// A Handle for a key asked for on every request: the key lookup is done once, and a hit is
+// an atomic load and a state check. It follows refreshes, invalidations and eviction.
+func ExampleHandle() {
+	cache := tokencache.New(func(ctx context.Context, key string) (tokencache.Token, error) {
+		return tokencache.Token{Value: "tenant-token", Expiry: time.Now().Add(time.Hour)}, nil
+	}, tokencache.Options{})
+	defer cache.Close()
+
+	tenant := cache.Handle("") // keep it, e.g. in your transport
+	for range 3 {
+		tok, err := tenant.Token(context.Background())
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(tok.Value)
+	}
+	st := cache.Stats()
+	fmt.Println(st.Fetches, st.Hits)
+	// Output:
+	// tenant-token
+	// tenant-token
+	// tenant-token
+	// 1 2
+}

@@ -65,12 +65,18 @@ func (o *Origins) Allows(u *url.URL) bool {
 	}
 	host, port := u.Hostname(), u.Port()
 	for _, a := range o.allowed {
-		if strings.EqualFold(u.Scheme, a.scheme) && strings.EqualFold(host, a.host) &&
+		if equalFold(u.Scheme, a.scheme) && equalFold(host, a.host) &&
 			(port == a.port || port == "" && a.port == defaultPort(a.scheme)) {
 			return true
 		}
 	}
 	return false
+}
+
+// equalFold is strings.EqualFold with the common case first: the URL already in lower
+// case, as the allowed origin is.
+func equalFold(s, lower string) bool {
+	return s == lower || strings.EqualFold(s, lower)
 }
 
 // List returns the origins, normalized (scheme://host:port).

@@ -22,6 +22,10 @@ var ErrSign = errors.New("finauth: transport: signing the request failed")
 // kept; without it, the body is read once, up to MaxBodyBytes (beyond that: a
 // *BodyTooLargeError, nothing sent), and the copy sent carries Body, GetBody and
 // ContentLength, so that http.Transport can send the same bytes again on a fresh connection.
+// That copy lives in pooled 4 KiB and 64 KiB chunks, reused for another request only once
+// RoundTrip has returned and every reader of it has been closed (http.Transport closes the
+// body when it has written it, possibly after RoundTrip returned): a steady stream of
+// large bodies costs no new buffer per request.
 // A 307/308 redirect of such a request comes back to the caller unfollowed: http.Client
 // decides from the caller's request, which has no GetBody and which a RoundTripper must not
 // change. Give the request a GetBody (http.NewRequest does for bytes.Reader, bytes.Buffer

@@ -147,7 +147,7 @@ func (r *requestFlags) register(fs *flag.FlagSet) {
 	r.pismo(fs)
 	r.soldo(fs)
 	r.mia(fs)
-	fs.StringVar(&r.profile, "profile", "pismo", "pismo (bearer tokens), soldo (signed requests) or mia (Mia-Platform client credentials)")
+	fs.StringVar(&r.profile, "profile", "pismo", "pismo (bearer tokens), soldo (signed requests), mia (Mia-Platform client credentials) or none (no credentials: a baseline for load)")
 	fs.StringVar(&r.acct, "account", "", "pismo: account ID for an account-specific token")
 	fs.StringVar(&r.ext, "external-account", "", "pismo: external account ID")
 	fs.StringVar(&r.method, "X", http.MethodGet, "HTTP method")
@@ -304,8 +304,15 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, coun
 			return nil, noCounters, nil, err
 		}
 		return t, bearerCounters(t), func() { t.Close() }, nil
+	case "none":
+		// No credentials at all: the baseline a load run of a profile is compared with.
+		base, _, err := r.base()
+		if err != nil {
+			return nil, noCounters, nil, err
+		}
+		return base, noCounters, func() {}, nil
 	}
-	return nil, noCounters, nil, usagef("--profile %q: use pismo, soldo or mia", r.profile)
+	return nil, noCounters, nil, usagef("--profile %q: use pismo, soldo, mia or none", r.profile)
 }
 
 // refuseForeign is a usage error (exit 2) unless target's origin is one of the configured
@@ -365,7 +372,7 @@ func (r *requestFlags) newRequest(ctx context.Context, target string, body []byt
 }
 
 func (a *app) call(args []string) error {
-	fs := a.newFlags("call", "call [--profile pismo|soldo|mia] [--account ID | --external-account ID] [-X METHOD] [-H 'K: V']... [--data @FILE|-|TEXT] [-i] [-v] [-o FILE] [--fail] [--max-time D] [--cacert FILE] URL")
+	fs := a.newFlags("call", "call [--profile pismo|soldo|mia|none] [--account ID | --external-account ID] [-X METHOD] [-H 'K: V']... [--data @FILE|-|TEXT] [-i] [-v] [-o FILE] [--fail] [--max-time D] [--cacert FILE] URL")
 	var r requestFlags
 	r.register(fs)
 	include := fs.Bool("i", false, "print the status line and response headers too")
@@ -464,7 +471,7 @@ type loadSummary struct {
 }
 
 func (a *app) load(args []string) error {
-	fs := a.newFlags("load", "load [--profile pismo|soldo|mia] [-n N] [-c C] [--duration D] [-X METHOD] [--data ..] [--json] URL")
+	fs := a.newFlags("load", "load [--profile pismo|soldo|mia|none] [-n N] [-c C] [--duration D] [-X METHOD] [--data ..] [--json] URL")
 	var r requestFlags
 	r.register(fs)
 	n := fs.Int("n", 100, "number of requests (ignored with --duration)")

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/finauth/finauth/internal/testwait"
@@ -47,5 +50,29 @@ func TestCLI_LoadRefusesANegativeDuration(t *testing.T) {
 	t.Parallel()
 	if r := finauth(t, nil, "", "load", "--duration", "-5s", "https://api.example.com/"); r.code != exitUsage || !strings.Contains(r.stderr, "positive duration") {
 		t.Fatalf("%+v", r)
+	}
+}
+
+// --profile none sends no credentials (the baseline of a load comparison), even with a
+// profile's variables set: the server sees no Authorization, and the summary counts no token.
+func TestCLI_LoadProfileNoneSendsNoCredentials(t *testing.T) {
+	t.Parallel()
+	var withAuth, calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if r.Header.Get("Authorization") != "" {
+			withAuth.Add(1)
+		}
+	}))
+	defer srv.Close()
+	m := newPismoMock(t)
+	env := pismoEnv(m)
+	r := finauth(t, env, "", "load", "--profile", "none", "-n", "40", "-c", "4", "--json", "-X", "POST", "--data", `{"a":1}`, srv.URL+"/anything")
+	var s loadSummary
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &s) != nil {
+		t.Fatalf("%+v", r)
+	}
+	if s.OK != 40 || calls.Load() != 40 || withAuth.Load() != 0 || s.TokenExchanges != 0 || m.Stats().Exchanges != 0 {
+		t.Fatalf("summary %+v; %d calls, %d with Authorization, %d tokens", s, calls.Load(), withAuth.Load(), m.Stats().Exchanges)
 	}
 }

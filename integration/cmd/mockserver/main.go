@@ -2,7 +2,8 @@
 // process, for docker-compose and for integration tests in any language.
 //
 //	mockserver [flags]                 serve (flags below, or MOCK_* environment variables):
-//	                                   Pismo on :8081, Soldo on :8082, Mia-Platform when --mia-addr is set
+//	                                   Pismo on :8081, Soldo on :8082, Mia-Platform when --mia-addr is set,
+//	                                   a sink (200 to anything, checks nothing) when --sink-addr is set
 //	mockserver healthcheck URL         exit 0 when URL answers 200 (for container health checks)
 //
 // Every refused token request, API call or signature is logged on stderr with its reason.
@@ -45,6 +46,7 @@ type config struct {
 	miaAddr, miaKeys, miaKID, miaClient, miaIssuer                                                      string
 	miaLifetime                                                                                         time.Duration
 	miaRevokeEvery                                                                                      int
+	sinkAddr                                                                                            string
 }
 
 func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, bool), ready func()) int {
@@ -63,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		return 2
 	}
 	if len(mocks) == 0 {
-		fmt.Fprintln(stderr, "mockserver: every mock is disabled (--pismo-addr, --soldo-addr and --mia-addr are empty)")
+		fmt.Fprintln(stderr, "mockserver: every mock is disabled (--pismo-addr, --soldo-addr, --mia-addr and --sink-addr are empty)")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -145,6 +147,7 @@ func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, b
 	fs.StringVar(&c.miaIssuer, "mia-issuer", env("MOCK_MIA_ISSUER", "https://mia.example/issuer"), "the aud every client assertion must carry (MOCK_MIA_ISSUER)")
 	fs.DurationVar(&c.miaLifetime, "mia-token-lifetime", dur("MOCK_MIA_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_MIA_TOKEN_LIFETIME)")
 	fs.IntVar(&c.miaRevokeEvery, "mia-revoke-every", int(num("MOCK_MIA_REVOKE_EVERY", "0")), "revoke the token of every N-th API use, 0 never (MOCK_MIA_REVOKE_EVERY)")
+	fs.StringVar(&c.sinkAddr, "sink-addr", env("MOCK_SINK_ADDR", ""), "listen address of a sink that answers 200 to every request and checks nothing (the fast server of load baselines, e.g. finauth load --profile none); empty (the default) disables it (MOCK_SINK_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, nil, 0, false
@@ -182,7 +185,7 @@ func (c config) mocks(log *slog.Logger) ([]mock, []string) {
 	for _, m := range []struct {
 		name, addr string
 		handler    func(config, *slog.Logger) (http.Handler, error)
-	}{{"pismo", c.pismoAddr, pismoHandler}, {"soldo", c.soldoAddr, soldoHandler}, {"mia", c.miaAddr, miaHandler}} {
+	}{{"pismo", c.pismoAddr, pismoHandler}, {"soldo", c.soldoAddr, soldoHandler}, {"mia", c.miaAddr, miaHandler}, {"sink", c.sinkAddr, sinkHandler}} {
 		if m.addr == "" {
 			continue
 		}
@@ -194,6 +197,14 @@ func (c config) mocks(log *slog.Logger) ([]mock, []string) {
 		out = append(out, mock{name: m.name, addr: m.addr, handler: h})
 	}
 	return out, problems
+}
+
+// sinkHandler reads and drops every request's body and answers 200 with no body.
+func sinkHandler(config, *slog.Logger) (http.Handler, error) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	}), nil
 }
 
 func pismoHandler(c config, log *slog.Logger) (http.Handler, error) {

@@ -46,7 +46,7 @@ func TestMockserverProcess(t *testing.T) {
 	cmd := exec.Command(bin, "--pismo-addr", "127.0.0.1:0", "--soldo-addr", "127.0.0.1:0", "--mia-addr", "127.0.0.1:0",
 		"--pismo-keys", keys+"test-rsa-public.pem", "--soldo-keys", keys+"test-ec-p256-public.pem", "--soldo-kid", "ec-1",
 		"--mia-keys", keys+"test-rsa-public.pem", "--mia-kid", "mia-1")
-	cmd.Env = append(cmd.Environ(), "MOCK_PISMO_TENANT=tenant-from-env")
+	cmd.Env = append(cmd.Environ(), "MOCK_PISMO_TENANT=tenant-from-env", "MOCK_SINK_ADDR=127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -71,16 +71,22 @@ func TestMockserverProcess(t *testing.T) {
 	}()
 	urls := map[string]string{}
 	sc := bufio.NewScanner(stdout)
-	for len(urls) < 3 && sc.Scan() {
+	for len(urls) < 4 && sc.Scan() {
 		name, url, ok := strings.Cut(sc.Text(), " mock listening on ")
 		if ok {
 			urls[name] = url
 		}
 	}
 	go func() { io.Copy(io.Discard, stdout); exited <- cmd.Wait() }()
-	if len(urls) != 3 {
+	if len(urls) != 4 {
 		t.Fatalf("did not start: %v\n%s", urls, stderr.String())
 	}
+	// The sink answers anything, body or not, with 200 and checks nothing.
+	resp, err := http.Post(urls["sink"]+"/any/path", "application/json", strings.NewReader(`{"a":1}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("sink: %v %v", err, resp)
+	}
+	resp.Body.Close()
 	for _, u := range urls {
 		resp, err := http.Get(u + "/healthz")
 		if err != nil || resp.StatusCode != 200 {
@@ -100,7 +106,7 @@ func TestMockserverProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := pc.Get(urls["pismo"] + "/cards/v1/cards")
+	resp, err = pc.Get(urls["pismo"] + "/cards/v1/cards")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("pismo call: %v %v\n%s", err, resp, stderr.String())
 	}
