@@ -94,6 +94,7 @@ func (c *Cache) Stats() Stats {
 		Fetches:              c.c.fetches.Load(),
 		FetchErrors:          c.c.fetchErrors.Load(),
 		StoreHits:            c.c.storeHits.Load(),
+		FleetWaits:           c.c.fleetWaits.Load(),
 		BackgroundRefreshes:  c.c.background.Load(),
 		InvalidationsDropped: c.c.dropped.Load(),
 		InvalidationsNoop:    c.c.noop.Load(),

@@ -113,6 +113,15 @@ func (c *Cache) obtain(ctx context.Context, e *entry) (Token, bool, error) {
 	if tok, ok := c.load(ctx, e); ok {
 		return tok, true, nil
 	}
+	if fs, ok := c.o.Store.(FleetStore); ok {
+		release, tok, ok := c.fleet(ctx, e, fs)
+		if ok {
+			return tok, true, nil
+		}
+		if release != nil {
+			defer release() // after the Save below: the fleet finds the token before the lock goes
+		}
+	}
 	if err := c.fetchSlots.Acquire(ctx, 1); err != nil {
 		return Token{}, false, ErrClosed // only Close cancels ctx
 	}
@@ -153,25 +162,18 @@ func (c *Cache) load(ctx context.Context, e *entry) (Token, bool) {
 	if st == nil {
 		return Token{}, false
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
-	defer cancel()
 	e.mu.Lock()
 	rejected := e.rejected
 	e.mu.Unlock()
 	if rejected != "" {
-		if err := st.Delete(ctx, e.key, rejected); err != nil {
+		dctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
+		err := st.Delete(dctx, e.key, rejected)
+		cancel()
+		if err != nil {
 			c.log(e, slog.LevelWarn, "store delete failed", "error", err)
 		}
 	}
-	tok, ok, err := st.Load(ctx, e.key)
-	switch {
-	case err != nil:
-		c.log(e, slog.LevelWarn, "store load failed", "error", err)
-	case ok && tok.Value != "" && tok.Value != rejected &&
-		(tok.Expiry.IsZero() || tok.Expiry.Sub(c.o.Clock.Now()) > 2*c.o.SafetyMargin) && newer(tok, e.cur.Load()):
-		return tok, true
-	}
-	return Token{}, false
+	return c.loadUsable(ctx, st, e, rejected)
 }
 
 // newer reports whether tok may replace cur: any token when there is none, and otherwise

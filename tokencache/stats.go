@@ -14,6 +14,7 @@ type Stats struct {
 	Fetches              uint64 // calls of the fetch function
 	FetchErrors          uint64 // fetches that failed (error, empty, expired or panic)
 	StoreHits            uint64 // misses answered from the Store without fetching
+	FleetWaits           uint64 // waits for another process's fetch of a key (FleetStore)
 	BackgroundRefreshes  uint64 // fetches started ahead of expiry (stale, prefetch, retry)
 	InvalidationsDropped uint64 // Invalidate calls that dropped the cached token
 	InvalidationsNoop    uint64 // Invalidate calls that found another token (already refreshed)
@@ -55,5 +56,6 @@ type counters struct {
 	hits, staleHits                    striped
 	misses, negativeHits, fetches      atomic.Uint64
 	fetchErrors, storeHits, background atomic.Uint64
+	fleetWaits                         atomic.Uint64
 	dropped, noop, evictions           atomic.Uint64
 }

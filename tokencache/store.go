@@ -19,14 +19,23 @@ type Store interface {
 	Delete(ctx context.Context, key, rejected string) error
 }
 
-// MemoryStore is a Store in this process's memory, for sharing tokens between several
-// Caches (for example two clients of one tenant) and for tests. Expired tokens are dropped
-// when read; at most MaxKeys tokens are kept (the ones expiring soonest go first).
+// MemoryStore is a FleetStore in this process's memory, for sharing tokens (and fetches)
+// between several Caches (for example two clients of one tenant) and for tests. Expired
+// tokens are dropped when read; at most MaxKeys tokens are kept (the ones expiring soonest
+// go first).
 type MemoryStore struct {
 	mu      sync.Mutex
 	tokens  map[string]Token
+	locks   map[string]memLock
+	changed chan struct{} // closed (and replaced) when a token is saved or a lock released
 	clock   Clock
 	maxKeys int
+	owners  uint64
+}
+
+type memLock struct {
+	owner uint64
+	until time.Time
 }
 
 // NewMemoryStore returns an empty MemoryStore keeping up to maxKeys tokens (10,000 when
@@ -38,7 +47,7 @@ func NewMemoryStore(clock Clock, maxKeys int) *MemoryStore {
 	if maxKeys <= 0 {
 		maxKeys = 10_000
 	}
-	return &MemoryStore{tokens: map[string]Token{}, clock: clock, maxKeys: maxKeys}
+	return &MemoryStore{tokens: map[string]Token{}, locks: map[string]memLock{}, changed: make(chan struct{}), clock: clock, maxKeys: maxKeys}
 }
 
 // Load returns key's token if it has not expired.
@@ -61,7 +70,54 @@ func (m *MemoryStore) Save(_ context.Context, key string, tok Token) error {
 		m.evictOne()
 	}
 	m.tokens[key] = tok
+	m.notifyLocked()
 	return nil
+}
+
+func (m *MemoryStore) notifyLocked() {
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// Lock takes key's fetch lock for ttl unless another holder has it (and it has not expired).
+func (m *MemoryStore) Lock(_ context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock.Now()
+	if l, ok := m.locks[key]; ok && now.Before(l.until) {
+		return nil, false, nil
+	}
+	m.owners++
+	owner := m.owners
+	m.locks[key] = memLock{owner: owner, until: now.Add(ttl)}
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if l, ok := m.locks[key]; ok && l.owner == owner {
+			delete(m.locks, key)
+			m.notifyLocked()
+		}
+	}, true, nil
+}
+
+// Await returns when key has a token, or its lock is released or expired, or ctx ends.
+func (m *MemoryStore) Await(ctx context.Context, key string) error {
+	for {
+		m.mu.Lock()
+		_, has := m.tokens[key]
+		l, locked := m.locks[key]
+		ch := m.changed
+		m.mu.Unlock()
+		if has || !locked || !m.clock.Now().Before(l.until) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond): // an expiry has no event: look again
+		}
+	}
 }
 
 // Delete removes key's token if its value is rejected.

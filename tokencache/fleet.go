@@ -1,0 +1,91 @@
+package tokencache
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// FleetStore is a Store shared by several processes (the replicas of a service) that lets
+// them fetch each key once for all of them. A Cache whose Store is a FleetStore, on a miss
+// with nothing usable stored, takes the key's fetch lock before fetching; when another
+// process holds it, the Cache waits for that process's token (Await) and loads it instead
+// of fetching. A lock whose holder died expires after its ttl (the Cache's FetchTimeout),
+// and another process takes over. Store trouble never fails a fetch: on an error the Cache
+// fetches on its own.
+type FleetStore interface {
+	Store
+	// Lock tries to take key's fetch lock for ttl. ok is false when another holder has it.
+	// release gives the lock up, only if it is still this caller's.
+	Lock(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
+	// Await returns when key's token may be stored: saved by the lock's holder, or the lock
+	// released or expired. It returns ctx's error when ctx ends first.
+	Await(ctx context.Context, key string) error
+}
+
+// Scoper is a Store shared by several token issuers (tenants, providers): Scope returns the
+// Store for one of them, whose keys cannot meet another identity's. The providers' transports
+// scope a Scoper they are given with their configuration's identity.
+type Scoper interface {
+	Scope(identity string) Store
+}
+
+// fleetRounds bounds how many times a fetch waits for another process's fetch before it
+// fetches on its own (a holder that keeps failing must not stall this process).
+const fleetRounds = 3
+
+// fleet takes the fleet's fetch lock for e's key (release non-nil: fetch, save, then
+// release), or waits for the process holding it and returns its token (ok). With neither
+// (store trouble, or a holder that did not deliver in fleetRounds), the caller fetches alone.
+func (c *Cache) fleet(ctx context.Context, e *entry, fs FleetStore) (release func(), tok Token, ok bool) {
+	e.mu.Lock()
+	rejected := e.rejected
+	e.mu.Unlock()
+	for range fleetRounds {
+		rel, got, err := fs.Lock(ctx, e.key, c.o.FetchTimeout)
+		if err != nil {
+			c.log(e, slog.LevelWarn, "store lock failed; fetching without the fleet", "error", err)
+			return nil, Token{}, false
+		}
+		if got {
+			// The holder before us may have saved its token after our first load.
+			if tok, ok := c.loadUsable(ctx, fs, e, rejected); ok {
+				rel()
+				return nil, tok, true
+			}
+			return rel, Token{}, false
+		}
+		c.c.fleetWaits.Add(1)
+		wctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
+		err = fs.Await(wctx, e.key)
+		cancel()
+		if tok, ok := c.loadUsable(ctx, fs, e, rejected); ok {
+			return nil, tok, true
+		}
+		if err != nil && ctx.Err() == nil && wctx.Err() == nil {
+			c.log(e, slog.LevelWarn, "store wait failed; fetching without the fleet", "error", err)
+			return nil, Token{}, false
+		}
+		if ctx.Err() != nil {
+			return nil, Token{}, false
+		}
+	}
+	return nil, Token{}, false
+}
+
+// loadUsable reads key's token from st if it is usable: not rejected, not within twice the
+// safety margin of expiry, and newer than the one held (a refresh ahead must not read back
+// the token it replaces).
+func (c *Cache) loadUsable(ctx context.Context, st Store, e *entry, rejected string) (Token, bool) {
+	ctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
+	defer cancel()
+	tok, ok, err := st.Load(ctx, e.key)
+	switch {
+	case err != nil:
+		c.log(e, slog.LevelWarn, "store load failed", "error", err)
+	case ok && tok.Value != "" && tok.Value != rejected &&
+		(tok.Expiry.IsZero() || tok.Expiry.Sub(c.o.Clock.Now()) > 2*c.o.SafetyMargin) && newer(tok, e.cur.Load()):
+		return tok, true
+	}
+	return Token{}, false
+}

@@ -1,0 +1,142 @@
+package tokencache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/finauth/finauth/tokencache"
+)
+
+// Six caches (the replicas of a service, here in one process) share a MemoryStore: a cold
+// start of 6 x 50 callers costs one fetch in all, and every caller gets that token.
+func TestFleet_ColdStartOfSixCachesCostsOneFetch(t *testing.T) {
+	t.Parallel()
+	store := tokencache.NewMemoryStore(nil, 0)
+	var fetches atomic.Int64
+	fetch := func(context.Context, string) (tokencache.Token, error) {
+		n := fetches.Add(1)
+		time.Sleep(20 * time.Millisecond) // a token endpoint takes a moment: the others arrive meanwhile
+		return tokencache.Token{Value: fmt.Sprint("tok-", n), Expiry: time.Now().Add(time.Hour)}, nil
+	}
+	var caches []*tokencache.Cache
+	for range 6 {
+		c := tokencache.New(fetch, tokencache.Options{Store: store})
+		t.Cleanup(func() { c.Close() })
+		caches = append(caches, c)
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, c := range caches {
+		for range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				tok, err := c.Token(context.Background(), "acct")
+				if err != nil || tok.Value != "tok-1" {
+					t.Errorf("%q, %v", tok.Value, err)
+				}
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	if got := fetches.Load(); got != 1 {
+		t.Fatalf("%d fetches for the fleet, want 1", got)
+	}
+	var waits, storeHits uint64
+	for _, c := range caches {
+		st := c.Stats()
+		waits += st.FleetWaits
+		storeHits += st.StoreHits
+	}
+	if storeHits != 5 {
+		t.Fatalf("%d caches took the token from the store, want 5 (fleet waits: %d)", storeHits, waits)
+	}
+}
+
+// A lock whose holder died (never released) expires after its ttl, the cache's FetchTimeout:
+// then a waiting cache takes it over and fetches.
+func TestFleet_ALockWhoseHolderDiedExpiresAndAnotherTakesOver(t *testing.T) {
+	t.Parallel()
+	store := tokencache.NewMemoryStore(nil, 0)
+	if _, ok, err := store.Lock(context.Background(), "k", 300*time.Millisecond); !ok || err != nil {
+		t.Fatal("could not take the lock", ok, err)
+	}
+	var fetches atomic.Int64
+	c := tokencache.New(func(context.Context, string) (tokencache.Token, error) {
+		fetches.Add(1)
+		return tokencache.Token{Value: "v", Expiry: time.Now().Add(time.Hour)}, nil
+	}, tokencache.Options{Store: store, FetchTimeout: 300 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	tok, err := c.Token(context.Background(), "k")
+	if err != nil || tok.Value != "v" {
+		t.Fatalf("%q %v", tok.Value, err)
+	}
+	if st := c.Stats(); fetches.Load() != 1 || st.FleetWaits == 0 {
+		t.Fatalf("%d fetches, stats %+v: the cache did not wait for the dead holder's lock", fetches.Load(), st)
+	}
+}
+
+// failingLocks is a FleetStore whose Lock always fails (a store in trouble).
+type failingLocks struct{ *tokencache.MemoryStore }
+
+func (failingLocks) Lock(context.Context, string, time.Duration) (func(), bool, error) {
+	return nil, false, errors.New("store down")
+}
+
+// Store trouble never fails a fetch: the cache fetches on its own.
+func TestFleet_StoreTroubleFetchesAlone(t *testing.T) {
+	t.Parallel()
+	c := tokencache.New(func(context.Context, string) (tokencache.Token, error) {
+		return tokencache.Token{Value: "v", Expiry: time.Now().Add(time.Hour)}, nil
+	}, tokencache.Options{Store: failingLocks{tokencache.NewMemoryStore(nil, 0)}})
+	t.Cleanup(func() { c.Close() })
+	if tok, err := c.Token(context.Background(), "k"); err != nil || tok.Value != "v" {
+		t.Fatalf("%q %v", tok.Value, err)
+	}
+}
+
+// A revocation seen by every replica costs one fetch: each drops the rejected token, the
+// first deletes it from the store (compare and delete), one fetches, the others load.
+func TestFleet_ARevocationSeenByEveryCacheCostsOneFetch(t *testing.T) {
+	t.Parallel()
+	store := tokencache.NewMemoryStore(nil, 0)
+	var fetches atomic.Int64
+	fetch := func(context.Context, string) (tokencache.Token, error) {
+		n := fetches.Add(1)
+		time.Sleep(10 * time.Millisecond)
+		return tokencache.Token{Value: fmt.Sprint("tok-", n), Expiry: time.Now().Add(time.Hour)}, nil
+	}
+	var caches []*tokencache.Cache
+	for range 4 {
+		c := tokencache.New(fetch, tokencache.Options{Store: store})
+		t.Cleanup(func() { c.Close() })
+		caches = append(caches, c)
+	}
+	for _, c := range caches {
+		if tok, err := c.Token(context.Background(), ""); err != nil || tok.Value != "tok-1" {
+			t.Fatalf("%q %v", tok.Value, err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, c := range caches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Invalidate("", "tok-1")
+			if tok, err := c.Token(context.Background(), ""); err != nil || tok.Value != "tok-2" {
+				t.Errorf("after the revocation: %q %v", tok.Value, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := fetches.Load(); got != 2 {
+		t.Fatalf("%d fetches, want 2 (the cold start and one after the revocation)", got)
+	}
+}
