@@ -1,0 +1,523 @@
+// Package redisstore is a tokencache.Store on Redis, shared by the replicas of a service, so
+// that the whole fleet makes one token request per key per token lifetime.
+//
+//   - Tokens are sealed with AES-256-GCM (crypto/cipher) before they leave the process, with
+//     the Redis key name as associated data, so an entry cannot be moved to another key.
+//     Several keys may be given for rotation: the first seals, every one opens. A value that
+//     does not open (a wrong or rotated-out key, a damaged entry) is a miss, logged once, never
+//     an error to the caller. Redis key names are a namespace and a hash of the identity
+//     (provider, tenant, ...) and the cache key: no account ID appears in Redis.
+//   - Fleet-wide single flight (tokencache.FleetStore): a replica that misses takes the key's
+//     lock (SET NX PX, a random owner, released by compare-and-delete) and fetches; the
+//     others poll for its token and load it. A holder that dies loses its lock after the
+//     cache's FetchTimeout, and another replica takes over.
+//   - A token a server rejected is deleted only if Redis still holds it (compare-and-delete on
+//     a keyed fingerprint, in a Lua script), so a revocation seen by every replica costs one
+//     token request. Entries expire with their token.
+//   - Redis down or slow never fails a request: every call has a short deadline (Timeout,
+//     100 ms); after FailureThreshold consecutive failures a circuit breaker makes every call
+//     fail at once (the cache then works alone) and probes Redis in the background until it
+//     answers. State changes are logged once; Stats counts everything.
+//
+// Why crypto/cipher and not go-jose's JWE (dir, A256GCM): the same cipher, without a JSON
+// header and base64 around each value, and with the Redis key bound as associated data,
+// which JWE's compact form cannot carry.
+package redisstore
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/finauth/finauth/tokencache"
+)
+
+// Defaults of Options.
+const (
+	DefaultNamespace        = "finauth"
+	DefaultTimeout          = 100 * time.Millisecond
+	DefaultFailureThreshold = 3
+	DefaultProbeInterval    = time.Second
+	DefaultPollInterval     = 20 * time.Millisecond
+)
+
+// KeySize is the size of an encryption key: AES-256.
+const KeySize = 32
+
+// Options configure a Store. Give one of URL, Universal or Client, and Keys.
+type Options struct {
+	// URL is redis://[user:password@]host:port[/db], or rediss:// for TLS.
+	URL string
+	// Universal configures Sentinel (MasterName and the sentinels' Addrs) or Cluster
+	// (several Addrs), instead of URL.
+	Universal *redis.UniversalOptions
+	// Client is a client you made, instead of URL or Universal; Close does not close it.
+	Client redis.UniversalClient
+	// Keys are AES-256 keys (32 bytes each): the first seals, each one opens. Required.
+	Keys [][]byte
+	// Namespace prefixes every Redis key; default DefaultNamespace.
+	Namespace string
+	// Timeout bounds every Redis call; default DefaultTimeout.
+	Timeout time.Duration
+	// FailureThreshold is how many consecutive failures open the circuit breaker; default
+	// DefaultFailureThreshold.
+	FailureThreshold int
+	// ProbeInterval is how often an open breaker pings Redis; default DefaultProbeInterval.
+	ProbeInterval time.Duration
+	// PollInterval is how often a replica waiting for another's fetch looks for its token;
+	// default DefaultPollInterval.
+	PollInterval time.Duration
+	// Logger receives state changes (breaker open/closed, the first undecryptable value);
+	// default silent.
+	Logger *slog.Logger
+}
+
+// ErrUnavailable is returned (and makes the cache work alone) while the breaker is open.
+var ErrUnavailable = errors.New("finauth: redisstore: Redis is unavailable (circuit open); working without the shared cache")
+
+// ConfigError says what is wrong with the Options.
+type ConfigError struct{ Problem string }
+
+// Error describes the problem.
+func (e *ConfigError) Error() string { return "finauth: redisstore: " + e.Problem }
+
+// Stats are the store's counters since it was made.
+type Stats struct {
+	Loads, Hits, Misses   uint64 // Load calls, and their outcomes
+	Undecryptable         uint64 // values that did not open with any key (counted as misses)
+	Saves, Deletes        uint64 // Save calls, compare-and-deletes that deleted
+	LocksTaken, LocksBusy uint64 // fetch locks taken, and found held by another replica
+	Waits                 uint64 // Await calls (waits for another replica's fetch)
+	Errors                uint64 // Redis calls that failed (timeouts included)
+	Refused               uint64 // calls refused at once while the breaker was open
+	BreakerOpens          uint64 // times the breaker opened
+	Open                  bool   // the breaker is open now: the caches work alone
+}
+
+// Store is a tokencache.FleetStore on Redis. Scope gives views of it for other identities.
+type Store struct {
+	*shared
+	identity string
+}
+
+type shared struct {
+	rdb      redis.UniversalClient
+	own      bool
+	ns       string
+	keys     []sealKey
+	timeout  time.Duration
+	poll     time.Duration
+	log      *slog.Logger
+	breaker  breaker
+	undecLog atomic.Bool
+
+	loads, hits, misses, undecryptable atomic.Uint64
+	saves, deletes, taken, busy, waits atomic.Uint64
+	errs, refused                      atomic.Uint64
+}
+
+// sealKey is one encryption key with its short ID (for picking the key that opens a value)
+// and the key of the fingerprints that compare-and-delete compares.
+type sealKey struct {
+	id    [4]byte
+	aead  cipher.AEAD
+	fpKey []byte
+}
+
+// New connects (lazily: nothing is sent until the first call) and returns the Store.
+func New(o Options) (*Store, error) {
+	var problems []string
+	if len(o.Keys) == 0 {
+		problems = append(problems, "no encryption key: give at least one 32-byte key (FINAUTH_CACHE_KEY); tokens are never stored in clear")
+	}
+	sh := &shared{ns: o.Namespace, timeout: o.Timeout, poll: o.PollInterval, log: o.Logger}
+	for i, k := range o.Keys {
+		if len(k) != KeySize {
+			problems = append(problems, fmt.Sprintf("key %d is %d bytes; an AES-256 key is 32 bytes (make one with: openssl rand -base64 32)", i+1, len(k)))
+			continue
+		}
+		block, _ := aes.NewCipher(k)
+		aead, _ := cipher.NewGCM(block)
+		sum := sha256.Sum256(k)
+		fp := hmac.New(sha256.New, k)
+		fp.Write([]byte("finauth redisstore fingerprint"))
+		sh.keys = append(sh.keys, sealKey{id: [4]byte(sum[:4]), aead: aead, fpKey: fp.Sum(nil)})
+	}
+	given := 0
+	for _, set := range []bool{o.URL != "", o.Universal != nil, o.Client != nil} {
+		if set {
+			given++
+		}
+	}
+	if given != 1 {
+		problems = append(problems, "give exactly one of URL (FINAUTH_REDIS_URL), Universal (Sentinel or Cluster) or Client")
+	}
+	if sh.ns == "" {
+		sh.ns = DefaultNamespace
+	}
+	if strings.ContainsAny(sh.ns, " \t\r\n") {
+		problems = append(problems, fmt.Sprintf("namespace %q has white space", sh.ns))
+	}
+	if sh.timeout <= 0 {
+		sh.timeout = DefaultTimeout
+	}
+	if sh.poll <= 0 {
+		sh.poll = DefaultPollInterval
+	}
+	if sh.log == nil {
+		sh.log = slog.New(slog.DiscardHandler)
+	}
+	threshold, probe := o.FailureThreshold, o.ProbeInterval
+	if threshold <= 0 {
+		threshold = DefaultFailureThreshold
+	}
+	if probe <= 0 {
+		probe = DefaultProbeInterval
+	}
+	switch {
+	case len(problems) > 0:
+	case o.Client != nil:
+		sh.rdb = o.Client
+	case o.Universal != nil:
+		u := *o.Universal
+		u.ContextTimeoutEnabled = true
+		sh.rdb, sh.own = redis.NewUniversalClient(&u), true
+	default:
+		opt, err := redis.ParseURL(o.URL)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("URL %s: %v (use redis://[user:password@]host:port[/db] or rediss:// for TLS)", redactURL(o.URL), err))
+			break
+		}
+		opt.ContextTimeoutEnabled = true
+		opt.DialTimeout = max(opt.DialTimeout, sh.timeout)
+		opt.MaxRetries = -1 // a short deadline and a breaker, not retries: a slow Redis must not slow requests
+		sh.rdb, sh.own = redis.NewClient(opt), true
+	}
+	if len(problems) > 0 {
+		return nil, &ConfigError{Problem: strings.Join(problems, "; ")}
+	}
+	sh.breaker = breaker{threshold: threshold, probe: probe, stop: make(chan struct{})}
+	return &Store{shared: sh}, nil
+}
+
+// ParseKeys reads comma-separated base64 keys (standard or URL alphabet, padded or not), as
+// FINAUTH_CACHE_KEY holds them.
+func ParseKeys(s string) ([][]byte, error) {
+	var keys [][]byte
+	for i, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		var k []byte
+		var err error
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if k, err = enc.DecodeString(part); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return nil, &ConfigError{Problem: fmt.Sprintf("key %d is not base64 (make one with: openssl rand -base64 32)", i+1)}
+		}
+		if len(k) != KeySize {
+			return nil, &ConfigError{Problem: fmt.Sprintf("key %d is %d bytes; an AES-256 key is 32 bytes (make one with: openssl rand -base64 32)", i+1, len(k))}
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, &ConfigError{Problem: "no key given (make one with: openssl rand -base64 32)"}
+	}
+	return keys, nil
+}
+
+// Scope returns the Store for identity (a provider's token URL, tenant, client, ...): its
+// keys cannot meet another identity's. It shares the connection and the breaker.
+func (s *Store) Scope(identity string) tokencache.Store {
+	return &Store{shared: s.shared, identity: s.identity + "\x00" + identity}
+}
+
+// Close stops the breaker's probe and closes the client the store made.
+func (s *Store) Close() error {
+	s.breaker.close()
+	if s.own {
+		return s.rdb.Close()
+	}
+	return nil
+}
+
+// Stats returns the counters.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Loads: s.loads.Load(), Hits: s.hits.Load(), Misses: s.misses.Load(), Undecryptable: s.undecryptable.Load(),
+		Saves: s.saves.Load(), Deletes: s.deletes.Load(), LocksTaken: s.taken.Load(), LocksBusy: s.busy.Load(),
+		Waits: s.waits.Load(), Errors: s.errs.Load(), Refused: s.refused.Load(),
+		BreakerOpens: s.breaker.opens.Load(), Open: s.breaker.open.Load(),
+	}
+}
+
+// names returns the Redis keys of key's token and fetch lock.
+func (s *Store) names(key string) (token, lock string) {
+	sum := sha256.Sum256([]byte(s.identity + "\x00\x01" + key))
+	h := hex.EncodeToString(sum[:16])
+	return s.ns + ":token:" + h, s.ns + ":lock:" + h
+}
+
+// do runs one Redis call with the store's deadline, through the breaker.
+func (s *Store) do(ctx context.Context, call func(context.Context) error) error {
+	if s.breaker.open.Load() {
+		s.refused.Add(1)
+		return ErrUnavailable
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	err := call(ctx)
+	if err != nil && !errors.Is(err, redis.Nil) {
+		s.errs.Add(1)
+		s.breaker.failed(s.shared, err)
+		return fmt.Errorf("finauth: redisstore: %w", err)
+	}
+	s.breaker.succeeded()
+	return nil
+}
+
+// sealed is what a token becomes in Redis.
+type sealed struct {
+	Value        string         `json:"v"`
+	Type         string         `json:"t,omitempty"`
+	Expiry       int64          `json:"e,omitempty"` // Unix milliseconds; 0 none
+	RefreshToken string         `json:"r,omitempty"`
+	Extra        map[string]any `json:"x,omitempty"`
+}
+
+// Value layout: fingerprint (16) | version 1 (1) | key ID (4) | nonce (12) | AES-GCM(JSON).
+const (
+	fpSize     = 16
+	headerSize = fpSize + 1 + 4
+)
+
+func (k *sealKey) fingerprint(value string) string {
+	m := hmac.New(sha256.New, k.fpKey)
+	m.Write([]byte(value))
+	return string(m.Sum(nil)[:fpSize])
+}
+
+// Load returns key's token; a value that does not open is a miss.
+func (s *Store) Load(ctx context.Context, key string) (tokencache.Token, bool, error) {
+	s.loads.Add(1)
+	name, _ := s.names(key)
+	var raw []byte
+	err := s.do(ctx, func(ctx context.Context) error {
+		var err error
+		raw, err = s.rdb.Get(ctx, name).Bytes()
+		return err
+	})
+	if err != nil || raw == nil {
+		s.misses.Add(1)
+		return tokencache.Token{}, false, err
+	}
+	tok, ok := s.open(name, raw)
+	if !ok {
+		s.misses.Add(1)
+		s.undecryptable.Add(1)
+		if s.undecLog.CompareAndSwap(false, true) {
+			s.log.Warn("finauth: redisstore: a stored token does not decrypt with the configured keys (a wrong or rotated-out FINAUTH_CACHE_KEY?); treated as a miss: the token is fetched again (logged once)")
+		}
+		return tokencache.Token{}, false, nil
+	}
+	s.hits.Add(1)
+	return tok, true, nil
+}
+
+func (s *Store) open(name string, raw []byte) (tokencache.Token, bool) {
+	if len(raw) < headerSize || raw[fpSize] != 1 {
+		return tokencache.Token{}, false
+	}
+	id := [4]byte(raw[fpSize+1 : headerSize])
+	for i := range s.keys {
+		k := &s.keys[i]
+		if k.id != id {
+			continue
+		}
+		body := raw[headerSize:]
+		ns := k.aead.NonceSize()
+		if len(body) < ns {
+			return tokencache.Token{}, false
+		}
+		plain, err := k.aead.Open(nil, body[:ns], body[ns:], []byte(name))
+		if err != nil {
+			return tokencache.Token{}, false
+		}
+		var v sealed
+		if json.Unmarshal(plain, &v) != nil || v.Value == "" {
+			return tokencache.Token{}, false
+		}
+		tok := tokencache.Token{Value: v.Value, Type: v.Type, RefreshToken: v.RefreshToken, Extra: v.Extra}
+		if v.Expiry != 0 {
+			tok.Expiry = time.UnixMilli(v.Expiry)
+		}
+		return tok, true
+	}
+	return tokencache.Token{}, false
+}
+
+// noExpiryTTL is how long a token without expiry stays in Redis.
+const noExpiryTTL = 24 * time.Hour
+
+// Save seals tok and stores it until its expiry.
+func (s *Store) Save(ctx context.Context, key string, tok tokencache.Token) error {
+	ttl := noExpiryTTL
+	v := sealed{Value: tok.Value, Type: tok.Type, RefreshToken: tok.RefreshToken, Extra: tok.Extra}
+	if !tok.Expiry.IsZero() {
+		v.Expiry = tok.Expiry.UnixMilli()
+		if ttl = time.Until(tok.Expiry); ttl < time.Millisecond {
+			return nil // already expired: nothing worth sharing
+		}
+	}
+	plain, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("finauth: redisstore: the token's Extra does not encode: %w", err)
+	}
+	name, _ := s.names(key)
+	k := &s.keys[0]
+	nonce := make([]byte, k.aead.NonceSize())
+	rand.Read(nonce)
+	raw := make([]byte, 0, headerSize+len(nonce)+len(plain)+k.aead.Overhead())
+	raw = append(raw, k.fingerprint(tok.Value)...)
+	raw = append(raw, 1)
+	raw = append(raw, k.id[:]...)
+	raw = append(raw, nonce...)
+	raw = k.aead.Seal(raw, nonce, plain, []byte(name))
+	err = s.do(ctx, func(ctx context.Context) error { return s.rdb.Set(ctx, name, raw, ttl).Err() })
+	if err == nil {
+		s.saves.Add(1)
+	}
+	return err
+}
+
+// deleteIfFingerprint deletes KEYS[1] if its value starts with one of ARGV (the rejected
+// token's fingerprint under each key).
+var deleteIfFingerprint = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local fp = string.sub(v, 1, ` + fmt.Sprint(fpSize) + `)
+for i = 1, #ARGV do
+  if fp == ARGV[i] then return redis.call('DEL', KEYS[1]) end
+end
+return 0`)
+
+// Delete removes key's token only if it is still rejected.
+func (s *Store) Delete(ctx context.Context, key, rejected string) error {
+	name, _ := s.names(key)
+	fps := make([]any, len(s.keys))
+	for i := range s.keys {
+		fps[i] = s.keys[i].fingerprint(rejected)
+	}
+	var n int64
+	err := s.do(ctx, func(ctx context.Context) error {
+		var err error
+		n, err = deleteIfFingerprint.Run(ctx, s.rdb, []string{name}, fps...).Int64()
+		return err
+	})
+	if n > 0 {
+		s.deletes.Add(1)
+	}
+	return err
+}
+
+// releaseIfOwner deletes KEYS[1] if it holds ARGV[1].
+var releaseIfOwner = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+
+// Lock takes key's fetch lock for ttl (SET NX PX with a random owner).
+func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	_, name := s.names(key)
+	var b [16]byte
+	rand.Read(b[:])
+	owner := hex.EncodeToString(b[:])
+	var ok bool
+	err := s.do(ctx, func(ctx context.Context) error {
+		var err error
+		ok, err = s.rdb.SetNX(ctx, name, owner, ttl).Result()
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if !ok {
+		s.busy.Add(1)
+		return nil, false, nil
+	}
+	s.taken.Add(1)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			// A release that fails leaves the lock to expire: the others wait at most ttl.
+			s.do(context.Background(), func(ctx context.Context) error {
+				return releaseIfOwner.Run(ctx, s.rdb, []string{name}, owner).Err()
+			})
+		})
+	}, true, nil
+}
+
+// Await polls until key has a token, or its lock is gone (released or expired), or ctx ends.
+func (s *Store) Await(ctx context.Context, key string) error {
+	s.waits.Add(1)
+	token, lock := s.names(key)
+	t := time.NewTimer(s.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		var n int64
+		var locked bool
+		err := s.do(ctx, func(ctx context.Context) error {
+			pipe := s.rdb.Pipeline()
+			has := pipe.Exists(ctx, token)
+			l := pipe.Exists(ctx, lock)
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+			n, locked = has.Val(), l.Val() == 1
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if n == 1 || !locked {
+			return nil
+		}
+		t.Reset(s.poll)
+	}
+}
+
+// redactURL hides a URL's password.
+func redactURL(raw string) string {
+	if i := strings.Index(raw, "://"); i >= 0 {
+		if j := strings.LastIndex(raw, "@"); j > i {
+			user := raw[i+3 : j]
+			if u, _, ok := strings.Cut(user, ":"); ok {
+				return raw[:i+3] + u + ":***" + raw[j:]
+			}
+		}
+	}
+	return raw
+}

@@ -1,0 +1,303 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/finauth/finauth/internal/redistest"
+	"github.com/finauth/finauth/tokencache"
+	"github.com/finauth/finauth/tokencache/redisstore"
+)
+
+var (
+	key1 = bytes.Repeat([]byte{1}, 32)
+	key2 = bytes.Repeat([]byte{2}, 32)
+)
+
+func newStore(t *testing.T, srv *redistest.Server, keys ...[]byte) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(redisstore.Options{URL: srv.URL(), Keys: keys, Namespace: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func raw(t *testing.T, srv *redistest.Server) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: srv.Password})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// everything returns every key name and value in Redis, as one string.
+func everything(t *testing.T, c *redis.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		v, _ := c.Get(ctx, k).Result()
+		fmt.Fprintf(&b, "%s=%s\n", k, v)
+	}
+	return b.String()
+}
+
+func TestStore_SealsTokensWithNoPlaintextInRedis(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := newStore(t, srv, key1)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	tok := tokencache.Token{Value: "secret-access-token", Type: "Bearer", Expiry: exp, RefreshToken: "secret-refresh", Extra: map[string]any{"scope": "accounts"}}
+	if err := s.Save(ctx, "account-12345", tok); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s.Load(ctx, "account-12345")
+	if err != nil || !ok || got.Value != tok.Value || got.Type != "Bearer" || !got.Expiry.Equal(exp) || got.RefreshToken != "secret-refresh" || got.Extra["scope"] != "accounts" {
+		t.Fatalf("%+v %v %v", got, ok, err)
+	}
+	all := everything(t, raw(t, srv))
+	for _, secret := range []string{"secret-access-token", "secret-refresh", "account-12345", "accounts"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("%q is in Redis in clear:\n%q", secret, all)
+		}
+	}
+	// The entry expires with the token.
+	name := strings.SplitN(all, "=", 2)[0]
+	if ttl := raw(t, srv).PTTL(ctx, name).Val(); ttl < 59*time.Minute || ttl > time.Hour {
+		t.Errorf("TTL %v, want the token's remaining hour", ttl)
+	}
+	if _, ok, _ := s.Load(ctx, "another"); ok {
+		t.Error("a key never saved loads")
+	}
+}
+
+// An entry moved to another key does not open there (the key name is associated data); a
+// value sealed with a key no longer configured is a miss, never an error.
+func TestStore_MovedOrUndecryptableValuesAreMisses(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s := newStore(t, srv, key1)
+	s.Save(ctx, "a", tokencache.Token{Value: "tok-a", Expiry: time.Now().Add(time.Hour)})
+	s.Save(ctx, "b", tokencache.Token{Value: "tok-b", Expiry: time.Now().Add(time.Hour)})
+	c := raw(t, srv)
+	names := c.Keys(ctx, "test:token:*").Val()
+	if len(names) != 2 {
+		t.Fatalf("keys %v", names)
+	}
+	va := c.Get(ctx, names[0]).Val()
+	c.Set(ctx, names[1], va, time.Hour) // the first entry's value under the second name
+	hits := 0
+	for _, k := range []string{"a", "b"} {
+		if _, ok, err := s.Load(ctx, k); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			hits++
+		}
+	}
+	if hits != 1 || s.Stats().Undecryptable != 1 {
+		t.Fatalf("%d hits, stats %+v: a moved value opened", hits, s.Stats())
+	}
+
+	// Rotation: [key2, key1] opens what key1 sealed; key2 alone does not (a miss).
+	rotated := newStore(t, srv, key2, key1)
+	onlyNew := newStore(t, srv, key2)
+	s.Save(ctx, "c", tokencache.Token{Value: "tok-c", Expiry: time.Now().Add(time.Hour)})
+	if tok, ok, err := rotated.Load(ctx, "c"); !ok || err != nil || tok.Value != "tok-c" {
+		t.Fatalf("rotated keys: %v %v", ok, err)
+	}
+	if _, ok, err := onlyNew.Load(ctx, "c"); ok || err != nil || onlyNew.Stats().Undecryptable != 1 {
+		t.Fatalf("rotated-out key: %v %v %+v", ok, err, onlyNew.Stats())
+	}
+}
+
+func TestStore_DeleteOnlyTheRejectedToken(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s := newStore(t, srv, key1)
+	rotated := newStore(t, srv, key2, key1)
+	s.Save(ctx, "k", tokencache.Token{Value: "current", Expiry: time.Now().Add(time.Hour)})
+	if err := s.Delete(ctx, "k", "an-older-one"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.Load(ctx, "k"); !ok {
+		t.Fatal("a token that was not rejected was deleted")
+	}
+	if err := rotated.Delete(ctx, "k", "current"); err != nil { // sealed with key1, rejected by a rotated replica
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.Load(ctx, "k"); ok {
+		t.Fatal("the rejected token is still stored")
+	}
+	if rotated.Stats().Deletes != 1 {
+		t.Fatalf("stats %+v", rotated.Stats())
+	}
+}
+
+func TestStore_ScopesDoNotMeet(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s := newStore(t, srv, key1)
+	a, b := s.Scope("pismo|tenant-a"), s.Scope("pismo|tenant-b")
+	a.Save(ctx, "", tokencache.Token{Value: "tok-a", Expiry: time.Now().Add(time.Hour)})
+	if _, ok, _ := b.Load(ctx, ""); ok {
+		t.Fatal("tenant b loads tenant a's token")
+	}
+	if tok, ok, _ := a.Load(ctx, ""); !ok || tok.Value != "tok-a" {
+		t.Fatal("tenant a lost its token")
+	}
+}
+
+func TestStore_LockAndAwait(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s := newStore(t, srv, key1)
+	release, ok, err := s.Lock(ctx, "k", time.Minute)
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if _, ok, _ := s.Lock(ctx, "k", time.Minute); ok {
+		t.Fatal("a held lock was taken again")
+	}
+	// Await returns once the holder saves.
+	done := make(chan error, 1)
+	go func() { done <- s.Await(ctx, "k") }()
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("Await returned before anything happened: %v", err)
+	default:
+	}
+	s.Save(ctx, "k", tokencache.Token{Value: "v", Expiry: time.Now().Add(time.Hour)})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	release()
+	release() // idempotent
+	if _, ok, _ := s.Lock(ctx, "k", 200*time.Millisecond); !ok {
+		t.Fatal("a released lock could not be taken")
+	}
+	// A lock left by a dead holder expires; Await notices.
+	if err := s.Await(ctx, "k2"); err != nil { // no lock, no token: returns at once
+		t.Fatal(err)
+	}
+	s.Lock(ctx, "k2", 200*time.Millisecond)
+	start := time.Now()
+	if err := s.Await(ctx, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.Lock(ctx, "k2", time.Minute); !ok || time.Since(start) < 100*time.Millisecond {
+		t.Fatal("the expired lock could not be taken, or Await did not wait for its expiry")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := s.Await(cctx, "k2"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Await past its context: %v", err)
+	}
+}
+
+// Redis killed: calls fail fast, the breaker opens and refuses at once; Redis back: the probe
+// closes it and the store works again.
+func TestStore_BreakerOpensWhenRedisDiesAndClosesWhenItIsBack(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s, err := redisstore.New(redisstore.Options{URL: srv.URL(), Keys: [][]byte{key1}, ProbeInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Save(ctx, "k", tokencache.Token{Value: "v", Expiry: time.Now().Add(time.Hour)})
+	srv.Kill()
+	for range 3 {
+		if _, _, err := s.Load(ctx, "k"); err == nil {
+			t.Fatal("a load from a dead Redis did not fail")
+		}
+	}
+	if st := s.Stats(); !st.Open || st.BreakerOpens != 1 {
+		t.Fatalf("stats %+v: the breaker did not open", st)
+	}
+	if _, _, err := s.Load(ctx, "k"); !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Fatalf("open breaker: %v", err)
+	}
+	srv.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().Open {
+		if time.Now().After(deadline) {
+			t.Fatal("the breaker did not close after Redis came back")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.Save(ctx, "k", tokencache.Token{Value: "v2", Expiry: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if tok, ok, err := s.Load(ctx, "k"); !ok || err != nil || tok.Value != "v2" {
+		t.Fatalf("%v %v", ok, err)
+	}
+}
+
+func TestNew_ReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := redisstore.New(redisstore.Options{URL: "redis://:hunter2@[bad", Keys: [][]byte{[]byte("short")}})
+	var ce *redisstore.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "32 bytes") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("%v", err)
+	}
+	if _, err := redisstore.New(redisstore.Options{URL: "redis://localhost:6379"}); err == nil || !strings.Contains(err.Error(), "never stored in clear") {
+		t.Fatalf("no key: %v", err)
+	}
+	if _, err := redisstore.ParseKeys("not base64!"); err == nil {
+		t.Fatal("bad base64 accepted")
+	}
+	keys, err := redisstore.ParseKeys(" AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE= , AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI")
+	if err != nil || len(keys) != 2 || !bytes.Equal(keys[0], key1) || !bytes.Equal(keys[1], key2) {
+		t.Fatalf("%v %v", keys, err)
+	}
+}
+
+// Six caches sharing the store: one fetch for all of them, the rest wait and load it.
+func TestStore_SixCachesOneFetch(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	var fetches atomic.Int64
+	fetch := func(context.Context, string) (tokencache.Token, error) {
+		n := fetches.Add(1)
+		time.Sleep(50 * time.Millisecond)
+		return tokencache.Token{Value: fmt.Sprint("tok-", n), Expiry: time.Now().Add(time.Hour)}, nil
+	}
+	var wg sync.WaitGroup
+	for range 6 {
+		c := tokencache.New(fetch, tokencache.Options{Store: newStore(t, srv, key1).Scope("p")})
+		t.Cleanup(func() { c.Close() })
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if tok, err := c.Token(context.Background(), "acct"); err != nil || tok.Value != "tok-1" {
+					t.Errorf("%q %v", tok.Value, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if fetches.Load() != 1 {
+		t.Fatalf("%d fetches", fetches.Load())
+	}
+}
