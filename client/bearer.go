@@ -16,7 +16,16 @@ type BearerOptions struct {
 	Cache tokencache.Options
 	// RefreshInterval is transport.Bearer's.
 	RefreshInterval time.Duration
+	// Store shares tokens beyond this process (tokencache/redisstore); it replaces
+	// Cache.Store when set. A store that is a tokencache.Scoper is scoped to Identity.
+	Store tokencache.Store
+	// Identity names the token issuer and client (the provider sets it from its
+	// configuration), so that a shared store keeps different clients' tokens apart.
+	Identity string
 }
+
+// SetStore makes s the token cache's shared store.
+func (o *BearerOptions) SetStore(s tokencache.Store) { o.Store = s }
 
 // SetClock makes c the clock of tokens, timers and signatures.
 func (o *BearerOptions) SetClock(c tokencache.Clock) { o.Cache.Clock = c }
@@ -59,7 +68,14 @@ type BearerTransport struct {
 // NewBearerTransport builds the transport: tokens from fetch, cached under the key keyFunc
 // picks, sent to origins only.
 func NewBearerTransport(fetch tokencache.FetchFunc, keyFunc transport.KeyFunc, origins *transport.Origins, o *BearerOptions) *BearerTransport {
-	cache := tokencache.New(fetch, o.Cache)
+	co := o.Cache
+	if o.Store != nil {
+		co.Store = o.Store
+	}
+	if sc, ok := co.Store.(tokencache.Scoper); ok {
+		co.Store = sc.Scope(o.Identity)
+	}
+	cache := tokencache.New(fetch, co)
 	return &BearerTransport{
 		cache:    cache,
 		settings: &o.Settings,

@@ -44,6 +44,12 @@ func WithRefreshInterval(d time.Duration) Option {
 	return func(o *options) { o.RefreshInterval = d }
 }
 
+// WithTokenStore shares the tokens through s beyond this process: with a
+// tokencache/redisstore Store, the replicas of a service make one token request per scope
+// set per token lifetime between them. A store shared by several clients is scoped to this
+// configuration's token URL, client ID and audience.
+func WithTokenStore(s tokencache.Store) Option { return func(o *options) { o.SetStore(s) } }
+
 func collect(opts []Option) *options {
 	o := &options{}
 	for _, f := range opts {
@@ -98,6 +104,7 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		return nil, client.Problemf(cfg.provider(), "APIURLs", cfg.name("API_URL"), "%v", err)
 	}
 	def := scopeKey(cfg.Scopes)
+	o.Identity = strings.Join([]string{cfg.provider(), cfg.TokenURL, cfg.ClientID, cfg.Audience}, "\x00")
 	return client.NewBearerTransport(r.fetch, func(req *http.Request) (string, error) {
 		if k, ok := req.Context().Value(scopesKey{}).(string); ok {
 			return k, nil

@@ -36,6 +36,12 @@ func WithClock(c tokencache.Clock) Option { return func(o *options) { o.SetClock
 // WithCacheOptions sets the token cache's options (refresh window, margin, hooks, store...).
 func WithCacheOptions(co tokencache.Options) Option { return func(o *options) { o.SetCache(co) } }
 
+// WithTokenStore shares the tokens through s beyond this process: with a
+// tokencache/redisstore Store, the replicas of a service make one token request per
+// account per token lifetime between them. A store shared by several clients is scoped to
+// this configuration's token URL, tenant, issuer, subject, group and key ID.
+func WithTokenStore(s tokencache.Store) Option { return func(o *options) { o.SetStore(s) } }
+
 // WithRefreshInterval sets the least time between two refreshes of one account's token
 // triggered by 401s of tokens rejected as soon as they were fetched (an API that refuses
 // every token): default 10s, negative for no limit. See transport.Bearer.

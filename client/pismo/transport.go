@@ -3,6 +3,7 @@ package pismo
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/tokencache"
@@ -36,6 +37,7 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		return nil, client.Problemf(provider, "APIURLs", "PISMO_API_URL", "%v", err)
 	}
 	sel := o.selector
+	o.Identity = strings.Join([]string{provider, cfg.TokenURL, cfg.TenantID, cfg.Issuer, cfg.Subject, cfg.Group, cfg.KeyID}, "\x00")
 	return client.NewBearerTransport(x.fetch, func(req *http.Request) (string, error) {
 		a, err := sel(req)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -29,6 +30,7 @@ import (
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/tokencache"
+	"github.com/finauth/finauth/tokencache/redisstore"
 	"github.com/finauth/finauth/transport"
 )
 
@@ -265,11 +267,16 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, coun
 		if err != nil {
 			return nil, noCounters, nil, err
 		}
-		t, err := pismo.NewTransport(cfg, pismo.WithBaseTransport(base), pismo.WithTokenHTTPClient(tokenClient))
+		store, closeStore, err := a.tokenStore()
 		if err != nil {
 			return nil, noCounters, nil, err
 		}
-		return t, bearerCounters(t), func() { t.Close() }, nil
+		t, err := pismo.NewTransport(cfg, pismo.WithBaseTransport(base), pismo.WithTokenHTTPClient(tokenClient), pismo.WithTokenStore(store))
+		if err != nil {
+			closeStore()
+			return nil, noCounters, nil, err
+		}
+		return t, bearerCounters(t), func() { t.Close(); closeStore() }, nil
 	case "soldo":
 		cfg, err := r.soldoConfig(a, "")
 		if err != nil {
@@ -299,11 +306,16 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, coun
 		if err != nil {
 			return nil, noCounters, nil, err
 		}
-		t, err := clientcredentials.NewTransport(cfg, clientcredentials.WithBaseTransport(base), clientcredentials.WithTokenHTTPClient(tokenClient))
+		store, closeStore, err := a.tokenStore()
 		if err != nil {
 			return nil, noCounters, nil, err
 		}
-		return t, bearerCounters(t), func() { t.Close() }, nil
+		t, err := clientcredentials.NewTransport(cfg, clientcredentials.WithBaseTransport(base), clientcredentials.WithTokenHTTPClient(tokenClient), clientcredentials.WithTokenStore(store))
+		if err != nil {
+			closeStore()
+			return nil, noCounters, nil, err
+		}
+		return t, bearerCounters(t), func() { t.Close(); closeStore() }, nil
 	case "none":
 		// No credentials at all: the baseline a load run of a profile is compared with.
 		base, _, err := r.base()
@@ -313,6 +325,20 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, coun
 		return base, noCounters, func() {}, nil
 	}
 	return nil, noCounters, nil, usagef("--profile %q: use pismo, soldo, mia or none", r.profile)
+}
+
+// tokenStore is the shared token store FINAUTH_REDIS_URL names (nil without it), so that
+// several finauth processes (or finauth and your service) share one token per key; its
+// state changes (Redis down, back) are logged on stderr.
+func (a *app) tokenStore() (tokencache.Store, func(), error) {
+	s, err := redisstore.FromEnv(a.lookup, slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	if err != nil {
+		return nil, func() {}, &usageError{err.Error()}
+	}
+	if s == nil {
+		return nil, func() {}, nil
+	}
+	return s, func() { s.Close() }, nil
 }
 
 // refuseForeign is a usage error (exit 2) unless target's origin is one of the configured

@@ -33,6 +33,10 @@ func newStore(t *testing.T, srv *redistest.Server, keys ...[]byte) *redisstore.S
 	return s
 }
 
+func newStoreB(srv *redistest.Server) (*redisstore.Store, error) {
+	return redisstore.New(redisstore.Options{URL: srv.URL(), Keys: [][]byte{key1}, Namespace: "bench", Timeout: time.Second})
+}
+
 func raw(t *testing.T, srv *redistest.Server) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: srv.Password})
 	t.Cleanup(func() { c.Close() })
@@ -300,4 +304,27 @@ func TestStore_SixCachesOneFetch(t *testing.T) {
 	if fetches.Load() != 1 {
 		t.Fatalf("%d fetches", fetches.Load())
 	}
+}
+
+func TestFromEnv(t *testing.T) {
+	t.Parallel()
+	env := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	if s, err := redisstore.FromEnv(env(nil), nil); s != nil || err != nil {
+		t.Fatalf("no URL: %v %v", s, err)
+	}
+	_, err := redisstore.FromEnv(env(map[string]string{"FINAUTH_REDIS_URL": "redis://:hunter2@localhost:6379"}), nil)
+	if err == nil || !strings.Contains(err.Error(), "FINAUTH_CACHE_KEY") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("a URL without a key: %v", err)
+	}
+	_, err = redisstore.FromEnv(env(map[string]string{"FINAUTH_REDIS_URL": "redis://localhost:6379", "FINAUTH_CACHE_KEY": "c2hvcnQ="}), nil)
+	if err == nil || !strings.Contains(err.Error(), "FINAUTH_CACHE_KEY: key 1 is 5 bytes") {
+		t.Fatalf("a short key: %v", err)
+	}
+	s, err := redisstore.FromEnv(env(map[string]string{"FINAUTH_REDIS_URL": "redis://localhost:6379", "FINAUTH_CACHE_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "FINAUTH_CACHE_NAMESPACE": "svc"}), nil)
+	if err != nil || s == nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/finauth/finauth/integration/pismomock"
+	"github.com/finauth/finauth/internal/redistest"
+)
+
+const cacheKey = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+
+// replicas starts n finauth load processes at once with the Pismo mock and Redis in their
+// environment, and returns their summaries once all have exited.
+func replicas(t *testing.T, n int, m *pismomock.Server, srv *redistest.Server, during func(), args ...string) []loadSummary {
+	t.Helper()
+	env := pismoEnv(m)
+	env["FINAUTH_REDIS_URL"] = srv.URL()
+	env["FINAUTH_CACHE_KEY"] = cacheKey
+	out := make([]loadSummary, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []string
+	for i := range n {
+		cmd := exec.Command(bin, append(append([]string{"load", "--json"}, args...), m.URL+"/cards/v1/cards")...)
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := cmd.Wait()
+			if jerr := json.Unmarshal(stdout.Bytes(), &out[i]); err != nil || jerr != nil {
+				mu.Lock()
+				failures = append(failures, fmt.Sprintf("replica %d: %v %v\n%s\n%s", i, err, jerr, stdout.String(), stderr.String()))
+				mu.Unlock()
+			}
+		}()
+	}
+	if during != nil {
+		during()
+	}
+	wg.Wait()
+	for _, f := range failures {
+		t.Error(f)
+	}
+	return out
+}
+
+// Six replicas (separate finauth processes) start cold together against the Pismo mock,
+// sharing Redis: one token exchange in all.
+func TestCLI_SixReplicasColdShareOneExchangeThroughRedis(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	m := newPismoMock(t)
+	sums := replicas(t, 6, m, srv, nil, "-n", "300", "-c", "8")
+	total := 0
+	for _, s := range sums {
+		total += s.OK
+	}
+	if total != 6*300 {
+		t.Fatalf("%d requests answered 2xx of %d", total, 6*300)
+	}
+	if ex := m.Stats().Exchanges; ex != 1 {
+		t.Fatalf("%d exchanges for 6 replicas, want 1", ex)
+	}
+}
+
+// Revocations under traffic from 4 replicas: each revocation costs one exchange for the
+// fleet (the 401s of every replica lead to one compare-and-delete and one fetch), so
+// exchanges <= revocations + 1 (the cold start).
+func TestCLI_RevocationsUnderFourReplicasCostOneExchangeEach(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	m := newPismoMock(t)
+	const revocations = 3
+	sums := replicas(t, 4, m, srv, func() {
+		time.Sleep(700 * time.Millisecond)
+		for range revocations {
+			m.RevokeAll()
+			time.Sleep(500 * time.Millisecond)
+		}
+	}, "--duration", "3s", "-c", "4")
+	var replays uint64
+	for i, s := range sums {
+		if s.OK != s.Requests || s.Requests == 0 {
+			t.Errorf("replica %d: %d of %d ok (%v)", i, s.OK, s.Requests, s.Status)
+		}
+		replays += s.Replays401
+	}
+	ex := m.Stats().Exchanges
+	if ex > revocations+1 {
+		t.Fatalf("%d exchanges for %d revocations, want at most %d", ex, revocations, revocations+1)
+	}
+	if ex < 2 || replays == 0 {
+		t.Fatalf("%d exchanges, %d replays: the revocations did not reach the replicas", ex, replays)
+	}
+	t.Logf("%d revocations: %d exchanges, %d requests replayed after a 401", revocations, ex, replays)
+}
+
+// Redis killed in the middle of a run: every request is still answered (the replicas work
+// alone until it is back).
+func TestCLI_RedisKilledMidRunFailsNoRequest(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	m := newPismoMock(t)
+	sums := replicas(t, 3, m, srv, func() {
+		time.Sleep(time.Second)
+		srv.Kill()
+	}, "--duration", "3s", "-c", "4")
+	for i, s := range sums {
+		if s.OK != s.Requests || s.Requests == 0 {
+			t.Errorf("replica %d: %d of %d ok (errors %v)", i, s.OK, s.Requests, s.Errors)
+		}
+	}
+}

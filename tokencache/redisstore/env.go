@@ -1,0 +1,37 @@
+package redisstore
+
+import (
+	"log/slog"
+	"strings"
+)
+
+// Environment variables read by FromEnv (and by the finauth CLI for every profile).
+const (
+	EnvURL       = "FINAUTH_REDIS_URL"       // redis://[user:password@]host:port[/db], rediss:// for TLS
+	EnvKey       = "FINAUTH_CACHE_KEY"       // base64 32-byte keys, comma-separated: the first seals
+	EnvNamespace = "FINAUTH_CACHE_NAMESPACE" // prefix of the Redis keys; default "finauth"
+)
+
+// FromEnv builds the Store from FINAUTH_REDIS_URL, FINAUTH_CACHE_KEY and
+// FINAUTH_CACHE_NAMESPACE (lookup is os.LookupEnv or a test's map). It returns nil and no
+// error when FINAUTH_REDIS_URL is not set: no shared cache. A URL without a key is refused:
+// tokens are never stored in clear. logger may be nil.
+func FromEnv(lookup func(string) (string, bool), logger *slog.Logger) (*Store, error) {
+	get := func(name string) string {
+		v, _ := lookup(name)
+		return strings.TrimSpace(v)
+	}
+	url := get(EnvURL)
+	if url == "" {
+		return nil, nil
+	}
+	raw := get(EnvKey)
+	if raw == "" {
+		return nil, &ConfigError{Problem: EnvURL + " is set but " + EnvKey + " is not: tokens are never stored in clear; set " + EnvKey + " to a base64 32-byte key (make one with: openssl rand -base64 32), the same on every replica"}
+	}
+	keys, err := ParseKeys(raw)
+	if err != nil {
+		return nil, &ConfigError{Problem: EnvKey + ": " + strings.TrimPrefix(err.Error(), "finauth: redisstore: ")}
+	}
+	return New(Options{URL: url, Keys: keys, Namespace: get(EnvNamespace), Logger: logger})
+}
