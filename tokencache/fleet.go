@@ -18,8 +18,8 @@ type FleetStore interface {
 	// Lock tries to take key's fetch lock for ttl. ok is false when another holder has it.
 	// release gives the lock up, only if it is still this caller's.
 	Lock(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
-	// Await returns when key's token may be stored: saved by the lock's holder, or the lock
-	// released or expired. It returns ctx's error when ctx ends first.
+	// Await returns when key's lock is gone: released by its holder (which saves its token
+	// first) or expired. It returns ctx's error when ctx ends first.
 	Await(ctx context.Context, key string) error
 }
 

@@ -27,7 +27,7 @@ type MemoryStore struct {
 	mu      sync.Mutex
 	tokens  map[string]Token
 	locks   map[string]memLock
-	changed chan struct{} // closed (and replaced) when a token is saved or a lock released
+	changed chan struct{} // closed (and replaced) when a lock is released
 	clock   Clock
 	maxKeys int
 	owners  uint64
@@ -70,7 +70,6 @@ func (m *MemoryStore) Save(_ context.Context, key string, tok Token) error {
 		m.evictOne()
 	}
 	m.tokens[key] = tok
-	m.notifyLocked()
 	return nil
 }
 
@@ -100,15 +99,14 @@ func (m *MemoryStore) Lock(_ context.Context, key string, ttl time.Duration) (fu
 	}, true, nil
 }
 
-// Await returns when key has a token, or its lock is released or expired, or ctx ends.
+// Await returns when key's lock is released or expired, or ctx ends.
 func (m *MemoryStore) Await(ctx context.Context, key string) error {
 	for {
 		m.mu.Lock()
-		_, has := m.tokens[key]
 		l, locked := m.locks[key]
 		ch := m.changed
 		m.mu.Unlock()
-		if has || !locked || !m.clock.Now().Before(l.until) {
+		if !locked || !m.clock.Now().Before(l.until) {
 			return nil
 		}
 		select {

@@ -475,10 +475,12 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 	}, true, nil
 }
 
-// Await polls until key has a token, or its lock is gone (released or expired), or ctx ends.
+// Await polls until key's lock is gone: released by its holder (after it saved its token)
+// or expired (its holder died), or until ctx ends. It watches the lock, not the token: a
+// token already stored may be one the waiter cannot use (about to expire, or rejected).
 func (s *Store) Await(ctx context.Context, key string) error {
 	s.waits.Add(1)
-	token, lock := s.names(key)
+	_, lock := s.names(key)
 	t := time.NewTimer(s.poll)
 	defer t.Stop()
 	for {
@@ -487,22 +489,16 @@ func (s *Store) Await(ctx context.Context, key string) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		var n int64
-		var locked bool
+		var locked int64
 		err := s.do(ctx, func(ctx context.Context) error {
-			pipe := s.rdb.Pipeline()
-			has := pipe.Exists(ctx, token)
-			l := pipe.Exists(ctx, lock)
-			if _, err := pipe.Exec(ctx); err != nil {
-				return err
-			}
-			n, locked = has.Val(), l.Val() == 1
-			return nil
+			var err error
+			locked, err = s.rdb.Exists(ctx, lock).Result()
+			return err
 		})
 		if err != nil {
 			return err
 		}
-		if n == 1 || !locked {
+		if locked == 0 {
 			return nil
 		}
 		t.Reset(s.poll)

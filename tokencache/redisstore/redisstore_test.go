@@ -180,16 +180,18 @@ func TestStore_LockAndAwait(t *testing.T) {
 	if _, ok, _ := s.Lock(ctx, "k", time.Minute); ok {
 		t.Fatal("a held lock was taken again")
 	}
-	// Await returns once the holder saves.
+	// Await returns once the holder releases the lock (after saving), not on a token
+	// stored before (which may be one the waiter cannot use).
+	s.Save(ctx, "k", tokencache.Token{Value: "old", Expiry: time.Now().Add(time.Hour)})
 	done := make(chan error, 1)
 	go func() { done <- s.Await(ctx, "k") }()
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	select {
 	case err := <-done:
-		t.Fatalf("Await returned before anything happened: %v", err)
+		t.Fatalf("Await returned while the lock was held: %v", err)
 	default:
 	}
-	s.Save(ctx, "k", tokencache.Token{Value: "v", Expiry: time.Now().Add(time.Hour)})
+	release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
