@@ -35,6 +35,7 @@ type entry struct {
 	index      int                  // place in Cache.all; guarded by Cache.mu
 	used       atomic.Bool          // used since the current token was stored (for prefetch)
 	refreshing atomic.Bool          // a background refresh runs or waits for its backoff
+	lastReload atomic.Int64         // Unix ns of the last Reload read from the Store
 
 	mu       sync.Mutex
 	flight   *flight // the fetch in progress, shared by all waiters

@@ -30,6 +30,46 @@ type Scoper interface {
 	Scope(identity string) Store
 }
 
+// reloadInterval is the least time between two Reload reads of one key from the Store.
+const reloadInterval = 10 * time.Millisecond
+
+// Reload adopts key's token from the Store when the Store has a usable one other than
+// rejected and newer than the one held (another process replaced it), without fetching, and
+// reports whether it did. It is for a transport whose token was rejected while its own
+// refreshes are held back (transport.Bearer's RefreshInterval): a token shared by several
+// processes may have been replaced by another process already. A key is read from the
+// Store at most once per 100 ms, so an API that rejects every token does not turn each of
+// its 401s into a Store read.
+func (c *Cache) Reload(ctx context.Context, key, rejected string) (Token, bool) {
+	if c.o.Store == nil {
+		return Token{}, false
+	}
+	v, ok := c.entries.Load(key)
+	if !ok {
+		return Token{}, false
+	}
+	e := v.(*entry)
+	now := c.o.Clock.Now().UnixNano()
+	last := e.lastReload.Load()
+	if now-last < int64(reloadInterval) || !e.lastReload.CompareAndSwap(last, now) {
+		return Token{}, false
+	}
+	tok, ok := c.loadUsable(ctx, c.o.Store, e, rejected)
+	if !ok {
+		return Token{}, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.evicted || c.closed.Load() {
+		return Token{}, false
+	}
+	if cur := e.cur.Load(); cur == nil || newer(tok, cur) {
+		c.storeLocked(e, tok)
+		c.c.storeHits.Add(1)
+	}
+	return tok, true
+}
+
 // fleetRounds bounds how many times a fetch waits for another process's fetch before it
 // fetches on its own (a holder that keeps failing must not stall this process).
 const fleetRounds = 3

@@ -22,6 +22,12 @@ type TokenSource interface {
 	Invalidate(key, rejected string) bool
 }
 
+// reloader is a TokenSource whose tokens may be replaced by other processes (a cache on a
+// shared store): Reload adopts such a replacement without fetching.
+type reloader interface {
+	Reload(ctx context.Context, key, rejected string) (tokencache.Token, bool)
+}
+
 // handleSource is a TokenSource that hands out handles.
 type handleSource interface {
 	Handle(key string) *tokencache.Handle
@@ -237,17 +243,22 @@ func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, a
 			b.Tokens.Invalidate(key, tok.Value)
 		} else {
 			b.suppressed.Add(1)
+			b.reload(req.Context(), key, tok.Value)
 		}
 		return resp, nil
 	}
 	var fresh tokencache.Token
 	if !refresh {
 		// This key was refreshed after a 401 moments ago. Replay only if another request
-		// has a newer token already; never exchange again for a token rejected at once.
+		// (or, with a shared store, another process) has a newer token already; never
+		// exchange again for a token rejected at once.
 		var err error
 		if fresh, err = b.Tokens.Token(req.Context(), key); err != nil || fresh.Value == tok.Value {
-			b.suppressed.Add(1)
-			return resp, nil
+			var ok bool
+			if fresh, ok = b.reload(req.Context(), key, tok.Value); !ok {
+				b.suppressed.Add(1)
+				return resp, nil
+			}
 		}
 	}
 	drain(resp.Body, b.DrainTimeout)
@@ -271,6 +282,17 @@ func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, a
 		b.refreshes.accepted(key, fresh.Value)
 	}
 	return resp, err
+}
+
+// reload asks a shared-store cache for a token another process fetched after tok was
+// rejected.
+func (b *Bearer) reload(ctx context.Context, key, rejected string) (tokencache.Token, bool) {
+	if r, ok := b.Tokens.(reloader); ok {
+		if t, ok := r.Reload(ctx, key, rejected); ok && t.Value != rejected {
+			return t, true
+		}
+	}
+	return tokencache.Token{}, false
 }
 
 // drain reads what is left of a rejected response's body, at most drainLimit bytes for at

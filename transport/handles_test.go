@@ -92,3 +92,65 @@ func TestBearer_HandlesForAFewKeysLookupForTheRest(t *testing.T) {
 		t.Fatalf("the handle serves %q, the cache refreshed to %q", again, renewed)
 	}
 }
+
+// Two processes share a store (here: two caches on one MemoryStore). Process A's refreshed
+// token is rejected at once, so A holds back further refreshes (RefreshInterval); process B
+// meanwhile fetched a newer token into the store. A's next 401 adopts B's token from the
+// store (no token request of its own) and the request succeeds.
+func TestBearer_HeldBackRefreshAdoptsATokenAnotherProcessStored(t *testing.T) {
+	t.Parallel()
+	store := tokencache.NewMemoryStore(nil, 0)
+	var n atomic.Int64
+	var aFetches atomic.Int64
+	fetch := func(counter *atomic.Int64) tokencache.FetchFunc {
+		return func(context.Context, string) (tokencache.Token, error) {
+			counter.Add(1)
+			return tokencache.Token{Value: fmt.Sprint("tok-", n.Add(1)), Expiry: time.Now().Add(time.Hour)}, nil
+		}
+	}
+	a := tokencache.New(fetch(&aFetches), tokencache.Options{Store: store})
+	b := tokencache.New(fetch(new(atomic.Int64)), tokencache.Options{Store: store})
+	t.Cleanup(func() { a.Close(); b.Close() })
+
+	var accepted sync.Map
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := accepted.Load(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")); !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	bearer := &transport.Bearer{Base: srv.Client().Transport, Tokens: a, Origins: mustOrigins(t, srv.URL)}
+	status := func() int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		resp, err := bearer.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// A: tok-1 rejected, refreshed to tok-2, rejected too: the caller gets the 401.
+	if got := status(); got != 401 || aFetches.Load() != 2 {
+		t.Fatalf("first request: %d after %d fetches", got, aFetches.Load())
+	}
+	// B: sees tok-2 rejected too, and fetches tok-3 into the store; the API accepts it.
+	if tok, err := b.Token(context.Background(), ""); err != nil || tok.Value != "tok-2" {
+		t.Fatalf("B's first token: %q %v", tok.Value, err)
+	}
+	b.Invalidate("", "tok-2")
+	if tok, err := b.Token(context.Background(), ""); err != nil || tok.Value != "tok-3" {
+		t.Fatalf("B: %q %v", tok.Value, err)
+	}
+	accepted.Store("tok-3", true)
+	// A: tok-2 rejected again; refreshing is held back, but the store has tok-3.
+	if got := status(); got != 200 {
+		t.Fatalf("second request: %d (suppressed: %d)", got, bearer.SuppressedRefreshes())
+	}
+	if aFetches.Load() != 2 {
+		t.Fatalf("A fetched again (%d fetches) instead of adopting the stored token", aFetches.Load())
+	}
+	if tok, _ := a.Token(context.Background(), ""); tok.Value != "tok-3" {
+		t.Fatalf("A's cache serves %q", tok.Value)
+	}
+}
