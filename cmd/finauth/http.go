@@ -333,7 +333,7 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, coun
 func (a *app) tokenStore() (tokencache.Store, func(), error) {
 	s, err := redisstore.FromEnv(a.lookup, slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	if err != nil {
-		return nil, func() {}, &usageError{err.Error()}
+		return nil, func() {}, &usageError{strings.TrimPrefix(err.Error(), "finauth: ")}
 	}
 	if s == nil {
 		return nil, func() {}, nil

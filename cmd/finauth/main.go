@@ -215,10 +215,25 @@ func (a *app) newFlags(name, synopsis string) *flag.FlagSet {
 			fs.SetOutput(a.stderr)
 			fs.PrintDefaults()
 			fs.SetOutput(io.Discard)
+			if footer, ok := helpFooters[name]; ok {
+				fmt.Fprint(a.stderr, footer)
+			}
 		},
 	})
 	return fs
 }
+
+// sharedCacheHelp documents the variables of the shared token cache.
+const sharedCacheHelp = `
+environment (pismo and mia profiles): share tokens with other processes through Redis
+  FINAUTH_REDIS_URL        redis://[user:password@]host:port[/db], rediss:// for TLS
+  FINAUTH_CACHE_KEY        base64 32-byte key(s) encrypting the tokens, comma-separated, the
+                           first encrypts (required with FINAUTH_REDIS_URL; openssl rand -base64 32)
+  FINAUTH_CACHE_NAMESPACE  prefix of the Redis keys (default finauth)
+`
+
+// helpFooters are printed after a command's flags by --help.
+var helpFooters = map[string]string{"call": sharedCacheHelp, "load": sharedCacheHelp}
 
 // flagHelp is a flag set's short usage line (for errors) and full help (for --help).
 type flagHelp struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,5 +123,22 @@ func TestCLI_RedisKilledMidRunFailsNoRequest(t *testing.T) {
 		if s.OK != s.Requests || s.Requests == 0 {
 			t.Errorf("replica %d: %d of %d ok (errors %v)", i, s.OK, s.Requests, s.Errors)
 		}
+	}
+}
+
+// A Redis URL without an encryption key is refused before anything is sent: tokens are never
+// stored in clear. The message names the variable and how to make a key.
+func TestCLI_RedisWithoutACacheKeyIsRefused(t *testing.T) {
+	t.Parallel()
+	m := newPismoMock(t)
+	env := pismoEnv(m)
+	env["FINAUTH_REDIS_URL"] = "redis://:hunter2@127.0.0.1:1/0"
+	r := finauth(t, env, "", "load", "-n", "1", m.URL+"/cards/v1/cards")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "FINAUTH_CACHE_KEY") || !strings.Contains(r.stderr, "openssl rand -base64 32") ||
+		strings.Contains(r.stderr, "finauth: finauth:") || strings.Contains(r.stderr, "hunter2") || m.Stats().Exchanges != 0 {
+		t.Fatalf("%+v, %d exchanges", r, m.Stats().Exchanges)
+	}
+	if h := finauth(t, nil, "", "load", "--help"); !strings.Contains(h.stderr, "FINAUTH_REDIS_URL") {
+		t.Fatalf("load --help does not document the shared cache:\n%s", h.stderr)
 	}
 }
