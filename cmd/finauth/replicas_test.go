@@ -142,3 +142,23 @@ func TestCLI_RedisWithoutACacheKeyIsRefused(t *testing.T) {
 		t.Fatalf("load --help does not document the shared cache:\n%s", h.stderr)
 	}
 }
+
+// rediss:// (TLS, its CA made in the test and trusted through SSL_CERT_FILE, as a user
+// would trust a private CA): two processes, one exchange, the token sealed in Redis.
+func TestCLI_SharedCacheOverTLS(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartTLS(t)
+	m := newPismoMock(t)
+	env := pismoEnv(m)
+	env["FINAUTH_REDIS_URL"] = srv.URL()
+	env["FINAUTH_CACHE_KEY"] = cacheKey
+	env["SSL_CERT_FILE"] = srv.CAFile
+	for range 2 {
+		if r := finauth(t, env, "", "load", "-n", "20", "--json", m.URL+"/cards/v1/cards"); r.code != exitOK {
+			t.Fatalf("%+v", r)
+		}
+	}
+	if ex := m.Stats().Exchanges; ex != 1 {
+		t.Fatalf("%d exchanges over a TLS Redis, want 1", ex)
+	}
+}

@@ -1,9 +1,11 @@
 // Package redistest starts a real redis-server for tests: on a free loopback port, with a
-// password, without persistence, stopped when the test ends.
+// password, without persistence, stopped when the test ends; with TLS (certificates made
+// in the test) and a Sentinel when asked.
 package redistest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -18,17 +20,33 @@ import (
 type Server struct {
 	Addr     string // 127.0.0.1:port
 	Password string
+	CAFile   string // with StartTLS: the PEM of the CA that signed the server's certificate
 	t        testing.TB
 	cmd      *exec.Cmd
 	dir      string
+	tlsArgs  []string
 }
 
-// URL is the server's redis:// URL, password included.
-func (s *Server) URL() string { return "redis://:" + s.Password + "@" + s.Addr + "/0" }
+// URL is the server's redis:// URL (rediss:// with TLS), password included.
+func (s *Server) URL() string {
+	scheme := "redis"
+	if s.CAFile != "" {
+		scheme = "rediss"
+	}
+	return scheme + "://:" + s.Password + "@" + s.Addr + "/0"
+}
 
 // Start starts redis-server. Without it on PATH the test is skipped with a message saying
 // how to install it, except under CI=true, where its absence fails the test.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	s := newServer(t)
+	s.start()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+func newServer(t testing.TB) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -36,31 +54,37 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skip("redis-server is not installed (apt-get install -y redis-server); skipping the tests that need a real Redis")
 	}
-	s := &Server{Password: "test-" + fmt.Sprint(time.Now().UnixNano()), t: t, dir: t.TempDir()}
+	return &Server{Password: fmt.Sprint("test-", time.Now().UnixNano()), t: t, dir: t.TempDir(), Addr: freeAddr(t)}
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Addr = l.Addr().String()
-	l.Close()
-	s.start()
-	t.Cleanup(s.Kill)
-	return s
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func (s *Server) start() {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
-	s.cmd = exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--requirepass", s.Password,
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
+	args := []string{"--port", port, "--bind", "127.0.0.1", "--requirepass", s.Password,
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}
+	var tc *tls.Config
+	if s.tlsArgs != nil {
+		args = append(append(args[:0:0], "--port", "0", "--tls-port", port), args[2:]...)
+		args = append(args, s.tlsArgs...)
+		tc = &tls.Config{InsecureSkipVerify: true} // only to see that it answers
+	}
+	s.cmd = exec.Command("redis-server", args...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if s.ping() {
-			return
-		}
+	for !ping(s.Addr, s.Password, tc) {
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
 			s.t.Fatalf("redis-server on %s did not answer within 10 s:\n%s", s.Addr, log)
@@ -69,19 +93,31 @@ func (s *Server) start() {
 	}
 }
 
-// ping sends AUTH and PING over a raw connection.
-func (s *Server) ping() bool {
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+// ping sends AUTH (when password is set) and PING over a raw connection.
+func ping(addr, password string, tc *tls.Config) bool {
+	d := &net.Dialer{Timeout: time.Second}
+	var c net.Conn
+	var err error
+	if tc != nil {
+		c, err = tls.DialWithDialer(d, "tcp", addr, tc)
+	} else {
+		c, err = d.Dial("tcp", addr)
+	}
 	if err != nil {
 		return false
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(c, "AUTH %s\r\nPING\r\n", s.Password)
 	r := bufio.NewReader(c)
-	a, _ := r.ReadString('\n')
+	if password != "" {
+		fmt.Fprintf(c, "AUTH %s\r\n", password)
+		if a, _ := r.ReadString('\n'); !strings.HasPrefix(a, "+OK") {
+			return false
+		}
+	}
+	fmt.Fprint(c, "PING\r\n")
 	p, _ := r.ReadString('\n')
-	return strings.HasPrefix(a, "+OK") && strings.HasPrefix(p, "+PONG")
+	return strings.HasPrefix(p, "+PONG")
 }
 
 // Kill stops the server at once (SIGKILL), as a crash would.

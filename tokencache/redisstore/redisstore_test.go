@@ -330,3 +330,28 @@ func TestFromEnv(t *testing.T) {
 	}
 	s.Close()
 }
+
+// Sentinel, through Options.Universal: the store finds the master through the sentinel.
+func TestStore_ThroughSentinel(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	sentinel := srv.StartSentinel(t)
+	s, err := redisstore.New(redisstore.Options{
+		Universal: &redis.UniversalOptions{MasterName: "mymaster", Addrs: []string{sentinel}, Password: srv.Password},
+		Keys:      [][]byte{key1}, Timeout: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Save(ctx, "k", tokencache.Token{Value: "via-sentinel", Expiry: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if tok, ok, err := s.Load(ctx, "k"); !ok || err != nil || tok.Value != "via-sentinel" {
+		t.Fatalf("%v %v", ok, err)
+	}
+	if n := raw(t, srv).DBSize(ctx).Val(); n != 1 {
+		t.Fatalf("the master holds %d keys, want the one saved through the sentinel", n)
+	}
+}
