@@ -162,3 +162,32 @@ func TestCLI_SharedCacheOverTLS(t *testing.T) {
 		t.Fatalf("%d exchanges over a TLS Redis, want 1", ex)
 	}
 }
+
+// A replica with a wrong (or rotated-out) key reads a value it cannot open: a miss, logged
+// once, a token request of its own, and no failed request; with the new key first and the old
+// one after it (rotation), the value opens again.
+func TestCLI_AWrongCacheKeyIsAMissNotAnError(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	m := newPismoMock(t)
+	env := pismoEnv(m)
+	env["FINAUTH_REDIS_URL"] = srv.URL()
+	run := func(key string) result {
+		t.Helper()
+		env["FINAUTH_CACHE_KEY"] = key
+		r := finauth(t, env, "", "load", "-n", "20", "--json", m.URL+"/cards/v1/cards")
+		if r.code != exitOK {
+			t.Fatalf("%+v", r)
+		}
+		return r
+	}
+	const other = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="
+	run(cacheKey)
+	if r := run(other); !strings.Contains(r.stderr, "does not decrypt") || m.Stats().Exchanges != 2 {
+		t.Fatalf("wrong key: %d exchanges\n%s", m.Stats().Exchanges, r.stderr)
+	}
+	run(cacheKey + "," + other) // rotation: opens what the other key sealed last
+	if ex := m.Stats().Exchanges; ex != 2 {
+		t.Fatalf("rotated keys: %d exchanges, want still 2", ex)
+	}
+}

@@ -18,13 +18,14 @@ import (
 
 // Server is a running redis-server.
 type Server struct {
-	Addr     string // 127.0.0.1:port
-	Password string
-	CAFile   string // with StartTLS: the PEM of the CA that signed the server's certificate
-	t        testing.TB
-	cmd      *exec.Cmd
-	dir      string
-	tlsArgs  []string
+	Addr      string // 127.0.0.1:port
+	Password  string
+	CAFile    string // with StartTLS: the PEM of the CA that signed the server's certificate
+	t         testing.TB
+	cmd       *exec.Cmd
+	dir       string
+	tlsArgs   []string
+	extraArgs []string
 }
 
 // URL is the server's redis:// URL (rediss:// with TLS), password included.
@@ -73,6 +74,7 @@ func (s *Server) start() {
 	_, port, _ := net.SplitHostPort(s.Addr)
 	args := []string{"--port", port, "--bind", "127.0.0.1", "--requirepass", s.Password,
 		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}
+	args = append(args, s.extraArgs...)
 	var tc *tls.Config
 	if s.tlsArgs != nil {
 		args = append(append(args[:0:0], "--port", "0", "--tls-port", port), args[2:]...)

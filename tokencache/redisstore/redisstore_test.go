@@ -355,3 +355,42 @@ func TestStore_ThroughSentinel(t *testing.T) {
 		t.Fatalf("the master holds %d keys, want the one saved through the sentinel", n)
 	}
 }
+
+// Redis Cluster, through Options.Universal: every command and script of the store touches one
+// key, so tokens and locks spread over the slots of three masters work as on one server.
+func TestStore_OnACluster(t *testing.T) {
+	t.Parallel()
+	addrs, password := redistest.StartCluster(t)
+	s, err := redisstore.New(redisstore.Options{
+		Universal: &redis.UniversalOptions{Addrs: addrs, Password: password},
+		Keys:      [][]byte{key1}, Timeout: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for i := range 20 { // keys over several slots
+		k := fmt.Sprint("acct-", i)
+		if err := s.Save(ctx, k, tokencache.Token{Value: "tok-" + k, Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if tok, ok, err := s.Load(ctx, k); !ok || err != nil || tok.Value != "tok-"+k {
+			t.Fatalf("%s: %v %v", k, ok, err)
+		}
+		release, ok, err := s.Lock(ctx, k, time.Minute)
+		if !ok || err != nil {
+			t.Fatalf("lock %s: %v %v", k, ok, err)
+		}
+		release()
+		if err := s.Delete(ctx, k, "tok-"+k); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.Load(ctx, k); ok {
+			t.Fatalf("%s survived its compare-and-delete", k)
+		}
+	}
+	if st := s.Stats(); st.Errors != 0 || st.Deletes != 20 {
+		t.Fatalf("stats %+v", st)
+	}
+}
