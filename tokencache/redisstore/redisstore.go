@@ -381,18 +381,34 @@ const noExpiryTTL = 24 * time.Hour
 // Save seals tok and stores it until its expiry.
 func (s *Store) Save(ctx context.Context, key string, tok tokencache.Token) error {
 	ttl := noExpiryTTL
-	v := sealed{Value: tok.Value, Type: tok.Type, RefreshToken: tok.RefreshToken, Extra: tok.Extra}
 	if !tok.Expiry.IsZero() {
-		v.Expiry = tok.Expiry.UnixMilli()
 		if ttl = time.Until(tok.Expiry); ttl < time.Millisecond {
 			return nil // already expired: nothing worth sharing
 		}
 	}
+	name, _ := s.names(key)
+	raw, err := s.seal(name, tok)
+	if err != nil {
+		return err
+	}
+	err = s.do(ctx, func(ctx context.Context) error { return s.rdb.Set(ctx, name, raw, ttl).Err() })
+	if err == nil {
+		s.saves.Add(1)
+	}
+	return err
+}
+
+// seal makes the value of tok under the Redis key name: fingerprint, version, key ID, nonce,
+// and the AES-GCM sealed JSON with name as associated data.
+func (s *Store) seal(name string, tok tokencache.Token) ([]byte, error) {
+	v := sealed{Value: tok.Value, Type: tok.Type, RefreshToken: tok.RefreshToken, Extra: tok.Extra}
+	if !tok.Expiry.IsZero() {
+		v.Expiry = tok.Expiry.UnixMilli()
+	}
 	plain, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("finauth: redisstore: the token's Extra does not encode: %w", err)
+		return nil, fmt.Errorf("finauth: redisstore: the token's Extra does not encode: %w", err)
 	}
-	name, _ := s.names(key)
 	k := &s.keys[0]
 	nonce := make([]byte, k.aead.NonceSize())
 	rand.Read(nonce)
@@ -401,12 +417,7 @@ func (s *Store) Save(ctx context.Context, key string, tok tokencache.Token) erro
 	raw = append(raw, 1)
 	raw = append(raw, k.id[:]...)
 	raw = append(raw, nonce...)
-	raw = k.aead.Seal(raw, nonce, plain, []byte(name))
-	err = s.do(ctx, func(ctx context.Context) error { return s.rdb.Set(ctx, name, raw, ttl).Err() })
-	if err == nil {
-		s.saves.Add(1)
-	}
-	return err
+	return k.aead.Seal(raw, nonce, plain, []byte(name)), nil
 }
 
 // deleteIfFingerprint deletes KEYS[1] if its value starts with one of ARGV (the rejected
