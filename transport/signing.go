@@ -7,8 +7,9 @@ import (
 	"net/http"
 )
 
-// SignFunc returns the Authorization header value for one attempt of req, whose body bytes
-// it reads from body (empty for a request without body). It must not change req.
+// SignFunc returns the signature header's value (Authorization unless Signing.Header says
+// otherwise) for one attempt of req, whose body bytes it reads from body (empty for a
+// request without body). It must not change req.
 type SignFunc func(req *http.Request, body io.Reader) (authorization string, err error)
 
 // ErrSign is wrapped by the error Signing returns when the signature cannot be made.
@@ -43,6 +44,12 @@ type Signing struct {
 	// MaxBodyBytes bounds the buffering of bodies without GetBody; 0 means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Header is the request header the signature goes in; "" means Authorization (Soldo
+	// sends "Bearer <jws>" there; Open Banking sends the bare JWS in x-jws-signature).
+	Header string
+	// Applies picks the requests to sign; nil signs every request. A request it skips goes
+	// to Base as it came.
+	Applies func(*http.Request) bool
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -53,7 +60,7 @@ func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !credentials {
+	if !credentials || (s.Applies != nil && !s.Applies(req)) {
 		body.handOver()
 		return base.RoundTrip(req)
 	}
@@ -92,7 +99,11 @@ func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSign, err)
 	}
-	out.Header["Authorization"] = []string{auth}
+	name := "Authorization"
+	if s.Header != "" {
+		name = http.CanonicalHeaderKey(s.Header)
+	}
+	out.Header[name] = []string{auth}
 	if spooled != nil { // opened only now, so that a failed signature leaves no reader open
 		out.Body, _ = spooled.open()
 	}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/finauth/finauth/transport"
@@ -45,5 +47,43 @@ func TestSigning_RefusesOtherOriginsAndReportsSignErrors(t *testing.T) {
 	}
 	if len(other.requests()) != 0 {
 		t.Fatal("the foreign origin got a request")
+	}
+}
+
+// Open Banking's layout: the signature in its own header (x-jws-signature), only on requests
+// that have a body, beside the caller's Authorization, which stays as it is.
+func TestSigning_OtherHeaderAndOnlyTheRequestsItApplies(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	s := &transport.Signing{Base: srv.Client().Transport, Origins: mustOrigins(t, srv.URL), Header: "x-jws-signature",
+		Applies: func(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody },
+		Sign: func(_ *http.Request, body io.Reader) (string, error) {
+			b, _ := io.ReadAll(body)
+			return "sig-over-" + string(b), nil
+		}}
+	for _, body := range []string{`{"amount":"1.00"}`, ""} {
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/payments", rd)
+		req.Header.Set("Authorization", "Bearer user-token")
+		resp, err := s.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if len(seen) != 2 || seen[0].Get("X-Jws-Signature") != `sig-over-{"amount":"1.00"}` || seen[0].Get("Authorization") != "Bearer user-token" ||
+		seen[1].Get("X-Jws-Signature") != "" || seen[1].Get("Authorization") != "Bearer user-token" {
+		t.Fatalf("%v", seen)
 	}
 }
