@@ -12,12 +12,13 @@ import (
 	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/client/pismo"
+	"github.com/finauth/finauth/client/revolut"
 	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/signer"
 )
 
 // providerConfigs are every provider's configuration type: a new provider adds its own here.
-var providerConfigs = []any{pismo.Config{}, soldo.Config{}, clientcredentials.Config{}}
+var providerConfigs = []any{pismo.Config{}, soldo.Config{}, clientcredentials.Config{}, revolut.Config{}}
 
 const (
 	secretMark   = "SECRET-VALUE-"

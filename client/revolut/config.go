@@ -1,0 +1,230 @@
+package revolut
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/signer"
+)
+
+const provider = "Revolut"
+
+// Environment chooses Revolut's published URLs and audience.
+type Environment string
+
+// The environments.
+const (
+	Sandbox    Environment = "sandbox"
+	Production Environment = "production"
+)
+
+// Defaults of one environment (PROTOCOLS.md, Revolut's docs).
+type Defaults struct {
+	TokenURL, APIURL, AuthURL, Audience string
+}
+
+// EnvironmentDefaults are the URLs and audience REVOLUT_ENV selects.
+var EnvironmentDefaults = map[Environment]Defaults{
+	Sandbox: {
+		TokenURL: "https://sandbox-oba-auth.revolut.com/token",
+		APIURL:   "https://sandbox-oba.revolut.com",
+		AuthURL:  "https://sandbox-oba.revolut.com/ui/index.html",
+		Audience: "https://sandbox-oba-auth.revolut.com",
+	},
+	Production: {
+		TokenURL: "https://oba-auth.revolut.com/token",
+		APIURL:   "https://oba.revolut.com",
+		AuthURL:  "https://oba.revolut.com/ui/index.html",
+		Audience: "https://oba-auth.revolut.com",
+	},
+}
+
+// FinancialID is Revolut's x-fapi-financial-id.
+const FinancialID = "001580000103UAvAAM"
+
+// Config configures the Revolut Open Banking client. Fill it directly or with
+// [ConfigFromEnv]. It prints (fmt, every verb), marshals (encoding/json) and logs
+// (log/slog) with secrets and URL passwords redacted.
+type Config struct {
+	// Env fills TokenURL, APIURL, AuthURL and Audience that are left empty with Revolut's
+	// published values; empty leaves them as they are (all four are then required).
+	Env Environment
+	// ClientID is the application's client ID from the Developer Portal. Required.
+	ClientID string
+	// KeyID is the kid of the signing key and certificate (the one in your JWKS). Required.
+	KeyID string
+	// The signing key (PS256): Key (any signer.Key, including a KMS/HSM one), else
+	// PrivateKeyPEM (the key file's text), else PrivateKeyFile; PrivateKeyPassword when it
+	// is encrypted.
+	Key                *signer.Key
+	PrivateKeyPEM      client.Secret
+	PrivateKeyFile     string
+	PrivateKeyPassword client.Secret
+	// The transport certificate and its key (PEM files), presented on every connection to
+	// the token endpoint and the API (mutual TLS). Required.
+	TransportCertFile, TransportKeyFile string
+	// CAFile holds extra server roots (PEM), besides the system's.
+	CAFile string
+
+	TokenURL string // the /token endpoint
+	APIURL   string // the API's origin
+	AuthURL  string // the consent authorisation UI
+	Audience string // the request object's aud
+	// RedirectURI is one of the application's redirect URIs. Required.
+	RedirectURI string
+	// TAN is the root domain of your JWKS URL, the x-jws-signature's
+	// "http://openbanking.org.uk/tan". Required to sign payment requests.
+	TAN string
+	// FinancialID, when set, is sent as x-fapi-financial-id (Revolut's is [FinancialID]).
+	FinancialID string
+
+	// AllowInsecureHTTP permits plain http to non-loopback hosts (tests on private networks).
+	AllowInsecureHTTP bool
+	// Exchange bounds the token-endpoint calls.
+	Exchange client.ExchangeOptions
+}
+
+// ConfigFromEnv reads REVOLUT_ENV (sandbox or production), REVOLUT_CLIENT_ID,
+// REVOLUT_KEY_ID, REVOLUT_PRIVATE_KEY_FILE or REVOLUT_PRIVATE_KEY (the key's text),
+// REVOLUT_PRIVATE_KEY_PASSWORD, REVOLUT_TRANSPORT_CERT_FILE, REVOLUT_TRANSPORT_KEY_FILE,
+// REVOLUT_CA_FILE, REVOLUT_TOKEN_URL, REVOLUT_API_URL, REVOLUT_AUTH_URL, REVOLUT_AUDIENCE,
+// REVOLUT_REDIRECT_URI, REVOLUT_TAN, REVOLUT_FINANCIAL_ID and REVOLUT_ALLOW_INSECURE_HTTP.
+// Every problem is reported at once, by variable name, in a *client.ConfigError.
+func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
+
+// ConfigFromLookup is ConfigFromEnv over any source of variables.
+func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
+	env := client.Env(lookup)
+	p := client.NewProblems(provider)
+	c := Config{
+		Env:                Environment(strings.ToLower(env.String("REVOLUT_ENV"))),
+		ClientID:           env.String("REVOLUT_CLIENT_ID"),
+		KeyID:              env.String("REVOLUT_KEY_ID"),
+		PrivateKeyFile:     env.String("REVOLUT_PRIVATE_KEY_FILE"),
+		PrivateKeyPEM:      env.Secret("REVOLUT_PRIVATE_KEY"),
+		PrivateKeyPassword: env.Secret("REVOLUT_PRIVATE_KEY_PASSWORD"),
+		TransportCertFile:  env.String("REVOLUT_TRANSPORT_CERT_FILE"),
+		TransportKeyFile:   env.String("REVOLUT_TRANSPORT_KEY_FILE"),
+		CAFile:             env.String("REVOLUT_CA_FILE"),
+		TokenURL:           env.String("REVOLUT_TOKEN_URL"),
+		APIURL:             env.String("REVOLUT_API_URL"),
+		AuthURL:            env.String("REVOLUT_AUTH_URL"),
+		Audience:           env.String("REVOLUT_AUDIENCE"),
+		RedirectURI:        env.String("REVOLUT_REDIRECT_URI"),
+		TAN:                env.String("REVOLUT_TAN"),
+		FinancialID:        env.String("REVOLUT_FINANCIAL_ID"),
+		AllowInsecureHTTP:  env.Bool(p, "AllowInsecureHTTP", "REVOLUT_ALLOW_INSECURE_HTTP", false),
+	}
+	c.check(p)
+	return c.withDefaults(), p.Err()
+}
+
+// withDefaults fills the URLs and audience Env publishes, where they are empty.
+func (c Config) withDefaults() Config {
+	d, ok := EnvironmentDefaults[c.Env]
+	if !ok {
+		return c
+	}
+	for _, f := range []struct {
+		v   *string
+		def string
+	}{{&c.TokenURL, d.TokenURL}, {&c.APIURL, d.APIURL}, {&c.AuthURL, d.AuthURL}, {&c.Audience, d.Audience}} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+	}
+	return c
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	p := client.NewProblems(provider)
+	c.check(p)
+	return p.Err()
+}
+
+func (c Config) check(p *client.Problems) {
+	if _, ok := EnvironmentDefaults[c.Env]; c.Env != "" && !ok {
+		p.Add("Env", "REVOLUT_ENV", "%q is not an environment: use sandbox or production", string(c.Env))
+	}
+	c = c.withDefaults()
+	p.Require(c.ClientID, "ClientID", "REVOLUT_CLIENT_ID")
+	p.Require(c.KeyID, "KeyID", "REVOLUT_KEY_ID")
+	c.keySource().Check(p)
+	p.Require(c.TransportCertFile, "TransportCertFile", "REVOLUT_TRANSPORT_CERT_FILE")
+	p.Require(c.TransportKeyFile, "TransportKeyFile", "REVOLUT_TRANSPORT_KEY_FILE")
+	p.Require(c.RedirectURI, "RedirectURI", "REVOLUT_REDIRECT_URI")
+	for _, u := range []struct{ v, field, env string }{
+		{c.TokenURL, "TokenURL", "REVOLUT_TOKEN_URL"}, {c.APIURL, "APIURL", "REVOLUT_API_URL"},
+		{c.AuthURL, "AuthURL", "REVOLUT_AUTH_URL"},
+	} {
+		if u.v == "" {
+			p.Add(u.field, u.env, "required (or REVOLUT_ENV=sandbox|production for Revolut's)")
+			continue
+		}
+		p.CheckURL(u.v, u.field, u.env, c.AllowInsecureHTTP)
+	}
+	if c.Audience == "" {
+		p.Add("Audience", "REVOLUT_AUDIENCE", "required (or REVOLUT_ENV=sandbox|production for Revolut's)")
+	}
+	if c.RedirectURI != "" {
+		if u, err := url.Parse(c.RedirectURI); err != nil || u.Scheme == "" || u.Host == "" {
+			p.Add("RedirectURI", "REVOLUT_REDIRECT_URI", "%q is not an absolute URL (one of the redirect URIs registered for the application)", c.RedirectURI)
+		}
+	}
+	if strings.Contains(c.TAN, "/") || strings.Contains(c.TAN, ":") {
+		p.Add("TAN", "REVOLUT_TAN", "%q is not a domain: give the root domain of your JWKS URL (e.g. example.com)", c.TAN)
+	}
+}
+
+func (c Config) keySource() client.KeySource {
+	return client.KeySource{Key: c.Key, PEM: c.PrivateKeyPEM, File: c.PrivateKeyFile, Password: c.PrivateKeyPassword, Env: "REVOLUT"}
+}
+
+// jwsSigner loads the signing key and makes the PS256 signer with the key ID.
+func (c Config) jwsSigner() (*signer.Signer, error) {
+	return c.keySource().Signer(provider, signer.Options{Algorithm: signer.PS256, KeyID: c.KeyID}, "PrivateKeyFile", "REVOLUT_PRIVATE_KEY_FILE")
+}
+
+// TLSConfig is the mutual-TLS configuration every connection uses: the transport
+// certificate, and the system roots plus CAFile's.
+func (c Config) TLSConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.TransportCertFile, c.TransportKeyFile)
+	if err != nil {
+		return nil, client.Problemf(provider, "TransportCertFile", "REVOLUT_TRANSPORT_CERT_FILE", "the transport certificate and key (REVOLUT_TRANSPORT_KEY_FILE) do not load as a pair: %v", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.CAFile != "" {
+		pemData, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, client.Problemf(provider, "CAFile", "REVOLUT_CA_FILE", "%v", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pemData) {
+			return nil, client.Problemf(provider, "CAFile", "REVOLUT_CA_FILE", "no PEM certificate in %s", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// String shows the configuration with secrets and URL passwords redacted.
+func (c Config) String() string { return fmt.Sprint(c) }
+
+// Format shows the configuration with secrets and URL passwords redacted, for every verb.
+func (c Config) Format(f fmt.State, verb rune) { client.FormatRedacted(f, verb, c) }
+
+// MarshalJSON marshals the configuration with secrets and URL passwords redacted.
+func (c Config) MarshalJSON() ([]byte, error) { return client.MarshalRedacted(c) }
+
+// LogValue logs the configuration with secrets and URL passwords redacted.
+func (c Config) LogValue() slog.Value { return client.LogValueRedacted(c) }
