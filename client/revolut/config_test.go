@@ -2,6 +2,8 @@ package revolut_test
 
 import (
 	"errors"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -55,5 +57,27 @@ func TestConfig_TLSConfigNeedsAMatchingPair(t *testing.T) {
 	c := revolut.Config{TransportCertFile: "missing.pem", TransportKeyFile: "missing.key"}
 	if _, err := c.TLSConfig(); err == nil || !strings.Contains(err.Error(), "REVOLUT_TRANSPORT_CERT_FILE") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// Every variable ConfigFromEnv reads is documented in the README.
+func TestEveryVariableIsInTheREADME(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("config.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`"(REVOLUT_[A-Z_]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(names) < 15 {
+		t.Fatalf("found %d variables in config.go", len(names))
+	}
+	for _, n := range names {
+		if !strings.Contains(string(readme), n[1]) {
+			t.Errorf("%s is not in the README", n[1])
+		}
 	}
 }
