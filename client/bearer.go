@@ -103,6 +103,10 @@ func (t *BearerTransport) Close() error {
 	return err
 }
 
+// Cache returns the token cache, for providers that put tokens obtained outside it (an
+// authorization-code exchange).
+func (t *BearerTransport) Cache() *tokencache.Cache { return t.cache }
+
 // Stats returns the token cache's counters (Fetches counts token requests).
 func (t *BearerTransport) Stats() tokencache.Stats { return t.cache.Stats() }
 

@@ -166,3 +166,30 @@ func TestHandle_ConcurrentWithEvictionAndInvalidation(t *testing.T) {
 		t.Fatalf("served %d, stats %+v: the churn did not happen", served.Load(), st)
 	}
 }
+
+func TestCache_PutServesATokenObtainedElsewhere(t *testing.T) {
+	t.Parallel()
+	clock := tokencachetest.NewFakeClock(t0)
+	f := newFetcher(clock, time.Hour)
+	store := tokencache.NewMemoryStore(clock, 0)
+	c := newCache(t, f, tokencache.Options{Store: store})
+	if err := c.Put("consent-1", tokencache.Token{Value: "from-code", RefreshToken: "r", Expiry: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustToken(t, c, "consent-1"); got.Value != "from-code" || got.RefreshToken != "r" || f.calls.Load() != 0 {
+		t.Fatalf("%q after %d fetches", got.Value, f.calls.Load())
+	}
+	if tok, ok, _ := store.Load(context.Background(), "consent-1"); !ok || tok.Value != "from-code" {
+		t.Fatal("Put did not save to the store")
+	}
+	// It is refreshed like a fetched one: stale, then a background fetch.
+	clock.Advance(staleAfter)
+	mustToken(t, c, "consent-1")
+	testwait.Eventually(t, "the refresh", func() bool { return f.calls.Load() == 1 })
+	if err := c.Put("k", tokencache.Token{}); !errors.Is(err, tokencache.ErrEmptyToken) {
+		t.Fatalf("empty: %v", err)
+	}
+	if err := c.Put("k", tokencache.Token{Value: "v", Expiry: t0}); !errors.Is(err, tokencache.ErrExpiredToken) {
+		t.Fatalf("expired: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package tokencache
 
 import (
 	"context"
+	"log/slog"
 	"sync/atomic"
 )
 
@@ -137,4 +138,34 @@ func (c *Cache) Invalidate(key, rejected string) bool {
 	e.rejected = rejected
 	e.mu.Unlock()
 	return true
+}
+
+// Put makes tok key's current token, as if a fetch had returned it: for a token obtained
+// outside the cache (an authorization-code exchange) that the cache should serve and
+// refresh from now on. It is saved to the Store too. An empty or expired token is refused.
+func (c *Cache) Put(key string, tok Token) error {
+	switch {
+	case tok.Value == "":
+		return ErrEmptyToken
+	case !tok.Expiry.IsZero() && !tok.Expiry.After(c.o.Clock.Now()):
+		return ErrExpiredToken
+	}
+	e, err := c.entry(key)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if !e.evicted && !c.closed.Load() {
+		c.storeLocked(e, tok)
+		e.rejected, e.lastErr = "", nil
+	}
+	e.mu.Unlock()
+	if c.o.Store != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), c.o.FetchTimeout)
+		defer cancel()
+		if err := c.o.Store.Save(ctx, key, tok); err != nil {
+			c.log(e, slog.LevelWarn, "store save failed", "error", err)
+		}
+	}
+	return nil
 }

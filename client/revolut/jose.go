@@ -31,16 +31,34 @@ const (
 // ErrRequestObject is wrapped by the errors of request objects and authorisation URLs.
 var ErrRequestObject = errors.New("finauth: revolut: cannot make the request object")
 
-// Option adjusts a Signer.
+// Option adjusts a Signer, a Transport or a Client.
 type Option func(*options)
 
 type options struct {
+	client.BearerOptions
 	clock     tokencache.Clock
 	legacyIss string
+	jwsFor    func(*http.Request) bool
+	retries   int
+	retryWait [2]time.Duration
 }
 
-// WithClock sets the clock of nbf/exp and of the legacy profile's iat (default: real time).
-func WithClock(c tokencache.Clock) Option { return func(o *options) { o.clock = c } }
+func collect(opts []Option) *options {
+	o := &options{clock: tokencache.RealClock{}, retries: 3, retryWait: [2]time.Duration{200 * time.Millisecond, 2 * time.Second}}
+	for _, f := range opts {
+		if f != nil {
+			f(o)
+		}
+	}
+	o.Resolve()
+	return o
+}
+
+// WithClock sets the clock of nbf/exp, of the legacy profile's iat, of token lifetimes and
+// refresh timers (default: real time).
+func WithClock(c tokencache.Clock) Option {
+	return func(o *options) { o.clock = c; o.SetClock(c) }
+}
 
 // WithLegacyJWS signs x-jws-signature in the older Open Banking profile (3.1.3 and before):
 // an unencoded payload ("b64": false) and "http://openbanking.org.uk/iat" and
@@ -72,13 +90,7 @@ func NewSigner(cfg Config, opts ...Option) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := options{clock: tokencache.RealClock{}}
-	for _, f := range opts {
-		if f != nil {
-			f(&o)
-		}
-	}
-	return &Signer{cfg: cfg, s: s, o: o}, nil
+	return &Signer{cfg: cfg, s: s, o: *collect(opts)}, nil
 }
 
 // requestClaims are the request object's claims, in the seed's member order.

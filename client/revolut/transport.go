@@ -1,0 +1,289 @@
+package revolut
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/tokencache"
+	"github.com/finauth/finauth/transport"
+)
+
+// WithLogger logs token-endpoint retries and the token cache's refresh events to l.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Logger = l } }
+
+// WithBaseTransport sends API and token requests through rt instead of the mutual-TLS
+// transport made from the configuration: rt must present the transport certificate itself.
+func WithBaseTransport(rt http.RoundTripper) Option {
+	return func(o *options) {
+		o.Base = rt
+		o.TokenClient = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+}
+
+// WithTokenStore shares the client-credentials and consent tokens through s beyond this
+// process (tokencache/redisstore), scoped to this client ID and token URL.
+func WithTokenStore(s tokencache.Store) Option { return func(o *options) { o.SetStore(s) } }
+
+// WithCacheOptions sets the token cache's options.
+func WithCacheOptions(co tokencache.Options) Option { return func(o *options) { o.SetCache(co) } }
+
+// WithJWSPredicate picks the API requests that carry x-jws-signature; default: every request
+// with a body.
+func WithJWSPredicate(f func(*http.Request) bool) Option { return func(o *options) { o.jwsFor = f } }
+
+// WithRetries sets how many times an API request that failed with a connection error, 429,
+// 502, 503 or 504 is sent again (POSTs with their idempotency key), and the backoff bounds;
+// default 3 times, 200 ms to 2 s (Retry-After honoured). 0 disables retries.
+func WithRetries(n int, minWait, maxWait time.Duration) Option {
+	return func(o *options) { o.retries, o.retryWait = n, [2]time.Duration{minWait, maxWait} }
+}
+
+type consentKey struct{}
+type scopeKey struct{}
+
+// WithConsent makes the requests made with ctx use the user's access token of consentID
+// (from ExchangeCode, refreshed with its refresh token): payments and account data.
+func WithConsent(ctx context.Context, consentID string) context.Context {
+	return context.WithValue(ctx, consentKey{}, consentID)
+}
+
+// WithScope makes the requests made with ctx use the client-credentials token of scope
+// ("accounts" or "payments") instead of the one their path implies.
+func WithScope(ctx context.Context, scope string) context.Context {
+	return context.WithValue(ctx, scopeKey{}, scope)
+}
+
+// ScopeFor is the client-credentials scope a request without WithScope uses: "payments" for
+// paths that name a payment (domestic-payment-consents, international-payments, ...),
+// "accounts" for the others (account-access-consents, ...).
+func ScopeFor(req *http.Request) string {
+	if s, ok := req.Context().Value(scopeKey{}).(string); ok && s != "" {
+		return s
+	}
+	if strings.Contains(strings.ToLower(req.URL.Path), "payment") {
+		return "payments"
+	}
+	return "accounts"
+}
+
+// ErrNoUserToken is returned for a request WithConsent whose consent has no user token in
+// this process: exchange the authorization code first (ExchangeCode).
+var ErrNoUserToken = errors.New("finauth: revolut: no user token for this consent: exchange the authorization code of its authorisation first (Transport.ExchangeCode)")
+
+// Transport is the Revolut Open Banking http.RoundTripper. Each request to the API goes out
+// with, from the outside in: an x-idempotency-key on POSTs (one per logical request, kept
+// across everything below), x-fapi-financial-id when configured, retries of connection
+// errors, 429, 502, 503 and 504 (go-retryablehttp; Retry-After honoured), the bearer token
+// (client credentials per scope, or the user's token WithConsent; a 401 refreshes it once and
+// replays), and a fresh x-jws-signature of the exact body on every attempt; over mutual TLS
+// with the transport certificate. Close it to stop background refreshes.
+type Transport struct {
+	rt       http.RoundTripper
+	bearer   *client.BearerTransport
+	signer   *Signer
+	endpoint *client.TokenEndpoint
+	cfg      Config
+
+	mu      sync.Mutex
+	refresh map[string]string // consent ID -> its latest refresh token
+}
+
+// NewClient returns an *http.Client over [NewTransport].
+func NewClient(cfg Config, opts ...Option) (*http.Client, error) {
+	t, err := NewTransport(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: t}, nil
+}
+
+// NewTransport checks the configuration (every problem at once), loads the signing key and
+// the transport certificate, and builds the Transport.
+func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	o := collect(opts)
+	if o.Base == nil {
+		tc, err := cfg.TLSConfig()
+		if err != nil {
+			return nil, err
+		}
+		base := client.DefaultTransport()
+		base.TLSClientConfig = tc
+		WithBaseTransport(base)(o)
+	}
+	s, err := NewSigner(cfg, func(so *options) { *so = *o })
+	if err != nil {
+		return nil, err
+	}
+	origins, err := transport.NewOrigins([]string{cfg.APIURL}, cfg.AllowInsecureHTTP)
+	if err != nil {
+		return nil, client.Problemf(provider, "APIURL", "REVOLUT_API_URL", "%v", err)
+	}
+	jwsFor := o.jwsFor
+	if jwsFor == nil {
+		jwsFor = func(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
+	}
+	t := &Transport{signer: s, cfg: cfg, refresh: map[string]string{},
+		endpoint: client.NewTokenEndpoint(provider, cfg.TokenURL, cfg.Exchange, &o.Settings)}
+	apiBase := o.Base
+	o.Base = &transport.Signing{Base: apiBase, Sign: s.JWSSignature, Origins: origins, Header: "x-jws-signature", Applies: jwsFor}
+	o.Identity = strings.Join([]string{provider, cfg.TokenURL, cfg.ClientID}, "\x00")
+	t.bearer = client.NewBearerTransport(t.fetch, func(req *http.Request) (string, error) {
+		if id, ok := req.Context().Value(consentKey{}).(string); ok && id != "" {
+			return consentCacheKey(id), nil
+		}
+		return "cc:" + ScopeFor(req), nil
+	}, origins, &o.BearerOptions)
+	var rt http.RoundTripper = t.bearer
+	if o.retries > 0 {
+		rc := retryablehttp.NewClient()
+		rc.Logger = nil
+		rc.HTTPClient = &http.Client{Transport: t.bearer, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		rc.RetryMax, rc.RetryWaitMin, rc.RetryWaitMax = o.retries, o.retryWait[0], o.retryWait[1]
+		rc.CheckRetry = retryPolicy
+		rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+		rt = &retryablehttp.RoundTripper{Client: rc}
+	}
+	if cfg.FinancialID != "" {
+		rt = financialID{base: rt, id: cfg.FinancialID}
+	}
+	t.rt = &transport.Idempotency{Base: rt, Applies: unsafeMethod}
+	return t, nil
+}
+
+// unsafeMethod is true for the methods that are not idempotent (POST, PATCH, ...): each gets
+// an idempotency key, which is what makes sending it again safe.
+func unsafeMethod(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return false
+	}
+	return true
+}
+
+// retryPolicy retries connection errors and 429/502/503/504. Every request below the
+// idempotency layer is safe to send again: idempotent by method, or carrying its key.
+func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		var origin *transport.OriginError
+		if errors.As(err, &origin) || errors.Is(err, transport.ErrSign) || errors.Is(err, transport.ErrToken) {
+			return false, nil // a refusal of ours or a token error: sending again changes nothing
+		}
+		return true, nil
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true, nil
+	}
+	return false, nil
+}
+
+// financialID adds x-fapi-financial-id to requests that lack it.
+type financialID struct {
+	base http.RoundTripper
+	id   string
+}
+
+func (f financialID) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("x-fapi-financial-id") != "" {
+		return f.base.RoundTrip(req)
+	}
+	out := req.Clone(req.Context())
+	out.Header.Set("x-fapi-financial-id", f.id)
+	return f.base.RoundTrip(out)
+}
+
+func consentCacheKey(id string) string { return "consent:" + id }
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) { return t.rt.RoundTrip(req) }
+
+// Signer returns the request-object and x-jws-signature signer.
+func (t *Transport) Signer() *Signer { return t.signer }
+
+// Stats returns the token cache's counters (Fetches counts token requests).
+func (t *Transport) Stats() tokencache.Stats { return t.bearer.Stats() }
+
+// Replays returns how many requests were replayed after a 401.
+func (t *Transport) Replays() uint64 { return t.bearer.Replays() }
+
+// Close stops background refreshes and closes idle connections.
+func (t *Transport) Close() error { return t.bearer.Close() }
+
+// fetch is the token cache's FetchFunc: client credentials for "cc:<scope>", the refresh
+// grant for "consent:<id>".
+func (t *Transport) fetch(ctx context.Context, key string) (tokencache.Token, error) {
+	if scope, ok := strings.CutPrefix(key, "cc:"); ok {
+		return t.grant(ctx, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}})
+	}
+	id := strings.TrimPrefix(key, "consent:")
+	t.mu.Lock()
+	rt := t.refresh[id]
+	t.mu.Unlock()
+	if rt == "" {
+		return tokencache.Token{}, ErrNoUserToken
+	}
+	tok, err := t.grant(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	if err != nil {
+		return tokencache.Token{}, err
+	}
+	t.keepRefresh(id, tok)
+	return tok, nil
+}
+
+// keepRefresh remembers the consent's refresh token (a refresh may rotate it).
+func (t *Transport) keepRefresh(id string, tok tokencache.Token) {
+	if tok.RefreshToken == "" {
+		return
+	}
+	t.mu.Lock()
+	t.refresh[id] = tok.RefreshToken
+	t.mu.Unlock()
+}
+
+// grant posts one token request (form, client_id added) over mutual TLS.
+func (t *Transport) grant(ctx context.Context, form url.Values) (tokencache.Token, error) {
+	form.Set("client_id", t.cfg.ClientID)
+	return t.endpoint.Token(ctx, "application/x-www-form-urlencoded", []byte(form.Encode()))
+}
+
+// ExchangeCode exchanges the authorization code of consentID's authorisation (the code the
+// redirect URI received) for the user's access and refresh token; requests WithConsent then
+// use it, refreshed ahead of expiry with the refresh token. The returned Token holds the
+// refresh token: never log its Value or RefreshToken (its String hides both).
+func (t *Transport) ExchangeCode(ctx context.Context, consentID, code string) (tokencache.Token, error) {
+	if consentID == "" || code == "" {
+		return tokencache.Token{}, fmt.Errorf("finauth: revolut: ExchangeCode needs the consent ID and the authorization code")
+	}
+	tok, err := t.grant(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {t.cfg.RedirectURI}})
+	if err != nil {
+		return tokencache.Token{}, err
+	}
+	t.keepRefresh(consentID, tok)
+	if err := t.bearer.Cache().Put(consentCacheKey(consentID), tok); err != nil {
+		return tokencache.Token{}, err
+	}
+	return tok, nil
+}
+
+// ClientCredentialsToken performs one client-credentials token request for scope, without
+// caching: for the CLI and for checking a configuration.
+func (t *Transport) ClientCredentialsToken(ctx context.Context, scope string) (tokencache.Token, error) {
+	return t.grant(ctx, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}})
+}

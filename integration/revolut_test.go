@@ -1,0 +1,246 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/revolut"
+	"github.com/finauth/finauth/integration/revolutmock"
+	"github.com/finauth/finauth/signer"
+)
+
+const redirectURI = "https://app.example/callback"
+
+// revolutSetup starts the mock over mutual TLS and returns it with a configuration that
+// reaches it: the transport certificate and the CA written to files, as a user has them.
+func revolutSetup(t *testing.T) (*revolutmock.Server, revolut.Config) {
+	t.Helper()
+	pki, err := revolutmock.NewPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := signer.LoadKeyFile("../signer/testdata/keys/test-rsa-pkcs8.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := revolutmock.NewServer(revolutmock.Config{ClientID: "client-1", RedirectURIs: []string{redirectURI},
+		Keys: signer.NewKeySet(key.Public().WithKeyID("sig-1")), TAN: "app.example", FinancialID: revolut.FinancialID}, pki)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	dir := t.TempDir()
+	files := map[string][]byte{"transport.pem": pki.ClientCertPEM, "transport.key": pki.ClientKeyPEM, "ca.pem": pki.CAPEM}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m, revolut.Config{ClientID: "client-1", KeyID: "sig-1", Key: key,
+		TransportCertFile: filepath.Join(dir, "transport.pem"), TransportKeyFile: filepath.Join(dir, "transport.key"),
+		CAFile: filepath.Join(dir, "ca.pem"), TokenURL: m.TokenURL(), APIURL: m.URL, AuthURL: m.AuthURL(),
+		Audience: "https://oba-auth.revolut.com", RedirectURI: redirectURI, TAN: "app.example", FinancialID: revolut.FinancialID}
+}
+
+func newRevolut(t *testing.T, cfg revolut.Config) (*revolut.Transport, *http.Client) {
+	t.Helper()
+	tr, err := revolut.NewTransport(cfg, revolut.WithRetries(3, time.Millisecond, 10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr, &http.Client{Transport: tr}
+}
+
+func postJSON(t *testing.T, ctx context.Context, hc *http.Client, u string, body any) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func consentID(t *testing.T, ans map[string]any) string {
+	t.Helper()
+	data, _ := ans["Data"].(map[string]any)
+	id, _ := data["ConsentId"].(string)
+	if id == "" {
+		t.Fatalf("no ConsentId in %v", ans)
+	}
+	return id
+}
+
+// The whole flow over mutual TLS: a payment consent (client-credentials token, signed, with
+// an idempotency key), the user's authorisation (the request object verified by the mock,
+// a redirect with code and state), the code exchanged for the user's tokens, and the payment
+// made with them.
+func TestRevolut_ConsentAuthoriseExchangePay(t *testing.T) {
+	t.Parallel()
+	m, cfg := revolutSetup(t)
+	tr, hc := newRevolut(t, cfg)
+	ctx := context.Background()
+	status, ans := postJSON(t, ctx, hc, m.URL+revolutmock.PaymentConsentsPath, map[string]any{"Data": map[string]any{"Initiation": map[string]any{"InstructedAmount": map[string]any{"Amount": "10.00", "Currency": "GBP"}}}, "Risk": map[string]any{}})
+	if status != http.StatusCreated {
+		t.Fatalf("consent: %d %v (rejections %v)", status, ans, m.Stats().Rejections)
+	}
+	id := consentID(t, ans)
+
+	link, err := tr.Signer().AuthorizationURL(id, "payments", "state-42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The user's browser: trusts the server, presents no client certificate, does not follow
+	// the redirect to the application.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(m.PKI.CAPEM)
+	browser := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(back.String(), redirectURI) || back.Query().Get("state") != "state-42" {
+		t.Fatalf("authorisation: %d %q (rejections %v)", resp.StatusCode, back, m.Stats().Rejections)
+	}
+	tok, err := tr.ExchangeCode(ctx, id, back.Query().Get("code"))
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("exchange: %v", err)
+	}
+	if s := fmt.Sprint(tok); strings.Contains(s, tok.Value) || strings.Contains(s, tok.RefreshToken) {
+		t.Fatalf("the token shows its secrets: %s", s)
+	}
+	status, ans = postJSON(t, revolut.WithConsent(ctx, id), hc, m.URL+revolutmock.PaymentsPath, map[string]any{"Data": map[string]any{"ConsentId": id}, "Risk": map[string]any{}})
+	if status != http.StatusCreated {
+		t.Fatalf("payment: %d %v (rejections %v)", status, ans, m.Stats().Rejections)
+	}
+	st := m.Stats()
+	if st.Consents != 1 || st.Payments != 1 || st.Authorised != 1 || st.Tokens["client_credentials"] != 1 || st.Tokens["authorization_code"] != 1 || len(st.Rejections) != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	// The payment with the client-credentials token is refused: it needs the user's.
+	status, _ = postJSON(t, ctx, hc, m.URL+revolutmock.PaymentsPath, map[string]any{"Data": map[string]any{"ConsentId": id}})
+	if status != http.StatusForbidden || m.Stats().Rejections[revolutmock.ReasonWrongToken] != 1 {
+		t.Fatalf("payment with a client token: %d", status)
+	}
+}
+
+// 200 concurrent consent POSTs share one client-credentials token; each is its own consent.
+func TestRevolut_200ConcurrentConsentsOneToken(t *testing.T) {
+	t.Parallel()
+	m, cfg := revolutSetup(t)
+	_, hc := newRevolut(t, cfg)
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if status, ans := postJSON(t, context.Background(), hc, m.URL+revolutmock.AccountConsentsPath, map[string]any{"Data": map[string]any{"Permissions": []string{"ReadAccountsBasic"}}, "Risk": map[string]any{}}); status != http.StatusCreated {
+				t.Errorf("%d %v", status, ans)
+			}
+		}()
+	}
+	wg.Wait()
+	if st := m.Stats(); st.Tokens["client_credentials"] != 1 || st.Consents != 200 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A consent POST answered 503, then 401, then created: one consent, the same idempotency key
+// on all three attempts, a new signature on each.
+func TestRevolut_RetriedAndReplayedConsentIsCreatedOnce(t *testing.T) {
+	t.Parallel()
+	m, cfg := revolutSetup(t)
+	tr, hc := newRevolut(t, cfg)
+	// Warm the token, then fail the next call with 503 and the one after with 401.
+	if status, _ := postJSON(t, context.Background(), hc, m.URL+revolutmock.PaymentConsentsPath, map[string]any{"Data": map[string]any{"n": 0}}); status != http.StatusCreated {
+		t.Fatal(status)
+	}
+	m.Fail503(1)
+	m.Fail401(1)
+	status, ans := postJSON(t, context.Background(), hc, m.URL+revolutmock.PaymentConsentsPath, map[string]any{"Data": map[string]any{"n": 1}})
+	if status != http.StatusCreated {
+		t.Fatalf("%d %v", status, ans)
+	}
+	var attempts []revolutmock.Request
+	for _, r := range m.Requests() {
+		if r.Path == revolutmock.PaymentConsentsPath {
+			attempts = append(attempts, r)
+		}
+	}
+	attempts = attempts[1:] // the warm-up
+	if len(attempts) != 3 || attempts[0].IdempotencyKey == "" || attempts[1].IdempotencyKey != attempts[0].IdempotencyKey ||
+		attempts[2].IdempotencyKey != attempts[0].IdempotencyKey {
+		t.Fatalf("attempts %+v", attempts)
+	}
+	if attempts[0].JWS == attempts[1].JWS || attempts[1].JWS == attempts[2].JWS {
+		t.Fatal("an attempt reused the previous signature")
+	}
+	if st := m.Stats(); st.Consents != 2 || tr.Replays() != 1 || st.Tokens["client_credentials"] != 2 {
+		t.Fatalf("stats %+v, %d replays", st, tr.Replays())
+	}
+}
+
+// The mock refuses what a real server would, and the refusals come back typed or named.
+func TestRevolut_RefusalsAreNamed(t *testing.T) {
+	t.Parallel()
+	m, cfg := revolutSetup(t)
+	// A wrong tan: the signature verifies but says another domain.
+	bad := cfg
+	bad.TAN = "other.example"
+	_, hc := newRevolut(t, bad)
+	if status, ans := postJSON(t, context.Background(), hc, m.URL+revolutmock.PaymentConsentsPath, map[string]any{"Data": map[string]any{}}); status != http.StatusBadRequest || ans["error"] != revolutmock.ReasonJWS {
+		t.Fatalf("wrong tan: %d %v", status, ans)
+	}
+	// An unknown client: the token endpoint's refusal is a *client.TokenEndpointError.
+	unknown := cfg
+	unknown.ClientID = "nobody"
+	tr, _ := newRevolut(t, unknown)
+	_, err := tr.ClientCredentialsToken(context.Background(), "accounts")
+	var te *client.TokenEndpointError
+	if !errors.As(err, &te) || te.Status != http.StatusUnauthorized {
+		t.Fatalf("unknown client: %v", err)
+	}
+	// No transport certificate: refused before anything else.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(m.PKI.CAPEM)
+	plain := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := plain.PostForm(m.TokenURL(), url.Values{"grant_type": {"client_credentials"}, "scope": {"accounts"}, "client_id": {"client-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(b), revolutmock.ReasonNoClientCert) {
+		t.Fatalf("no client certificate: %d %s", resp.StatusCode, b)
+	}
+	// And the client never goes without one: the configuration requires it.
+	nocert := cfg
+	nocert.TransportCertFile, nocert.TransportKeyFile = "", ""
+	if _, err := revolut.NewTransport(nocert); err == nil || !strings.Contains(err.Error(), "REVOLUT_TRANSPORT_CERT_FILE") {
+		t.Fatalf("no certificate configured: %v", err)
+	}
+}

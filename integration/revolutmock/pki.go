@@ -1,0 +1,80 @@
+package revolutmock
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"time"
+)
+
+// PKI is a test CA with a server certificate (for 127.0.0.1 and localhost) and a client
+// (transport) certificate it signed, all made in memory.
+type PKI struct {
+	CAPEM                       []byte          // the CA, PEM: trust it (REVOLUT_CA_FILE)
+	Server                      tls.Certificate // the mock's certificate
+	ClientCertPEM, ClientKeyPEM []byte          // the transport certificate and key, PEM
+	pool                        *x509.CertPool
+}
+
+// NewPKI makes the CA and both certificates, valid for a day.
+func NewPKI() (*PKI, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "revolutmock test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage, server bool) ([]byte, *ecdsa.PrivateKey, error) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, nil, err
+		}
+		tpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
+		if server {
+			tpl.DNSNames, tpl.IPAddresses = []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tpl, caCert, &key.PublicKey, caKey)
+		return der, key, err
+	}
+	sDER, sKey, err := leaf(2, "localhost", x509.ExtKeyUsageServerAuth, true)
+	if err != nil {
+		return nil, err
+	}
+	cDER, cKey, err := leaf(3, "revolutmock test client", x509.ExtKeyUsageClientAuth, false)
+	if err != nil {
+		return nil, err
+	}
+	p := &PKI{CAPEM: pemBlock("CERTIFICATE", caDER), pool: x509.NewCertPool()}
+	p.pool.AddCert(caCert)
+	p.Server = tls.Certificate{Certificate: [][]byte{sDER}, PrivateKey: sKey}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(cKey)
+	p.ClientCertPEM, p.ClientKeyPEM = pemBlock("CERTIFICATE", cDER), pemBlock("PRIVATE KEY", keyDER)
+	return p, nil
+}
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+// ServerTLS is the mock's TLS configuration: its certificate, and client certificates
+// verified against the CA when given (the mock refuses every request without one but the
+// authorisation UI's, which a user's browser opens).
+func (p *PKI) ServerTLS() *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{p.Server}, ClientAuth: tls.VerifyClientCertIfGiven,
+		ClientCAs: p.pool, MinVersion: tls.VersionTLS12}
+}

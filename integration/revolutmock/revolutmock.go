@@ -1,0 +1,284 @@
+// Package revolutmock is a strict Revolut Open Banking server for tests, importable like
+// httptest: mutual TLS (a test CA; client certificates required), /token with the
+// client_credentials, authorization_code and refresh_token grants, account-access and
+// domestic-payment consents with idempotency, the consent authorisation endpoint that
+// verifies the request object and redirects with a code, domestic payments that need the
+// user token of their consent, x-jws-signature verification, fault injection and counters.
+//
+//	pki, _ := revolutmock.NewPKI()
+//	m, _ := revolutmock.NewServer(revolutmock.Config{ClientID: "c1", Keys: keys, TAN: "example.com",
+//		RedirectURIs: []string{"https://app.example/cb"}}, pki)
+//	defer m.Close() // m.TokenURL(), m.URL, m.AuthURL()
+package revolutmock
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/finauth/finauth/integration/internal/mockhttp"
+	"github.com/finauth/finauth/signer"
+)
+
+// Paths.
+const (
+	TokenPath            = "/token"
+	AuthorizePath        = "/ui/index.html"
+	AccountConsentsPath  = "/account-access-consents"
+	PaymentConsentsPath  = "/domestic-payment-consents"
+	PaymentsPath         = "/domestic-payments"
+	AccountsPath         = "/accounts"
+	TANHeader            = "http://openbanking.org.uk/tan"
+	maxIdempotencyKeyLen = 40
+)
+
+// Refusal reasons: the "error" of a refusal, and the counters' keys.
+const (
+	ReasonNoClientCert     = "no_client_certificate" // a request without the transport certificate
+	ReasonBadRequest       = "bad_request"           // malformed form or JSON, a parameter missing
+	ReasonClientID         = "client_id"             // unknown client_id
+	ReasonGrantType        = "grant_type"            // not one of the three grants
+	ReasonScope            = "scope"                 // not accounts or payments, or the wrong one
+	ReasonCode             = "code"                  // unknown, used or expired authorization code
+	ReasonRedirectURI      = "redirect_uri"          // not registered, or not the authorisation's
+	ReasonRefreshToken     = "refresh_token"         // unknown refresh token
+	ReasonNoToken          = "missing_token"         // API call without a bearer token
+	ReasonInvalidToken     = "invalid_token"         // unknown or expired token
+	ReasonWrongToken       = "wrong_token"           // a client token where a user token is needed, or another consent's
+	ReasonIdempotencyKey   = "idempotency_key"       // missing or longer than 40 characters
+	ReasonIdempotencyReuse = "idempotency_reuse"     // the same key with another body
+	ReasonJWS              = "x_jws_signature"       // missing, malformed, or not verifying
+	ReasonFinancialID      = "x_fapi_financial_id"   // missing or wrong
+	ReasonRequestObject    = "request_object"        // the authorisation's request object
+	ReasonConsent          = "consent"               // unknown consent, or not in the state needed
+	ReasonInjected401      = "injected_401"          // Fail401
+	ReasonInjected503      = "injected_503"          // Fail503
+)
+
+// Config configures the mock.
+type Config struct {
+	// ClientID is the registered application. Required.
+	ClientID string
+	// RedirectURIs are the application's registered redirect URIs. Required.
+	RedirectURIs []string
+	// Keys verify request objects and x-jws-signature (by kid; PS256). Required.
+	Keys *signer.KeySet
+	// TAN is the tan x-jws-signature must carry. Required.
+	TAN string
+	// Audience is the request object's required aud; default https://oba-auth.revolut.com.
+	Audience string
+	// FinancialID, when set, must be every API call's x-fapi-financial-id.
+	FinancialID string
+	// TokenLifetime of access tokens; default 2399 s, as Revolut answers.
+	TokenLifetime time.Duration
+	// Now is the server clock; default time.Now.
+	Now func() time.Time
+	// OnReject, when set, is told about every refusal.
+	OnReject func(reason, message string)
+}
+
+// Stats are the mock's counters.
+type Stats struct {
+	Tokens     map[string]int // tokens issued, by grant
+	Consents   int            // consents created (an idempotent repeat is not counted)
+	Payments   int            // payments created
+	Repeats    int            // idempotent repeats answered with the first result
+	Authorised int            // consents authorised through the authorisation endpoint
+	Rejections map[string]int // refusals by reason
+}
+
+type consent struct {
+	id, kind, status string // kind: "accounts" or "payments"
+	code             string
+	token            string // the user token issued for it
+}
+
+// Request is what the mock saw of a request, for tests.
+type Request struct {
+	Method, Path, IdempotencyKey, JWS string
+}
+
+type token struct {
+	scope   string // accounts, payments, or "user"
+	consent string
+	expires time.Time
+}
+
+type idem struct {
+	bodySHA string
+	status  int
+	answer  any
+}
+
+// Mock is the server as an http.Handler.
+type Mock struct {
+	mockhttp.Faults
+
+	cfg      Config
+	verifier *signer.Verifier // request objects
+	jws      *signer.Verifier // x-jws-signature
+	rejects  *mockhttp.Rejections
+
+	mu       sync.Mutex
+	tokens   map[string]*token
+	refresh  map[string]string // refresh token -> consent
+	codes    map[string]*consent
+	consents map[string]*consent
+	idem     map[string]*idem // idempotency key -> first answer
+	issued   map[string]int
+	stats    Stats
+	fail503  int
+	seen     []Request
+}
+
+const maxSeen = 10_000
+
+func (m *Mock) log(r *http.Request) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.seen) < maxSeen {
+		m.seen = append(m.seen, Request{r.Method, r.URL.Path, r.Header.Get("x-idempotency-key"), r.Header.Get("x-jws-signature")})
+	}
+}
+
+// Requests returns the requests seen so far (the first 10,000).
+func (m *Mock) Requests() []Request {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Request(nil), m.seen...)
+}
+
+// New returns the mock as an http.Handler (serve it with TLS requiring client certificates:
+// NewServer does).
+func New(cfg Config) (*Mock, error) {
+	var problems []string
+	if cfg.ClientID == "" {
+		problems = append(problems, "ClientID is required")
+	}
+	if len(cfg.RedirectURIs) == 0 {
+		problems = append(problems, "RedirectURIs is required")
+	}
+	if cfg.Keys == nil || len(cfg.Keys.Keys()) == 0 {
+		problems = append(problems, "Keys is required: the application's public signing key(s) with their kid")
+	}
+	if cfg.TAN == "" {
+		problems = append(problems, "TAN is required: the root domain of the application's JWKS URL")
+	}
+	if len(problems) > 0 {
+		return nil, errors.New("revolutmock: " + strings.Join(problems, "; "))
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = "https://oba-auth.revolut.com"
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = 2399 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	v, err := signer.NewVerifier(cfg.Keys, signer.VerifyOptions{Algorithms: []signer.Algorithm{signer.PS256}})
+	if err != nil {
+		return nil, fmt.Errorf("revolutmock: %w", err)
+	}
+	jv, err := signer.NewVerifier(cfg.Keys, signer.VerifyOptions{Algorithms: []signer.Algorithm{signer.PS256}, Critical: []string{TANHeader}})
+	if err != nil {
+		return nil, fmt.Errorf("revolutmock: %w", err)
+	}
+	return &Mock{cfg: cfg, verifier: v, jws: jv, rejects: mockhttp.NewRejections(cfg.OnReject),
+		tokens: map[string]*token{}, refresh: map[string]string{}, codes: map[string]*consent{},
+		consents: map[string]*consent{}, idem: map[string]*idem{}, issued: map[string]int{}}, nil
+}
+
+// Server is a Mock on a loopback TLS port.
+type Server struct {
+	*Mock
+	*httptest.Server
+	PKI *PKI
+}
+
+// NewServer serves a Mock over TLS on loopback with pki's server certificate, requiring
+// client certificates signed by its CA.
+func NewServer(cfg Config, pki *PKI) (*Server, error) {
+	m, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	srv := httptest.NewUnstartedServer(m)
+	srv.TLS = pki.ServerTLS()
+	srv.StartTLS()
+	return &Server{Mock: m, Server: srv, PKI: pki}, nil
+}
+
+// TokenURL is the token endpoint.
+func (s *Server) TokenURL() string { return s.URL + TokenPath }
+
+// AuthURL is the consent authorisation endpoint.
+func (s *Server) AuthURL() string { return s.URL + AuthorizePath }
+
+// Fail503 makes the next n API calls answer 503.
+func (m *Mock) Fail503(n int) {
+	m.mu.Lock()
+	m.fail503 = n
+	m.mu.Unlock()
+}
+
+// Stats returns the counters.
+func (m *Mock) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.stats
+	s.Tokens = map[string]int{}
+	for k, v := range m.issued {
+		s.Tokens[k] = v
+	}
+	s.Rejections = m.rejects.Counts()
+	return s
+}
+
+func randomID(prefix string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func (m *Mock) refuse(w http.ResponseWriter, status int, reason, format string, args ...any) {
+	m.rejects.Refuse(w, status, reason, fmt.Sprintf(format, args...))
+}
+
+// ServeHTTP routes.
+func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if !m.Delay(r) {
+		return
+	}
+	m.log(r)
+	if r.URL.Path != AuthorizePath && (r.TLS == nil || len(r.TLS.PeerCertificates) == 0) {
+		m.refuse(w, http.StatusUnauthorized, ReasonNoClientCert, "present the transport certificate (mutual TLS)")
+		return
+	}
+	switch {
+	case r.URL.Path == TokenPath && r.Method == http.MethodPost:
+		m.token(w, r)
+	case r.URL.Path == AuthorizePath && r.Method == http.MethodGet:
+		m.authorize(w, r)
+	case r.URL.Path == AccountConsentsPath && r.Method == http.MethodPost:
+		m.createConsent(w, r, "accounts")
+	case r.URL.Path == PaymentConsentsPath && r.Method == http.MethodPost:
+		m.createConsent(w, r, "payments")
+	case r.URL.Path == PaymentsPath && r.Method == http.MethodPost:
+		m.createPayment(w, r)
+	case r.URL.Path == AccountsPath && r.Method == http.MethodGet:
+		m.accounts(w, r)
+	default:
+		m.refuse(w, http.StatusNotFound, ReasonBadRequest, "no route %s %s", r.Method, r.URL.Path)
+	}
+}
