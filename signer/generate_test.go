@@ -1,15 +1,21 @@
 package signer_test
 
 import (
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/finauth/finauth/signer"
 )
@@ -210,5 +216,38 @@ func TestPublicJWK_ExportsOnlyPublicMembers(t *testing.T) {
 	must(t, json.Unmarshal(set, &jwks))
 	if len(jwks.Keys) != 1 || jwks.Keys[0]["kid"] != "mia-client-1" || jwks.Keys[0]["kty"] != "RSA" || jwks.Keys[0]["e"] != "AQAB" {
 		t.Fatalf("JWKS %s", set)
+	}
+}
+
+// A JWK with its certificate chain carries x5c (base64 DER, leaf first); a certificate of
+// another key is refused.
+func TestPublicKey_WithCertificatesWritesX5C(t *testing.T) {
+	t.Parallel()
+	key, err := signer.GenerateRSAKey(signer.PS256, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := signer.GenerateKey(signer.ES256)
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "signing"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, key.Public().Key(), key.Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pub, err := key.Public().WithKeyID("sig-1").WithCertificates([]*x509.Certificate{cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(pub)
+	var jwk struct {
+		Kid string   `json:"kid"`
+		X5c []string `json:"x5c"`
+	}
+	if err := json.Unmarshal(b, &jwk); err != nil || jwk.Kid != "sig-1" || len(jwk.X5c) != 1 || jwk.X5c[0] != base64.StdEncoding.EncodeToString(der) {
+		t.Fatalf("%s %v", b, err)
+	}
+	if _, err := other.Public().WithCertificates([]*x509.Certificate{cert}); !errors.Is(err, signer.ErrCertificateMismatch) {
+		t.Fatalf("another key's certificate: %v", err)
 	}
 }

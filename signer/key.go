@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -136,6 +137,28 @@ type PublicKey struct {
 	// fixedAlg is set when the algorithm was stated (a JWK's "alg", WithAlgorithm) rather
 	// than derived from the key type; a verifier then refuses any other algorithm.
 	fixedAlg bool
+	// certs is the certificate chain written as the JWK's x5c (WithCertificates).
+	certs []*x509.Certificate
+}
+
+// ErrCertificateMismatch is returned by WithCertificates when the first certificate is not
+// the key's.
+var ErrCertificateMismatch = errors.New("finauth: signer: the certificate is not this key's")
+
+// WithCertificates returns a copy whose JWK carries chain as "x5c" (base64 DER, the key's own
+// certificate first), as Open Banking JWKS need. The first certificate must hold this key.
+func (p *PublicKey) WithCertificates(chain []*x509.Certificate) (*PublicKey, error) {
+	if len(chain) == 0 {
+		return nil, fmt.Errorf("%w: no certificate given", ErrCertificateMismatch)
+	}
+	leaf, ok := chain[0].PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !leaf.Equal(p.key) {
+		return nil, fmt.Errorf("%w: the first certificate (%s) holds %s, the key is %s", ErrCertificateMismatch,
+			chain[0].Subject.String(), DescribeKey(chain[0].PublicKey), DescribeKey(p.key))
+	}
+	c := *p
+	c.certs = append([]*x509.Certificate(nil), chain...)
+	return &c, nil
 }
 
 // NewPublicKey wraps an *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey.
@@ -221,7 +244,7 @@ func bigEndian(v int64) []byte {
 // MarshalJSON writes the public JWK with kty, kid (the thumbprint unless set), use "sig"
 // and alg.
 func (p *PublicKey) MarshalJSON() ([]byte, error) {
-	return jose.JSONWebKey{Key: p.key, KeyID: p.KeyID(), Algorithm: string(p.alg), Use: "sig"}.MarshalJSON()
+	return jose.JSONWebKey{Key: p.key, KeyID: p.KeyID(), Algorithm: string(p.alg), Use: "sig", Certificates: p.certs}.MarshalJSON()
 }
 
 // MarshalPEM writes the key as a PKIX "PUBLIC KEY" PEM block (what `openssl pkey -pubout`

@@ -265,21 +265,33 @@ func (t *Transport) grant(ctx context.Context, form url.Values) (tokencache.Toke
 
 // ExchangeCode exchanges the authorization code of consentID's authorisation (the code the
 // redirect URI received) for the user's access and refresh token; requests WithConsent then
-// use it, refreshed ahead of expiry with the refresh token. The returned Token holds the
-// refresh token: never log its Value or RefreshToken (its String hides both).
+// use it, refreshed ahead of expiry with the refresh token. With consentID empty the token
+// is only returned (the CLI prints it). The returned Token holds the refresh token: never
+// log its Value or RefreshToken (its String hides both).
 func (t *Transport) ExchangeCode(ctx context.Context, consentID, code string) (tokencache.Token, error) {
-	if consentID == "" || code == "" {
-		return tokencache.Token{}, fmt.Errorf("finauth: revolut: ExchangeCode needs the consent ID and the authorization code")
+	if code == "" {
+		return tokencache.Token{}, fmt.Errorf("finauth: revolut: ExchangeCode needs the authorization code the redirect URI received")
 	}
 	tok, err := t.grant(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {t.cfg.RedirectURI}})
-	if err != nil {
-		return tokencache.Token{}, err
+	if err != nil || consentID == "" {
+		return tok, err
 	}
-	t.keepRefresh(consentID, tok)
-	if err := t.bearer.Cache().Put(consentCacheKey(consentID), tok); err != nil {
+	if err := t.SetUserToken(consentID, tok); err != nil {
 		return tokencache.Token{}, err
 	}
 	return tok, nil
+}
+
+// SetUserToken makes tok the user's access token of consentID, for a token obtained
+// elsewhere (another process, an environment variable): requests WithConsent use it until
+// it expires, then refresh it when its RefreshToken (or an earlier one of the consent) is
+// known.
+func (t *Transport) SetUserToken(consentID string, tok tokencache.Token) error {
+	if consentID == "" {
+		return fmt.Errorf("finauth: revolut: SetUserToken needs the consent ID")
+	}
+	t.keepRefresh(consentID, tok)
+	return t.bearer.Cache().Put(consentCacheKey(consentID), tok)
 }
 
 // ClientCredentialsToken performs one client-credentials token request for scope, without

@@ -28,6 +28,7 @@ import (
 	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/client/pismo"
+	"github.com/finauth/finauth/client/revolut"
 	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/tokencache/redisstore"
@@ -35,12 +36,15 @@ import (
 )
 
 func (a *app) token(args []string) error {
-	sub, args, err := a.subcommands("token", args, [][2]string{{"pismo", "exchange a Pismo JWT for an access token"}, {"mia", "a Mia-Platform client-credentials token"}})
+	sub, args, err := a.subcommands("token", args, [][2]string{{"pismo", "exchange a Pismo JWT for an access token"}, {"mia", "a Mia-Platform client-credentials token"}, {"revolut", "a Revolut client-credentials token, or with --code the user's tokens (mutual TLS)"}})
 	if err != nil {
 		return err
 	}
-	if sub == "mia" {
+	switch sub {
+	case "mia":
 		return a.tokenMia(args)
+	case "revolut":
+		return a.tokenRevolut(args)
 	}
 	args = append([]string{"pismo"}, args...)
 	fs := a.newFlags("token pismo", "token pismo [provider flags] [--account ID|--external-account ID] [--show-token]")
@@ -141,15 +145,17 @@ type requestFlags struct {
 	profile, acct, ext, method, data string
 	headers                          multi
 	cacert                           string
+	tokenEnv                         string    // revolut: the user's access token is in this variable
 	verbose                          io.Writer // -v: the request and response headers go here
 }
 
 func (r *requestFlags) register(fs *flag.FlagSet) {
-	r.common(fs, "PISMO", "SOLDO", "MIA")
+	r.common(fs, "PISMO", "SOLDO", "MIA", "REVOLUT")
 	r.pismo(fs)
 	r.soldo(fs)
 	r.mia(fs)
-	fs.StringVar(&r.profile, "profile", "pismo", "pismo (bearer tokens), soldo (signed requests), mia (Mia-Platform client credentials) or none (no credentials: a baseline for load)")
+	fs.StringVar(&r.profile, "profile", "pismo", "pismo (bearer tokens), soldo (signed requests), mia (Mia-Platform client credentials), revolut (Open Banking over mutual TLS) or none (no credentials: a baseline for load)")
+	fs.StringVar(&r.tokenEnv, "token-env", "", "revolut: the name of the environment variable holding the user's access token (for payments and account data); default the client-credentials token")
 	fs.StringVar(&r.acct, "account", "", "pismo: account ID for an account-specific token")
 	fs.StringVar(&r.ext, "external-account", "", "pismo: external account ID")
 	fs.StringVar(&r.method, "X", http.MethodGet, "HTTP method")
@@ -158,8 +164,10 @@ func (r *requestFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.cacert, "cacert", "", "PEM file of CA certificates to trust besides the system's, for the API and the token endpoint")
 	// Flags the profiles share say which variable each sets for which profile.
 	for name, usage := range map[string]string{
-		"token-url": "token endpoint (PISMO_TOKEN_URL / MIA_TOKEN_URL)",
-		"aud":       "pismo: the JWT's audience (PISMO_AUDIENCE); mia: the service's issuer (MIA_AUDIENCE)",
+		"token-url": "token endpoint (PISMO_TOKEN_URL / MIA_TOKEN_URL / REVOLUT_TOKEN_URL)",
+		"aud":       "pismo: the JWT's audience (PISMO_AUDIENCE); mia: the service's issuer (MIA_AUDIENCE); revolut: REVOLUT_AUDIENCE",
+		"scope":     "mia: scopes, space- or comma-separated (MIA_SCOPE); revolut: accounts or payments, default from the path",
+		"client-id": "mia: the registered client ID (MIA_CLIENT_ID); revolut: the application's (REVOLUT_CLIENT_ID)",
 		"ttl":       "pismo: JWT lifetime, at most 1h (PISMO_JWT_TTL); soldo: signature lifetime (SOLDO_JWS_TTL); mia: assertion lifetime (MIA_ASSERTION_TTL)",
 		"alg":       "soldo: RS256, PS256, ES256 or EdDSA, default from the key (SOLDO_ALG); mia: default RS256 (MIA_ALG)",
 	} {
@@ -316,6 +324,8 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, coun
 			return nil, noCounters, nil, err
 		}
 		return t, bearerCounters(t), func() { t.Close(); closeStore() }, nil
+	case "revolut":
+		return r.revolutTransport(a, target)
 	case "none":
 		// No credentials at all: the baseline a load run of a profile is compared with.
 		base, _, err := r.base()
@@ -324,7 +334,7 @@ func (r *requestFlags) transport(a *app, target string) (http.RoundTripper, coun
 		}
 		return base, noCounters, func() {}, nil
 	}
-	return nil, noCounters, nil, usagef("--profile %q: use pismo, soldo, mia or none", r.profile)
+	return nil, noCounters, nil, usagef("--profile %q: use pismo, soldo, mia, revolut or none", r.profile)
 }
 
 // tokenStore is the shared token store FINAUTH_REDIS_URL names (nil without it), so that
@@ -387,6 +397,14 @@ func (r *requestFlags) newRequest(ctx context.Context, target string, body []byt
 	acct, err := account(r.acct, r.ext)
 	if err != nil {
 		return nil, err
+	}
+	if r.profile == "revolut" {
+		if r.tokenEnv != "" {
+			req = req.WithContext(revolut.WithConsent(req.Context(), cliConsent))
+		}
+		if r.scope != "" {
+			req = req.WithContext(revolut.WithScope(req.Context(), r.scope))
+		}
 	}
 	switch acct.Kind {
 	case pismo.AccountToken:

@@ -16,12 +16,15 @@ import (
 )
 
 func (a *app) mint(args []string) error {
-	sub, args, err := a.subcommands("mint", args, [][2]string{{"pismo", "a signed Pismo JWT (the one the exchange sends)"}, {"mia", "a Mia-Platform client assertion (private_key_jwt)"}})
+	sub, args, err := a.subcommands("mint", args, [][2]string{{"pismo", "a signed Pismo JWT (the one the exchange sends)"}, {"mia", "a Mia-Platform client assertion (private_key_jwt)"}, {"revolut", "a Revolut consent request object (PS256)"}})
 	if err != nil {
 		return err
 	}
-	if sub == "mia" {
+	switch sub {
+	case "mia":
 		return a.mintMia(args)
+	case "revolut":
+		return a.mintRevolut(args)
 	}
 	args = append([]string{"pismo"}, args...)
 	fs := a.newFlags("mint pismo", "mint pismo [--key FILE] [--iss ..] [--sub ..] [--aud ..] [--tenant ..] [--uid ..|--external-account ..] [--group ..] [--claim k=v]... [--ttl 1h]")

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -99,11 +101,12 @@ func writeNew(path string, data []byte, mode os.FileMode, force bool) error {
 }
 
 func (a *app) jwk(args []string) error {
-	fs := a.newFlags("jwk", "jwk [--kid ID] [--alg ALG] [--set] [--passphrase-env VAR] FILE")
+	fs := a.newFlags("jwk", "jwk [--kid ID] [--alg ALG] [--set] [--cert CERT.pem] [--passphrase-env VAR] FILE")
 	kid := fs.String("kid", "", "key ID; default the key's own, else its RFC 7638 thumbprint")
 	alg := fs.String("alg", "", "algorithm to state in the JWK; default from the key")
 	set := fs.Bool("set", false, `print a JWKS {"keys":[...]}`)
 	passEnv := fs.String("passphrase-env", "", "environment variable holding the passphrase of an encrypted private key")
+	certFile := fs.String("cert", "", "PEM certificate chain of the key (its own first): written as x5c, which Open Banking JWKS (Revolut) need")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -133,10 +136,52 @@ func (a *app) jwk(args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	if *certFile != "" {
+		if keys.Len() != 1 {
+			return usagef("--cert: %s holds %d keys; give the one key the certificate is for", pos[0], keys.Len())
+		}
+		chain, err := readCertificates(*certFile)
+		if err != nil {
+			return err
+		}
+		pub, err := keys.Keys()[0].WithCertificates(chain)
+		if err != nil {
+			return usagef("--cert %s: %v", *certFile, err)
+		}
+		keys = signer.NewKeySet(pub)
+	}
 	if *set || keys.Len() > 1 {
 		return a.printJSON(keys)
 	}
 	return a.printJSON(keys.Keys()[0])
+}
+
+// readCertificates reads every CERTIFICATE block of a PEM file, in order.
+func readCertificates(file string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usagef("--cert: %v", errors.Unwrap(err))
+	}
+	var chain []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, usagef("--cert %s: %v", file, err)
+		}
+		chain = append(chain, c)
+	}
+	if len(chain) == 0 {
+		return nil, usagef("--cert %s: no PEM certificate in it", file)
+	}
+	return chain, nil
 }
 
 func (a *app) printJSON(v any) error {

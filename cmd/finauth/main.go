@@ -55,12 +55,13 @@ var commands = []struct {
 }{
 	{"keygen", "make a key pair: PKCS#8 private key (0600), public PEM, public JWK on stdout", (*app).keygen},
 	{"jwk", "print the public JWK (or JWKS with --set) of a key file in any format", (*app).jwk},
-	{"mint", "mint pismo|mia: print a signed Pismo JWT or Mia-Platform client assertion", (*app).mint},
+	{"mint", "mint pismo|mia|revolut: print a signed Pismo JWT, Mia-Platform client assertion or Revolut request object", (*app).mint},
 	{"sign", "sign soldo: print the Authorization value for a Soldo request", (*app).sign},
 	{"verify", "verify a JWS/JWT (detached with --payload); print header and claims", (*app).verify},
 	{"decode", "print a JWT's header and claims WITHOUT verifying", (*app).decode},
-	{"token", "token pismo|mia: get a token and print it (redacted)", (*app).token},
-	{"call", "make one authenticated request (pismo, soldo or mia)", (*app).call},
+	{"token", "token pismo|mia|revolut: get a token and print it (redacted)", (*app).token},
+	{"authorize", "authorize revolut: print the consent authorisation URL to send the user to", (*app).authorize},
+	{"call", "make one authenticated request (pismo, soldo, mia or revolut)", (*app).call},
 	{"load", "send N requests (or for a duration) with concurrency C; print a summary", (*app).load},
 	{"demo", "run Pismo, Soldo and Mia-Platform mocks in-process and show finauth handling them", (*app).demo},
 }
@@ -92,7 +93,7 @@ func (a *app) usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: finauth <command> [flags] [args]    (finauth <command> --help for its flags)")
 	fmt.Fprintln(w)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-7s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 }
 

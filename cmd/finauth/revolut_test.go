@@ -1,0 +1,155 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/finauth/finauth/integration/revolutmock"
+	"github.com/finauth/finauth/signer"
+)
+
+// revolutEnv starts the Revolut mock (mutual TLS) and returns the REVOLUT_* variables a user
+// would set, with the transport certificate and the CA in files.
+func revolutEnv(t *testing.T) (*revolutmock.Server, map[string]string) {
+	t.Helper()
+	pki, err := revolutmock.NewPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := signer.LoadKeyFile(keys + "test-rsa-pkcs8.pem")
+	m, err := revolutmock.NewServer(revolutmock.Config{ClientID: "cli-client", RedirectURIs: []string{"https://app.example/cb"},
+		Keys: signer.NewKeySet(key.Public().WithKeyID("sig-1")), TAN: "app.example"}, pki)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{"transport.pem": pki.ClientCertPEM, "transport.key": pki.ClientKeyPEM, "ca.pem": pki.CAPEM} {
+		os.WriteFile(filepath.Join(dir, name), data, 0o600)
+	}
+	return m, map[string]string{
+		"REVOLUT_CLIENT_ID": "cli-client", "REVOLUT_KEY_ID": "sig-1", "REVOLUT_PRIVATE_KEY_FILE": keys + "test-rsa-pkcs8.pem",
+		"REVOLUT_TRANSPORT_CERT_FILE": filepath.Join(dir, "transport.pem"), "REVOLUT_TRANSPORT_KEY_FILE": filepath.Join(dir, "transport.key"),
+		"REVOLUT_CA_FILE": filepath.Join(dir, "ca.pem"), "REVOLUT_TOKEN_URL": m.TokenURL(), "REVOLUT_API_URL": m.URL,
+		"REVOLUT_AUTH_URL": m.AuthURL(), "REVOLUT_AUDIENCE": "https://oba-auth.revolut.com",
+		"REVOLUT_REDIRECT_URI": "https://app.example/cb", "REVOLUT_TAN": "app.example",
+	}
+}
+
+// The whole Revolut flow with the CLI alone: a payment consent, the authorisation URL, the
+// code exchanged for the user's tokens, the payment with the user's token; mint and load.
+func TestCLI_RevolutFlow(t *testing.T) {
+	t.Parallel()
+	m, env := revolutEnv(t)
+	r := finauth(t, env, "", "call", "--profile", "revolut", "-X", "POST", "--data", `{"Data":{"Initiation":{"InstructedAmount":{"Amount":"5.00","Currency":"GBP"}}},"Risk":{}}`, m.URL+revolutmock.PaymentConsentsPath)
+	var consent struct{ Data struct{ ConsentID string `json:"ConsentId"` } }
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &consent) != nil || consent.Data.ConsentID == "" {
+		t.Fatalf("consent: %+v (rejections %v)", r, m.Stats().Rejections)
+	}
+	id := consent.Data.ConsentID
+
+	r = finauth(t, env, "", "authorize", "revolut", "--consent", id, "--state", "s-1")
+	if r.code != exitOK {
+		t.Fatalf("authorize: %+v", r)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(m.PKI.CAPEM)
+	browser := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(strings.TrimSpace(r.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, _ := url.Parse(resp.Header.Get("Location"))
+	code := back.Query().Get("code")
+	if resp.StatusCode != http.StatusFound || code == "" || back.Query().Get("state") != "s-1" {
+		t.Fatalf("authorisation: %d %s (rejections %v)", resp.StatusCode, back, m.Stats().Rejections)
+	}
+
+	r = finauth(t, env, "", "token", "revolut", "--code", code)
+	if r.code != exitOK || !strings.Contains(r.stdout, `"refresh_token": "[redacted`) || !strings.Contains(r.stdout, `"access_token": "[redacted`) {
+		t.Fatalf("token --code without --show-token: %+v", r)
+	}
+	// The code is used: a second exchange is refused, named, exit 1... so get a new one.
+	r = finauth(t, env, "", "token", "revolut", "--code", code)
+	if r.code == exitOK || !strings.Contains(r.stderr, "code") {
+		t.Fatalf("a used code: %+v", r)
+	}
+	var user struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	// A second consent, authorised, exchanged with --show-token.
+	r = finauth(t, env, "", "call", "--profile", "revolut", "-X", "POST", "--data", `{"Data":{"n":2}}`, m.URL+revolutmock.PaymentConsentsPath)
+	json.Unmarshal([]byte(r.stdout), &consent)
+	id = consent.Data.ConsentID
+	link := finauth(t, env, "", "authorize", "revolut", "--consent", id)
+	resp, err = browser.Get(strings.TrimSpace(link.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, _ = url.Parse(resp.Header.Get("Location"))
+	r = finauth(t, env, "", "token", "revolut", "--code", back.Query().Get("code"), "--show-token")
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &user) != nil || user.AccessToken == "" || user.RefreshToken == "" {
+		t.Fatalf("token --code --show-token: %+v", r)
+	}
+
+	env["USER_TOKEN"] = user.AccessToken
+	r = finauth(t, env, "", "call", "--profile", "revolut", "--token-env", "USER_TOKEN", "-X", "POST", "--data", `{"Data":{"ConsentId":"`+id+`"},"Risk":{}}`, m.URL+revolutmock.PaymentsPath)
+	if r.code != exitOK || !strings.Contains(r.stdout, "DomesticPaymentId") {
+		t.Fatalf("payment: %+v (rejections %v)", r, m.Stats().Rejections)
+	}
+
+	r = finauth(t, env, "", "mint", "revolut", "--consent", id, "--scope", "payments")
+	key, _ := signer.LoadKeyFile(keys + "test-rsa-pkcs8.pem")
+	v, _ := signer.NewVerifier(signer.NewKeySet(key.Public().WithKeyID("sig-1")), signer.VerifyOptions{Algorithms: []signer.Algorithm{signer.PS256}})
+	if _, err := v.Verify(strings.TrimSpace(r.stdout)); r.code != exitOK || err != nil {
+		t.Fatalf("mint revolut: %+v %v", r, err)
+	}
+
+	before := m.Stats().Tokens["client_credentials"]
+	r = finauth(t, env, "", "load", "--profile", "revolut", "-n", "40", "-c", "4", "--json", "-X", "POST", "--data", `{"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{}}`, m.URL+revolutmock.AccountConsentsPath)
+	var s loadSummary
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &s) != nil || s.OK != 40 || s.TokenExchanges != 1 || m.Stats().Tokens["client_credentials"] != before+1 {
+		t.Fatalf("load: %+v %+v", r, s)
+	}
+}
+
+// jwk --cert writes the certificate chain as x5c, which the JWKS Revolut fetches needs.
+func TestCLI_JWKWithCertificate(t *testing.T) {
+	t.Parallel()
+	key, _ := signer.LoadKeyFile(keys + "test-rsa-pkcs8.pem")
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "signing"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, key.Public().Key(), key.Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(t.TempDir(), "signing.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	r := finauth(t, nil, "", "jwk", "--cert", certFile, "--kid", "sig-1", keys+"test-rsa-public.pem")
+	var jwk struct {
+		Kid string   `json:"kid"`
+		X5c []string `json:"x5c"`
+	}
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &jwk) != nil || jwk.Kid != "sig-1" || len(jwk.X5c) != 1 || jwk.X5c[0] != base64.StdEncoding.EncodeToString(der) {
+		t.Fatalf("%+v", r)
+	}
+	if r := finauth(t, nil, "", "jwk", "--cert", certFile, keys+"test-ec-p256-public.pem"); r.code != exitUsage || !strings.Contains(r.stderr, "not this key's") {
+		t.Fatalf("another key's certificate: %+v", r)
+	}
+}
