@@ -55,7 +55,11 @@ func TestCLI_RevolutFlow(t *testing.T) {
 	t.Parallel()
 	m, env := revolutEnv(t)
 	r := finauth(t, env, "", "call", "--profile", "revolut", "-X", "POST", "--data", `{"Data":{"Initiation":{"InstructedAmount":{"Amount":"5.00","Currency":"GBP"}}},"Risk":{}}`, m.URL+revolutmock.PaymentConsentsPath)
-	var consent struct{ Data struct{ ConsentID string `json:"ConsentId"` } }
+	var consent struct {
+		Data struct {
+			ConsentID string `json:"ConsentId"`
+		}
+	}
 	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &consent) != nil || consent.Data.ConsentID == "" {
 		t.Fatalf("consent: %+v (rejections %v)", r, m.Stats().Rejections)
 	}
