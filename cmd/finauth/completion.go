@@ -36,7 +36,8 @@ func (a *app) completion(args []string) error {
 		fmt.Fprint(a.stdout, "autoload -U +X bashcompinit && bashcompinit\n"+bashCompletion(cmds))
 	case "fish":
 		fmt.Fprintf(a.stdout, `complete -c finauth -f -n '__fish_use_subcommand' -a '%s'
-complete -c finauth -f -n '__fish_seen_subcommand_from mint token; and not __fish_seen_subcommand_from pismo mia' -a 'pismo mia'
+complete -c finauth -f -n '__fish_seen_subcommand_from mint token; and not __fish_seen_subcommand_from pismo mia revolut' -a 'pismo mia revolut'
+complete -c finauth -f -n '__fish_seen_subcommand_from authorize; and not __fish_seen_subcommand_from revolut' -a 'revolut'
 complete -c finauth -f -n '__fish_seen_subcommand_from sign; and not __fish_seen_subcommand_from soldo' -a 'soldo'
 complete -c finauth -f -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
 `, cmds)
@@ -54,7 +55,8 @@ _finauth() {
     COMPREPLY=($(compgen -W "` + cmds + `" -- "$cur")); return
   fi
   case "$cmd" in
-    mint|token) sub="pismo mia" ;;
+    mint|token) sub="pismo mia revolut" ;;
+    authorize) sub="revolut" ;;
     sign) sub="soldo" ;;
     completion) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return ;;
   esac

@@ -3,14 +3,17 @@
 //
 //	mockserver [flags]                 serve (flags below, or MOCK_* environment variables):
 //	                                   Pismo on :8081, Soldo on :8082, Mia-Platform when --mia-addr is set,
-//	                                   a sink (200 to anything, checks nothing) when --sink-addr is set
-//	mockserver healthcheck URL         exit 0 when URL answers 200 (for container health checks)
+//	                                   a sink (200 to anything, checks nothing) when --sink-addr is set,
+//	                                   Revolut (mutual TLS) when --revolut-addr is set
+//	mockserver healthcheck [--cacert F] URL  exit 0 when URL answers 200 (for container health checks)
 //
 // Every refused token request, API call or signature is logged on stderr with its reason.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +31,7 @@ import (
 	"github.com/finauth/finauth/integration/internal/mockhttp"
 	"github.com/finauth/finauth/integration/miamock"
 	"github.com/finauth/finauth/integration/pismomock"
+	"github.com/finauth/finauth/integration/revolutmock"
 	"github.com/finauth/finauth/integration/soldomock"
 	"github.com/finauth/finauth/signer"
 )
@@ -47,6 +52,7 @@ type config struct {
 	miaLifetime                                                                                         time.Duration
 	miaRevokeEvery                                                                                      int
 	sinkAddr                                                                                            string
+	revolutAddr, revolutKeys, revolutKID, revolutClient, revolutTAN, revolutRedirect, revolutPKIDir     string
 }
 
 func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, bool), ready func()) int {
@@ -65,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		return 2
 	}
 	if len(mocks) == 0 {
-		fmt.Fprintln(stderr, "mockserver: every mock is disabled (--pismo-addr, --soldo-addr, --mia-addr and --sink-addr are empty)")
+		fmt.Fprintln(stderr, "mockserver: every mock is disabled (--pismo-addr, --soldo-addr, --mia-addr, --revolut-addr and --sink-addr are empty)")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -79,13 +85,17 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		}
 	}()
 	for _, m := range mocks {
-		srv, addr, err := mockhttp.Listen(m.addr, m.handler)
+		srv, addr, err := mockhttp.ListenTLS(m.addr, m.handler, m.tls)
 		if err != nil {
 			fmt.Fprintf(stderr, "mockserver: %s mock: %v\n", m.name, err)
 			return 1
 		}
 		servers = append(servers, srv)
-		fmt.Fprintf(stdout, "%s mock listening on http://%s\n", m.name, addr)
+		scheme := "http"
+		if m.tls != nil {
+			scheme = "https"
+		}
+		fmt.Fprintf(stdout, "%s mock listening on %s://%s\n", m.name, scheme, addr)
 		log.Info("listening", "mock", m.name, "addr", addr.String())
 	}
 	if ready != nil {
@@ -148,6 +158,13 @@ func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, b
 	fs.DurationVar(&c.miaLifetime, "mia-token-lifetime", dur("MOCK_MIA_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_MIA_TOKEN_LIFETIME)")
 	fs.IntVar(&c.miaRevokeEvery, "mia-revoke-every", int(num("MOCK_MIA_REVOKE_EVERY", "0")), "revoke the token of every N-th API use, 0 never (MOCK_MIA_REVOKE_EVERY)")
 	fs.StringVar(&c.sinkAddr, "sink-addr", env("MOCK_SINK_ADDR", ""), "listen address of a sink that answers 200 to every request and checks nothing (the fast server of load baselines, e.g. finauth load --profile none); empty (the default) disables it (MOCK_SINK_ADDR)")
+	fs.StringVar(&c.revolutAddr, "revolut-addr", env("MOCK_REVOLUT_ADDR", ""), "Revolut Open Banking mock listen address (TLS, client certificates), e.g. :8085; empty (the default) disables it (MOCK_REVOLUT_ADDR)")
+	fs.StringVar(&c.revolutKeys, "revolut-keys", env("MOCK_REVOLUT_KEYS", ""), "the application's public signing key(s) (PS256): PEM, certificate, JWK or JWKS file (MOCK_REVOLUT_KEYS)")
+	fs.StringVar(&c.revolutKID, "revolut-kid", env("MOCK_REVOLUT_KID", ""), "key ID of a single key without one (MOCK_REVOLUT_KID)")
+	fs.StringVar(&c.revolutClient, "revolut-client-id", env("MOCK_REVOLUT_CLIENT_ID", "finauth-test-client"), "the registered application (MOCK_REVOLUT_CLIENT_ID)")
+	fs.StringVar(&c.revolutTAN, "revolut-tan", env("MOCK_REVOLUT_TAN", "app.example"), "the tan every x-jws-signature must carry (MOCK_REVOLUT_TAN)")
+	fs.StringVar(&c.revolutRedirect, "revolut-redirect-uri", env("MOCK_REVOLUT_REDIRECT_URI", "https://app.example/callback"), "the registered redirect URI(s), comma-separated (MOCK_REVOLUT_REDIRECT_URI)")
+	fs.StringVar(&c.revolutPKIDir, "revolut-pki-dir", env("MOCK_REVOLUT_PKI_DIR", ""), "directory where the Revolut mock writes the test CA (ca.pem) and a transport certificate and key for clients (transport.pem, transport.key), made anew at each start; required with --revolut-addr (MOCK_REVOLUT_PKI_DIR)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, nil, 0, false
@@ -172,10 +189,11 @@ func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, b
 	return c, bad, 0, true
 }
 
-// mock is one enabled mock, ready to listen.
+// mock is one enabled mock, ready to listen (over TLS when tls is set).
 type mock struct {
 	name, addr string
 	handler    http.Handler
+	tls        *tls.Config
 }
 
 // mocks builds the enabled mocks, every problem of both reported together.
@@ -196,7 +214,60 @@ func (c config) mocks(log *slog.Logger) ([]mock, []string) {
 		}
 		out = append(out, mock{name: m.name, addr: m.addr, handler: h})
 	}
+	if c.revolutAddr != "" {
+		m, err := c.revolutMock(log)
+		if err != nil {
+			problems = append(problems, err.Error())
+		} else {
+			out = append(out, m)
+		}
+	}
 	return out, problems
+}
+
+// revolutMock builds the Revolut mock with a test PKI made now, written to the PKI directory
+// for clients.
+func (c config) revolutMock(log *slog.Logger) (mock, error) {
+	if c.revolutPKIDir == "" {
+		return mock{}, errors.New("--revolut-pki-dir (MOCK_REVOLUT_PKI_DIR) is required with --revolut-addr: clients need the CA and a transport certificate the mock trusts")
+	}
+	keys, err := requiredKeys(c.revolutKeys, "--revolut-keys (MOCK_REVOLUT_KEYS)", "the application's public signing key(s)")
+	if err != nil {
+		return mock{}, err
+	}
+	list := keys.Keys()
+	if c.revolutKID != "" {
+		if len(list) != 1 {
+			return mock{}, errors.New("--revolut-kid names the key of a single-key file; give kids in a JWKS instead")
+		}
+		list[0] = list[0].WithKeyID(c.revolutKID)
+	}
+	pki, err := revolutmock.NewPKI()
+	if err != nil {
+		return mock{}, err
+	}
+	for name, data := range map[string][]byte{"ca.pem": pki.CAPEM, "transport.pem": pki.ClientCertPEM, "transport.key": pki.ClientKeyPEM} {
+		if err := os.WriteFile(filepath.Join(c.revolutPKIDir, name), data, 0o600); err != nil {
+			return mock{}, fmt.Errorf("--revolut-pki-dir (MOCK_REVOLUT_PKI_DIR): %w", err)
+		}
+	}
+	var redirects []string
+	for _, u := range strings.Split(c.revolutRedirect, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			redirects = append(redirects, u)
+		}
+	}
+	m, err := revolutmock.New(revolutmock.Config{ClientID: c.revolutClient, RedirectURIs: redirects, Keys: signer.NewKeySet(list...), TAN: c.revolutTAN,
+		OnReject: func(reason, msg string) {
+			log.Warn("verification failed", "mock", "revolut", "reason", reason, "message", msg)
+		}})
+	if err != nil {
+		return mock{}, err
+	}
+	for _, k := range list {
+		log.Info("revolut application registered", "client_id", c.revolutClient, "kid", k.KeyID(), "pki_dir", c.revolutPKIDir)
+	}
+	return mock{name: "revolut", addr: c.revolutAddr, handler: withHealth(m), tls: pki.ServerTLS()}, nil
 }
 
 // sinkHandler reads and drops every request's body and answers 200 with no body.
@@ -330,11 +401,21 @@ func withHealth(h http.Handler) http.Handler {
 }
 
 func healthcheck(args []string, stderr io.Writer) int {
+	c := &http.Client{Timeout: 3 * time.Second}
+	if len(args) == 3 && args[0] == "--cacert" {
+		ca, err := os.ReadFile(args[1])
+		pool := x509.NewCertPool()
+		if err != nil || !pool.AppendCertsFromPEM(ca) {
+			fmt.Fprintln(stderr, "unhealthy: --cacert: no PEM certificate in", args[1])
+			return 2
+		}
+		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		args = args[2:]
+	}
 	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: mockserver healthcheck URL")
+		fmt.Fprintln(stderr, "usage: mockserver healthcheck [--cacert FILE] URL")
 		return 2
 	}
-	c := &http.Client{Timeout: 3 * time.Second}
 	resp, err := c.Get(args[0])
 	if err != nil {
 		fmt.Fprintln(stderr, "unhealthy:", err)

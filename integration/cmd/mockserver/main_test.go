@@ -17,6 +17,7 @@ import (
 
 	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/client/pismo"
+	"github.com/finauth/finauth/client/revolut"
 	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/signer"
 )
@@ -45,8 +46,10 @@ func TestMockserverProcess(t *testing.T) {
 	}
 	cmd := exec.Command(bin, "--pismo-addr", "127.0.0.1:0", "--soldo-addr", "127.0.0.1:0", "--mia-addr", "127.0.0.1:0",
 		"--pismo-keys", keys+"test-rsa-public.pem", "--soldo-keys", keys+"test-ec-p256-public.pem", "--soldo-kid", "ec-1",
-		"--mia-keys", keys+"test-rsa-public.pem", "--mia-kid", "mia-1")
-	cmd.Env = append(cmd.Environ(), "MOCK_PISMO_TENANT=tenant-from-env", "MOCK_SINK_ADDR=127.0.0.1:0")
+		"--mia-keys", keys+"test-rsa-public.pem", "--mia-kid", "mia-1",
+		"--revolut-addr", "127.0.0.1:0", "--revolut-keys", keys+"test-rsa-public.pem", "--revolut-kid", "sig-1")
+	pkiDir := t.TempDir()
+	cmd.Env = append(cmd.Environ(), "MOCK_PISMO_TENANT=tenant-from-env", "MOCK_SINK_ADDR=127.0.0.1:0", "MOCK_REVOLUT_PKI_DIR="+pkiDir)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -71,14 +74,14 @@ func TestMockserverProcess(t *testing.T) {
 	}()
 	urls := map[string]string{}
 	sc := bufio.NewScanner(stdout)
-	for len(urls) < 4 && sc.Scan() {
+	for len(urls) < 5 && sc.Scan() {
 		name, url, ok := strings.Cut(sc.Text(), " mock listening on ")
 		if ok {
 			urls[name] = url
 		}
 	}
 	go func() { io.Copy(io.Discard, stdout); exited <- cmd.Wait() }()
-	if len(urls) != 4 {
+	if len(urls) != 5 {
 		t.Fatalf("did not start: %v\n%s", urls, stderr.String())
 	}
 	// The sink answers anything, body or not, with 200 and checks nothing.
@@ -87,6 +90,25 @@ func TestMockserverProcess(t *testing.T) {
 		t.Fatalf("sink: %v %v", err, resp)
 	}
 	resp.Body.Close()
+	// Revolut over TLS: its health through the CA it wrote, then a consent through the real
+	// client with the transport certificate it wrote.
+	if out, err := exec.Command(bin, "healthcheck", "--cacert", filepath.Join(pkiDir, "ca.pem"), urls["revolut"]+"/healthz").CombinedOutput(); err != nil {
+		t.Fatalf("revolut healthcheck: %v %s", err, out)
+	}
+	rkey, _ := signer.LoadKeyFile(keys + "test-rsa-pkcs8.pem")
+	rc, err := revolut.NewClient(revolut.Config{ClientID: "finauth-test-client", KeyID: "sig-1", Key: rkey,
+		TransportCertFile: filepath.Join(pkiDir, "transport.pem"), TransportKeyFile: filepath.Join(pkiDir, "transport.key"),
+		CAFile: filepath.Join(pkiDir, "ca.pem"), TokenURL: urls["revolut"] + "/token", APIURL: urls["revolut"], AuthURL: urls["revolut"] + "/ui/index.html",
+		Audience: "https://oba-auth.revolut.com", RedirectURI: "https://app.example/callback", TAN: "app.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = rc.Post(urls["revolut"]+"/domestic-payment-consents", "application/json", strings.NewReader(`{"Data":{},"Risk":{}}`))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("revolut consent: %v %v\n%s", err, resp, stderr.String())
+	}
+	resp.Body.Close()
+	delete(urls, "revolut")
 	for _, u := range urls {
 		resp, err := http.Get(u + "/healthz")
 		if err != nil || resp.StatusCode != 200 {

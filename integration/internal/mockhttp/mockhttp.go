@@ -3,6 +3,7 @@
 package mockhttp
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -67,6 +68,20 @@ func (r *Rejections) Counts() map[string]int {
 
 // Loopback serves h on a loopback port for tests (httptest).
 func Loopback(h http.Handler) *httptest.Server { return httptest.NewServer(h) }
+
+// ListenTLS is Listen over TLS with tc (plain HTTP when tc is nil).
+func ListenTLS(addr string, h http.Handler, tc *tls.Config) (*http.Server, net.Addr, error) {
+	if tc == nil {
+		return Listen(addr, h)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tc}
+	go srv.Serve(tls.NewListener(l, tc))
+	return srv, l.Addr(), nil
+}
 
 // Listen serves h on addr (":8081", "127.0.0.1:0", ...) until the returned server is shut
 // down, and returns the address it really listens on.
