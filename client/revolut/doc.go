@@ -6,7 +6,8 @@
 // WithLegacyJWS). Signer.JWSSignature is a transport.SignFunc: transport.Signing with
 // Header "x-jws-signature" sends it, the body handling being the one Soldo's signing uses.
 //
-// Still to come (issue 10): tokens over mutual TLS (client credentials per scope, the
-// authorization-code exchange and refresh tokens), idempotency keys, WithConsent, the
-// client that composes them, the strict mock and the CLI commands.
+// [NewTransport] composes everything for API calls: idempotency keys, x-fapi-financial-id,
+// retries, the bearer token (client credentials per scope; the user's token WithConsent,
+// from ExchangeCode and refreshed with its refresh token) and x-jws-signature, over mutual
+// TLS with the transport certificate.
 package revolut

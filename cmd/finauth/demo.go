@@ -50,8 +50,9 @@ type demoResult struct {
 		Replays       int `json:"replayed_after_401"`
 		Refused       int `json:"assertions_refused"`
 	} `json:"mia"`
-	Failures []string `json:"failures"`
-	AllOK    bool     `json:"all_ok"`
+	Revolut  revolutDemo `json:"revolut"`
+	Failures []string    `json:"failures"`
+	AllOK    bool        `json:"all_ok"`
 }
 
 // demoTokenLifetime is how long the Pismo mock's tokens live in the demo: short, so that
@@ -80,7 +81,7 @@ func (a *app) demo(args []string) error {
 		}
 	}
 	start := time.Now()
-	say("finauth demo: strict Pismo, Soldo and Mia-Platform mocks on loopback, throwaway keys, %v of traffic.", *duration)
+	say("finauth demo: strict Pismo, Soldo, Mia-Platform and Revolut mocks on loopback, throwaway keys, %v of traffic.", *duration)
 	d, err := startDemo()
 	if err != nil {
 		return err
@@ -91,6 +92,12 @@ func (a *app) demo(args []string) error {
 	say("  Mia-Platform mock %s: verifies every RS256 client assertion (iss, sub, aud, kid, exp, a jti never seen before) and revokes a token every %d uses.", d.mm.URL, demoMiaRevokeEvery)
 	say("  Running 8 workers; at %v every Pismo token will be revoked.", *duration/2)
 	res := d.run(*duration)
+	say("  Then Revolut Open Banking over mutual TLS: a payment consent, its authorisation, the code exchange, %d payments.", demoRevolutPayments)
+	res.Revolut = runRevolutDemo()
+	if res.Revolut.Error != "" {
+		res.Failures = append(res.Failures, "revolut: "+res.Revolut.Error)
+		res.AllOK = false
+	}
 	res.DurationS = time.Since(start).Seconds()
 	if *asJSON {
 		if err := a.printJSON(res); err != nil {
@@ -320,6 +327,9 @@ func reportDemo(say func(string, ...any), res demoResult) {
 	say("  %d requests, %d signatures verified by the mock, %d refused.", res.Soldo.Requests, res.Soldo.Verified, res.Soldo.Refused)
 	say("Mia-Platform (client credentials, private_key_jwt):")
 	say("  %d requests, %d answered 200; %d token requests, each with a fresh assertion (%d refused): the first, and one per revoked token (%d revoked, %d requests replayed).", res.Mia.Requests, res.Mia.OK, res.Mia.TokenRequests, res.Mia.Refused, res.Mia.Revoked, res.Mia.Replays)
+	r := res.Revolut
+	say("Revolut Open Banking (mutual TLS, x-jws-signature, idempotency keys), mock %s:", r.URL)
+	say("  %d payment consent created with a client-credentials token, %d authorised through a PS256 request object, %d payments made with the user's token from the code exchange; %d token requests, %d refusals.", r.Consents, r.Authorised, r.Payments, r.TokenRequests, r.Refused)
 	if res.AllOK {
 		say("Every request succeeded, in %.1f s.", res.DurationS)
 		return

@@ -63,7 +63,7 @@ var commands = []struct {
 	{"authorize", "authorize revolut: print the consent authorisation URL to send the user to", (*app).authorize},
 	{"call", "make one authenticated request (pismo, soldo, mia or revolut)", (*app).call},
 	{"load", "send N requests (or for a duration) with concurrency C; print a summary", (*app).load},
-	{"demo", "run Pismo, Soldo and Mia-Platform mocks in-process and show finauth handling them", (*app).demo},
+	{"demo", "run Pismo, Soldo, Mia-Platform and Revolut mocks in-process and show finauth handling them", (*app).demo},
 }
 
 func (a *app) run(args []string) int {

@@ -276,7 +276,8 @@ func TestCLI_Demo(t *testing.T) {
 	r := finauth(t, nil, "", "demo", "--json", "--duration", "2s")
 	var d demoResult
 	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &d) != nil || !d.AllOK || d.Pismo.OK == 0 || d.Soldo.Verified == 0 || d.Pismo.Revoked == 0 || d.Pismo.Replays == 0 ||
-		d.Mia.OK == 0 || d.Mia.TokenRequests < 1 || !strings.Contains(r.stdout, `"failures": []`) {
+		d.Mia.OK == 0 || d.Mia.TokenRequests < 1 || !strings.Contains(r.stdout, `"failures": []`) ||
+		d.Revolut.Consents != 1 || d.Revolut.Authorised != 1 || d.Revolut.Payments != demoRevolutPayments || d.Revolut.TokenRequests != 2 || d.Revolut.Refused != 0 {
 		t.Fatalf("%+v", r)
 	}
 }
