@@ -21,7 +21,9 @@ import (
 	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/client/revolut"
 	"github.com/finauth/finauth/integration/revolutmock"
+	"github.com/finauth/finauth/internal/testwait"
 	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/transport"
 )
 
 const redirectURI = "https://app.example/callback"
@@ -242,5 +244,109 @@ func TestRevolut_RefusalsAreNamed(t *testing.T) {
 	nocert.TransportCertFile, nocert.TransportKeyFile = "", ""
 	if _, err := revolut.NewTransport(nocert); err == nil || !strings.Contains(err.Error(), "REVOLUT_TRANSPORT_CERT_FILE") {
 		t.Fatalf("no certificate configured: %v", err)
+	}
+}
+
+// The user's token is refreshed ahead of expiry with the refresh token (a consent used since
+// its token was stored), and the token endpoint's failures are retried.
+func TestRevolut_UserTokenRefreshedAheadWithTheRefreshToken(t *testing.T) {
+	t.Parallel()
+	m, cfg := revolutSetup(t)
+	tr, hc := newRevolut(t, cfg)
+	ctx := context.Background()
+	_, ans := postJSON(t, ctx, hc, m.URL+revolutmock.PaymentConsentsPath, map[string]any{"Data": map[string]any{}})
+	id := consentID(t, ans)
+	link, _ := tr.Signer().AuthorizationURL(id, "payments", "")
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(m.PKI.CAPEM)
+	browser := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, _ := url.Parse(resp.Header.Get("Location"))
+	// A short-lived user token: the cache refreshes it ahead of expiry.
+	m.SetTokenLifetime(3 * time.Second)
+	m.FailTokens(0.5, http.StatusServiceUnavailable, 0) // every other token request fails once
+	if _, err := tr.ExchangeCode(ctx, id, back.Query().Get("code")); err != nil {
+		t.Fatal(err)
+	}
+	userCtx := revolut.WithConsent(ctx, id)
+	pay := func() {
+		t.Helper()
+		if status, ans := postJSON(t, userCtx, hc, m.URL+revolutmock.PaymentsPath, map[string]any{"Data": map[string]any{"ConsentId": id}}); status != http.StatusCreated {
+			t.Fatalf("payment: %d %v", status, ans)
+		}
+	}
+	pay()
+	testwait.Eventually(t, "a refresh_token grant", func() bool { return m.Stats().Tokens["refresh_token"] >= 1 })
+	pay()
+	if st := m.Stats(); st.Payments != 2 || st.Tokens["authorization_code"] != 1 || st.Rejections[revolutmock.ReasonInjectedToken] == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// Each refusal of the mock comes back as a *revolut.APIError naming its reason (token
+// endpoint refusals as *client.TokenEndpointError, above).
+func TestRevolut_EveryRefusalIsATypedError(t *testing.T) {
+	t.Parallel()
+	m, cfg := revolutSetup(t)
+	_, hc := newRevolut(t, cfg)
+	ctx := context.Background()
+	send := func(ctx context.Context, rt *http.Client, path, body string) error {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, m.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := rt.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return revolut.CheckResponse(resp)
+	}
+	wrongTAN := cfg
+	wrongTAN.TAN = "other.example"
+	_, badSig := newRevolut(t, wrongTAN)
+	noFAPI := cfg
+	noFAPI.FinancialID = ""
+	_, noFinancialID := newRevolut(t, noFAPI)
+	keyed := transport.WithIdempotencyKey(ctx, "same-key")
+	cases := []struct {
+		name, want string
+		status     int
+		do         func() error
+	}{
+		{"x-jws-signature with another tan", revolutmock.ReasonJWS, 400, func() error { return send(ctx, badSig, revolutmock.PaymentConsentsPath, `{"Data":{}}`) }},
+		{"no x-fapi-financial-id", revolutmock.ReasonFinancialID, 400, func() error { return send(ctx, noFinancialID, revolutmock.AccountConsentsPath, `{"Data":{}}`) }},
+		{"an idempotency key reused with another body", revolutmock.ReasonIdempotencyReuse, 400, func() error {
+			if err := send(keyed, hc, revolutmock.AccountConsentsPath, `{"Data":{"a":1}}`); err != nil {
+				return err
+			}
+			return send(keyed, hc, revolutmock.AccountConsentsPath, `{"Data":{"a":2}}`)
+		}},
+		{"a token of the wrong scope", revolutmock.ReasonScope, 403, func() error {
+			return send(revolut.WithScope(ctx, "payments"), hc, revolutmock.AccountConsentsPath, `{"Data":{}}`)
+		}},
+		{"a payment without its consent's user token", revolutmock.ReasonConsent, 400, func() error {
+			return send(ctx, hc, revolutmock.PaymentsPath, `{"Data":{"ConsentId":"nope"}}`)
+		}},
+		{"503 beyond the retries", revolutmock.ReasonInjected503, 503, func() error {
+			m.Fail503(10)
+			defer m.Fail503(0)
+			return send(ctx, hc, revolutmock.AccountConsentsPath, `{"Data":{}}`)
+		}},
+		{"401 after the replay", revolutmock.ReasonInjected401, 401, func() error {
+			m.Fail401(2)
+			return send(ctx, hc, revolutmock.AccountConsentsPath, `{"Data":{}}`)
+		}},
+	}
+	for _, c := range cases {
+		err := c.do()
+		var ae *revolut.APIError
+		if !errors.As(err, &ae) || ae.Code != c.want || ae.Status != c.status || !errors.Is(err, revolut.ErrAPI) {
+			t.Errorf("%s: %v", c.name, err)
+		}
 	}
 }

@@ -23,6 +23,11 @@ type tokenAnswer struct {
 
 // token serves the three grants.
 func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
+	if status, ra, fail := m.TokenFailure(); fail {
+		mockhttp.SetRetryAfter(w, ra)
+		m.refuse(w, status, ReasonInjectedToken, "injected token failure")
+		return
+	}
 	if err := r.ParseForm(); err != nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		m.refuse(w, http.StatusBadRequest, ReasonBadRequest, "send a form (application/x-www-form-urlencoded)")
 		return

@@ -59,6 +59,7 @@ const (
 	ReasonConsent          = "consent"               // unknown consent, or not in the state needed
 	ReasonInjected401      = "injected_401"          // Fail401
 	ReasonInjected503      = "injected_503"          // Fail503
+	ReasonInjectedToken    = "injected_failure"      // FailTokens
 )
 
 // Config configures the mock.
@@ -220,6 +221,13 @@ func (s *Server) TokenURL() string { return s.URL + TokenPath }
 
 // AuthURL is the consent authorisation endpoint.
 func (s *Server) AuthURL() string { return s.URL + AuthorizePath }
+
+// SetTokenLifetime changes the lifetime of the tokens issued from now on.
+func (m *Mock) SetTokenLifetime(d time.Duration) {
+	m.mu.Lock()
+	m.cfg.TokenLifetime = d
+	m.mu.Unlock()
+}
 
 // Fail503 makes the next n API calls answer 503.
 func (m *Mock) Fail503(n int) {

@@ -1,0 +1,86 @@
+package revolut
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// ErrAPI is wrapped by every *APIError.
+var ErrAPI = errors.New("finauth: revolut: the API refused the request")
+
+// APIError is a refusal from the Open Banking API (or its mock): the status, and the code and
+// message of its error body.
+type APIError struct {
+	Status  int
+	Code    string // Open Banking's Errors[0].ErrorCode (or Code), or the mock's error
+	Message string
+}
+
+// Error names the status, code and message.
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("%s: %d %s", ErrAPI, e.Status, http.StatusText(e.Status))
+	if e.Code != "" {
+		s += ": " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// Unwrap returns ErrAPI.
+func (e *APIError) Unwrap() error { return ErrAPI }
+
+// maxErrorBody bounds how much of an error body CheckResponse reads.
+const maxErrorBody = 64 << 10
+
+// CheckResponse returns nil for a response below 400, and otherwise an *APIError made from
+// its body (Open Banking's {"Code","Message","Errors":[{"ErrorCode","Message"}]}, or
+// {"error","message"}). The body stays readable: what was read is put back.
+func CheckResponse(resp *http.Response) error {
+	if resp.StatusCode < 400 {
+		return nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
+	var body struct {
+		Code, Message string
+		Errors        []struct{ ErrorCode, Message string }
+		Error         string `json:"error"`
+		Description   string `json:"error_description"`
+		LowerMessage  string `json:"message"`
+	}
+	e := &APIError{Status: resp.StatusCode}
+	if json.Unmarshal(b, &body) == nil {
+		switch {
+		case len(body.Errors) > 0:
+			e.Code, e.Message = body.Errors[0].ErrorCode, body.Errors[0].Message
+		case body.Code != "":
+			e.Code, e.Message = body.Code, body.Message
+		default:
+			e.Code, e.Message = body.Error, firstNonEmpty(body.LowerMessage, body.Description)
+		}
+	}
+	if len(e.Message) > 300 {
+		e.Message = e.Message[:300] + "…"
+	}
+	e.Message = strings.TrimSpace(e.Message)
+	return e
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
