@@ -23,6 +23,7 @@ import (
 	"github.com/finauth/finauth/integration/revolutmock"
 	"github.com/finauth/finauth/internal/testwait"
 	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/transport"
 )
 
@@ -348,5 +349,57 @@ func TestRevolut_EveryRefusalIsATypedError(t *testing.T) {
 		if !errors.As(err, &ae) || ae.Code != c.want || ae.Status != c.status || !errors.Is(err, revolut.ErrAPI) {
 			t.Errorf("%s: %v", c.name, err)
 		}
+	}
+}
+
+// Two replicas share a store: the one that exchanged the code is not the one that pays and
+// refreshes; the other finds the user's token (and its refresh token) in the store.
+func TestRevolut_AnotherReplicaUsesAndRefreshesTheUserToken(t *testing.T) {
+	t.Parallel()
+	m, cfg := revolutSetup(t)
+	store := tokencache.NewMemoryStore(nil, 0)
+	replica := func() (*revolut.Transport, *http.Client) {
+		// Tokens live 3 s here: a stored token is usable while more than twice the safety
+		// margin remains.
+		tr, err := revolut.NewTransport(cfg, revolut.WithTokenStore(store), revolut.WithRetries(3, time.Millisecond, 10*time.Millisecond),
+			revolut.WithCacheOptions(tokencache.Options{SafetyMargin: 500 * time.Millisecond}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		return tr, &http.Client{Transport: tr}
+	}
+	a, ahc := replica()
+	_, bhc := replica()
+	ctx := context.Background()
+	_, ans := postJSON(t, ctx, ahc, m.URL+revolutmock.PaymentConsentsPath, map[string]any{"Data": map[string]any{}})
+	id := consentID(t, ans)
+	link, _ := a.Signer().AuthorizationURL(id, "payments", "")
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(m.PKI.CAPEM)
+	browser := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, _ := url.Parse(resp.Header.Get("Location"))
+	m.SetTokenLifetime(3 * time.Second)
+	if _, err := a.ExchangeCode(ctx, id, back.Query().Get("code")); err != nil {
+		t.Fatal(err)
+	}
+	pay := func() {
+		t.Helper()
+		if status, ans := postJSON(t, revolut.WithConsent(ctx, id), bhc, m.URL+revolutmock.PaymentsPath, map[string]any{"Data": map[string]any{"ConsentId": id}}); status != http.StatusCreated {
+			t.Fatalf("replica b's payment: %d %v", status, ans)
+		}
+	}
+	pay()
+	pay() // used since it was stored: refreshed ahead of expiry
+	testwait.Eventually(t, "replica b's refresh", func() bool { return m.Stats().Tokens["refresh_token"] >= 1 })
+	pay()
+	if st := m.Stats(); st.Payments != 3 || st.Tokens["authorization_code"] != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }

@@ -193,3 +193,18 @@ func TestCache_PutServesATokenObtainedElsewhere(t *testing.T) {
 		t.Fatalf("expired: %v", err)
 	}
 }
+
+func TestCache_PeekShowsTheCurrentTokenWithoutFetching(t *testing.T) {
+	t.Parallel()
+	clock := tokencachetest.NewFakeClock(t0)
+	f := newFetcher(clock, time.Hour)
+	c := newCache(t, f, tokencache.Options{})
+	if _, ok := c.Peek("k"); ok {
+		t.Fatal("Peek of an unknown key")
+	}
+	first := mustToken(t, c, "k")
+	clock.Advance(2 * time.Hour) // expired: Token would fetch, Peek does not
+	if tok, ok := c.Peek("k"); !ok || tok.Value != first.Value || f.calls.Load() != 1 {
+		t.Fatalf("%q %v after %d fetches", tok.Value, ok, f.calls.Load())
+	}
+}

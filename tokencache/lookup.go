@@ -169,3 +169,17 @@ func (c *Cache) Put(key string, tok Token) error {
 	}
 	return nil
 }
+
+// Peek returns key's current token, whatever its state (fresh, stale or expired), without
+// fetching and without counting a hit; ok is false when the cache holds none. For a fetch
+// function that needs the token it replaces (its refresh token).
+func (c *Cache) Peek(key string) (Token, bool) {
+	v, ok := c.entries.Load(key)
+	if !ok {
+		return Token{}, false
+	}
+	if s := v.(*entry).cur.Load(); s != nil {
+		return s.tok, true
+	}
+	return Token{}, false
+}

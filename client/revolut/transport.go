@@ -237,6 +237,13 @@ func (t *Transport) fetch(ctx context.Context, key string) (tokencache.Token, er
 	rt := t.refresh[id]
 	t.mu.Unlock()
 	if rt == "" {
+		// A token this process did not exchange (another replica's, through the shared
+		// store) carries its refresh token.
+		if cur, ok := t.bearer.Cache().Peek(key); ok {
+			rt = cur.RefreshToken
+		}
+	}
+	if rt == "" {
 		return tokencache.Token{}, ErrNoUserToken
 	}
 	tok, err := t.grant(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
