@@ -48,7 +48,7 @@ func TestMockserverProcess(t *testing.T) {
 		"--pismo-keys", keys+"test-rsa-public.pem", "--soldo-keys", keys+"test-ec-p256-public.pem", "--soldo-kid", "ec-1",
 		"--mia-keys", keys+"test-rsa-public.pem", "--mia-kid", "mia-1",
 		"--revolut-addr", "127.0.0.1:0", "--revolut-keys", keys+"test-rsa-public.pem", "--revolut-kid", "sig-1")
-	pkiDir := t.TempDir()
+	pkiDir := filepath.Join(t.TempDir(), "pki") // made by the mockserver
 	cmd.Env = append(cmd.Environ(), "MOCK_PISMO_TENANT=tenant-from-env", "MOCK_SINK_ADDR=127.0.0.1:0", "MOCK_REVOLUT_PKI_DIR="+pkiDir)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
