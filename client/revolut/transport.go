@@ -124,7 +124,7 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		base.TLSClientConfig = tc
 		WithBaseTransport(base)(o)
 	}
-	s, err := NewSigner(cfg, func(so *options) { *so = *o })
+	s, err := NewSigner(cfg, opts...) // the same options: the clock, the JWS profile
 	if err != nil {
 		return nil, err
 	}
