@@ -1,11 +1,20 @@
 package revolut_test
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"log"
+	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/finauth/finauth/client/revolut"
+	"github.com/finauth/finauth/integration/revolutmock"
 	"github.com/finauth/finauth/signer"
 )
 
@@ -32,4 +41,77 @@ func ExampleSigner_AuthorizationURL() {
 	// Output:
 	// sandbox-oba.revolut.com/ui/index.html
 	// code id_token payments opaque-state true
+}
+
+// The whole flow against the strict mock (mutual TLS): a payment consent with the
+// client-credentials token, the user's authorisation, the code exchange, the payment with the
+// user's token.
+func Example_paymentFlow() {
+	pki, _ := revolutmock.NewPKI()
+	key, _ := signer.LoadKeyFile("../../signer/testdata/keys/test-rsa-pkcs8.pem")
+	m, err := revolutmock.NewServer(revolutmock.Config{ClientID: "my-app", RedirectURIs: []string{"https://app.example/cb"},
+		Keys: signer.NewKeySet(key.Public().WithKeyID("sig-1")), TAN: "app.example"}, pki)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	dir, _ := os.MkdirTemp("", "revolut-example")
+	defer os.RemoveAll(dir)
+	for name, data := range map[string][]byte{"transport.pem": pki.ClientCertPEM, "transport.key": pki.ClientKeyPEM, "ca.pem": pki.CAPEM} {
+		os.WriteFile(filepath.Join(dir, name), data, 0o600)
+	}
+
+	tr, err := revolut.NewTransport(revolut.Config{ClientID: "my-app", KeyID: "sig-1", Key: key,
+		TransportCertFile: filepath.Join(dir, "transport.pem"), TransportKeyFile: filepath.Join(dir, "transport.key"),
+		CAFile: filepath.Join(dir, "ca.pem"), TokenURL: m.TokenURL(), APIURL: m.URL, AuthURL: m.AuthURL(),
+		Audience: "https://oba-auth.revolut.com", RedirectURI: "https://app.example/cb", TAN: "app.example"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tr.Close()
+	hc := &http.Client{Transport: tr}
+
+	resp, err := hc.Post(m.URL+"/domestic-payment-consents", "application/json", strings.NewReader(`{"Data":{"Initiation":{}},"Risk":{}}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	var consent struct{ Data struct{ ConsentId string } }
+	json.NewDecoder(resp.Body).Decode(&consent)
+	resp.Body.Close()
+	fmt.Println("consent:", resp.Status)
+
+	link, _ := tr.Signer().AuthorizationURL(consent.Data.ConsentId, "payments", "st")
+	code := userApproves(link, pki.CAPEM) // your redirect URI receives ?code=...&state=st
+	if _, err := tr.ExchangeCode(context.Background(), consent.Data.ConsentId, code); err != nil {
+		log.Fatal(err)
+	}
+
+	ctx := revolut.WithConsent(context.Background(), consent.Data.ConsentId)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, m.URL+"/domestic-payments",
+		strings.NewReader(`{"Data":{"ConsentId":"`+consent.Data.ConsentId+`"},"Risk":{}}`))
+	resp, err = hc.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println("payment:", resp.Status)
+	// Output:
+	// consent: 201 Created
+	// payment: 201 Created
+}
+
+// userApproves plays the user's browser: it opens the authorisation URL and returns the code
+// of the redirect.
+func userApproves(link string, caPEM []byte) string {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	browser := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(link)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	back, _ := url.Parse(resp.Header.Get("Location"))
+	return back.Query().Get("code")
 }
