@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 
 	"github.com/finauth/finauth/transport"
 )
@@ -12,9 +13,12 @@ import (
 // Idempotency gives each POST a key, the same on every attempt of that request: here the
 // client sends one request twice (a retry loop of your own) and the server sees one key.
 func ExampleIdempotency() {
+	var mu sync.Mutex
 	keys := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		keys[r.Header.Get("X-Idempotency-Key")]++
+		mu.Unlock()
 	}))
 	defer srv.Close()
 	hc := &http.Client{Transport: &transport.Idempotency{Base: srv.Client().Transport}}
@@ -27,6 +31,8 @@ func ExampleIdempotency() {
 		}
 		resp.Body.Close()
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	for key, n := range keys {
 		fmt.Println(len(key), "characters, sent", n, "times")
 	}
