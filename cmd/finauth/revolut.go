@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -226,5 +227,24 @@ func (r *requestFlags) revolutTransport(a *app, target string) (http.RoundTrippe
 		}
 	}
 	count := counters{func() uint64 { return tr.Stats().Fetches }, tr.Replays}
-	return tr, count, func() { tr.Close(); base.CloseIdleConnections(); closeStore() }, nil
+	var out http.RoundTripper = tr
+	if r.tokenEnv != "" {
+		out = userTokenHint{base: tr, variable: r.tokenEnv}
+	}
+	return out, count, func() { tr.Close(); base.CloseIdleConnections(); closeStore() }, nil
+}
+
+// userTokenHint says, when the API refused --token-env's token and nothing can renew it, which
+// variable held it and how to get a new one.
+type userTokenHint struct {
+	base     http.RoundTripper
+	variable string
+}
+
+func (u userTokenHint) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := u.base.RoundTrip(req)
+	if errors.Is(err, revolut.ErrNoUserToken) {
+		return nil, fmt.Errorf("the API refused the access token in %s (401) and there is no refresh token to renew it: get a new one (finauth token revolut --code CODE --show-token)", u.variable)
+	}
+	return resp, err
 }

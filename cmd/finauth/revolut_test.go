@@ -119,6 +119,13 @@ func TestCLI_RevolutFlow(t *testing.T) {
 		t.Fatalf("payment: %+v (rejections %v)", r, m.Stats().Rejections)
 	}
 
+	// A user token the API refuses, with nothing to renew it: the message names the variable.
+	m.Fail401(1)
+	r = finauth(t, env, "", "call", "--profile", "revolut", "--token-env", "USER_TOKEN", "-X", "POST", "--data", `{"Data":{"ConsentId":"`+id+`"},"Risk":{}}`, m.URL+revolutmock.PaymentsPath)
+	if r.code == exitOK || !strings.Contains(r.stderr, "USER_TOKEN") || !strings.Contains(r.stderr, "finauth token revolut --code") || strings.Contains(r.stderr, user.AccessToken) {
+		t.Fatalf("a refused user token: %+v", r)
+	}
+
 	r = finauth(t, env, "", "mint", "revolut", "--consent", id, "--scope", "payments")
 	key, _ := signer.LoadKeyFile(keys + "test-rsa-pkcs8.pem")
 	v, _ := signer.NewVerifier(signer.NewKeySet(key.Public().WithKeyID("sig-1")), signer.VerifyOptions{Algorithms: []signer.Algorithm{signer.PS256}})
