@@ -250,9 +250,17 @@ func (t *Transport) fetch(ctx context.Context, key string) (tokencache.Token, er
 	if err != nil {
 		return tokencache.Token{}, err
 	}
+	if tok.RefreshToken == "" {
+		tok.RefreshToken = rt // not rotated: the new token carries the one that still works
+	}
 	t.keepRefresh(id, tok)
 	return tok, nil
 }
+
+// maxRefreshTokens bounds the refresh tokens a Transport remembers beside its cache (for a
+// consent whose token a 401 dropped from the cache); past it one is forgotten, and that
+// consent's refresh relies on the token the cache or the shared store still holds.
+const maxRefreshTokens = 10_000
 
 // keepRefresh remembers the consent's refresh token (a refresh may rotate it).
 func (t *Transport) keepRefresh(id string, tok tokencache.Token) {
@@ -260,8 +268,14 @@ func (t *Transport) keepRefresh(id string, tok tokencache.Token) {
 		return
 	}
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.refresh[id]; !ok && len(t.refresh) >= maxRefreshTokens {
+		for k := range t.refresh { // any one: map iteration starts at random
+			delete(t.refresh, k)
+			break
+		}
+	}
 	t.refresh[id] = tok.RefreshToken
-	t.mu.Unlock()
 }
 
 // grant posts one token request (form, client_id added) over mutual TLS.
