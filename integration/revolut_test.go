@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -48,15 +47,12 @@ func revolutSetup(t *testing.T) (*revolutmock.Server, revolut.Config) {
 	}
 	t.Cleanup(m.Close)
 	dir := t.TempDir()
-	files := map[string][]byte{"transport.pem": pki.ClientCertPEM, "transport.key": pki.ClientKeyPEM, "ca.pem": pki.CAPEM}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if err := pki.WriteFiles(dir); err != nil {
+		t.Fatal(err)
 	}
 	return m, revolut.Config{ClientID: "client-1", KeyID: "sig-1", Key: key,
-		TransportCertFile: filepath.Join(dir, "transport.pem"), TransportKeyFile: filepath.Join(dir, "transport.key"),
-		CAFile: filepath.Join(dir, "ca.pem"), TokenURL: m.TokenURL(), APIURL: m.URL, AuthURL: m.AuthURL(),
+		TransportCertFile: filepath.Join(dir, revolutmock.TransportCertFile), TransportKeyFile: filepath.Join(dir, revolutmock.TransportKeyFile),
+		CAFile: filepath.Join(dir, revolutmock.CAFile), TokenURL: m.TokenURL(), APIURL: m.URL, AuthURL: m.AuthURL(),
 		Audience: "https://oba-auth.revolut.com", RedirectURI: redirectURI, TAN: "app.example", FinancialID: revolut.FinancialID}
 }
 
@@ -116,18 +112,12 @@ func TestRevolut_ConsentAuthoriseExchangePay(t *testing.T) {
 	}
 	// The user's browser: trusts the server, presents no client certificate, does not follow
 	// the redirect to the application.
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(m.PKI.CAPEM)
-	browser := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(link)
+	back, err := m.PKI.Authorise(link)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	back, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(back.String(), redirectURI) || back.Query().Get("state") != "state-42" {
-		t.Fatalf("authorisation: %d %q (rejections %v)", resp.StatusCode, back, m.Stats().Rejections)
+	if !strings.HasPrefix(back.String(), redirectURI) || back.Query().Get("state") != "state-42" {
+		t.Fatalf("authorisation: %q (rejections %v)", back, m.Stats().Rejections)
 	}
 	tok, err := tr.ExchangeCode(ctx, id, back.Query().Get("code"))
 	if err != nil || tok.RefreshToken == "" {
@@ -258,16 +248,10 @@ func TestRevolut_UserTokenRefreshedAheadWithTheRefreshToken(t *testing.T) {
 	_, ans := postJSON(t, ctx, hc, m.URL+revolutmock.PaymentConsentsPath, map[string]any{"Data": map[string]any{}})
 	id := consentID(t, ans)
 	link, _ := tr.Signer().AuthorizationURL(id, "payments", "")
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(m.PKI.CAPEM)
-	browser := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(link)
+	back, err := m.PKI.Authorise(link)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	back, _ := url.Parse(resp.Header.Get("Location"))
 	// A short-lived user token: the cache refreshes it ahead of expiry.
 	m.SetTokenLifetime(3 * time.Second)
 	m.FailTokens(0.5, http.StatusServiceUnavailable, 0) // every other token request fails once
@@ -375,16 +359,10 @@ func TestRevolut_AnotherReplicaUsesAndRefreshesTheUserToken(t *testing.T) {
 	_, ans := postJSON(t, ctx, ahc, m.URL+revolutmock.PaymentConsentsPath, map[string]any{"Data": map[string]any{}})
 	id := consentID(t, ans)
 	link, _ := a.Signer().AuthorizationURL(id, "payments", "")
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(m.PKI.CAPEM)
-	browser := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(link)
+	back, err := m.PKI.Authorise(link)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	back, _ := url.Parse(resp.Header.Get("Location"))
 	m.SetTokenLifetime(3 * time.Second)
 	if _, err := a.ExchangeCode(ctx, id, back.Query().Get("code")); err != nil {
 		t.Fatal(err)

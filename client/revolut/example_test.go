@@ -2,8 +2,6 @@ package revolut_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"log"
@@ -57,9 +55,7 @@ func Example_paymentFlow() {
 	defer m.Close()
 	dir, _ := os.MkdirTemp("", "revolut-example")
 	defer os.RemoveAll(dir)
-	for name, data := range map[string][]byte{"transport.pem": pki.ClientCertPEM, "transport.key": pki.ClientKeyPEM, "ca.pem": pki.CAPEM} {
-		os.WriteFile(filepath.Join(dir, name), data, 0o600)
-	}
+	pki.WriteFiles(dir) // ca.pem, transport.pem, transport.key
 
 	tr, err := revolut.NewTransport(revolut.Config{ClientID: "my-app", KeyID: "sig-1", Key: key,
 		TransportCertFile: filepath.Join(dir, "transport.pem"), TransportKeyFile: filepath.Join(dir, "transport.key"),
@@ -81,8 +77,11 @@ func Example_paymentFlow() {
 	fmt.Println("consent:", resp.Status)
 
 	link, _ := tr.Signer().AuthorizationURL(consent.Data.ConsentId, "payments", "st")
-	code := userApproves(link, pki.CAPEM) // your redirect URI receives ?code=...&state=st
-	if _, err := tr.ExchangeCode(context.Background(), consent.Data.ConsentId, code); err != nil {
+	back, err := pki.Authorise(link) // the user approves; your redirect URI receives ?code=...&state=st
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := tr.ExchangeCode(context.Background(), consent.Data.ConsentId, back.Query().Get("code")); err != nil {
 		log.Fatal(err)
 	}
 
@@ -98,20 +97,4 @@ func Example_paymentFlow() {
 	// Output:
 	// consent: 201 Created
 	// payment: 201 Created
-}
-
-// userApproves plays the user's browser: it opens the authorisation URL and returns the code
-// of the redirect.
-func userApproves(link string, caPEM []byte) string {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	browser := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(link)
-	if err != nil {
-		log.Fatal(err)
-	}
-	resp.Body.Close()
-	back, _ := url.Parse(resp.Header.Get("Location"))
-	return back.Query().Get("code")
 }

@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 
@@ -70,14 +67,12 @@ func runRevolutDemo() (res revolutDemo) {
 		return fail("%v", err)
 	}
 	defer os.RemoveAll(dir)
-	for name, data := range map[string][]byte{"transport.pem": pki.ClientCertPEM, "transport.key": pki.ClientKeyPEM, "ca.pem": pki.CAPEM} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			return fail("%v", err)
-		}
+	if err := pki.WriteFiles(dir); err != nil {
+		return fail("%v", err)
 	}
 	tr, err := revolut.NewTransport(revolut.Config{ClientID: clientID, KeyID: kid, Key: key,
-		TransportCertFile: filepath.Join(dir, "transport.pem"), TransportKeyFile: filepath.Join(dir, "transport.key"),
-		CAFile: filepath.Join(dir, "ca.pem"), TokenURL: m.TokenURL(), APIURL: m.URL, AuthURL: m.AuthURL(),
+		TransportCertFile: filepath.Join(dir, revolutmock.TransportCertFile), TransportKeyFile: filepath.Join(dir, revolutmock.TransportKeyFile),
+		CAFile: filepath.Join(dir, revolutmock.CAFile), TokenURL: m.TokenURL(), APIURL: m.URL, AuthURL: m.AuthURL(),
 		Audience: "https://oba-auth.revolut.com", RedirectURI: redirect, TAN: tan, FinancialID: revolut.FinancialID})
 	if err != nil {
 		return fail("%v", err)
@@ -97,11 +92,11 @@ func runRevolutDemo() (res revolutDemo) {
 	if err != nil {
 		return fail("authorisation URL: %v", err)
 	}
-	code, err := demoAuthorise(link, pki.CAPEM)
+	back, err := pki.Authorise(link) // the user's browser
 	if err != nil {
 		return fail("authorisation: %v", err)
 	}
-	if _, err := tr.ExchangeCode(ctx, consent.Data.ConsentID, code); err != nil {
+	if _, err := tr.ExchangeCode(ctx, consent.Data.ConsentID, back.Query().Get("code")); err != nil {
 		return fail("code exchange: %v", err)
 	}
 	userCtx := revolut.WithConsent(ctx, consent.Data.ConsentID)
@@ -127,25 +122,4 @@ func demoPost(ctx context.Context, hc *http.Client, u, body string, out any) (in
 	}
 	io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, nil
-}
-
-// demoAuthorise opens the authorisation URL as the user's browser does (no client
-// certificate) and returns the code of the redirect.
-func demoAuthorise(link string, caPEM []byte) (string, error) {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	browser := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	defer browser.CloseIdleConnections()
-	resp, err := browser.Get(link)
-	if err != nil {
-		return "", err
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	resp.Body.Close()
-	back, err := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || err != nil || back.Query().Get("code") == "" {
-		return "", fmt.Errorf("%s %s", resp.Status, b)
-	}
-	return back.Query().Get("code"), nil
 }

@@ -2,15 +2,12 @@ package main
 
 import (
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,13 +34,13 @@ func revolutEnv(t *testing.T) (*revolutmock.Server, map[string]string) {
 	}
 	t.Cleanup(m.Close)
 	dir := t.TempDir()
-	for name, data := range map[string][]byte{"transport.pem": pki.ClientCertPEM, "transport.key": pki.ClientKeyPEM, "ca.pem": pki.CAPEM} {
-		os.WriteFile(filepath.Join(dir, name), data, 0o600)
+	if err := pki.WriteFiles(dir); err != nil {
+		t.Fatal(err)
 	}
 	return m, map[string]string{
 		"REVOLUT_CLIENT_ID": "cli-client", "REVOLUT_KEY_ID": "sig-1", "REVOLUT_PRIVATE_KEY_FILE": keys + "test-rsa-pkcs8.pem",
-		"REVOLUT_TRANSPORT_CERT_FILE": filepath.Join(dir, "transport.pem"), "REVOLUT_TRANSPORT_KEY_FILE": filepath.Join(dir, "transport.key"),
-		"REVOLUT_CA_FILE": filepath.Join(dir, "ca.pem"), "REVOLUT_TOKEN_URL": m.TokenURL(), "REVOLUT_API_URL": m.URL,
+		"REVOLUT_TRANSPORT_CERT_FILE": filepath.Join(dir, revolutmock.TransportCertFile), "REVOLUT_TRANSPORT_KEY_FILE": filepath.Join(dir, revolutmock.TransportKeyFile),
+		"REVOLUT_CA_FILE": filepath.Join(dir, revolutmock.CAFile), "REVOLUT_TOKEN_URL": m.TokenURL(), "REVOLUT_API_URL": m.URL,
 		"REVOLUT_AUTH_URL": m.AuthURL(), "REVOLUT_AUDIENCE": "https://oba-auth.revolut.com",
 		"REVOLUT_REDIRECT_URI": "https://app.example/cb", "REVOLUT_TAN": "app.example",
 	}
@@ -69,19 +66,13 @@ func TestCLI_RevolutFlow(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("authorize: %+v", r)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(m.PKI.CAPEM)
-	browser := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(strings.TrimSpace(r.stdout))
+	back, err := m.PKI.Authorise(strings.TrimSpace(r.stdout))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	back, _ := url.Parse(resp.Header.Get("Location"))
 	code := back.Query().Get("code")
-	if resp.StatusCode != http.StatusFound || code == "" || back.Query().Get("state") != "s-1" {
-		t.Fatalf("authorisation: %d %s (rejections %v)", resp.StatusCode, back, m.Stats().Rejections)
+	if code == "" || back.Query().Get("state") != "s-1" {
+		t.Fatalf("authorisation: %s (rejections %v)", back, m.Stats().Rejections)
 	}
 
 	r = finauth(t, env, "", "token", "revolut", "--code", code)
@@ -102,12 +93,9 @@ func TestCLI_RevolutFlow(t *testing.T) {
 	json.Unmarshal([]byte(r.stdout), &consent)
 	id = consent.Data.ConsentID
 	link := finauth(t, env, "", "authorize", "revolut", "--consent", id)
-	resp, err = browser.Get(strings.TrimSpace(link.stdout))
-	if err != nil {
+	if back, err = m.PKI.Authorise(strings.TrimSpace(link.stdout)); err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	back, _ = url.Parse(resp.Header.Get("Location"))
 	r = finauth(t, env, "", "token", "revolut", "--code", back.Query().Get("code"), "--show-token")
 	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &user) != nil || user.AccessToken == "" || user.RefreshToken == "" {
 		t.Fatalf("token --code --show-token: %+v", r)

@@ -8,8 +8,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -77,4 +83,48 @@ func pemBlock(typ string, der []byte) []byte {
 func (p *PKI) ServerTLS() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{p.Server}, ClientAuth: tls.VerifyClientCertIfGiven,
 		ClientCAs: p.pool, MinVersion: tls.VersionTLS12}
+}
+
+// The files WriteFiles writes: the CA (REVOLUT_CA_FILE) and the client's transport certificate
+// and key (REVOLUT_TRANSPORT_CERT_FILE, REVOLUT_TRANSPORT_KEY_FILE).
+const (
+	CAFile            = "ca.pem"
+	TransportCertFile = "transport.pem"
+	TransportKeyFile  = "transport.key"
+)
+
+// WriteFiles writes the CA and the transport certificate and key to dir (made if missing),
+// mode 0600, as a client's configuration names them.
+func (p *PKI) WriteFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{CAFile: p.CAPEM, TransportCertFile: p.ClientCertPEM, TransportKeyFile: p.ClientKeyPEM} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Authorise plays the user's browser: it opens the consent authorisation URL (trusting the
+// CA, presenting no client certificate), does not follow the redirect to the application, and
+// returns where it redirects: the redirect URI with the code and the state.
+func (p *PKI) Authorise(link string) (*url.URL, error) {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(p.CAPEM)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	defer tr.CloseIdleConnections()
+	browser := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(link)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	back, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || err != nil || back.Query().Get("code") == "" {
+		return nil, fmt.Errorf("revolutmock: the authorisation answered %s: %s", resp.Status, b)
+	}
+	return back, nil
 }

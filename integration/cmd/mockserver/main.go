@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -246,13 +245,8 @@ func (c config) revolutMock(log *slog.Logger) (mock, error) {
 	if err != nil {
 		return mock{}, err
 	}
-	if err := os.MkdirAll(c.revolutPKIDir, 0o700); err != nil {
+	if err := pki.WriteFiles(c.revolutPKIDir); err != nil {
 		return mock{}, fmt.Errorf("--revolut-pki-dir (MOCK_REVOLUT_PKI_DIR): %w", err)
-	}
-	for name, data := range map[string][]byte{"ca.pem": pki.CAPEM, "transport.pem": pki.ClientCertPEM, "transport.key": pki.ClientKeyPEM} {
-		if err := os.WriteFile(filepath.Join(c.revolutPKIDir, name), data, 0o600); err != nil {
-			return mock{}, fmt.Errorf("--revolut-pki-dir (MOCK_REVOLUT_PKI_DIR): %w", err)
-		}
 	}
 	var redirects []string
 	for _, u := range strings.Split(c.revolutRedirect, ",") {
