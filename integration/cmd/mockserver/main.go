@@ -230,16 +230,9 @@ func (c config) revolutMock(log *slog.Logger) (mock, error) {
 	if c.revolutPKIDir == "" {
 		return mock{}, errors.New("--revolut-pki-dir (MOCK_REVOLUT_PKI_DIR) is required with --revolut-addr: clients need the CA and a transport certificate the mock trusts")
 	}
-	keys, err := requiredKeys(c.revolutKeys, "--revolut-keys (MOCK_REVOLUT_KEYS)", "the application's public signing key(s)")
+	list, err := keysWithKID(c.revolutKeys, c.revolutKID, "revolut", "the application's public signing key(s)")
 	if err != nil {
 		return mock{}, err
-	}
-	list := keys.Keys()
-	if c.revolutKID != "" {
-		if len(list) != 1 {
-			return mock{}, errors.New("--revolut-kid names the key of a single-key file; give kids in a JWKS instead")
-		}
-		list[0] = list[0].WithKeyID(c.revolutKID)
 	}
 	pki, err := revolutmock.NewPKI()
 	if err != nil {
@@ -311,16 +304,9 @@ func pismoHandler(c config, log *slog.Logger) (http.Handler, error) {
 }
 
 func soldoHandler(c config, log *slog.Logger) (http.Handler, error) {
-	keys, err := requiredKeys(c.soldoKeys, "--soldo-keys (MOCK_SOLDO_KEYS)", "the public key(s) of the member")
+	list, err := keysWithKID(c.soldoKeys, c.soldoKID, "soldo", "the public key(s) of the member")
 	if err != nil {
 		return nil, err
-	}
-	list := keys.Keys()
-	if c.soldoKID != "" {
-		if len(list) != 1 {
-			return nil, errors.New("--soldo-kid names the key of a single-key file; give kids in a JWKS instead")
-		}
-		list[0] = list[0].WithKeyID(c.soldoKID)
 	}
 	m, err := soldomock.New(soldomock.Config{
 		Members: map[string][]*signer.PublicKey{c.soldoMember: list}, ReplayProtection: c.soldoReplay,
@@ -338,16 +324,9 @@ func soldoHandler(c config, log *slog.Logger) (http.Handler, error) {
 }
 
 func miaHandler(c config, log *slog.Logger) (http.Handler, error) {
-	keys, err := requiredKeys(c.miaKeys, "--mia-keys (MOCK_MIA_KEYS)", "the public key(s) the client signs its assertions with")
+	list, err := keysWithKID(c.miaKeys, c.miaKID, "mia", "the public key(s) the client signs its assertions with")
 	if err != nil {
 		return nil, err
-	}
-	list := keys.Keys()
-	if c.miaKID != "" {
-		if len(list) != 1 {
-			return nil, errors.New("--mia-kid names the key of a single-key file; give kids in a JWKS instead")
-		}
-		list[0] = list[0].WithKeyID(c.miaKID)
 	}
 	m, err := miamock.New(miamock.Config{Issuer: c.miaIssuer, TokenLifetime: c.miaLifetime,
 		OnReject: func(reason, msg string) {
@@ -384,6 +363,23 @@ func requiredKeys(path, name, what string) (*signer.KeySet, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return keys, nil
+}
+
+// keysWithKID loads the public keys a mock registers (the --MOCK-keys flag), with kid as the
+// key ID of a single key without one (--MOCK-kid).
+func keysWithKID(path, kid, mock, what string) ([]*signer.PublicKey, error) {
+	keys, err := requiredKeys(path, "--"+mock+"-keys (MOCK_"+strings.ToUpper(mock)+"_KEYS)", what)
+	if err != nil {
+		return nil, err
+	}
+	list := keys.Keys()
+	if kid != "" {
+		if len(list) != 1 {
+			return nil, errors.New("--" + mock + "-kid names the key of a single-key file; give kids in a JWKS instead")
+		}
+		list[0] = list[0].WithKeyID(kid)
+	}
+	return list, nil
 }
 
 // withHealth answers /healthz before the mock sees the request.
