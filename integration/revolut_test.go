@@ -126,6 +126,11 @@ func TestRevolut_ConsentAuthoriseExchangePay(t *testing.T) {
 	if s := fmt.Sprint(tok); strings.Contains(s, tok.Value) || strings.Contains(s, tok.RefreshToken) {
 		t.Fatalf("the token shows its secrets: %s", s)
 	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		if s := fmt.Sprintf(verb, tr); strings.Contains(s, tok.RefreshToken) || strings.Contains(s, tok.Value) {
+			t.Fatalf("the transport shows a token with %s: %s", verb, s)
+		}
+	}
 	status, ans = postJSON(t, revolut.WithConsent(ctx, id), hc, m.URL+revolutmock.PaymentsPath, map[string]any{"Data": map[string]any{"ConsentId": id}, "Risk": map[string]any{}})
 	if status != http.StatusCreated {
 		t.Fatalf("payment: %d %v (rejections %v)", status, ans, m.Stats().Rejections)

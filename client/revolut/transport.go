@@ -320,3 +320,14 @@ func (t *Transport) SetUserToken(consentID string, tok tokencache.Token) error {
 func (t *Transport) ClientCredentialsToken(ctx context.Context, scope string) (tokencache.Token, error) {
 	return t.grant(ctx, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}})
 }
+
+// String describes the transport without its tokens or refresh tokens.
+func (t *Transport) String() string {
+	return fmt.Sprintf("revolut.Transport(client %s, API %s)", t.cfg.ClientID, client.RedactURL(t.cfg.APIURL))
+}
+
+// Format keeps every fmt verb on String: the refresh tokens it holds never print.
+func (t *Transport) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
+
+// LogValue keeps slog output on String.
+func (t *Transport) LogValue() slog.Value { return slog.StringValue(t.String()) }

@@ -528,3 +528,35 @@ func redactURL(raw string) string {
 	}
 	return raw
 }
+
+// String describes the options without the keys or the URL's password.
+func (o Options) String() string {
+	target := redactURL(o.URL)
+	switch {
+	case o.Client != nil:
+		target = "a client of yours"
+	case o.Universal != nil:
+		target = fmt.Sprintf("%d address(es), master %q", len(o.Universal.Addrs), o.Universal.MasterName)
+	}
+	return fmt.Sprintf("redisstore.Options(%s, namespace %q, %d key(s) redacted)", target, o.Namespace, len(o.Keys))
+}
+
+// Format keeps every fmt verb on String.
+func (o Options) Format(f fmt.State, _ rune) { fmt.Fprint(f, o.String()) }
+
+// MarshalJSON marshals String: the keys and the password never appear in JSON.
+func (o Options) MarshalJSON() ([]byte, error) { return json.Marshal(o.String()) }
+
+// LogValue keeps slog output on String.
+func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
+
+// String describes the store without its keys.
+func (s *Store) String() string {
+	return fmt.Sprintf("redisstore.Store(namespace %q, %d key(s) redacted, breaker open %v)", s.ns, len(s.keys), s.breaker.open.Load())
+}
+
+// Format keeps every fmt verb on String.
+func (s *Store) Format(f fmt.State, _ rune) { fmt.Fprint(f, s.String()) }
+
+// LogValue keeps slog output on String.
+func (s *Store) LogValue() slog.Value { return slog.StringValue(s.String()) }

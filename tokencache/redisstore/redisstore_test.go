@@ -3,8 +3,10 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -392,5 +394,33 @@ func TestStore_OnACluster(t *testing.T) {
 	}
 	if st := s.Stats(); st.Errors != 0 || st.Deletes != 20 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// Options and a Store print, marshal and log without their keys or the URL's password.
+func TestOptionsAndStore_ShowNoSecret(t *testing.T) {
+	t.Parallel()
+	o := redisstore.Options{URL: "redis://:hunter2@localhost:6379/0", Keys: [][]byte{key1}, Namespace: "ns",
+		Universal: nil}
+	s, err := redisstore.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var outs []string
+	for _, v := range []any{o, &o, s} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+			outs = append(outs, fmt.Sprintf(verb, v))
+		}
+		b, _ := json.Marshal(v)
+		outs = append(outs, string(b))
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "v", v)
+		outs = append(outs, buf.String())
+	}
+	for _, out := range outs {
+		if strings.Contains(out, "hunter2") || strings.Contains(out, "AQEBAQEB") || strings.Contains(out, "[1 1 1") || strings.Contains(out, "0101010101") {
+			t.Errorf("a secret shows: %s", out)
+		}
 	}
 }
