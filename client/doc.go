@@ -1,19 +1,16 @@
-// Package client holds what every provider package shares; the providers themselves live
-// one package each below it ([github.com/finauth/finauth/client/pismo],
-// [github.com/finauth/finauth/client/soldo]) and this package names none of them.
+// Package client holds the public types every provider package shares; the providers
+// themselves live one package each below it ([github.com/finauth/finauth/client/pismo],
+// [github.com/finauth/finauth/client/soldo],
+// [github.com/finauth/finauth/client/clientcredentials] and
+// [github.com/finauth/finauth/client/revolut]), and this package names none of them.
 //
-//   - Configuration: [Problems] collects every problem of a configuration, by field and
-//     environment variable, into one [*ConfigError]; [Env] reads variables; [KeySource]
-//     loads a private key in any format package signer reads.
-//   - Secrets: [Secret] is a string that shows "[redacted]" in fmt, encoding/json and
-//     log/slog; [Redacted] and its forms ([FormatRedacted], [MarshalRedacted],
-//     [LogValueRedacted]) print a whole configuration with URL passwords hidden as net/http
-//     hides them (svc:***), so no provider keeps a list of its fields by hand.
-//   - Token endpoints: [TokenEndpoint] posts over go-retryablehttp with jittered backoff,
-//     Retry-After and a deadline per attempt; [ParseTokenResponse] reads RFC 6749 answers and
-//     their known quirks; refusals are [*TokenEndpointError].
-//   - Transport: [Settings] are the options every provider honours (base transport, token
-//     HTTP client, logger, clock), [DefaultTransport] the tuned http.Transport.
+//   - Errors you branch on: [*ConfigError] lists every problem of a configuration at once,
+//     each a [Problem] naming its field and environment variable; [*TokenEndpointError] is
+//     a token endpoint's refusal with its status and (redacted) reason.
+//   - [Secret] is a string that shows "[redacted]" in fmt, encoding/json and log/slog: the
+//     type of every secret field of every configuration.
+//   - [ExchangeOptions] bound the token-endpoint calls of a configuration.
+//   - [DefaultTransport] is the tuned http.Transport the providers use by default.
 //
 // No error of this package ever contains a key, a passphrase, a JWT or a token.
 package client

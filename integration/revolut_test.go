@@ -52,7 +52,7 @@ func revolutSetup(t *testing.T) (*revolutmock.Server, revolut.Config) {
 	}
 	return m, revolut.Config{ClientID: "client-1", KeyID: "sig-1", Key: key,
 		TransportCertFile: filepath.Join(dir, revolutmock.TransportCertFile), TransportKeyFile: filepath.Join(dir, revolutmock.TransportKeyFile),
-		CAFile: filepath.Join(dir, revolutmock.CAFile), TokenURL: m.TokenURL(), APIURL: m.URL, AuthURL: m.AuthURL(),
+		CAFile: filepath.Join(dir, revolutmock.CAFile), TokenURL: m.TokenURL(), APIURLs: []string{m.URL}, AuthURL: m.AuthURL(),
 		Audience: "https://oba-auth.revolut.com", RedirectURI: redirectURI, TAN: "app.example", FinancialID: revolut.FinancialID}
 }
 
@@ -216,8 +216,7 @@ func TestRevolut_RefusalsAreNamed(t *testing.T) {
 	// An unknown client: the token endpoint's refusal is a *client.TokenEndpointError.
 	unknown := cfg
 	unknown.ClientID = "nobody"
-	tr, _ := newRevolut(t, unknown)
-	_, err := tr.ClientCredentialsToken(context.Background(), "accounts")
+	_, err := revolut.Token(context.Background(), unknown, "accounts")
 	var te *client.TokenEndpointError
 	if !errors.As(err, &te) || te.Status != http.StatusUnauthorized {
 		t.Fatalf("unknown client: %v", err)

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/finauth/finauth/internal/redact"
 )
 
 // ErrOriginNotAllowed is wrapped by the error a transport returns, without sending
@@ -39,12 +41,12 @@ func NewOrigins(origins []string, allowInsecure bool) (*Origins, error) {
 		}
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return nil, fmt.Errorf("finauth: transport: %q is not an absolute http(s) URL", redactURL(raw))
+			return nil, fmt.Errorf("finauth: transport: %q is not an absolute http(s) URL", redact.URL(raw))
 		}
 		if u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()) {
 			return nil, fmt.Errorf("%w: plain http to %s is refused: use https (plain http is allowed only for loopback hosts, or when allowed explicitly)", ErrInsecureOrigin, u.Host)
 		}
-		if key := originOf(u); !seen[key] {
+		if key := Origin(u); !seen[key] {
 			seen[key] = true
 			scheme := strings.ToLower(u.Scheme)
 			o.allowed = append(o.allowed, origin{scheme, strings.ToLower(u.Hostname()), portOf(scheme, u.Port())})
@@ -85,9 +87,11 @@ func (o *Origins) List() []string { return append([]string(nil), o.list...) }
 // String lists the origins.
 func (o *Origins) String() string { return strings.Join(o.list, ", ") }
 
-// originOf normalizes scheme://host:port with the default port made explicit and the host
-// in lower case.
-func originOf(u *url.URL) string {
+// Origin is u's origin, normalized: scheme://host:port with the scheme and host in lower
+// case and the default port made explicit (https://a and https://A:443 are one origin). It
+// is the module's one origin function: the allow-list, the token endpoint's redirect check
+// and the CLI compare origins with it.
+func Origin(u *url.URL) string {
 	scheme := strings.ToLower(u.Scheme)
 	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), portOf(scheme, u.Port()))
 }
@@ -135,19 +139,3 @@ func (e *OriginError) Error() string {
 
 // Unwrap returns ErrOriginNotAllowed.
 func (e *OriginError) Unwrap() error { return ErrOriginNotAllowed }
-
-// redactURL hides the password of a URL's userinfo, as net/http shows URLs.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if strings.Contains(raw, "@") {
-			return "[unparsable URL with userinfo]"
-		}
-		return raw
-	}
-	if _, ok := u.User.Password(); ok {
-		// net/http's form (its stripPassword): url.URL.Redacted writes "xxxxx" instead.
-		return strings.Replace(u.String(), u.User.String()+"@", u.User.Username()+":***@", 1)
-	}
-	return raw
-}

@@ -23,7 +23,7 @@ func TestOrigins_AllowsAgreesWithTheNormalizedForm(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := o.Allows(u), slices.Contains(o.List(), originOf(u)); got != want {
+		if got, want := o.Allows(u), slices.Contains(o.List(), Origin(u)); got != want {
 			t.Errorf("%s: Allows %v, normalized form listed %v", raw, got, want)
 		}
 	}

@@ -27,7 +27,7 @@ func begin(base http.RoundTripper, o *Origins, configured bool, missing string, 
 	if req.Response != nil { // a redirect: http.Client follows it; we add nothing
 		return base, false, nil
 	}
-	return nil, false, &OriginError{Origin: originOf(req.URL), Allowed: o.String()}
+	return nil, false, &OriginError{Origin: Origin(req.URL), Allowed: o.String()}
 }
 
 // bodyCloser closes a request's body when its RoundTrip returns, unless the body was handed

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/config"
 	"github.com/finauth/finauth/signer"
 )
 
@@ -68,7 +68,7 @@ func (a *assertions) mint(now time.Time) (string, error) {
 // MintAssertion signs one client assertion for cfg at now, as a token request would send it
 // (for inspection and for the CLI). It needs the key, the client ID and the audience.
 func MintAssertion(cfg Config, now time.Time) (string, error) {
-	p := client.NewProblems(cfg.provider())
+	p := config.NewProblems(cfg.provider())
 	p.Require(cfg.ClientID, "ClientID", cfg.name("CLIENT_ID"))
 	cfg.keySource().Check(p)
 	if cfg.Audience == "" {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/config"
+	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/signer"
 )
 
@@ -81,7 +83,7 @@ type Config struct {
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	p := client.NewProblems(c.provider())
+	p := config.NewProblems(c.provider())
 	c.check(p)
 	return p.Err()
 }
@@ -113,14 +115,14 @@ func (c Config) method() AuthMethod {
 	return PrivateKeyJWT
 }
 
-func (c Config) check(p *client.Problems) {
+func (c Config) check(p *config.Problems) {
 	p.Require(c.TokenURL, "TokenURL", c.name("TOKEN_URL"))
-	p.CheckURL(c.TokenURL, "TokenURL", c.name("TOKEN_URL"), c.AllowInsecureHTTP)
+	config.CheckURL(p, c.TokenURL, "TokenURL", c.name("TOKEN_URL"), c.AllowInsecureHTTP)
 	if len(c.APIURLs) == 0 {
 		p.Add("APIURLs", c.name("API_URL"), "required: the API origin(s) that receive the access token")
 	}
 	for _, u := range c.APIURLs {
-		p.CheckURL(u, "APIURLs", c.name("API_URL"), c.AllowInsecureHTTP)
+		config.CheckURL(p, u, "APIURLs", c.name("API_URL"), c.AllowInsecureHTTP)
 	}
 	p.Require(c.ClientID, "ClientID", c.name("CLIENT_ID"))
 	switch c.method() {
@@ -149,12 +151,12 @@ func (c Config) check(p *client.Problems) {
 	}
 }
 
-func (c Config) keySource() client.KeySource {
+func (c Config) keySource() config.KeySource {
 	prefix := c.env
 	if prefix == "" {
 		prefix = "CLIENT"
 	}
-	return client.KeySource{Key: c.Key, PEM: c.PrivateKeyPEM, File: c.PrivateKeyFile, Password: c.PrivateKeyPassword, Env: prefix}
+	return config.KeySource{Key: c.Key, PEM: c.PrivateKeyPEM, File: c.PrivateKeyFile, Password: c.PrivateKeyPassword, Env: prefix}
 }
 
 // MiaTokenPath is where Mia-Platform's client-credentials service takes token requests.
@@ -171,9 +173,9 @@ func MiaConfigFromEnv() (Config, error) { return MiaConfigFromLookup(os.LookupEn
 
 // MiaConfigFromLookup is MiaConfigFromEnv over any source of variables.
 func MiaConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	env := client.Env(lookup)
+	env := config.Env(lookup)
 	c := Config{env: "MIA"}
-	p := client.NewProblems(c.provider())
+	p := config.NewProblems(c.provider())
 	c.TokenURL = env.String("MIA_TOKEN_URL")
 	c.APIURLs = env.List("MIA_API_URL")
 	c.ClientID = env.String("MIA_CLIENT_ID")
@@ -204,10 +206,10 @@ func MiaConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 func (c Config) String() string { return fmt.Sprint(c) }
 
 // Format shows the configuration with secrets and URL passwords redacted, for every verb.
-func (c Config) Format(f fmt.State, verb rune) { client.FormatRedacted(f, verb, c) }
+func (c Config) Format(f fmt.State, verb rune) { redact.Format(f, verb, c) }
 
 // MarshalJSON marshals the configuration with secrets and URL passwords redacted.
-func (c Config) MarshalJSON() ([]byte, error) { return client.MarshalRedacted(c) }
+func (c Config) MarshalJSON() ([]byte, error) { return redact.JSON(c) }
 
 // LogValue logs the configuration with secrets and URL passwords redacted.
-func (c Config) LogValue() slog.Value { return client.LogValueRedacted(c) }
+func (c Config) LogValue() slog.Value { return redact.LogValue(c) }

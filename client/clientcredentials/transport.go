@@ -11,55 +11,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/bearer"
+	"github.com/finauth/finauth/client/internal/config"
+	"github.com/finauth/finauth/client/internal/tokenendpoint"
+	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/transport"
 )
-
-// Option adjusts a client built by [NewClient], [NewTransport] or [Token].
-type Option func(*options)
-
-type options struct{ client.BearerOptions }
-
-// WithBaseTransport sends API requests through rt (default: client.DefaultTransport()).
-func WithBaseTransport(rt http.RoundTripper) Option { return func(o *options) { o.Base = rt } }
-
-// WithTokenHTTPClient sends token requests through hc (default: a client over
-// client.DefaultTransport() that follows no redirects). The per-attempt timeout applies
-// whatever hc is, and redirects to another origin are never followed.
-func WithTokenHTTPClient(hc *http.Client) Option { return func(o *options) { o.TokenClient = hc } }
-
-// WithLogger logs token-endpoint retries and the token cache's refresh events to l.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Logger = l } }
-
-// WithClock sets the clock of assertions, token lifetimes and refresh timers.
-func WithClock(c tokencache.Clock) Option { return func(o *options) { o.SetClock(c) } }
-
-// WithCacheOptions sets the token cache's options (refresh window, margin, hooks, store...).
-func WithCacheOptions(co tokencache.Options) Option { return func(o *options) { o.SetCache(co) } }
-
-// WithRefreshInterval sets the least time between two 401-triggered token requests of one
-// scope set whose tokens are rejected at once: default 10s, negative for no limit.
-func WithRefreshInterval(d time.Duration) Option {
-	return func(o *options) { o.RefreshInterval = d }
-}
-
-// WithTokenStore shares the tokens through s beyond this process: with a
-// tokencache/redisstore Store, the replicas of a service make one token request per scope
-// set per token lifetime between them. A store shared by several clients is scoped to this
-// configuration's token URL, client ID and audience.
-func WithTokenStore(s tokencache.Store) Option { return func(o *options) { o.SetStore(s) } }
-
-func collect(opts []Option) *options {
-	o := &options{}
-	for _, f := range opts {
-		if f != nil {
-			f(o)
-		}
-	}
-	o.Resolve()
-	return o
-}
 
 type scopesKey struct{}
 
@@ -77,9 +35,14 @@ func scopeKey(scopes []string) string {
 	return strings.Join(slices.Compact(s), " ")
 }
 
-// Transport is the client-credentials http.RoundTripper. Close it to stop background
-// refreshes.
-type Transport = client.BearerTransport
+// Transport is the client-credentials http.RoundTripper: a transport.Bearer over a token
+// cache whose fetch makes the token requests. Close it to stop background refreshes. It
+// prints (fmt, slog) as a summary without tokens.
+type Transport struct {
+	bearer  *bearer.Transport
+	origins *transport.Origins
+	cfg     Config
+}
 
 // NewClient returns an *http.Client whose requests to the configured API origins carry a
 // client-credentials access token, requested, cached, refreshed ahead of expiry and replaced
@@ -101,17 +64,55 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 	}
 	origins, err := transport.NewOrigins(cfg.APIURLs, cfg.AllowInsecureHTTP)
 	if err != nil {
-		return nil, client.Problemf(cfg.provider(), "APIURLs", cfg.name("API_URL"), "%v", err)
+		return nil, config.Problemf(cfg.provider(), "APIURLs", cfg.name("API_URL"), "%v", err)
 	}
 	def := scopeKey(cfg.Scopes)
 	o.Identity = strings.Join([]string{cfg.provider(), cfg.TokenURL, cfg.ClientID, cfg.Audience}, "\x00")
-	return client.NewBearerTransport(r.fetch, func(req *http.Request) (string, error) {
+	b := bearer.New(r.fetch, func(req *http.Request) (string, error) {
 		if k, ok := req.Context().Value(scopesKey{}).(string); ok {
 			return k, nil
 		}
 		return def, nil
-	}, origins, &o.BearerOptions), nil
+	}, origins, &o.Options)
+	return &Transport{bearer: b, origins: origins, cfg: cfg}, nil
 }
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.bearer.RoundTrip(req)
+}
+
+// Close stops the token cache's timers and background refreshes and closes the idle
+// connections of the transports the client made itself.
+func (t *Transport) Close() error { return t.bearer.Close() }
+
+// Stats returns the token cache's counters (Fetches counts token requests).
+func (t *Transport) Stats() tokencache.Stats { return t.bearer.Stats() }
+
+// Replays returns how many requests were replayed after a 401.
+func (t *Transport) Replays() uint64 { return t.bearer.Replays() }
+
+// SuppressedRefreshes returns how many 401s went back to the caller without a new token
+// request, because the scope set's token had been refreshed after a 401 within the refresh
+// interval (an API that refuses every token).
+func (t *Transport) SuppressedRefreshes() uint64 { return t.bearer.SuppressedRefreshes() }
+
+// Origins returns the origins that receive the tokens (APIURLs).
+func (t *Transport) Origins() *transport.Origins { return t.origins }
+
+// String describes the transport without its tokens.
+func (t *Transport) String() string {
+	return redact.Summary{Name: "clientcredentials.Transport", Fields: struct {
+		TokenURL, ClientID string
+		APIOrigins         []string
+	}{t.cfg.TokenURL, t.cfg.ClientID, t.origins.List()}}.String()
+}
+
+// Format keeps every fmt verb on String.
+func (t *Transport) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
+
+// LogValue keeps slog output on String.
+func (t *Transport) LogValue() slog.Value { return slog.StringValue(t.String()) }
 
 // Token performs one token request for cfg's scopes and returns the access token, without
 // caching: for the CLI and for checking a configuration.
@@ -130,7 +131,7 @@ type requester struct {
 	cfg        Config
 	method     AuthMethod
 	assertions *assertions // PrivateKeyJWT
-	endpoint   *client.TokenEndpoint
+	endpoint   *tokenendpoint.Endpoint
 	now        func() time.Time
 }
 
@@ -138,8 +139,8 @@ func newRequester(cfg Config, o *options) (*requester, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &requester{cfg: cfg, method: cfg.method(), now: o.Clock(),
-		endpoint: client.NewTokenEndpoint(cfg.provider(), cfg.TokenURL, cfg.Exchange, &o.Settings)}
+	r := &requester{cfg: cfg, method: cfg.method(), now: o.Now,
+		endpoint: tokenendpoint.New(cfg.provider(), cfg.TokenURL, cfg.Exchange, &o.Settings)}
 	if r.method == PrivateKeyJWT {
 		a, err := cfg.assertions()
 		if err != nil {
@@ -160,7 +161,7 @@ func (r *requester) fetch(ctx context.Context, scope string) (tokencache.Token, 
 	if scope != "" {
 		form.Set("scope", scope)
 	}
-	req := client.TokenRequest{ContentType: "application/x-www-form-urlencoded"}
+	req := tokenendpoint.Request{ContentType: "application/x-www-form-urlencoded"}
 	switch r.method {
 	case ClientSecretBasic:
 		// RFC 6749 section 2.3.1: both form-urlencoded before Basic encoding.

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/config"
+	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/transport"
 )
 
 // MaxJWTTTL is the longest lifetime Pismo accepts for the JWT it exchanges (exp - iat <=
@@ -66,8 +69,8 @@ func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
 // ConfigFromLookup is ConfigFromEnv over any source of variables (a CLI lays its flags over
 // the environment this way).
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	env := client.Env(lookup)
-	p := client.NewProblems(provider)
+	env := config.Env(lookup)
+	p := config.NewProblems(provider)
 	c := Config{
 		TokenURL:           env.String("PISMO_TOKEN_URL"),
 		APIURLs:            env.List("PISMO_API_URL"),
@@ -95,22 +98,22 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	p := client.NewProblems(provider)
+	p := config.NewProblems(provider)
 	c.check(p)
 	return p.Err()
 }
 
-func (c Config) check(p *client.Problems) {
+func (c Config) check(p *config.Problems) {
 	p.Require(c.TokenURL, "TokenURL", "PISMO_TOKEN_URL")
-	p.CheckURL(c.TokenURL, "TokenURL", "PISMO_TOKEN_URL", c.AllowInsecureHTTP)
+	config.CheckURL(p, c.TokenURL, "TokenURL", "PISMO_TOKEN_URL", c.AllowInsecureHTTP)
 	for _, u := range c.APIURLs {
-		p.CheckURL(u, "APIURLs", "PISMO_API_URL", c.AllowInsecureHTTP)
+		config.CheckURL(p, u, "APIURLs", "PISMO_API_URL", c.AllowInsecureHTTP)
 	}
 	c.checkJWT(p)
 }
 
 // checkJWT checks what minting a JWT needs: the key and the claims.
-func (c Config) checkJWT(p *client.Problems) {
+func (c Config) checkJWT(p *config.Problems) {
 	c.keySource().Check(p)
 	p.Require(c.Issuer, "Issuer", "PISMO_ISSUER")
 	p.Require(c.Subject, "Subject", "PISMO_SUBJECT")
@@ -129,14 +132,14 @@ func (c Config) checkJWT(p *client.Problems) {
 	}
 }
 
-func (c Config) keySource() client.KeySource {
-	return client.KeySource{Key: c.Key, PEM: c.PrivateKeyPEM, File: c.PrivateKeyFile, Password: c.PrivateKeyPassword, Env: "PISMO"}
+func (c Config) keySource() config.KeySource {
+	return config.KeySource{Key: c.Key, PEM: c.PrivateKeyPEM, File: c.PrivateKeyFile, Password: c.PrivateKeyPassword, Env: "PISMO"}
 }
 
 // jwtSigner checks what minting needs, loads the key and makes the RS256 signer: the setup
 // every entry point shares.
 func (c Config) jwtSigner() (*signer.Signer, error) {
-	p := client.NewProblems(provider)
+	p := config.NewProblems(provider)
 	c.checkJWT(p)
 	if err := p.Err(); err != nil {
 		return nil, err
@@ -153,17 +156,17 @@ func (c Config) apiOrigins() []string {
 	if err != nil {
 		return nil
 	}
-	return []string{u.Scheme + "://" + u.Host}
+	return []string{transport.Origin(u)}
 }
 
 // String shows the configuration with secrets and URL passwords redacted.
 func (c Config) String() string { return fmt.Sprint(c) }
 
 // Format shows the configuration with secrets and URL passwords redacted, for every verb.
-func (c Config) Format(f fmt.State, verb rune) { client.FormatRedacted(f, verb, c) }
+func (c Config) Format(f fmt.State, verb rune) { redact.Format(f, verb, c) }
 
 // MarshalJSON marshals the configuration with secrets and URL passwords redacted.
-func (c Config) MarshalJSON() ([]byte, error) { return client.MarshalRedacted(c) }
+func (c Config) MarshalJSON() ([]byte, error) { return redact.JSON(c) }
 
 // LogValue logs the configuration with secrets and URL passwords redacted.
-func (c Config) LogValue() slog.Value { return client.LogValueRedacted(c) }
+func (c Config) LogValue() slog.Value { return redact.LogValue(c) }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/tokenendpoint"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/tokencache"
 )
@@ -15,7 +16,7 @@ import (
 type exchange struct {
 	cfg      Config
 	signer   *signer.Signer
-	endpoint *client.TokenEndpoint
+	endpoint *tokenendpoint.Endpoint
 	now      func() time.Time
 }
 
@@ -29,8 +30,8 @@ func newExchange(cfg Config, o *options) (*exchange, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &exchange{cfg: cfg, signer: s, now: o.Clock(),
-		endpoint: client.NewTokenEndpoint(provider, cfg.TokenURL, cfg.Exchange, &o.Settings)}, nil
+	return &exchange{cfg: cfg, signer: s, now: o.Now,
+		endpoint: tokenendpoint.New(provider, cfg.TokenURL, cfg.Exchange, &o.Settings)}, nil
 }
 
 // fetch is the token cache's FetchFunc: one exchange for the account of key.

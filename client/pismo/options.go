@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/bearer"
 	"github.com/finauth/finauth/tokencache"
 )
 
@@ -13,7 +13,7 @@ import (
 type Option func(*options)
 
 type options struct {
-	client.BearerOptions
+	bearer.Options
 	selector AccountSelector
 }
 
@@ -31,7 +31,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Logger = l 
 
 // WithClock sets the clock of JWTs, token lifetimes and refresh timers (default: the real
 // clock). It is the cache's clock unless WithCacheOptions sets one.
-func WithClock(c tokencache.Clock) Option { return func(o *options) { o.SetClock(c) } }
+func WithClock(c tokencache.Clock) Option { return func(o *options) { o.Clock = c } }
 
 // WithCacheOptions sets the token cache's options (refresh window, margin, hooks, store...).
 func WithCacheOptions(co tokencache.Options) Option { return func(o *options) { o.SetCache(co) } }
@@ -40,7 +40,7 @@ func WithCacheOptions(co tokencache.Options) Option { return func(o *options) { 
 // tokencache/redisstore Store, the replicas of a service make one token request per
 // account per token lifetime between them. A store shared by several clients is scoped to
 // this configuration's token URL, tenant, issuer, subject, group and key ID.
-func WithTokenStore(s tokencache.Store) Option { return func(o *options) { o.SetStore(s) } }
+func WithTokenStore(s tokencache.Store) Option { return func(o *options) { o.Store = s } }
 
 // WithRefreshInterval sets the least time between two refreshes of one account's token
 // triggered by 401s of tokens rejected as soon as they were fetched (an API that refuses

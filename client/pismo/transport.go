@@ -2,17 +2,26 @@ package pismo
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/bearer"
+	"github.com/finauth/finauth/client/internal/config"
+	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/transport"
 )
 
 // Transport is the Pismo http.RoundTripper: a transport.Bearer over a token cache whose
-// fetch mints the JWT and exchanges it. Close it to stop background refreshes.
-type Transport = client.BearerTransport
+// fetch mints the JWT and exchanges it. Close it to stop background refreshes. It prints
+// (fmt, slog) as a summary without tokens.
+type Transport struct {
+	bearer  *bearer.Transport
+	origins *transport.Origins
+	cfg     Config
+}
 
 // NewClient returns an *http.Client that authenticates every request to the configured API
 // origins with a Pismo access token, fetched, cached, refreshed ahead of expiry and
@@ -34,18 +43,56 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 	}
 	origins, err := transport.NewOrigins(cfg.apiOrigins(), cfg.AllowInsecureHTTP)
 	if err != nil {
-		return nil, client.Problemf(provider, "APIURLs", "PISMO_API_URL", "%v", err)
+		return nil, config.Problemf(provider, "APIURLs", "PISMO_API_URL", "%v", err)
 	}
 	sel := o.selector
 	o.Identity = strings.Join([]string{provider, cfg.TokenURL, cfg.TenantID, cfg.Issuer, cfg.Subject, cfg.Group, cfg.KeyID}, "\x00")
-	return client.NewBearerTransport(x.fetch, func(req *http.Request) (string, error) {
+	b := bearer.New(x.fetch, func(req *http.Request) (string, error) {
 		a, err := sel(req)
 		if err != nil {
 			return "", err
 		}
 		return a.cacheKey()
-	}, origins, &o.BearerOptions), nil
+	}, origins, &o.Options)
+	return &Transport{bearer: b, origins: origins, cfg: cfg}, nil
 }
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.bearer.RoundTrip(req)
+}
+
+// Close stops the token cache's timers and background refreshes and closes the idle
+// connections of the transports the client made itself.
+func (t *Transport) Close() error { return t.bearer.Close() }
+
+// Stats returns the token cache's counters (Fetches counts token requests).
+func (t *Transport) Stats() tokencache.Stats { return t.bearer.Stats() }
+
+// Replays returns how many requests were replayed after a 401.
+func (t *Transport) Replays() uint64 { return t.bearer.Replays() }
+
+// SuppressedRefreshes returns how many 401s went back to the caller without a new token
+// request, because the account's token had been refreshed after a 401 within the refresh
+// interval (an API that refuses every token).
+func (t *Transport) SuppressedRefreshes() uint64 { return t.bearer.SuppressedRefreshes() }
+
+// Origins returns the origins that receive the tokens (APIURLs, or the token URL's).
+func (t *Transport) Origins() *transport.Origins { return t.origins }
+
+// String describes the transport without its tokens.
+func (t *Transport) String() string {
+	return redact.Summary{Name: "pismo.Transport", Fields: struct {
+		TokenURL, TenantID string
+		APIOrigins         []string
+	}{t.cfg.TokenURL, t.cfg.TenantID, t.origins.List()}}.String()
+}
+
+// Format keeps every fmt verb on String.
+func (t *Transport) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
+
+// LogValue keeps slog output on String.
+func (t *Transport) LogValue() slog.Value { return slog.StringValue(t.String()) }
 
 // Token performs one exchange for account (the zero Account for the tenant token) and
 // returns the access token, without caching: for the CLI and for checking a configuration.

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/config"
+	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/signer"
 )
 
@@ -52,7 +54,7 @@ const FinancialID = "001580000103UAvAAM"
 // [ConfigFromEnv]. It prints (fmt, every verb), marshals (encoding/json) and logs
 // (log/slog) with secrets and URL passwords redacted.
 type Config struct {
-	// Env fills TokenURL, APIURL, AuthURL and Audience that are left empty with Revolut's
+	// Env fills TokenURL, APIURLs, AuthURL and Audience that are left empty with Revolut's
 	// published values; empty leaves them as they are (all four are then required).
 	Env Environment
 	// ClientID is the application's client ID from the Developer Portal. Required.
@@ -73,7 +75,12 @@ type Config struct {
 	CAFile string
 
 	TokenURL string // the /token endpoint
-	APIURL   string // the API's origin
+	// APIURLs are the origins that receive the tokens and x-jws-signature (the API's).
+	APIURLs []string
+	// APIURL is the API's origin.
+	//
+	// Deprecated: use APIURLs; APIURL is read only when APIURLs is empty.
+	APIURL   string
 	AuthURL  string // the consent authorisation UI
 	Audience string // the request object's aud
 	// RedirectURI is one of the application's redirect URIs. Required.
@@ -100,8 +107,8 @@ func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
 
 // ConfigFromLookup is ConfigFromEnv over any source of variables.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	env := client.Env(lookup)
-	p := client.NewProblems(provider)
+	env := config.Env(lookup)
+	p := config.NewProblems(provider)
 	c := Config{
 		Env:                Environment(strings.ToLower(env.String("REVOLUT_ENV"))),
 		ClientID:           env.String("REVOLUT_CLIENT_ID"),
@@ -113,7 +120,7 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		TransportKeyFile:   env.String("REVOLUT_TRANSPORT_KEY_FILE"),
 		CAFile:             env.String("REVOLUT_CA_FILE"),
 		TokenURL:           env.String("REVOLUT_TOKEN_URL"),
-		APIURL:             env.String("REVOLUT_API_URL"),
+		APIURLs:            env.List("REVOLUT_API_URL"),
 		AuthURL:            env.String("REVOLUT_AUTH_URL"),
 		Audience:           env.String("REVOLUT_AUDIENCE"),
 		RedirectURI:        env.String("REVOLUT_REDIRECT_URI"),
@@ -121,12 +128,18 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		FinancialID:        env.String("REVOLUT_FINANCIAL_ID"),
 		AllowInsecureHTTP:  env.Bool(p, "AllowInsecureHTTP", "REVOLUT_ALLOW_INSECURE_HTTP", false),
 	}
+	c = c.withDefaults()
 	c.check(p)
-	return c.withDefaults(), p.Err()
+	return c, p.Err()
 }
 
-// withDefaults fills the URLs and audience Env publishes, where they are empty.
+// withDefaults fills the URLs and audience Env publishes, where they are empty, and APIURLs
+// from the deprecated APIURL. Every entry point (ConfigFromLookup, Validate, NewTransport,
+// NewSigner) applies it once, first.
 func (c Config) withDefaults() Config {
+	if len(c.APIURLs) == 0 && c.APIURL != "" {
+		c.APIURLs = []string{c.APIURL}
+	}
 	d, ok := EnvironmentDefaults[c.Env]
 	if !ok {
 		return c
@@ -134,26 +147,29 @@ func (c Config) withDefaults() Config {
 	for _, f := range []struct {
 		v   *string
 		def string
-	}{{&c.TokenURL, d.TokenURL}, {&c.APIURL, d.APIURL}, {&c.AuthURL, d.AuthURL}, {&c.Audience, d.Audience}} {
+	}{{&c.TokenURL, d.TokenURL}, {&c.AuthURL, d.AuthURL}, {&c.Audience, d.Audience}} {
 		if *f.v == "" {
 			*f.v = f.def
 		}
+	}
+	if len(c.APIURLs) == 0 {
+		c.APIURLs = []string{d.APIURL}
 	}
 	return c
 }
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	p := client.NewProblems(provider)
-	c.check(p)
+	p := config.NewProblems(provider)
+	c.withDefaults().check(p)
 	return p.Err()
 }
 
-func (c Config) check(p *client.Problems) {
+// check reports the problems of a configuration whose defaults are applied.
+func (c Config) check(p *config.Problems) {
 	if _, ok := EnvironmentDefaults[c.Env]; c.Env != "" && !ok {
 		p.Add("Env", "REVOLUT_ENV", "%q is not an environment: use sandbox or production", string(c.Env))
 	}
-	c = c.withDefaults()
 	p.Require(c.ClientID, "ClientID", "REVOLUT_CLIENT_ID")
 	p.Require(c.KeyID, "KeyID", "REVOLUT_KEY_ID")
 	c.keySource().Check(p)
@@ -161,15 +177,18 @@ func (c Config) check(p *client.Problems) {
 	p.Require(c.TransportKeyFile, "TransportKeyFile", "REVOLUT_TRANSPORT_KEY_FILE")
 	p.Require(c.RedirectURI, "RedirectURI", "REVOLUT_REDIRECT_URI")
 	for _, u := range []struct{ v, field, env string }{
-		{c.TokenURL, "TokenURL", "REVOLUT_TOKEN_URL"}, {c.APIURL, "APIURL", "REVOLUT_API_URL"},
+		{c.TokenURL, "TokenURL", "REVOLUT_TOKEN_URL"}, {strings.Join(c.APIURLs, ""), "APIURLs", "REVOLUT_API_URL"},
 		{c.AuthURL, "AuthURL", "REVOLUT_AUTH_URL"},
 	} {
 		if u.v == "" {
 			p.Add(u.field, u.env, "required (or REVOLUT_ENV=sandbox|production for Revolut's)")
-			continue
 		}
-		p.CheckURL(u.v, u.field, u.env, c.AllowInsecureHTTP)
 	}
+	config.CheckURL(p, c.TokenURL, "TokenURL", "REVOLUT_TOKEN_URL", c.AllowInsecureHTTP)
+	for _, u := range c.APIURLs {
+		config.CheckURL(p, u, "APIURLs", "REVOLUT_API_URL", c.AllowInsecureHTTP)
+	}
+	config.CheckURL(p, c.AuthURL, "AuthURL", "REVOLUT_AUTH_URL", c.AllowInsecureHTTP)
 	if c.Audience == "" {
 		p.Add("Audience", "REVOLUT_AUDIENCE", "required (or REVOLUT_ENV=sandbox|production for Revolut's)")
 	}
@@ -183,8 +202,8 @@ func (c Config) check(p *client.Problems) {
 	}
 }
 
-func (c Config) keySource() client.KeySource {
-	return client.KeySource{Key: c.Key, PEM: c.PrivateKeyPEM, File: c.PrivateKeyFile, Password: c.PrivateKeyPassword, Env: "REVOLUT"}
+func (c Config) keySource() config.KeySource {
+	return config.KeySource{Key: c.Key, PEM: c.PrivateKeyPEM, File: c.PrivateKeyFile, Password: c.PrivateKeyPassword, Env: "REVOLUT"}
 }
 
 // jwsSigner loads the signing key and makes the PS256 signer with the key ID.
@@ -197,20 +216,20 @@ func (c Config) jwsSigner() (*signer.Signer, error) {
 func (c Config) TLSConfig() (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(c.TransportCertFile, c.TransportKeyFile)
 	if err != nil {
-		return nil, client.Problemf(provider, "TransportCertFile", "REVOLUT_TRANSPORT_CERT_FILE", "the transport certificate and key (REVOLUT_TRANSPORT_KEY_FILE) do not load as a pair: %v", err)
+		return nil, config.Problemf(provider, "TransportCertFile", "REVOLUT_TRANSPORT_CERT_FILE", "the transport certificate and key (REVOLUT_TRANSPORT_KEY_FILE) do not load as a pair: %v", err)
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
 		pemData, err := os.ReadFile(c.CAFile)
 		if err != nil {
-			return nil, client.Problemf(provider, "CAFile", "REVOLUT_CA_FILE", "%v", err)
+			return nil, config.Problemf(provider, "CAFile", "REVOLUT_CA_FILE", "%v", err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pemData) {
-			return nil, client.Problemf(provider, "CAFile", "REVOLUT_CA_FILE", "no PEM certificate in %s", c.CAFile)
+			return nil, config.Problemf(provider, "CAFile", "REVOLUT_CA_FILE", "no PEM certificate in %s", c.CAFile)
 		}
 		tc.RootCAs = pool
 	}
@@ -221,10 +240,10 @@ func (c Config) TLSConfig() (*tls.Config, error) {
 func (c Config) String() string { return fmt.Sprint(c) }
 
 // Format shows the configuration with secrets and URL passwords redacted, for every verb.
-func (c Config) Format(f fmt.State, verb rune) { client.FormatRedacted(f, verb, c) }
+func (c Config) Format(f fmt.State, verb rune) { redact.Format(f, verb, c) }
 
 // MarshalJSON marshals the configuration with secrets and URL passwords redacted.
-func (c Config) MarshalJSON() ([]byte, error) { return client.MarshalRedacted(c) }
+func (c Config) MarshalJSON() ([]byte, error) { return redact.JSON(c) }
 
 // LogValue logs the configuration with secrets and URL passwords redacted.
-func (c Config) LogValue() slog.Value { return client.LogValueRedacted(c) }
+func (c Config) LogValue() slog.Value { return redact.LogValue(c) }

@@ -28,7 +28,7 @@ func TestConfigFromLookup_EnvironmentDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.TokenURL != "https://sandbox-oba-auth.revolut.com/token" || c.AuthURL != "https://sandbox-oba.revolut.com/ui/index.html" ||
-		c.Audience != "https://sandbox-oba-auth.revolut.com" || c.APIURL != "https://api.internal.example" {
+		c.Audience != "https://sandbox-oba-auth.revolut.com" || len(c.APIURLs) != 1 || c.APIURLs[0] != "https://api.internal.example" {
 		t.Fatalf("%+v", c)
 	}
 }

@@ -59,7 +59,7 @@ func Example_paymentFlow() {
 
 	tr, err := revolut.NewTransport(revolut.Config{ClientID: "my-app", KeyID: "sig-1", Key: key,
 		TransportCertFile: filepath.Join(dir, "transport.pem"), TransportKeyFile: filepath.Join(dir, "transport.key"),
-		CAFile: filepath.Join(dir, "ca.pem"), TokenURL: m.TokenURL(), APIURL: m.URL, AuthURL: m.AuthURL(),
+		CAFile: filepath.Join(dir, "ca.pem"), TokenURL: m.TokenURL(), APIURLs: []string{m.URL}, AuthURL: m.AuthURL(),
 		Audience: "https://oba-auth.revolut.com", RedirectURI: "https://app.example/cb", TAN: "app.example"})
 	if err != nil {
 		log.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/config"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/tokencache"
 )
@@ -31,53 +31,21 @@ const (
 // ErrRequestObject is wrapped by the errors of request objects and authorisation URLs.
 var ErrRequestObject = errors.New("finauth: revolut: cannot make the request object")
 
-// Option adjusts a Signer, a Transport or a Client.
-type Option func(*options)
-
-type options struct {
-	client.BearerOptions
-	clock     tokencache.Clock
-	legacyIss string
-	jwsFor    func(*http.Request) bool
-	retries   int
-	retryWait [2]time.Duration
-}
-
-func collect(opts []Option) *options {
-	o := &options{clock: tokencache.RealClock{}, retries: 3, retryWait: [2]time.Duration{200 * time.Millisecond, 2 * time.Second}}
-	for _, f := range opts {
-		if f != nil {
-			f(o)
-		}
-	}
-	o.Resolve()
-	return o
-}
-
-// WithClock sets the clock of nbf/exp, of the legacy profile's iat, of token lifetimes and
-// refresh timers (default: real time).
-func WithClock(c tokencache.Clock) Option {
-	return func(o *options) { o.clock = c; o.SetClock(c) }
-}
-
-// WithLegacyJWS signs x-jws-signature in the older Open Banking profile (3.1.3 and before):
-// an unencoded payload ("b64": false) and "http://openbanking.org.uk/iat" and
-// ".../iss" (issuer: your organisation / software statement ID) in "crit" beside the tan.
-func WithLegacyJWS(issuer string) Option { return func(o *options) { o.legacyIss = issuer } }
-
 // Signer makes Revolut's request objects, consent authorisation URLs and x-jws-signature
 // values with the application's PS256 signing key. It is safe for concurrent use.
 type Signer struct {
-	cfg Config
-	s   *signer.Signer
-	o   options
+	cfg       Config
+	s         *signer.Signer
+	clock     tokencache.Clock
+	legacyIss string
 }
 
 // NewSigner checks what signing needs (client ID, key ID, key, redirect URI, audience, the
-// authorisation URL; the tan for x-jws-signature) and loads the key.
+// authorisation URL; the tan for x-jws-signature) and loads the key: for signing alone
+// (the CLI's mint and authorize). A Transport has its own ([Transport.Signer]).
 func NewSigner(cfg Config, opts ...Option) (*Signer, error) {
 	cfg = cfg.withDefaults()
-	p := client.NewProblems(provider)
+	p := config.NewProblems(provider)
 	p.Require(cfg.ClientID, "ClientID", "REVOLUT_CLIENT_ID")
 	p.Require(cfg.KeyID, "KeyID", "REVOLUT_KEY_ID")
 	p.Require(cfg.RedirectURI, "RedirectURI", "REVOLUT_REDIRECT_URI")
@@ -86,11 +54,16 @@ func NewSigner(cfg Config, opts ...Option) (*Signer, error) {
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
+	return newSigner(cfg, collect(opts))
+}
+
+// newSigner loads the key of a configuration already checked, with its defaults applied.
+func newSigner(cfg Config, o *options) (*Signer, error) {
 	s, err := cfg.jwsSigner()
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{cfg: cfg, s: s, o: *collect(opts)}, nil
+	return &Signer{cfg: cfg, s: s, clock: o.Cache.Clock, legacyIss: o.legacyIss}, nil
 }
 
 // requestClaims are the request object's claims, in the seed's member order.
@@ -120,7 +93,7 @@ func (s *Signer) RequestObject(consentID, scope, state string) (string, error) {
 	if err := checkConsent(consentID, scope); err != nil {
 		return "", err
 	}
-	nbf := s.o.clock.Now().Add(-RequestObjectBackdate).Unix()
+	nbf := s.clock.Now().Add(-RequestObjectBackdate).Unix()
 	c := requestClaims{ResponseType: "code id_token", ClientID: s.cfg.ClientID, RedirectURI: s.cfg.RedirectURI,
 		Audience: s.cfg.Audience, Scope: scope, State: state, NotBefore: nbf, Expiry: nbf + int64(RequestObjectLifetime/time.Second)}
 	c.Claims.IDToken.Intent.Value = consentID
@@ -146,11 +119,11 @@ func checkConsent(consentID, scope string) error {
 // request object.
 func (s *Signer) AuthorizationURL(consentID, scope, state string) (string, error) {
 	if s.cfg.AuthURL == "" {
-		return "", client.Problemf(provider, "AuthURL", "REVOLUT_AUTH_URL", "required (or REVOLUT_ENV=sandbox|production for Revolut's)")
+		return "", config.Problemf(provider, "AuthURL", "REVOLUT_AUTH_URL", "required (or REVOLUT_ENV=sandbox|production for Revolut's)")
 	}
 	u, err := url.Parse(s.cfg.AuthURL)
 	if err != nil {
-		return "", client.Problemf(provider, "AuthURL", "REVOLUT_AUTH_URL", "%v", err)
+		return "", config.Problemf(provider, "AuthURL", "REVOLUT_AUTH_URL", "%v", err)
 	}
 	ro, err := s.RequestObject(consentID, scope, state)
 	if err != nil {
@@ -171,11 +144,11 @@ func (s *Signer) AuthorizationURL(consentID, scope, state string) (string, error
 
 // JWSHeader returns the protected header fields of x-jws-signature beside alg and kid.
 func (s *Signer) JWSHeader() signer.Header {
-	if s.o.legacyIss != "" {
+	if s.legacyIss != "" {
 		return signer.Header{
 			{Name: "typ", Value: "JOSE"},
-			{Name: iatHeader, Value: s.o.clock.Now().Unix()},
-			{Name: issHeader, Value: s.o.legacyIss},
+			{Name: iatHeader, Value: s.clock.Now().Unix()},
+			{Name: issHeader, Value: s.legacyIss},
 			{Name: TANHeader, Value: s.cfg.TAN},
 			{Name: "crit", Value: []string{"b64", iatHeader, issHeader, TANHeader}},
 		}
@@ -196,7 +169,7 @@ func (s *Signer) JWSSignature(_ *http.Request, body io.Reader) (string, error) {
 	if s.cfg.TAN == "" {
 		return "", ErrNoTAN
 	}
-	if s.o.legacyIss != "" {
+	if s.legacyIss != "" {
 		return s.s.SignUnencodedDetachedReader(s.JWSHeader(), body)
 	}
 	return s.s.SignDetachedReader(s.JWSHeader(), body)

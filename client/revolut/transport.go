@@ -9,44 +9,17 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/bearer"
+	"github.com/finauth/finauth/client/internal/config"
+	"github.com/finauth/finauth/client/internal/tokenendpoint"
+	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/transport"
 )
-
-// WithLogger logs token-endpoint retries and the token cache's refresh events to l.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Logger = l } }
-
-// WithBaseTransport sends API and token requests through rt instead of the mutual-TLS
-// transport made from the configuration: rt must present the transport certificate itself.
-func WithBaseTransport(rt http.RoundTripper) Option {
-	return func(o *options) {
-		o.Base = rt
-		o.TokenClient = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
-}
-
-// WithTokenStore shares the client-credentials and consent tokens through s beyond this
-// process (tokencache/redisstore), scoped to this client ID and token URL.
-func WithTokenStore(s tokencache.Store) Option { return func(o *options) { o.SetStore(s) } }
-
-// WithCacheOptions sets the token cache's options.
-func WithCacheOptions(co tokencache.Options) Option { return func(o *options) { o.SetCache(co) } }
-
-// WithJWSPredicate picks the API requests that carry x-jws-signature; default: every request
-// with a body.
-func WithJWSPredicate(f func(*http.Request) bool) Option { return func(o *options) { o.jwsFor = f } }
-
-// WithRetries sets how many times an API request that failed with a connection error, 429,
-// 502, 503 or 504 is sent again (POSTs with their idempotency key), and the backoff bounds;
-// default 3 times, 200 ms to 2 s (Retry-After honoured). 0 disables retries.
-func WithRetries(n int, minWait, maxWait time.Duration) Option {
-	return func(o *options) { o.retries, o.retryWait = n, [2]time.Duration{minWait, maxWait} }
-}
 
 type consentKey struct{}
 type scopeKey struct{}
@@ -89,9 +62,10 @@ var ErrNoUserToken = errors.New("finauth: revolut: no user token for this consen
 // with the transport certificate. Close it to stop background refreshes.
 type Transport struct {
 	rt       http.RoundTripper
-	bearer   *client.BearerTransport
+	bearer   *bearer.Transport
 	signer   *Signer
-	endpoint *client.TokenEndpoint
+	endpoint *tokenendpoint.Endpoint
+	origins  *transport.Origins
 	cfg      Config
 
 	mu      sync.Mutex
@@ -110,10 +84,12 @@ func NewClient(cfg Config, opts ...Option) (*http.Client, error) {
 // NewTransport checks the configuration (every problem at once), loads the signing key and
 // the transport certificate, and builds the Transport.
 func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
-	if err := cfg.Validate(); err != nil {
+	cfg = cfg.withDefaults()
+	p := config.NewProblems(provider)
+	cfg.check(p)
+	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
 	o := collect(opts)
 	if o.Base == nil {
 		tc, err := cfg.TLSConfig()
@@ -123,30 +99,31 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		base := client.DefaultTransport()
 		base.TLSClientConfig = tc
 		WithBaseTransport(base)(o)
+		o.Own(base)
 	}
-	s, err := NewSigner(cfg, opts...) // the same options: the clock, the JWS profile
+	s, err := newSigner(cfg, o) // the same options: the clock, the JWS profile
 	if err != nil {
 		return nil, err
 	}
-	origins, err := transport.NewOrigins([]string{cfg.APIURL}, cfg.AllowInsecureHTTP)
+	origins, err := transport.NewOrigins(cfg.APIURLs, cfg.AllowInsecureHTTP)
 	if err != nil {
-		return nil, client.Problemf(provider, "APIURL", "REVOLUT_API_URL", "%v", err)
+		return nil, config.Problemf(provider, "APIURLs", "REVOLUT_API_URL", "%v", err)
 	}
 	jwsFor := o.jwsFor
 	if jwsFor == nil {
 		jwsFor = func(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
 	}
-	t := &Transport{signer: s, cfg: cfg, refresh: map[string]string{},
-		endpoint: client.NewTokenEndpoint(provider, cfg.TokenURL, cfg.Exchange, &o.Settings)}
+	t := &Transport{signer: s, cfg: cfg, origins: origins, refresh: map[string]string{},
+		endpoint: tokenendpoint.New(provider, cfg.TokenURL, cfg.Exchange, &o.Settings)}
 	apiBase := o.Base
 	o.Base = &transport.Signing{Base: apiBase, Sign: s.JWSSignature, Origins: origins, Header: "x-jws-signature", Applies: jwsFor}
 	o.Identity = strings.Join([]string{provider, cfg.TokenURL, cfg.ClientID}, "\x00")
-	t.bearer = client.NewBearerTransport(t.fetch, func(req *http.Request) (string, error) {
+	t.bearer = bearer.New(t.fetch, func(req *http.Request) (string, error) {
 		if id, ok := req.Context().Value(consentKey{}).(string); ok && id != "" {
 			return consentCacheKey(id), nil
 		}
 		return "cc:" + ScopeFor(req), nil
-	}, origins, &o.BearerOptions)
+	}, origins, &o.Options)
 	var rt http.RoundTripper = t.bearer
 	if o.retries > 0 {
 		rc := retryablehttp.NewClient()
@@ -222,6 +199,14 @@ func (t *Transport) Stats() tokencache.Stats { return t.bearer.Stats() }
 
 // Replays returns how many requests were replayed after a 401.
 func (t *Transport) Replays() uint64 { return t.bearer.Replays() }
+
+// SuppressedRefreshes returns how many 401s went back to the caller without a new token
+// request, because the key's token had been refreshed after a 401 within the refresh
+// interval (an API that refuses every token).
+func (t *Transport) SuppressedRefreshes() uint64 { return t.bearer.SuppressedRefreshes() }
+
+// Origins returns the origins that receive the tokens and signatures (APIURLs).
+func (t *Transport) Origins() *transport.Origins { return t.origins }
 
 // Close stops background refreshes and closes idle connections.
 func (t *Transport) Close() error { return t.bearer.Close() }
@@ -315,15 +300,24 @@ func (t *Transport) SetUserToken(consentID string, tok tokencache.Token) error {
 	return t.bearer.Cache().Put(consentCacheKey(consentID), tok)
 }
 
-// ClientCredentialsToken performs one client-credentials token request for scope, without
-// caching: for the CLI and for checking a configuration.
-func (t *Transport) ClientCredentialsToken(ctx context.Context, scope string) (tokencache.Token, error) {
+// Token performs one client-credentials token request for scope ("accounts" or
+// "payments") over mutual TLS and returns the token, without caching: for the CLI and for
+// checking a configuration.
+func Token(ctx context.Context, cfg Config, scope string, opts ...Option) (tokencache.Token, error) {
+	t, err := NewTransport(cfg, opts...)
+	if err != nil {
+		return tokencache.Token{}, err
+	}
+	defer t.Close()
 	return t.grant(ctx, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}})
 }
 
 // String describes the transport without its tokens or refresh tokens.
 func (t *Transport) String() string {
-	return fmt.Sprintf("revolut.Transport(client %s, API %s)", t.cfg.ClientID, client.RedactURL(t.cfg.APIURL))
+	return redact.Summary{Name: "revolut.Transport", Fields: struct {
+		ClientID, TokenURL string
+		APIOrigins         []string
+	}{t.cfg.ClientID, t.cfg.TokenURL, t.origins.List()}}.String()
 }
 
 // Format keeps every fmt verb on String: the refresh tokens it holds never print.

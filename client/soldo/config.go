@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/config"
+	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/signer"
 )
 
@@ -63,8 +65,8 @@ func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
 
 // ConfigFromLookup is ConfigFromEnv over any source of variables.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	env := client.Env(lookup)
-	p := client.NewProblems(provider)
+	env := config.Env(lookup)
+	p := config.NewProblems(provider)
 	c := Config{
 		APIURLs:            env.List("SOLDO_API_URL"),
 		PrivateKeyFile:     env.String("SOLDO_PRIVATE_KEY_FILE"),
@@ -92,17 +94,17 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	p := client.NewProblems(provider)
+	p := config.NewProblems(provider)
 	c.check(p)
 	return p.Err()
 }
 
-func (c Config) check(p *client.Problems) {
+func (c Config) check(p *config.Problems) {
 	if len(c.APIURLs) == 0 {
 		p.Add("APIURLs", "SOLDO_API_URL", "required: the API origin(s) whose requests are signed")
 	}
 	for _, u := range c.APIURLs {
-		p.CheckURL(u, "APIURLs", "SOLDO_API_URL", c.AllowInsecureHTTP)
+		config.CheckURL(p, u, "APIURLs", "SOLDO_API_URL", c.AllowInsecureHTTP)
 	}
 	c.keySource().Check(p)
 	p.Require(c.MemberID, "MemberID", "SOLDO_MEMBER_ID")
@@ -116,18 +118,18 @@ func (c Config) check(p *client.Problems) {
 	}
 }
 
-func (c Config) keySource() client.KeySource {
-	return client.KeySource{Key: c.Key, PEM: c.PrivateKeyPEM, File: c.PrivateKeyFile, Password: c.PrivateKeyPassword, Env: "SOLDO"}
+func (c Config) keySource() config.KeySource {
+	return config.KeySource{Key: c.Key, PEM: c.PrivateKeyPEM, File: c.PrivateKeyFile, Password: c.PrivateKeyPassword, Env: "SOLDO"}
 }
 
 // String shows the configuration with secrets and URL passwords redacted.
 func (c Config) String() string { return fmt.Sprint(c) }
 
 // Format shows the configuration with secrets and URL passwords redacted, for every verb.
-func (c Config) Format(f fmt.State, verb rune) { client.FormatRedacted(f, verb, c) }
+func (c Config) Format(f fmt.State, verb rune) { redact.Format(f, verb, c) }
 
 // MarshalJSON marshals the configuration with secrets and URL passwords redacted.
-func (c Config) MarshalJSON() ([]byte, error) { return client.MarshalRedacted(c) }
+func (c Config) MarshalJSON() ([]byte, error) { return redact.JSON(c) }
 
 // LogValue logs the configuration with secrets and URL passwords redacted.
-func (c Config) LogValue() slog.Value { return client.LogValueRedacted(c) }
+func (c Config) LogValue() slog.Value { return redact.LogValue(c) }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/tokencache/tokencachetest"
 )
 
 func envOf(m map[string]string) func(string) (string, bool) {
@@ -79,7 +80,7 @@ func TestHeader_FieldsUnitsAndOrder(t *testing.T) {
 			if c.tweak != nil {
 				c.tweak(&cfg)
 			}
-			ss, err := NewSigner(cfg, WithClock(func() time.Time { return now }))
+			ss, err := NewSigner(cfg, WithClock(tokencachetest.NewFakeClock(now)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +112,7 @@ func TestHeader_ExpIsStrictlyIncreasingWithinTheDrift(t *testing.T) {
 	t.Parallel()
 	now := time.UnixMilli(1_700_000_000_000)
 	ss, err := NewSigner(Config{APIURLs: []string{"https://api.example.com"}, PrivateKeyFile: "../../signer/testdata/keys/test-ed25519-pkcs8.pem", KeyID: "k", MemberID: "m", ExpAsNumber: true},
-		WithClock(func() time.Time { return now }))
+		WithClock(tokencachetest.NewFakeClock(now)))
 	if err != nil {
 		t.Fatal(err)
 	}

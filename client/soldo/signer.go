@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/config"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/transport"
 	"golang.org/x/net/idna"
@@ -55,14 +55,14 @@ func newSigner(cfg Config, o *options) (*Signer, error) {
 		kid = key.KeyID()
 	}
 	if kid == "" {
-		return nil, client.Problemf(provider, "KeyID", "SOLDO_KEY_ID", "required: the key ID Soldo gave when the public key was registered")
+		return nil, config.Problemf(provider, "KeyID", "SOLDO_KEY_ID", "required: the key ID Soldo gave when the public key was registered")
 	}
 	// kid and typ are in the header list (Header), where they take the place the Signer
 	// would give them: the header reads alg, typ, exp, mid, kid, method, host, path, query,
 	// the documented order.
 	s, err := signer.New(key, signer.Options{Algorithm: cfg.Algorithm})
 	if err != nil {
-		return nil, client.Problemf(provider, "Algorithm", "SOLDO_ALG", "%v", err)
+		return nil, config.Problemf(provider, "Algorithm", "SOLDO_ALG", "%v", err)
 	}
 	ttl := cfg.JWSTTL
 	if ttl == 0 {
@@ -73,7 +73,7 @@ func newSigner(cfg Config, o *options) (*Signer, error) {
 		maxBody = transport.DefaultMaxBodyBytes
 	}
 	return &Signer{s: s, keyID: kid, memberID: cfg.MemberID, ttl: ttl, attached: cfg.Attached,
-		expNum: cfg.ExpAsNumber, withPort: cfg.HostWithPort, maxBody: maxBody, now: o.Clock()}, nil
+		expNum: cfg.ExpAsNumber, withPort: cfg.HostWithPort, maxBody: maxBody, now: o.Now}, nil
 }
 
 // Algorithm returns the signing algorithm.

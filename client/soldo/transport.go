@@ -1,34 +1,23 @@
 package soldo
 
 import (
+	"fmt"
+	"log/slog"
 	"net/http"
-	"time"
 
-	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/config"
+	"github.com/finauth/finauth/client/internal/settings"
+	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/transport"
 )
 
-// Option adjusts a client built by [NewClient], [NewTransport] or [NewSigner].
-type Option func(*options)
-
-type options struct {
-	client.Settings
-}
-
-// WithBaseTransport sends API requests through rt (default: client.DefaultTransport()).
-func WithBaseTransport(rt http.RoundTripper) Option { return func(o *options) { o.Base = rt } }
-
-// WithClock sets the clock that dates each signature's "exp" (default: time.Now).
-func WithClock(now func() time.Time) Option { return func(o *options) { o.Now = now } }
-
-func collect(opts []Option) *options {
-	o := &options{}
-	for _, f := range opts {
-		if f != nil {
-			f(o)
-		}
-	}
-	return o
+// Transport is the Soldo http.RoundTripper: a transport.Signing that signs every attempt of
+// every request to the configured origins. Close it to release the idle connections of the
+// transport it made. It prints (fmt, slog) as a summary without the key.
+type Transport struct {
+	signing  *transport.Signing
+	settings *settings.Settings
+	cfg      Config
 }
 
 // NewClient returns an *http.Client whose every request to the configured API origins
@@ -42,7 +31,7 @@ func NewClient(cfg Config, opts ...Option) (*http.Client, error) {
 }
 
 // NewTransport is NewClient's RoundTripper, for composing with other transports.
-func NewTransport(cfg Config, opts ...Option) (*transport.Signing, error) {
+func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 	o := collect(opts)
 	ss, err := newSigner(cfg, o)
 	if err != nil {
@@ -50,7 +39,37 @@ func NewTransport(cfg Config, opts ...Option) (*transport.Signing, error) {
 	}
 	origins, err := transport.NewOrigins(cfg.APIURLs, cfg.AllowInsecureHTTP)
 	if err != nil {
-		return nil, client.Problemf(provider, "APIURLs", "SOLDO_API_URL", "%v", err)
+		return nil, config.Problemf(provider, "APIURLs", "SOLDO_API_URL", "%v", err)
 	}
-	return &transport.Signing{Base: o.BaseTransport(), Sign: ss.Sign, Origins: origins, MaxBodyBytes: cfg.MaxBodyBytes}, nil
+	return &Transport{settings: &o.Settings, cfg: cfg,
+		signing: &transport.Signing{Base: o.BaseTransport(), Sign: ss.Sign, Origins: origins, MaxBodyBytes: cfg.MaxBodyBytes}}, nil
 }
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.signing.RoundTrip(req)
+}
+
+// Close closes the idle connections of the transport the client made itself (never one
+// given with WithBaseTransport).
+func (t *Transport) Close() error {
+	t.settings.CloseIdleConnections()
+	return nil
+}
+
+// Origins returns the origins whose requests are signed (APIURLs).
+func (t *Transport) Origins() *transport.Origins { return t.signing.Origins }
+
+// String describes the transport without its key.
+func (t *Transport) String() string {
+	return redact.Summary{Name: "soldo.Transport", Fields: struct {
+		MemberID, KeyID string
+		APIOrigins      []string
+	}{t.cfg.MemberID, t.cfg.KeyID, t.signing.Origins.List()}}.String()
+}
+
+// Format keeps every fmt verb on String.
+func (t *Transport) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
+
+// LogValue keeps slog output on String.
+func (t *Transport) LogValue() slog.Value { return slog.StringValue(t.String()) }

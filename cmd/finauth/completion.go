@@ -17,7 +17,7 @@ func init() {
 // (read from its --help when completing) and file names.
 func (a *app) completion(args []string) error {
 	fs := a.newFlags("completion", "completion bash|zsh|fish")
-	pos, err := parse(fs, args)
+	pos, err := fs.parse(args)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func (a *app) demo(args []string) error {
 	fs := a.newFlags("demo", "demo [--json] [--duration 8s]")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	duration := fs.Duration("duration", 8*time.Second, "how long to run the traffic (at most 25s)")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := fs.parse(args); err != nil {
 		return err
 	}
 	if *duration <= 0 || *duration > 25*time.Second {

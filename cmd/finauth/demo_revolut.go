@@ -72,7 +72,7 @@ func runRevolutDemo() (res revolutDemo) {
 	}
 	tr, err := revolut.NewTransport(revolut.Config{ClientID: clientID, KeyID: kid, Key: key,
 		TransportCertFile: filepath.Join(dir, revolutmock.TransportCertFile), TransportKeyFile: filepath.Join(dir, revolutmock.TransportKeyFile),
-		CAFile: filepath.Join(dir, revolutmock.CAFile), TokenURL: m.TokenURL(), APIURL: m.URL, AuthURL: m.AuthURL(),
+		CAFile: filepath.Join(dir, revolutmock.CAFile), TokenURL: m.TokenURL(), APIURLs: []string{m.URL}, AuthURL: m.AuthURL(),
 		Audience: "https://oba-auth.revolut.com", RedirectURI: redirect, TAN: tan, FinancialID: revolut.FinancialID})
 	if err != nil {
 		return fail("%v", err)

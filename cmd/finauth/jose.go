@@ -1,134 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/finauth/finauth/client/clientcredentials"
-	"github.com/finauth/finauth/client/pismo"
-	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/signer"
 )
-
-func (a *app) mint(args []string) error {
-	sub, args, err := a.subcommands("mint", args, [][2]string{{"pismo", "a signed Pismo JWT (the one the exchange sends)"}, {"mia", "a Mia-Platform client assertion (private_key_jwt)"}, {"revolut", "a Revolut consent request object (PS256)"}})
-	if err != nil {
-		return err
-	}
-	switch sub {
-	case "mia":
-		return a.mintMia(args)
-	case "revolut":
-		return a.mintRevolut(args)
-	}
-	args = append([]string{"pismo"}, args...)
-	fs := a.newFlags("mint pismo", "mint pismo [--key FILE] [--iss ..] [--sub ..] [--aud ..] [--tenant ..] [--uid ..|--external-account ..] [--group ..] [--claim k=v]... [--ttl 1h]")
-	p := providerFlags{mintOnly: true}
-	p.common(fs, "PISMO")
-	p.pismo(fs)
-	uid := fs.String("uid", "", "account ID: an account-specific token (uid)")
-	ext := fs.String("external-account", "", "external account ID (external_account_id)")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usagef("mint pismo takes no arguments (got %q)", pos)
-	}
-	acct, err := account(*uid, *ext)
-	if err != nil {
-		return err
-	}
-	cfg, err := p.pismoConfig(a)
-	if err != nil {
-		return err
-	}
-	jwt, err := pismo.MintJWT(cfg, acct, a.now())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stdout, jwt)
-	return nil
-}
-
-// mintMia prints one Mia-Platform client assertion, as a token request would send it.
-func (a *app) mintMia(args []string) error {
-	fs := a.newFlags("mint mia", "mint mia [--key FILE] [--kid ..] [--client-id ..] [--aud ISSUER] [--ttl 5m] [--alg RS256]")
-	p := providerFlags{mintOnly: true}
-	p.common(fs, "MIA")
-	p.mia(fs)
-	fs.StringVar(&p.aud, "aud", "", "the assertion's audience: the service's issuer (MIA_AUDIENCE)")
-	fs.StringVar(&p.ttl, "ttl", "", "the assertion's lifetime, default 5m (MIA_ASSERTION_TTL)")
-	fs.StringVar(&p.alg, "alg", "", "RS256 (default), PS256, ES256 or EdDSA (MIA_ALG)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usagef("mint mia takes no arguments (got %q)", pos)
-	}
-	cfg, err := p.miaConfig(a)
-	if err != nil {
-		return err
-	}
-	jwt, err := clientcredentials.MintAssertion(cfg, a.now())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stdout, jwt)
-	return nil
-}
-
-func (a *app) sign(args []string) error {
-	_, args, err := a.subcommands("sign", args, [][2]string{{"soldo", "the Authorization value of a Soldo request"}})
-	if err != nil {
-		return err
-	}
-	args = append([]string{"soldo"}, args...)
-	fs := a.newFlags("sign soldo", "sign soldo [--key FILE] [--kid ..] [--mid ..] [-X METHOD] [--data @FILE|-|TEXT] URL")
-	var p providerFlags
-	p.common(fs, "SOLDO")
-	p.soldo(fs)
-	method := fs.String("X", http.MethodGet, "HTTP method")
-	data := fs.String("data", "", "request body: @FILE, - for stdin, or the text")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("sign soldo needs the request URL")
-	}
-	body, err := a.body(*data)
-	if err != nil {
-		return err
-	}
-	if err := checkTarget(pos[0]); err != nil {
-		return err
-	}
-	cfg, err := p.soldoConfig(a, pos[0])
-	if err != nil {
-		return err
-	}
-	ss, err := soldo.NewSigner(cfg, soldo.WithClock(a.now))
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequest(strings.ToUpper(*method), pos[0], nil)
-	if err != nil {
-		return usagef("URL: %v", err)
-	}
-	auth, err := ss.Sign(req, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stdout, auth)
-	return nil
-}
 
 func (a *app) body(data string) ([]byte, error) {
 	if data == "" {
@@ -150,7 +30,7 @@ func (a *app) verify(args []string) error {
 	fs.StringVar(&want.iss, "iss", "", "require this issuer (iss)")
 	fs.StringVar(&want.aud, "aud", "", "require this audience (aud, a string or one of an array)")
 	fs.StringVar(&want.sub, "sub", "", "require this subject (sub)")
-	pos, err := parse(fs, args)
+	pos, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
@@ -271,7 +151,7 @@ func payloadJSON(p []byte) any {
 
 func (a *app) decode(args []string) error {
 	fs := a.newFlags("decode", "decode TOKEN|-")
-	pos, err := parse(fs, args)
+	pos, err := fs.parse(args)
 	if err != nil {
 		return err
 	}

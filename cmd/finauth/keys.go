@@ -21,7 +21,7 @@ func (a *app) keygen(args []string) error {
 	passEnv := fs.String("passphrase-env", "", "encrypt the private key with the passphrase in this environment variable")
 	kid := fs.String("kid", "", "key ID: written with both files (a 'kid:' line before the PEM block) and in the printed JWK; default its RFC 7638 thumbprint")
 	force := fs.Bool("force", false, "overwrite existing files")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := fs.parse(args); err != nil {
 		return err
 	}
 	if *alg == "" || *out == "" {
@@ -107,7 +107,7 @@ func (a *app) jwk(args []string) error {
 	set := fs.Bool("set", false, `print a JWKS {"keys":[...]}`)
 	passEnv := fs.String("passphrase-env", "", "environment variable holding the passphrase of an encrypted private key")
 	certFile := fs.String("cert", "", "PEM certificate chain of the key (its own first): written as x5c, which Open Banking JWKS (Revolut) need")
-	pos, err := parse(fs, args)
+	pos, err := fs.parse(args)
 	if err != nil {
 		return err
 	}

@@ -12,11 +12,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/finauth/finauth/client"
@@ -117,32 +115,6 @@ func version() string {
 	return v + " " + bi.GoVersion
 }
 
-// subcommands handles "finauth CMD" and "finauth CMD --help" for a command made of
-// sub-commands: it lists them (exit 0 for --help, usage error otherwise).
-func (a *app) subcommands(cmd string, args []string, subs [][2]string) (string, []string, error) {
-	names := make([]string, len(subs))
-	for i, s := range subs {
-		names[i] = s[0]
-	}
-	if len(args) > 0 {
-		for _, s := range subs {
-			if args[0] == s[0] {
-				return s[0], args[1:], nil
-			}
-		}
-	}
-	list := "usage: finauth " + cmd + " " + strings.Join(names, "|") + " [flags]\n"
-	for _, s := range subs {
-		list += fmt.Sprintf("  %-6s %s\n", s[0], s[1])
-	}
-	list += "finauth " + cmd + " SUB --help lists a sub-command's flags"
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		fmt.Fprintln(a.stderr, list)
-		return "", nil, flag.ErrHelp
-	}
-	return "", nil, usagef("%s", list)
-}
-
 // usageError is a mistake in the command line: exit 2.
 type usageError struct{ msg string }
 
@@ -175,7 +147,7 @@ func (a *app) exit(err error) int {
 		fmt.Fprintln(a.stderr, "finauth: configuration problems (flags override the environment variables):")
 		for _, p := range ce.Problems {
 			name := p.Env
-			if f := flagFor[p.Env]; f != "" {
+			if f := flagFor()[p.Env]; f != "" {
 				name = f + " / " + p.Env
 			}
 			reason := p.Reason
@@ -190,40 +162,6 @@ func (a *app) exit(err error) int {
 	return exitFail
 }
 
-// flagFor names the flag that sets each variable, for error messages.
-var flagFor = map[string]string{
-	"PISMO_TOKEN_URL": "--token-url", "PISMO_API_URL": "--api-url", "PISMO_PRIVATE_KEY_FILE": "--key",
-	"PISMO_KEY_ID": "--kid", "PISMO_ISSUER": "--iss", "PISMO_SUBJECT": "--sub", "PISMO_AUDIENCE": "--aud",
-	"PISMO_TENANT_ID": "--tenant", "PISMO_GROUP": "--group", "PISMO_CUSTOM_CLAIMS": "--claim", "PISMO_JWT_TTL": "--ttl",
-	"SOLDO_API_URL": "--api-url", "SOLDO_PRIVATE_KEY_FILE": "--key", "SOLDO_KEY_ID": "--kid", "SOLDO_MEMBER_ID": "--mid",
-	"SOLDO_ALG": "--alg", "SOLDO_JWS_TTL": "--ttl",
-	"PISMO_ALLOW_INSECURE_HTTP": "--allow-insecure-http", "SOLDO_ALLOW_INSECURE_HTTP": "--allow-insecure-http", "MIA_ALLOW_INSECURE_HTTP": "--allow-insecure-http",
-	"PISMO_PRIVATE_KEY_PASSWORD": "--passphrase-env VAR", "SOLDO_PRIVATE_KEY_PASSWORD": "--passphrase-env VAR", "MIA_PRIVATE_KEY_PASSWORD": "--passphrase-env VAR",
-	"MIA_TOKEN_URL": "--token-url", "MIA_API_URL": "--api-url", "MIA_PRIVATE_KEY_FILE": "--key", "MIA_KEY_ID": "--kid",
-	"MIA_AUDIENCE": "--aud", "MIA_ASSERTION_TTL": "--ttl", "MIA_ALG": "--alg", "MIA_CLIENT_ID": "--client-id", "MIA_SCOPE": "--scope",
-}
-
-// newFlags returns a flag set whose --help goes to stderr. A flag error is reported once, by
-// exit, with a short usage line (the flag package would print it and every flag's help).
-func (a *app) newFlags(name, synopsis string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	usages.Store(fs, flagHelp{
-		short: "usage: finauth " + synopsis + "   (finauth " + name + " --help for its flags)",
-		full: func() {
-			fmt.Fprintf(a.stderr, "usage: finauth %s\n\nflags:\n", synopsis)
-			fs.SetOutput(a.stderr)
-			fs.PrintDefaults()
-			fs.SetOutput(io.Discard)
-			if footer, ok := helpFooters[name]; ok {
-				fmt.Fprint(a.stderr, footer)
-			}
-		},
-	})
-	return fs
-}
-
 // sharedCacheHelp documents the variables of the shared token cache.
 const sharedCacheHelp = `
 environment (pismo and mia profiles): share tokens with other processes through Redis
@@ -235,48 +173,6 @@ environment (pismo and mia profiles): share tokens with other processes through 
 
 // helpFooters are printed after a command's flags by --help.
 var helpFooters = map[string]string{"call": sharedCacheHelp, "load": sharedCacheHelp}
-
-// flagHelp is a flag set's short usage line (for errors) and full help (for --help).
-type flagHelp struct {
-	short string
-	full  func()
-}
-
-// usages are the flagHelp of the flag sets (*flag.FlagSet -> flagHelp).
-var usages sync.Map
-
-// parse parses flags wherever they stand among the arguments and returns the positionals.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			v, _ := usages.Load(fs)
-			help, _ := v.(flagHelp)
-			if errors.Is(err, flag.ErrHelp) {
-				if help.full != nil {
-					help.full()
-				}
-				return nil, err
-			}
-			return nil, &usageError{err.Error() + "\n" + help.short}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
-// multi is a repeatable flag.
-type multi []string
-
-func (m *multi) String() string     { return strings.Join(*m, ", ") }
-func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 // readData reads --data/--payload values: @FILE, - (stdin) or the text itself.
 func (a *app) readData(v string) ([]byte, error) {
@@ -320,26 +216,4 @@ func bareToken(s string) string {
 		s = strings.TrimSpace(s[7:])
 	}
 	return s
-}
-
-// checkTarget refuses a request URL without an http(s) scheme and a host (exit 2).
-func checkTarget(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return usagef("URL %q: give an absolute http(s) URL, e.g. https://api.example.com/path", client.RedactURL(raw))
-	}
-	return nil
-}
-
-// overlay is the environment with flag values laid over it.
-type overlay struct {
-	base func(string) (string, bool)
-	set  map[string]string
-}
-
-func (o *overlay) lookup(name string) (string, bool) {
-	if v, ok := o.set[name]; ok {
-		return v, true
-	}
-	return o.base(name)
 }

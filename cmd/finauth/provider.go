@@ -1,216 +1,147 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
+	"context"
 	"flag"
-	"net/url"
-	"slices"
+	"fmt"
+	"net/http"
 	"strings"
 
-	"github.com/finauth/finauth/client"
-	"github.com/finauth/finauth/client/clientcredentials"
-	"github.com/finauth/finauth/client/pismo"
-	"github.com/finauth/finauth/client/soldo"
+	"github.com/finauth/finauth/tokencache"
+	"github.com/finauth/finauth/transport"
 )
 
-// providerFlags are the flags that override PISMO_* / SOLDO_* variables.
-type providerFlags struct {
-	key, kid, passEnv, apiURL                   string
-	tokenURL, iss, sub, aud, tenant, group, ttl string
-	claims                                      multi
-	mid, alg                                    string
-	attached                                    bool
-	clientID, scope                             string
-	allowInsecure                               bool
-	mintOnly                                    bool // the command mints a JWT: no URLs needed
+// provider is one provider's part of the CLI: its flags over its variables, and what the
+// commands ask of it. Each provider lives in its own file (pismo.go, soldo.go, mia.go,
+// revolut.go, none.go) and is one line of providers; the commands know providers only
+// through this interface and the optional ones below (tokenSource, minter, caller, ...).
+type provider interface {
+	// name is the profile and sub-command name: pismo, soldo, ...
+	name() string
+	// about describes what the provider does for cmd, for help lists ("" when it does
+	// nothing for cmd).
+	about(cmd string) string
+	// bindings are the flags that set its variables (or request choices it reads itself).
+	bindings() []binding
+	// ownFlags registers the flags only it has for cmd (pismo's --account, ...).
+	ownFlags(f *flags, cmd string)
 }
 
-// common registers the key, kid, passphrase, API URL and insecure-http flags; their help
-// names the variables of the profiles given (PISMO, SOLDO, MIA) only.
-func (p *providerFlags) common(fs *flag.FlagSet, profiles ...string) {
-	vars := func(suffix string) string {
-		names := make([]string, len(profiles))
-		for i, pr := range profiles {
-			names[i] = pr + suffix
-		}
-		return strings.Join(names, " / ")
-	}
-	fs.StringVar(&p.key, "key", "", "private key file ("+vars("_PRIVATE_KEY_FILE")+")")
-	fs.StringVar(&p.kid, "kid", "", "key ID ("+vars("_KEY_ID")+")")
-	fs.StringVar(&p.passEnv, "passphrase-env", "", "name of the environment variable holding the key's passphrase (default "+vars("_PRIVATE_KEY_PASSWORD")+")")
-	fs.StringVar(&p.apiURL, "api-url", "", "allowed API origin(s), comma-separated ("+vars("_API_URL")+")")
-	fs.BoolVar(&p.allowInsecure, "allow-insecure-http", false, "permit plain http to hosts that are not loopback ("+vars("_ALLOW_INSECURE_HTTP")+"=true)")
+// tokenSource gets one token (finauth token NAME).
+type tokenSource interface {
+	provider
+	token(ctx context.Context, a *app, f *flags) (tokencache.Token, error)
 }
 
-func (p *providerFlags) pismo(fs *flag.FlagSet) {
-	fs.StringVar(&p.tokenURL, "token-url", "", "token endpoint (PISMO_TOKEN_URL)")
-	fs.StringVar(&p.iss, "iss", "", "JWT issuer (PISMO_ISSUER)")
-	fs.StringVar(&p.sub, "sub", "", "JWT subject (PISMO_SUBJECT)")
-	fs.StringVar(&p.aud, "aud", "", "JWT audience (PISMO_AUDIENCE)")
-	fs.StringVar(&p.tenant, "tenant", "", "tenant / org ID (PISMO_TENANT_ID)")
-	fs.StringVar(&p.group, "group", "", "pismo.group (PISMO_GROUP)")
-	fs.StringVar(&p.ttl, "ttl", "", "JWT lifetime, at most 1h (PISMO_JWT_TTL)")
-	fs.Var(&p.claims, "claim", "custom claim k=v, repeatable; v is JSON when it parses, else a string (PISMO_CUSTOM_CLAIMS)")
+// minter makes the signed JWT a token request sends (finauth mint NAME).
+type minter interface {
+	provider
+	mint(a *app, f *flags) (string, error)
 }
 
-func (p *providerFlags) mia(fs *flag.FlagSet) {
-	fs.StringVar(&p.clientID, "client-id", "", "mia: the registered client ID (MIA_CLIENT_ID)")
-	fs.StringVar(&p.scope, "scope", "", "mia: scopes, space- or comma-separated (MIA_SCOPE)")
+// requestSigner signs one request (finauth sign NAME).
+type requestSigner interface {
+	provider
+	sign(a *app, f *flags, req *http.Request, body []byte) (string, error)
 }
 
-func (p *providerFlags) soldo(fs *flag.FlagSet) {
-	fs.StringVar(&p.mid, "mid", "", "member ID (SOLDO_MEMBER_ID)")
-	fs.StringVar(&p.alg, "alg", "", "RS256, PS256, ES256 or EdDSA; default from the key (SOLDO_ALG)")
-	fs.BoolVar(&p.attached, "attached", false, "attached JWS instead of detached (SOLDO_DETACHED=false)")
+// authorizer makes the URL a user approves a consent at (finauth authorize NAME).
+type authorizer interface {
+	provider
+	authorize(a *app, f *flags) (string, error)
 }
 
-// env lays the flags that were given over the environment, under prefix's variable names.
-func (p *providerFlags) env(a *app, prefix string) (*overlay, error) {
-	o := &overlay{base: a.lookup, set: map[string]string{}}
-	put := func(name, v string) {
-		if v != "" {
-			o.set[prefix+name] = v
-		}
-	}
-	put("_PRIVATE_KEY_FILE", p.key)
-	if p.key != "" {
-		o.set[prefix+"_PRIVATE_KEY"] = "" // a --key file wins over PEM text in the environment
-	}
-	put("_KEY_ID", p.kid)
-	put("_API_URL", p.apiURL)
-	if p.allowInsecure {
-		o.set[prefix+"_ALLOW_INSECURE_HTTP"] = "true"
-	}
-	if p.passEnv != "" {
-		v, ok := a.lookup(p.passEnv)
-		if !ok {
-			return nil, usagef("--passphrase-env %s: that variable is not set", p.passEnv)
-		}
-		o.set[prefix+"_PRIVATE_KEY_PASSWORD"] = v
-	}
-	return o, nil
+// caller authenticates requests (finauth call and load --profile NAME).
+type caller interface {
+	provider
+	connect(a *app, f *flags, n *network) (*session, error)
 }
 
-func (p *providerFlags) pismoConfig(a *app) (pismo.Config, error) {
-	o, err := p.env(a, "PISMO")
-	if err != nil {
-		return pismo.Config{}, err
-	}
-	for name, v := range map[string]string{"_TOKEN_URL": p.tokenURL, "_ISSUER": p.iss, "_SUBJECT": p.sub, "_AUDIENCE": p.aud, "_TENANT_ID": p.tenant, "_GROUP": p.group, "_JWT_TTL": p.ttl} {
-		if v != "" {
-			o.set["PISMO"+name] = v
+// session is a caller's transport for one call or load.
+type session struct {
+	rt http.RoundTripper
+	// origins receive the credentials (nil: none, the profile sends no credentials).
+	origins *transport.Origins
+	// variable configures the origins; def says where they come from when it is not set.
+	variable, def string
+	// prepare gives a request what the profile's flags ask (an account, a consent).
+	prepare func(*http.Request) *http.Request
+	// counters: token requests, 401 replays; nil for a profile without tokens.
+	exchanges, replays func() uint64
+	close              func()
+}
+
+// providers are the CLI's providers, in the order help lists them.
+var providers = []provider{pismoCLI{}, soldoCLI{}, miaCLI{}, revolutCLI{}, noneCLI{}}
+
+// serving lists the providers that implement T, and so serve cmd.
+func serving[T provider]() []T {
+	var out []T
+	for _, p := range providers {
+		if t, ok := p.(T); ok {
+			out = append(out, t)
 		}
 	}
-	if len(p.claims) > 0 {
-		claims := map[string]any{}
-		if raw, ok := a.lookup("PISMO_CUSTOM_CLAIMS"); ok && raw != "" {
-			if err := json.Unmarshal([]byte(raw), &claims); err != nil {
-				return pismo.Config{}, usagef("PISMO_CUSTOM_CLAIMS is not a JSON object")
+	return out
+}
+
+// pick handles "finauth CMD NAME ...": the provider NAME among those that serve cmd, and
+// the arguments after it. Without one, or with --help, it lists them (exit 0 for --help, a
+// usage error otherwise, naming an unknown one).
+func pick[T provider](a *app, cmd string, args []string) (T, []string, error) {
+	subs := serving[T]()
+	var zero T
+	names := make([]string, len(subs))
+	width := 0
+	for i, s := range subs {
+		names[i] = s.name()
+		width = max(width, len(names[i]))
+	}
+	if len(args) > 0 {
+		for _, s := range subs {
+			if args[0] == s.name() {
+				return s, args[1:], nil
 			}
 		}
-		for _, kv := range p.claims {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || k == "" {
-				return pismo.Config{}, usagef("--claim %q: use name=value", kv)
-			}
-			var parsed any
-			if json.Unmarshal([]byte(v), &parsed) != nil {
-				parsed = v
-			}
-			claims[k] = parsed
-		}
-		b, _ := json.Marshal(claims)
-		o.set["PISMO_CUSTOM_CLAIMS"] = string(b)
 	}
-	cfg, err := pismo.ConfigFromLookup(o.lookup)
-	if p.mintOnly {
-		err = dropProblems(err, "PISMO_TOKEN_URL", "PISMO_API_URL")
+	list := "usage: finauth " + cmd + " " + strings.Join(names, "|") + " [flags]\n"
+	for _, s := range subs {
+		list += fmt.Sprintf("  %-*s  %s\n", width, s.name(), s.about(cmd))
 	}
-	return cfg, err
-}
-
-// miaConfig builds the Mia-Platform configuration: --token-url, --aud (the service's
-// issuer), --ttl (the assertion's lifetime) and --alg are shared with the other profiles.
-func (p *providerFlags) miaConfig(a *app) (clientcredentials.Config, error) {
-	o, err := p.env(a, "MIA")
-	if err != nil {
-		return clientcredentials.Config{}, err
-	}
-	for name, v := range map[string]string{"_TOKEN_URL": p.tokenURL, "_AUDIENCE": p.aud, "_ASSERTION_TTL": p.ttl, "_ALG": p.alg, "_CLIENT_ID": p.clientID, "_SCOPE": p.scope} {
-		if v != "" {
-			o.set["MIA"+name] = v
-		}
-	}
-	cfg, err := clientcredentials.MiaConfigFromLookup(o.lookup)
-	if p.mintOnly {
-		err = dropProblems(err, "MIA_TOKEN_URL", "MIA_API_URL")
-	}
-	return cfg, err
-}
-
-// dropProblems removes the named variables' problems from a *client.ConfigError (a command
-// that does not use them should not ask for them).
-func dropProblems(err error, names ...string) error {
-	var ce *client.ConfigError
-	if !errors.As(err, &ce) {
-		return err
-	}
-	kept := *ce
-	kept.Problems = nil
-	for _, p := range ce.Problems {
-		if !slices.Contains(names, p.Env) {
-			kept.Problems = append(kept.Problems, p)
-		}
-	}
-	if len(kept.Problems) == 0 {
-		return nil
-	}
-	return &kept
-}
-
-// soldoConfig builds the Soldo configuration; target, when given, is allowed as an origin if
-// no API URL is configured (the user named that URL on the command line).
-func (p *providerFlags) soldoConfig(a *app, target string) (soldo.Config, error) {
-	o, err := p.env(a, "SOLDO")
-	if err != nil {
-		return soldo.Config{}, err
-	}
-	if p.mid != "" {
-		o.set["SOLDO_MEMBER_ID"] = p.mid
-	}
-	if p.alg != "" {
-		o.set["SOLDO_ALG"] = p.alg
-	}
-	if p.ttl != "" {
-		o.set["SOLDO_JWS_TTL"] = p.ttl
-	}
-	if p.attached {
-		o.set["SOLDO_DETACHED"] = "false"
-	}
-	if v, _ := o.lookup("SOLDO_API_URL"); v == "" && target != "" {
-		o.set["SOLDO_API_URL"] = originOf(target)
-	}
-	return soldo.ConfigFromLookup(o.lookup)
-}
-
-func originOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return raw
-	}
-	return u.Scheme + "://" + u.Host
-}
-
-// account reads --uid / --external-account (or --account) into a pismo.Account.
-func account(uid, external string) (pismo.Account, error) {
+	list += "finauth " + cmd + " NAME --help lists its flags"
 	switch {
-	case uid != "" && external != "":
-		return pismo.Account{}, usagef("give --uid/--account or --external-account, not both")
-	case uid != "":
-		return pismo.Account{Kind: pismo.AccountToken, ID: uid}, nil
-	case external != "":
-		return pismo.Account{Kind: pismo.ExternalAccountToken, ID: external}, nil
+	case len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
+		fmt.Fprintln(a.stderr, list)
+		return zero, nil, flag.ErrHelp
+	case len(args) > 0:
+		return zero, nil, usagef("%s: unknown %q\n%s", cmd, args[0], list)
 	}
-	return pismo.Account{}, nil
+	return zero, nil, usagef("%s", list)
 }
+
+// profileHelp is --profile's help: the callers and what each does.
+func profileHelp() string {
+	var parts []string
+	for _, c := range serving[caller]() {
+		parts = append(parts, c.name()+" ("+c.about("call")+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// profileNames is "pismo|soldo|...", for usage lines.
+func profileNames() string {
+	var names []string
+	for _, c := range serving[caller]() {
+		names = append(names, c.name())
+	}
+	return strings.Join(names, "|")
+}
+
+// register binds p's flags and its own flags for cmd.
+func register(f *flags, p provider, cmd string) {
+	f.bind(p.name(), p.bindings()...)
+	p.ownFlags(f, cmd)
+}
+
+// variables lays the flags given over the environment for p.
+func variables(a *app, f *flags, p provider) (*overlay, error) { return f.overlay(a, p.bindings()) }

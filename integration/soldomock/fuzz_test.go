@@ -11,6 +11,7 @@ import (
 	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/integration/soldomock"
 	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/tokencache/tokencachetest"
 )
 
 // FuzzVerify sends arbitrary Authorization values, paths and bodies to the mock. It must
@@ -27,7 +28,7 @@ func FuzzVerify(f *testing.F) {
 	}
 	signed := map[string]bool{}
 	for _, attached := range []bool{false, true} {
-		ss, err := soldo.NewSigner(soldo.Config{APIURLs: []string{"https://example.com"}, Key: key, KeyID: "k", MemberID: "m:1", Attached: attached}, soldo.WithClock(func() time.Time { return now }))
+		ss, err := soldo.NewSigner(soldo.Config{APIURLs: []string{"https://example.com"}, Key: key, KeyID: "k", MemberID: "m:1", Attached: attached}, soldo.WithClock(tokencachetest.NewFakeClock(now)))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -3,6 +3,8 @@ package redisstore
 import (
 	"log/slog"
 	"strings"
+
+	"github.com/finauth/finauth/internal/problems"
 )
 
 // Environment variables read by FromEnv (and by the finauth CLI for every profile).
@@ -27,11 +29,11 @@ func FromEnv(lookup func(string) (string, bool), logger *slog.Logger) (*Store, e
 	}
 	raw := get(EnvKey)
 	if raw == "" {
-		return nil, &ConfigError{Problem: EnvURL + " is set but " + EnvKey + " is not: tokens are never stored in clear; set " + EnvKey + " to a base64 32-byte key (make one with: openssl rand -base64 32), the same on every replica"}
+		return nil, problems.One(provider, "Keys", EnvKey, EnvURL+" is set but "+EnvKey+" is not: tokens are never stored in clear; set "+EnvKey+" to a base64 32-byte key (make one with: openssl rand -base64 32), the same on every replica")
 	}
 	keys, err := ParseKeys(raw)
 	if err != nil {
-		return nil, &ConfigError{Problem: EnvKey + ": " + strings.TrimPrefix(err.Error(), "finauth: redisstore: ")}
+		return nil, err
 	}
 	return New(Options{URL: url, Keys: keys, Namespace: get(EnvNamespace), Logger: logger})
 }

@@ -44,6 +44,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/finauth/finauth/internal/problems"
+	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/tokencache"
 )
 
@@ -69,7 +71,7 @@ type Options struct {
 	// Client is a client you made, instead of URL or Universal; Close does not close it.
 	Client redis.UniversalClient
 	// Keys are AES-256 keys (32 bytes each): the first seals, each one opens. Required.
-	Keys [][]byte
+	Keys [][]byte `finauth:"secret"`
 	// Namespace prefixes every Redis key; default DefaultNamespace.
 	Namespace string
 	// Timeout bounds every Redis call; default DefaultTimeout.
@@ -90,11 +92,13 @@ type Options struct {
 // ErrUnavailable is returned (and makes the cache work alone) while the breaker is open.
 var ErrUnavailable = errors.New("finauth: redisstore: Redis is unavailable (circuit open); working without the shared cache")
 
-// ConfigError says what is wrong with the Options.
-type ConfigError struct{ Problem string }
+// ConfigError says what is wrong with the Options, one Problem per field, each naming the
+// variable FromEnv reads it from. It is the module's one configuration error type (the
+// providers' client.ConfigError is the same type).
+type ConfigError = problems.ConfigError
 
-// Error describes the problem.
-func (e *ConfigError) Error() string { return "finauth: redisstore: " + e.Problem }
+// provider names the store in configuration errors.
+const provider = "redisstore"
 
 // Stats are the store's counters since it was made.
 type Stats struct {
@@ -141,14 +145,14 @@ type sealKey struct {
 
 // New connects (lazily: nothing is sent until the first call) and returns the Store.
 func New(o Options) (*Store, error) {
-	var problems []string
+	p := problems.New(provider)
 	if len(o.Keys) == 0 {
-		problems = append(problems, "no encryption key: give at least one 32-byte key (FINAUTH_CACHE_KEY); tokens are never stored in clear")
+		p.Add("Keys", EnvKey, "no encryption key: give at least one 32-byte key (FINAUTH_CACHE_KEY); tokens are never stored in clear")
 	}
 	sh := &shared{ns: o.Namespace, timeout: o.Timeout, poll: o.PollInterval, log: o.Logger}
 	for i, k := range o.Keys {
 		if len(k) != KeySize {
-			problems = append(problems, fmt.Sprintf("key %d is %d bytes; an AES-256 key is 32 bytes (make one with: openssl rand -base64 32)", i+1, len(k)))
+			p.Add("Keys", EnvKey, "key %d is %d bytes; an AES-256 key is 32 bytes (make one with: openssl rand -base64 32)", i+1, len(k))
 			continue
 		}
 		block, _ := aes.NewCipher(k)
@@ -165,13 +169,13 @@ func New(o Options) (*Store, error) {
 		}
 	}
 	if given != 1 {
-		problems = append(problems, "give exactly one of URL (FINAUTH_REDIS_URL), Universal (Sentinel or Cluster) or Client")
+		p.Add("URL", EnvURL, "give exactly one of URL (FINAUTH_REDIS_URL), Universal (Sentinel or Cluster) or Client")
 	}
 	if sh.ns == "" {
 		sh.ns = DefaultNamespace
 	}
 	if strings.ContainsAny(sh.ns, " \t\r\n") {
-		problems = append(problems, fmt.Sprintf("namespace %q has white space", sh.ns))
+		p.Add("Namespace", EnvNamespace, "namespace %q has white space", sh.ns)
 	}
 	if sh.timeout <= 0 {
 		sh.timeout = DefaultTimeout
@@ -190,7 +194,7 @@ func New(o Options) (*Store, error) {
 		probe = DefaultProbeInterval
 	}
 	switch {
-	case len(problems) > 0:
+	case p.Err() != nil:
 	case o.Client != nil:
 		sh.rdb = o.Client
 	case o.Universal != nil:
@@ -200,7 +204,7 @@ func New(o Options) (*Store, error) {
 	default:
 		opt, err := redis.ParseURL(o.URL)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("URL %s: %v (use redis://[user:password@]host:port[/db] or rediss:// for TLS)", redactURL(o.URL), err))
+			p.Add("URL", EnvURL, "URL %s: %v (use redis://[user:password@]host:port[/db] or rediss:// for TLS)", redact.URL(o.URL), err)
 			break
 		}
 		opt.ContextTimeoutEnabled = true
@@ -208,8 +212,8 @@ func New(o Options) (*Store, error) {
 		opt.MaxRetries = -1 // a short deadline and a breaker, not retries: a slow Redis must not slow requests
 		sh.rdb, sh.own = redis.NewClient(opt), true
 	}
-	if len(problems) > 0 {
-		return nil, &ConfigError{Problem: strings.Join(problems, "; ")}
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
 	sh.breaker = breaker{threshold: threshold, probe: probe, stop: make(chan struct{})}
 	return &Store{shared: sh}, nil
@@ -232,15 +236,15 @@ func ParseKeys(s string) ([][]byte, error) {
 			}
 		}
 		if err != nil {
-			return nil, &ConfigError{Problem: fmt.Sprintf("key %d is not base64 (make one with: openssl rand -base64 32)", i+1)}
+			return nil, problems.One(provider, "", EnvKey, "key %d is not base64 (make one with: openssl rand -base64 32)", i+1)
 		}
 		if len(k) != KeySize {
-			return nil, &ConfigError{Problem: fmt.Sprintf("key %d is %d bytes; an AES-256 key is 32 bytes (make one with: openssl rand -base64 32)", i+1, len(k))}
+			return nil, problems.One(provider, "", EnvKey, "key %d is %d bytes; an AES-256 key is 32 bytes (make one with: openssl rand -base64 32)", i+1, len(k))
 		}
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
-		return nil, &ConfigError{Problem: "no key given (make one with: openssl rand -base64 32)"}
+		return nil, problems.One(provider, "", EnvKey, "no key given (make one with: openssl rand -base64 32)")
 	}
 	return keys, nil
 }
@@ -516,43 +520,25 @@ func (s *Store) Await(ctx context.Context, key string) error {
 	}
 }
 
-// redactURL hides a URL's password.
-func redactURL(raw string) string {
-	if i := strings.Index(raw, "://"); i >= 0 {
-		if j := strings.LastIndex(raw, "@"); j > i {
-			user := raw[i+3 : j]
-			if u, _, ok := strings.Cut(user, ":"); ok {
-				return raw[:i+3] + u + ":***" + raw[j:]
-			}
-		}
-	}
-	return raw
-}
-
 // String describes the options without the keys or the URL's password.
-func (o Options) String() string {
-	target := redactURL(o.URL)
-	switch {
-	case o.Client != nil:
-		target = "a client of yours"
-	case o.Universal != nil:
-		target = fmt.Sprintf("%d address(es), master %q", len(o.Universal.Addrs), o.Universal.MasterName)
-	}
-	return fmt.Sprintf("redisstore.Options(%s, namespace %q, %d key(s) redacted)", target, o.Namespace, len(o.Keys))
-}
+func (o Options) String() string { return fmt.Sprint(o) }
 
-// Format keeps every fmt verb on String.
-func (o Options) Format(f fmt.State, _ rune) { fmt.Fprint(f, o.String()) }
+// Format shows the options with the keys and URL passwords redacted, for every verb.
+func (o Options) Format(f fmt.State, verb rune) { redact.Format(f, verb, o) }
 
-// MarshalJSON marshals String: the keys and the password never appear in JSON.
-func (o Options) MarshalJSON() ([]byte, error) { return json.Marshal(o.String()) }
+// MarshalJSON marshals the options with the keys and URL passwords redacted.
+func (o Options) MarshalJSON() ([]byte, error) { return redact.JSON(o) }
 
-// LogValue keeps slog output on String.
-func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
+// LogValue logs the options with the keys and URL passwords redacted.
+func (o Options) LogValue() slog.Value { return redact.LogValue(o) }
 
 // String describes the store without its keys.
 func (s *Store) String() string {
-	return fmt.Sprintf("redisstore.Store(namespace %q, %d key(s) redacted, breaker open %v)", s.ns, len(s.keys), s.breaker.open.Load())
+	return redact.Summary{Name: "redisstore.Store", Fields: struct {
+		Namespace string
+		Keys      int
+		Open      bool
+	}{s.ns, len(s.keys), s.breaker.open.Load()}}.String()
 }
 
 // Format keeps every fmt verb on String.

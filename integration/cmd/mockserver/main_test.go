@@ -98,7 +98,7 @@ func TestMockserverProcess(t *testing.T) {
 	rkey, _ := signer.LoadKeyFile(keys + "test-rsa-pkcs8.pem")
 	rc, err := revolut.NewClient(revolut.Config{ClientID: "finauth-test-client", KeyID: "sig-1", Key: rkey,
 		TransportCertFile: filepath.Join(pkiDir, "transport.pem"), TransportKeyFile: filepath.Join(pkiDir, "transport.key"),
-		CAFile: filepath.Join(pkiDir, "ca.pem"), TokenURL: urls["revolut"] + "/token", APIURL: urls["revolut"], AuthURL: urls["revolut"] + "/ui/index.html",
+		CAFile: filepath.Join(pkiDir, "ca.pem"), TokenURL: urls["revolut"] + "/token", APIURLs: []string{urls["revolut"]}, AuthURL: urls["revolut"] + "/ui/index.html",
 		Audience: "https://oba-auth.revolut.com", RedirectURI: "https://app.example/callback", TAN: "app.example"})
 	if err != nil {
 		t.Fatal(err)

@@ -1,27 +1,17 @@
-package client
+package tokenendpoint
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/tokencache"
 )
-
-// ErrTokenResponse is wrapped when a token endpoint's success answer cannot be used.
-var ErrTokenResponse = errors.New("finauth: client: unusable token response")
-
-// DefaultMaxTokenLifetime is the longest lifetime a token answer is believed: an
-// "expires_in" beyond it (a day in seconds is 86,400; some servers send milliseconds, or
-// nonsense) is clamped to it, and the token stays usable.
-const DefaultMaxTokenLifetime = 24 * time.Hour
 
 // maxErrorMessage bounds the provider message kept in a TokenEndpointError.
 const maxErrorMessage = 512
@@ -30,21 +20,21 @@ const maxErrorMessage = 512
 // Token's own fields; every other member goes to Token.Extra.
 var tokenMembers = map[string]bool{"access_token": true, "token": true, "refresh_token": true, "token_type": true, "expires_in": true}
 
-// ParseTokenResponse reads a token endpoint's success answer tolerantly; it is the one place
+// ParseResponse reads a token endpoint's success answer tolerantly; it is the one place
 // for wire quirks:
 //   - Pismo documents {"access_token", "expires_in": "3600"} (a string), while a public Pismo
 //     client reads "token": either name is taken;
 //   - expires_in may be a number or a string of digits;
 //   - with no usable expires_in, an access token that is itself a JWT gives its "exp";
 //     otherwise the answer is an error (a token without a lifetime cannot be refreshed ahead);
-//   - a lifetime beyond maxLifetime (DefaultMaxTokenLifetime when 0) is clamped to it.
+//   - a lifetime beyond maxLifetime (client.DefaultMaxTokenLifetime when 0) is clamped to it.
 //
 // The lifetime is counted from now (take it before the request: conservative). A missing
 // token_type means "Bearer". refresh_token goes to RefreshToken; every other member (scope,
 // id_token, a provider's own fields) to Extra. An access token with characters that cannot
-// go in an HTTP header (anything but visible ASCII) is refused. Errors wrap ErrTokenResponse
+// go in an HTTP header (anything but visible ASCII) is refused. Errors wrap client.ErrTokenResponse
 // and never hold a token.
-func ParseTokenResponse(provider string, data []byte, now time.Time, maxLifetime time.Duration) (tokencache.Token, error) {
+func ParseResponse(provider string, data []byte, now time.Time, maxLifetime time.Duration) (tokencache.Token, error) {
 	tok, _, err := parseTokenResponse(provider, data, now, maxLifetime)
 	return tok, err
 }
@@ -52,11 +42,11 @@ func ParseTokenResponse(provider string, data []byte, now time.Time, maxLifetime
 // parseTokenResponse is ParseTokenResponse, also saying whether the lifetime was clamped.
 func parseTokenResponse(provider string, data []byte, now time.Time, maxLifetime time.Duration) (tok tokencache.Token, clamped bool, err error) {
 	if maxLifetime <= 0 {
-		maxLifetime = DefaultMaxTokenLifetime
+		maxLifetime = client.DefaultMaxTokenLifetime
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(data, &members); err != nil || members == nil {
-		return tok, false, fmt.Errorf("%w: %s: the body is not a JSON object", ErrTokenResponse, provider)
+		return tok, false, fmt.Errorf("%w: %s: the body is not a JSON object", client.ErrTokenResponse, provider)
 	}
 	str := func(name string) string {
 		var s string
@@ -68,10 +58,10 @@ func parseTokenResponse(provider string, data []byte, now time.Time, maxLifetime
 		tok.Value = str("token")
 	}
 	if tok.Value == "" {
-		return tokencache.Token{}, false, fmt.Errorf(`%w: %s: no "access_token" (or "token") string in the answer`, ErrTokenResponse, provider)
+		return tokencache.Token{}, false, fmt.Errorf(`%w: %s: no "access_token" (or "token") string in the answer`, client.ErrTokenResponse, provider)
 	}
 	if !headerSafe(tok.Value) || !headerSafe(tok.Type) {
-		return tokencache.Token{}, false, fmt.Errorf("%w: %s: the access token (or its type) has characters that cannot go in an Authorization header (only visible ASCII can)", ErrTokenResponse, provider)
+		return tokencache.Token{}, false, fmt.Errorf("%w: %s: the access token (or its type) has characters that cannot go in an Authorization header (only visible ASCII can)", client.ErrTokenResponse, provider)
 	}
 	if tok.Type == "" || strings.EqualFold(tok.Type, "bearer") {
 		tok.Type = "Bearer"
@@ -90,7 +80,7 @@ func parseTokenResponse(provider string, data []byte, now time.Time, maxLifetime
 			tok.Expiry, clamped = now.Add(maxLifetime), true
 		}
 	} else {
-		return tokencache.Token{}, false, fmt.Errorf(`%w: %s: "expires_in" is missing or not a positive number, and the access token is not a JWT with "exp"`, ErrTokenResponse, provider)
+		return tokencache.Token{}, false, fmt.Errorf(`%w: %s: "expires_in" is missing or not a positive number, and the access token is not a JWT with "exp"`, client.ErrTokenResponse, provider)
 	}
 	for name, raw := range members {
 		if tokenMembers[name] {
@@ -182,61 +172,5 @@ func providerMessage(body []byte) (code, msg string) {
 	if msg == "" && code == "" {
 		msg = string(body)
 	}
-	return clean(code, maxErrorCode), clean(msg, maxErrorMessage)
-}
-
-// clean makes provider text safe to show: valid UTF-8, no control characters, tokens
-// redacted, at most max bytes.
-func clean(s string, max int) string {
-	if len(s) > 8*max {
-		s = s[:8*max] // the rest could never be shown; do not scan megabytes
-	}
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Bidi_Control, r) {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(s, "?"))
-	s = strings.TrimSpace(redactTokens(s))
-	if len(s) > max {
-		s = strings.ToValidUTF8(s[:max], "") + "..."
-	}
-	return s
-}
-
-var (
-	// jwtLike is any run that starts like a JWT's header segment, whatever its length.
-	jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_\-+/=.~]*`)
-	// tokenRun is a run of token characters long enough to hold part of a secret.
-	tokenRun = regexp.MustCompile(`[A-Za-z0-9_\-+/=.~]{12,}`)
-)
-
-// redactTokens replaces JWTs and opaque-looking strings with [redacted]: conservatively, any
-// run of 32 or more token characters, and any run of 12 or more that mixes letter cases, or
-// letters and digits, or holds base64's +, / or =, so that a token cut into pieces still does
-// not show. Plain words and error codes (invalid_client_assertion) stay.
-func redactTokens(s string) string {
-	s = jwtLike.ReplaceAllString(s, "[redacted]")
-	return tokenRun.ReplaceAllStringFunc(s, func(run string) string {
-		if len(run) >= 32 {
-			return "[redacted]"
-		}
-		var lower, upper, digit, b64 bool
-		for _, r := range run {
-			switch {
-			case r >= 'a' && r <= 'z':
-				lower = true
-			case r >= 'A' && r <= 'Z':
-				upper = true
-			case r >= '0' && r <= '9':
-				digit = true
-			case r == '+' || r == '/' || r == '=':
-				b64 = true
-			}
-		}
-		if (lower && upper) || ((lower || upper) && digit) || b64 {
-			return "[redacted]"
-		}
-		return run
-	})
+	return redact.Text(code, maxErrorCode), redact.Text(msg, maxErrorMessage)
 }

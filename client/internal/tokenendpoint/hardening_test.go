@@ -1,4 +1,4 @@
-package client
+package tokenendpoint
 
 import (
 	"bytes"
@@ -16,6 +16,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/settings"
+	"github.com/finauth/finauth/tokencache/tokencachetest"
 )
 
 // An expires_in too large for time.Duration (1e10 s wrapped round to 1759 before) is clamped
@@ -30,8 +34,8 @@ func TestTokenEndpoint_AbsurdLifetimesAreClampedAndLoggedOnce(t *testing.T) {
 		`{"access_token":"a","expires_in":86401}`,
 	} {
 		t.Run(body, func(t *testing.T) {
-			tok, err := ParseTokenResponse("Test", []byte(body), now, 0)
-			if err != nil || !tok.Expiry.Equal(now.Add(DefaultMaxTokenLifetime)) {
+			tok, err := ParseResponse("Test", []byte(body), now, 0)
+			if err != nil || !tok.Expiry.Equal(now.Add(client.DefaultMaxTokenLifetime)) {
 				t.Fatalf("expiry %v, err %v", tok.Expiry, err)
 			}
 		})
@@ -41,8 +45,8 @@ func TestTokenEndpoint_AbsurdLifetimesAreClampedAndLoggedOnce(t *testing.T) {
 		w.Write([]byte(`{"access_token":"a","expires_in":10000000000}`))
 	}))
 	defer srv.Close()
-	te := NewTokenEndpoint("Test", srv.URL, ExchangeOptions{MaxTokenLifetime: 2 * time.Hour},
-		&Settings{TokenClient: srv.Client(), Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	te := New("Test", srv.URL, client.ExchangeOptions{MaxTokenLifetime: 2 * time.Hour},
+		&settings.Settings{TokenClient: srv.Client(), Clock: tokencachetest.NewFakeClock(now), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	for range 3 {
 		tok, err := te.Token(context.Background(), "application/json", nil)
 		if err != nil || !tok.Expiry.Equal(now.Add(2*time.Hour)) {
@@ -64,8 +68,8 @@ func TestTokenEndpoint_RefusesTokensThatCannotGoInAHeader(t *testing.T) {
 				fmt.Fprintf(w, `{"access_token":%q,"expires_in":60}`, bad)
 			}))
 			defer srv.Close()
-			_, err := NewTokenEndpoint("Test", srv.URL, ExchangeOptions{}, &Settings{TokenClient: srv.Client()}).Token(context.Background(), "application/json", nil)
-			if !errors.Is(err, ErrTokenResponse) || !strings.Contains(err.Error(), srv.URL) || strings.Contains(err.Error(), bad) {
+			_, err := New("Test", srv.URL, client.ExchangeOptions{}, &settings.Settings{TokenClient: srv.Client()}).Token(context.Background(), "application/json", nil)
+			if !errors.Is(err, client.ErrTokenResponse) || !strings.Contains(err.Error(), srv.URL) || strings.Contains(err.Error(), bad) {
 				t.Fatalf("err = %v", err)
 			}
 		})
@@ -85,9 +89,9 @@ func TestTokenEndpoint_ARetryAfterBeyondTheBudgetFailsAtOnceWithTheStatus(t *tes
 				w.WriteHeader(http.StatusServiceUnavailable)
 			}))
 			defer srv.Close()
-			te := NewTokenEndpoint("Test", srv.URL, ExchangeOptions{TotalTimeout: time.Minute}, &Settings{TokenClient: srv.Client()})
+			te := New("Test", srv.URL, client.ExchangeOptions{TotalTimeout: time.Minute}, &settings.Settings{TokenClient: srv.Client()})
 			_, _, err := te.Post(context.Background(), "application/json", nil)
-			var e *TokenEndpointError
+			var e *client.TokenEndpointError
 			if !errors.As(err, &e) || e.Status != 503 || e.RetryAfter < time.Hour || n.Load() != 1 || !strings.Contains(err.Error(), "Retry-After") {
 				t.Fatalf("err = %v after %d attempts", err, n.Load())
 			}
@@ -145,13 +149,13 @@ func TestTokenEndpoint_DoesNotFollowRedirectsToAnotherOrigin(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	away := NewTokenEndpoint("Test", srv.URL+"/away", fastRetries, &Settings{TokenClient: http.DefaultClient})
+	away := New("Test", srv.URL+"/away", fastRetries, &settings.Settings{TokenClient: http.DefaultClient})
 	_, _, err := away.Post(context.Background(), "application/json", []byte(`{"token":"signed-jwt"}`))
-	var e *TokenEndpointError
+	var e *client.TokenEndpointError
 	if !errors.As(err, &e) || e.Status != http.StatusTemporaryRedirect || stolen.Load() != 0 {
 		t.Fatalf("err %v, the other origin got %d requests", err, stolen.Load())
 	}
-	moved := NewTokenEndpoint("Test", srv.URL+"/moved", fastRetries, &Settings{TokenClient: http.DefaultClient})
+	moved := New("Test", srv.URL+"/moved", fastRetries, &settings.Settings{TokenClient: http.DefaultClient})
 	if _, err := moved.Token(context.Background(), "application/json", []byte(`{"token":"signed-jwt"}`)); err != nil || same.Load() != 1 {
 		t.Fatalf("a same-origin redirect: %v", err)
 	}
@@ -178,7 +182,7 @@ func TestTokenEndpoint_DNSAndTLSFailuresAreNotRetried(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			ft := &failingTransport{err: err}
-			te := NewTokenEndpoint("Test", "https://auth.invalid/token", fastRetries, &Settings{TokenClient: &http.Client{Transport: ft}})
+			te := New("Test", "https://auth.invalid/token", fastRetries, &settings.Settings{TokenClient: &http.Client{Transport: ft}})
 			_, _, perr := te.Post(context.Background(), "application/json", nil)
 			if perr == nil || ft.calls.Load() != 1 || !strings.Contains(perr.Error(), "after 1 attempt") {
 				t.Fatalf("%d attempts: %v", ft.calls.Load(), perr)
@@ -196,8 +200,8 @@ func TestTokenEndpoint_AnHTMLAnswerIsShownBriefly(t *testing.T) {
 		io.WriteString(w, "<html><body>Please log in to the corporate proxy "+strings.Repeat("x", 500)+" session eyJhbGciOiJIUzI1NiJ9.e30.abc</body></html>")
 	}))
 	defer srv.Close()
-	_, err := NewTokenEndpoint("Test", srv.URL, ExchangeOptions{}, &Settings{TokenClient: srv.Client()}).Token(context.Background(), "application/json", nil)
-	if !errors.Is(err, ErrTokenResponse) || !strings.Contains(err.Error(), `Content-Type "text/html; charset=utf-8"`) || !strings.Contains(err.Error(), "Please log in") || len(err.Error()) > 500 || strings.Contains(err.Error(), "eyJ") {
+	_, err := New("Test", srv.URL, client.ExchangeOptions{}, &settings.Settings{TokenClient: srv.Client()}).Token(context.Background(), "application/json", nil)
+	if !errors.Is(err, client.ErrTokenResponse) || !strings.Contains(err.Error(), `Content-Type "text/html; charset=utf-8"`) || !strings.Contains(err.Error(), "Please log in") || len(err.Error()) > 500 || strings.Contains(err.Error(), "eyJ") {
 		t.Fatalf("err = %v", err)
 	}
 }

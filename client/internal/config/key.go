@@ -1,8 +1,9 @@
-package client
+package config
 
 import (
 	"errors"
 
+	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/signer"
 )
 
@@ -12,9 +13,9 @@ import (
 // ("PISMO": PISMO_PRIVATE_KEY_FILE, PISMO_PRIVATE_KEY, ...), used to name problems.
 type KeySource struct {
 	Key      *signer.Key
-	PEM      Secret
+	PEM      client.Secret
 	File     string
-	Password Secret
+	Password client.Secret
 	Env      string
 }
 
@@ -29,7 +30,7 @@ func (k KeySource) Check(p *Problems) {
 	}
 }
 
-// Load returns Key, or loads the key from PEM or File. A failure is a *ConfigError of
+// Load returns Key, or loads the key from PEM or File. A failure is a *client.ConfigError of
 // provider naming the variable (signer's messages never hold key material).
 func (k KeySource) Load(provider string) (*signer.Key, error) {
 	if k.Key != nil {

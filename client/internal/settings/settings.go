@@ -1,26 +1,31 @@
-package client
+// Package settings holds the options every provider honours (base transport, token HTTP
+// client, logger, clock, randomness), with their defaults and the transports they own.
+package settings
 
 import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/tokencache"
 )
 
 // Settings are the options every provider honours. Each provider package has its own Option
 // type whose With* functions fill these (so that an option a provider does not use does not
 // compile with it); the zero value of every field means its default.
 type Settings struct {
-	// Base sends API requests. Default: a [DefaultTransport] the client owns.
+	// Base sends API requests. Default: a [client.DefaultTransport] the client owns.
 	Base http.RoundTripper
-	// TokenClient sends token-endpoint requests. Default: a client over a [DefaultTransport]
+	// TokenClient sends token-endpoint requests. Default: a client over a [client.DefaultTransport]
 	// the client owns, following no redirects (a token endpoint that redirects is
 	// misconfigured, and the credential it was sent must not follow).
 	TokenClient *http.Client
 	// Logger receives retries and refresh events. Default: silent.
 	Logger *slog.Logger
-	// Now is the clock of signatures and token lifetimes. Default: time.Now.
-	Now func() time.Time
+	// Clock is the clock of signatures, token lifetimes and timers. Default: the real clock.
+	Clock tokencache.Clock
 	// Rand returns a random float in [0, 1) for backoff jitter. Default: math/rand/v2.
 	Rand func() float64
 
@@ -32,7 +37,7 @@ type Settings struct {
 // BaseTransport returns Base, making the default one on first use.
 func (s *Settings) BaseTransport() http.RoundTripper {
 	if s.Base == nil {
-		t := DefaultTransport()
+		t := client.DefaultTransport()
 		s.Base, s.owned = t, append(s.owned, t)
 	}
 	return s.Base
@@ -41,7 +46,7 @@ func (s *Settings) BaseTransport() http.RoundTripper {
 // TokenHTTPClient returns TokenClient, making the default one on first use.
 func (s *Settings) TokenHTTPClient() *http.Client {
 	if s.TokenClient == nil {
-		t := DefaultTransport()
+		t := client.DefaultTransport()
 		s.owned = append(s.owned, t)
 		s.TokenClient = &http.Client{Transport: t,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -49,12 +54,12 @@ func (s *Settings) TokenHTTPClient() *http.Client {
 	return s.TokenClient
 }
 
-// Clock returns Now, or time.Now.
-func (s *Settings) Clock() func() time.Time {
-	if s.Now == nil {
-		return time.Now
+// Now reads Clock, or the real clock.
+func (s *Settings) Now() time.Time {
+	if s.Clock == nil {
+		return time.Now()
 	}
-	return s.Now
+	return s.Clock.Now()
 }
 
 // Random returns Rand, or math/rand/v2's Float64.
@@ -73,21 +78,14 @@ func (s *Settings) Log() *slog.Logger {
 	return s.Logger
 }
 
+// Own registers a transport the provider made itself (not one the caller gave), whose idle
+// connections CloseIdleConnections closes.
+func (s *Settings) Own(t *http.Transport) { s.owned = append(s.owned, t) }
+
 // CloseIdleConnections closes the idle connections of the transports these settings made
 // (never those the caller gave).
 func (s *Settings) CloseIdleConnections() {
 	for _, t := range s.owned {
 		t.CloseIdleConnections()
 	}
-}
-
-// DefaultTransport is a clone of http.DefaultTransport with bounded dial, TLS and
-// response-header waits and more idle connections per host (we talk to few hosts, a lot).
-func DefaultTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSHandshakeTimeout = 10 * time.Second
-	t.ResponseHeaderTimeout = 60 * time.Second
-	t.ExpectContinueTimeout = time.Second
-	t.MaxIdleConnsPerHost = 64
-	return t
 }

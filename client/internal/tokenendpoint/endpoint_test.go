@@ -1,4 +1,4 @@
-package client
+package tokenendpoint
 
 import (
 	"context"
@@ -9,10 +9,14 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/settings"
+	"github.com/finauth/finauth/tokencache/tokencachetest"
 )
 
 // fastRetries keeps the retry waits short.
-var fastRetries = ExchangeOptions{RetryWaitMin: time.Millisecond, RetryWaitMax: 2 * time.Millisecond}
+var fastRetries = client.ExchangeOptions{RetryWaitMin: time.Millisecond, RetryWaitMax: 2 * time.Millisecond}
 
 func TestTokenEndpoint_RetryPolicy(t *testing.T) {
 	t.Parallel()
@@ -25,9 +29,9 @@ func TestTokenEndpoint_RetryPolicy(t *testing.T) {
 				w.WriteHeader(status)
 			}))
 			defer srv.Close()
-			te := NewTokenEndpoint("Test", srv.URL, fastRetries, &Settings{TokenClient: srv.Client()})
+			te := New("Test", srv.URL, fastRetries, &settings.Settings{TokenClient: srv.Client()})
 			_, _, err := te.Post(context.Background(), "application/json", []byte(`{}`))
-			var e *TokenEndpointError
+			var e *client.TokenEndpointError
 			if !errors.As(err, &e) || e.Status != status || e.Attempts != wantAttempts || int(n.Load()) != wantAttempts {
 				t.Errorf("%d: err %v, server saw %d", status, err, n.Load())
 			}
@@ -40,9 +44,9 @@ func TestTokenEndpoint_UnreachableIsRetriedThenClear(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := strings.Replace(srv.URL, "http://", "http://svc:hunter2-pw@", 1)
 	srv.Close()
-	te := NewTokenEndpoint("Test", url, fastRetries, &Settings{})
+	te := New("Test", url, fastRetries, &settings.Settings{})
 	_, _, err := te.Post(context.Background(), "application/json", []byte(`{"token":"secret-jwt"}`))
-	if !errors.Is(err, ErrTokenExchange) || !strings.Contains(err.Error(), "after 4 attempt") {
+	if !errors.Is(err, client.ErrTokenExchange) || !strings.Contains(err.Error(), "after 4 attempt") {
 		t.Fatalf("err = %v", err)
 	}
 	if strings.Contains(err.Error(), "secret-jwt") || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "svc:***@") {
@@ -56,7 +60,7 @@ func TestTokenEndpoint_TotalTimeoutBoundsRetries(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	te := NewTokenEndpoint("Test", srv.URL, ExchangeOptions{TotalTimeout: 200 * time.Millisecond, RetryWaitMin: 10 * time.Second, RetryWaitMax: 10 * time.Second}, &Settings{TokenClient: srv.Client()})
+	te := New("Test", srv.URL, client.ExchangeOptions{TotalTimeout: 200 * time.Millisecond, RetryWaitMin: 10 * time.Second, RetryWaitMax: 10 * time.Second}, &settings.Settings{TokenClient: srv.Client()})
 	_, _, err := te.Post(context.Background(), "application/json", []byte(`{}`))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v, want the total deadline", err)
@@ -82,10 +86,10 @@ func TestTokenEndpoint_AttemptTimeoutCutsAHangingAttempt(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(hang)
-	opts := ExchangeOptions{AttemptTimeout: 100 * time.Millisecond, TotalTimeout: time.Minute, RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond}
+	opts := client.ExchangeOptions{AttemptTimeout: 100 * time.Millisecond, TotalTimeout: time.Minute, RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond}
 	for name, hc := range map[string]*http.Client{"own client": nil, "caller's client without timeout": {Transport: srv.Client().Transport}} {
 		n.Store(0)
-		te := NewTokenEndpoint("Test", srv.URL, opts, &Settings{TokenClient: hc})
+		te := New("Test", srv.URL, opts, &settings.Settings{TokenClient: hc})
 		status, body, err := te.Post(context.Background(), "application/x-www-form-urlencoded", []byte("grant_type=client_credentials"))
 		if err != nil || status != 200 || string(body) != `{"access_token":"a","expires_in":60}` || n.Load() != 2 {
 			t.Fatalf("%s: %d %q %v after %d attempts", name, status, body, err, n.Load())
@@ -98,7 +102,7 @@ func TestTokenEndpoint_BackoffIsJitteredExponentialWithinBounds(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	for _, r := range []float64{0, 0.5, 0.999999} {
-		te := NewTokenEndpoint("Test", "https://token.example", ExchangeOptions{}, &Settings{Now: func() time.Time { return now }, Rand: func() float64 { return r }})
+		te := New("Test", "https://token.example", client.ExchangeOptions{}, &settings.Settings{Clock: tokencachetest.NewFakeClock(now), Rand: func() float64 { return r }})
 		min, max := 250*time.Millisecond, 5*time.Second
 		for attempt := range 40 {
 			ceiling := max

@@ -1,17 +1,20 @@
-package client
+// Package bearer builds the transport of every provider whose requests carry cached bearer
+// tokens: a transport.Bearer over a tokencache.Cache whose fetch gets the provider's tokens.
+package bearer
 
 import (
 	"net/http"
 	"time"
 
+	"github.com/finauth/finauth/client/internal/settings"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/transport"
 )
 
-// BearerOptions are the options of every provider whose requests carry cached bearer
-// tokens; each such provider's Option type fills them.
-type BearerOptions struct {
-	Settings
+// Options are the options of every provider whose requests carry cached bearer tokens;
+// each such provider's Option type fills them.
+type Options struct {
+	settings.Settings
 	// Cache are the token cache's options; its Clock and Logger default to Settings'.
 	Cache tokencache.Options
 	// RefreshInterval is transport.Bearer's.
@@ -24,15 +27,9 @@ type BearerOptions struct {
 	Identity string
 }
 
-// SetStore makes s the token cache's shared store.
-func (o *BearerOptions) SetStore(s tokencache.Store) { o.Store = s }
-
-// SetClock makes c the clock of tokens, timers and signatures.
-func (o *BearerOptions) SetClock(c tokencache.Clock) { o.Cache.Clock = c }
-
 // SetCache sets the cache options, keeping a clock and logger set before unless co has its
 // own.
-func (o *BearerOptions) SetCache(co tokencache.Options) {
+func (o *Options) SetCache(co tokencache.Options) {
 	clock, logger := o.Cache.Clock, o.Cache.Logger
 	o.Cache = co
 	if o.Cache.Clock == nil {
@@ -44,30 +41,32 @@ func (o *BearerOptions) SetCache(co tokencache.Options) {
 }
 
 // Resolve settles the defaults between the cache and the settings: one logger, one clock.
-func (o *BearerOptions) Resolve() {
+func (o *Options) Resolve() {
 	if o.Cache.Logger == nil {
 		o.Cache.Logger = o.Logger
 	}
 	if o.Logger == nil {
 		o.Logger = o.Cache.Logger
 	}
+	if o.Cache.Clock == nil {
+		o.Cache.Clock = o.Clock
+	}
 	if o.Cache.Clock != nil {
-		o.Now = o.Cache.Clock.Now
+		o.Clock = o.Cache.Clock
 	}
 }
 
-// BearerTransport is a provider's http.RoundTripper for bearer tokens: a transport.Bearer
-// over a token cache whose fetch gets the provider's tokens. Close it to stop background
-// refreshes.
-type BearerTransport struct {
+// Transport is a provider's http.RoundTripper for bearer tokens. Close it to stop
+// background refreshes.
+type Transport struct {
 	bearer   *transport.Bearer
 	cache    *tokencache.Cache
-	settings *Settings
+	settings *settings.Settings
 }
 
-// NewBearerTransport builds the transport: tokens from fetch, cached under the key keyFunc
-// picks, sent to origins only.
-func NewBearerTransport(fetch tokencache.FetchFunc, keyFunc transport.KeyFunc, origins *transport.Origins, o *BearerOptions) *BearerTransport {
+// New builds the transport: tokens from fetch, cached under the key keyFunc picks, sent to
+// origins only.
+func New(fetch tokencache.FetchFunc, keyFunc transport.KeyFunc, origins *transport.Origins, o *Options) *Transport {
 	co := o.Cache
 	if o.Store != nil {
 		co.Store = o.Store
@@ -76,7 +75,7 @@ func NewBearerTransport(fetch tokencache.FetchFunc, keyFunc transport.KeyFunc, o
 		co.Store = sc.Scope(o.Identity)
 	}
 	cache := tokencache.New(fetch, co)
-	return &BearerTransport{
+	return &Transport{
 		cache:    cache,
 		settings: &o.Settings,
 		bearer: &transport.Bearer{
@@ -85,19 +84,19 @@ func NewBearerTransport(fetch tokencache.FetchFunc, keyFunc transport.KeyFunc, o
 			Origins:         origins,
 			Key:             keyFunc,
 			RefreshInterval: o.RefreshInterval,
-			Now:             o.Clock(),
+			Now:             o.Now,
 		},
 	}
 }
 
 // RoundTrip implements http.RoundTripper.
-func (t *BearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.bearer.RoundTrip(req)
 }
 
 // Close stops the token cache's timers and background refreshes and closes the idle
 // connections of the transports the client made itself.
-func (t *BearerTransport) Close() error {
+func (t *Transport) Close() error {
 	err := t.cache.Close()
 	t.settings.CloseIdleConnections()
 	return err
@@ -105,15 +104,15 @@ func (t *BearerTransport) Close() error {
 
 // Cache returns the token cache, for providers that put tokens obtained outside it (an
 // authorization-code exchange).
-func (t *BearerTransport) Cache() *tokencache.Cache { return t.cache }
+func (t *Transport) Cache() *tokencache.Cache { return t.cache }
 
 // Stats returns the token cache's counters (Fetches counts token requests).
-func (t *BearerTransport) Stats() tokencache.Stats { return t.cache.Stats() }
+func (t *Transport) Stats() tokencache.Stats { return t.cache.Stats() }
 
 // Replays returns how many requests were replayed after a 401.
-func (t *BearerTransport) Replays() uint64 { return t.bearer.Replays() }
+func (t *Transport) Replays() uint64 { return t.bearer.Replays() }
 
 // SuppressedRefreshes returns how many 401s went back to the caller without a new token
 // request, because the key's token had been refreshed after a 401 within the refresh
 // interval.
-func (t *BearerTransport) SuppressedRefreshes() uint64 { return t.bearer.SuppressedRefreshes() }
+func (t *Transport) SuppressedRefreshes() uint64 { return t.bearer.SuppressedRefreshes() }

@@ -1,4 +1,4 @@
-package client
+package tokenendpoint
 
 import (
 	"encoding/base64"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/finauth/finauth/client"
 )
 
 func TestParseTokenResponse_Tolerant(t *testing.T) {
@@ -24,7 +26,7 @@ func TestParseTokenResponse_Tolerant(t *testing.T) {
 		{"a JWT's exp when expires_in is junk", `{"access_token":"` + jwtAccess + `","expires_in":"soon"}`, 1000 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tok, err := ParseTokenResponse("Pismo", []byte(tc.body), now, 0)
+			tok, err := ParseResponse("Pismo", []byte(tc.body), now, 0)
 			if err != nil || tok.Value == "" || tok.Expiry.Sub(now) != tc.lifetime || tok.Type != "Bearer" {
 				t.Errorf("%s: %v %v %q", tc.body, tok.Expiry.Sub(now), err, tok.Type)
 			}
@@ -32,7 +34,7 @@ func TestParseTokenResponse_Tolerant(t *testing.T) {
 	}
 	for _, body := range []string{`not json`, `{}`, `null`, `{"access_token":""}`, `{"access_token":5,"expires_in":3600}`, `{"access_token":"a"}`, `{"access_token":"a","expires_in":-5}`, `{"access_token":"a","expires_in":"0"}`, `[]`} {
 		t.Run("refused "+body, func(t *testing.T) {
-			if _, err := ParseTokenResponse("Pismo", []byte(body), now, 0); !errors.Is(err, ErrTokenResponse) {
+			if _, err := ParseResponse("Pismo", []byte(body), now, 0); !errors.Is(err, client.ErrTokenResponse) {
 				t.Errorf("%s: err = %v", body, err)
 			}
 		})
@@ -42,7 +44,7 @@ func TestParseTokenResponse_Tolerant(t *testing.T) {
 func TestParseTokenResponse_FillsRefreshTokenTypeAndExtra(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
-	tok, err := ParseTokenResponse("Revolut", []byte(`{"access_token":"a","token_type":"bearer","refresh_token":"r-1","expires_in":600,"scope":"accounts","id_token":"x.y.z","n":{"k":1}}`), now, 0)
+	tok, err := ParseResponse("Revolut", []byte(`{"access_token":"a","token_type":"bearer","refresh_token":"r-1","expires_in":600,"scope":"accounts","id_token":"x.y.z","n":{"k":1}}`), now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func TestParseTokenResponse_FillsRefreshTokenTypeAndExtra(t *testing.T) {
 	if len(tok.Extra) != 3 || tok.Extra["scope"] != "accounts" || tok.Extra["id_token"] != "x.y.z" || tok.Extra["n"].(map[string]any)["k"] != 1.0 {
 		t.Fatalf("extra %v", tok.Extra)
 	}
-	tok, _ = ParseTokenResponse("Pismo", []byte(`{"access_token":"a","token_type":"MAC","expires_in":600}`), now, 0)
+	tok, _ = ParseResponse("Pismo", []byte(`{"access_token":"a","token_type":"MAC","expires_in":600}`), now, 0)
 	if tok.Type != "MAC" || tok.Extra != nil {
 		t.Fatalf("type %q extra %v", tok.Type, tok.Extra)
 	}
@@ -75,15 +77,15 @@ func TestProviderMessage_RedactedAndBounded(t *testing.T) {
 // fullToken is a value redactTokens must hide entirely.
 var fullToken = regexp.MustCompile(`^[A-Za-z0-9_\-+/=.~]{32,}$`)
 
-func FuzzParseTokenResponse(f *testing.F) {
+func FuzzParseResponse(f *testing.F) {
 	for _, s := range []string{`{"access_token":"a","expires_in":"3600"}`, `{"token":"a","expires_in":3600}`, `{"access_token":"eyJhbGciOiJub25lIn0.eyJleHAiOjF9.x"}`, `{"expires_in":1e308}`, `{"access_token":"a","expires_in":1,"scope":"s","refresh_token":"r"}`} {
 		f.Add([]byte(s))
 	}
 	now := time.Unix(1_700_000_000, 0)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		tok, err := ParseTokenResponse("Pismo", body, now, 0)
+		tok, err := ParseResponse("Pismo", body, now, 0)
 		if err != nil {
-			if !errors.Is(err, ErrTokenResponse) {
+			if !errors.Is(err, client.ErrTokenResponse) {
 				t.Fatalf("untyped error %v", err)
 			}
 			return

@@ -1,0 +1,341 @@
+// Package tokenendpoint calls token endpoints for every provider: posts over
+// go-retryablehttp with jittered backoff, Retry-After and a deadline per attempt
+// ([Endpoint]), and reads the answers tolerantly ([ParseResponse]). Refusals are
+// *client.TokenEndpointError; nothing it returns ever holds a token.
+package tokenendpoint
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/client/internal/settings"
+	"github.com/finauth/finauth/internal/redact"
+	"github.com/finauth/finauth/tokencache"
+	"github.com/finauth/finauth/transport"
+)
+
+// maxTokenResponse bounds what is read of any token-endpoint response.
+const maxTokenResponse = 1 << 20
+
+// withDefaults fills the zero fields of o with their defaults.
+func withDefaults(o client.ExchangeOptions) client.ExchangeOptions {
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 4
+	}
+	if o.TotalTimeout <= 0 {
+		o.TotalTimeout = 20 * time.Second
+	}
+	if o.RetryWaitMin <= 0 {
+		o.RetryWaitMin = 250 * time.Millisecond
+	}
+	if o.RetryWaitMax <= 0 {
+		o.RetryWaitMax = 5 * time.Second
+	}
+	if o.RetryWaitMax < o.RetryWaitMin {
+		o.RetryWaitMax = o.RetryWaitMin
+	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = 10 * time.Second
+	}
+	return o
+}
+
+// Endpoint posts to a token URL through go-retryablehttp: connection errors, 429 and
+// 5xx other than 501 are retried with jittered exponential backoff (Retry-After honoured);
+// any other status is final. Each attempt has its own deadline (AttemptTimeout) carried by
+// its request context. Safe for concurrent use.
+type Endpoint struct {
+	provider string
+	url      string
+	opts     client.ExchangeOptions
+	client   *retryablehttp.Client
+	now      func() time.Time
+	rand     func() float64
+	logger   *slog.Logger
+	clamped  atomic.Bool // a clamped lifetime was logged
+}
+
+// New returns the endpoint of provider (as named in errors) at url, called through
+// settings' token HTTP client, logger, clock and random source.
+func New(provider, url string, opts client.ExchangeOptions, settings *settings.Settings) *Endpoint {
+	opts = withDefaults(opts)
+	logger := settings.Log()
+	te := &Endpoint{provider: provider, url: url, opts: opts, now: settings.Now, rand: settings.Random(), logger: logger}
+	hc := *settings.TokenHTTPClient()
+	hc.Transport = attemptTimeout{base: hc.Transport, d: opts.AttemptTimeout}
+	hc.CheckRedirect = sameOriginRedirects(hc.CheckRedirect)
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = &hc
+	rc.Logger = nil // retryablehttp logs to stderr by default; we log through slog
+	rc.RequestLogHook = func(_ retryablehttp.Logger, req *http.Request, attempt int) {
+		if n, ok := req.Context().Value(attemptsKey{}).(*int); ok {
+			*n = attempt + 1
+		}
+		if attempt > 0 {
+			logger.Info("finauth: client: retrying the token endpoint", "provider", provider, "attempt", attempt+1)
+		}
+	}
+	rc.RetryMax = opts.MaxAttempts - 1
+	rc.RetryWaitMin, rc.RetryWaitMax = opts.RetryWaitMin, opts.RetryWaitMax
+	rc.CheckRetry = te.retryPolicy
+	rc.Backoff = te.backoff
+	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	te.client = rc
+	return te
+}
+
+// attemptTimeout gives each request that passes through it its own deadline, kept until
+// its response body is closed.
+type attemptTimeout struct {
+	base http.RoundTripper
+	d    time.Duration
+}
+
+// RoundTrip sends req with a deadline of its own, cancelled when the body is closed.
+func (t attemptTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), t.d)
+	resp, err := base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+// Close closes the body and releases the attempt's deadline.
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// sameOriginRedirects lets a token request follow a redirect only within its own origin
+// (and then as next allows): a token endpoint that redirects elsewhere must not receive the
+// credential, whatever client the caller gave (http.DefaultClient follows 307/308 with the
+// body). The redirect response is returned instead, and becomes a TokenEndpointError.
+func sameOriginRedirects(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) > 0 && !sameOrigin(req.URL, via[0].URL) {
+			return http.ErrUseLastResponse
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+}
+
+func sameOrigin(a, b *url.URL) bool { return transport.Origin(a) == transport.Origin(b) }
+
+// retryPolicy is go-retryablehttp's default (which already gives up on TLS certificate
+// errors), except that a host name that does not exist is not retried, and a Retry-After
+// longer than what is left of the exchange's time stops the retries at once: waiting it out
+// would only end in "context deadline exceeded" and lose the server's answer.
+func (te *Endpoint) retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return false, nil // a name that does not exist will not exist in 250 ms either
+	}
+	if certificateError(err) {
+		return false, nil // nor will a certificate start being trusted
+	}
+	retry, perr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	if !retry || resp == nil {
+		return retry, perr
+	}
+	if d, ok := te.retryAfter(resp); ok {
+		if deadline, has := ctx.Deadline(); has && d > deadline.Sub(te.now()) {
+			return false, nil
+		}
+	}
+	return retry, perr
+}
+
+// certificateError reports a TLS certificate that does not verify.
+func certificateError(err error) bool {
+	var verification *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	return errors.As(err, &verification) || errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &hostname)
+}
+
+// retryAfter is the Retry-After of a 429 or 503.
+func (te *Endpoint) retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	return retryAfter(resp.Header.Get("Retry-After"), te.now())
+}
+
+// backoff honours Retry-After on 429 and 503, and otherwise waits a jittered exponential
+// time: uniformly between min and min*2^attempt, never above max.
+func (te *Endpoint) backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil {
+		if d, ok := te.retryAfter(resp); ok {
+			return d
+		}
+	}
+	ceiling := max
+	if attempt < 30 && min<<attempt < max {
+		ceiling = min << attempt
+	}
+	return min + time.Duration(te.rand()*float64(ceiling-min))
+}
+
+// retryAfter parses a Retry-After value: seconds or an HTTP date (counted from now).
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// attemptsKey carries a counter of attempts through the request context.
+type attemptsKey struct{}
+
+// Post sends body (JSON or form, as contentType says) and returns the status and body of a
+// 2xx answer; any other answer is a *TokenEndpointError.
+func (te *Endpoint) Post(ctx context.Context, contentType string, body []byte) (status int, resp []byte, err error) {
+	return te.Send(ctx, Request{ContentType: contentType, Body: func() ([]byte, error) { return body, nil }})
+}
+
+// Request is one token-endpoint call.
+type Request struct {
+	// ContentType of the body: application/json, application/x-www-form-urlencoded.
+	ContentType string
+	// Body is called for every attempt, retries included, so that each can carry fresh
+	// content: a client assertion must have a new jti every time (servers refuse a replayed
+	// one), which a body fixed once would repeat.
+	Body func() ([]byte, error)
+	// Header holds extra request headers (Authorization for client_secret_basic).
+	Header http.Header
+}
+
+// Send posts r's body (a new one per attempt) and returns the status and body of a 2xx
+// answer; any other answer is a *TokenEndpointError.
+func (te *Endpoint) Send(ctx context.Context, tr Request) (status int, resp []byte, err error) {
+	status, _, resp, err = te.send(ctx, tr)
+	return status, resp, err
+}
+
+// send is Send, also giving the answer's Content-Type.
+func (te *Endpoint) send(ctx context.Context, tr Request) (status int, contentType string, resp []byte, err error) {
+	ctx, cancel := context.WithTimeout(ctx, te.opts.TotalTimeout)
+	defer cancel()
+	attempts := new(int)
+	ctx = context.WithValue(ctx, attemptsKey{}, attempts)
+	body := retryablehttp.ReaderFunc(func() (io.Reader, error) {
+		b, err := tr.Body()
+		if err != nil {
+			return nil, err
+		}
+		return bytes.NewReader(b), nil
+	})
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, te.url, body)
+	if err != nil {
+		return 0, "", nil, fmt.Errorf("%w: %s: building the request to %s: %w", client.ErrTokenExchange, te.provider, redact.URL(te.url), err)
+	}
+	for k, v := range tr.Header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", tr.ContentType)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "finauth")
+	r, err := te.client.Do(req)
+	if err != nil {
+		return 0, "", nil, fmt.Errorf("%w: %s token endpoint %s unreachable after %d attempt(s): %w", client.ErrTokenExchange, te.provider, redact.URL(te.url), *attempts, err)
+	}
+	defer r.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxTokenResponse+1))
+	if err != nil {
+		return r.StatusCode, "", nil, fmt.Errorf("%w: %s: reading the token response: %w", client.ErrTokenExchange, te.provider, err)
+	}
+	if len(data) > maxTokenResponse {
+		return r.StatusCode, "", nil, fmt.Errorf("%w: %s: the token response is larger than %d bytes", client.ErrTokenExchange, te.provider, maxTokenResponse)
+	}
+	if r.StatusCode < 200 || r.StatusCode > 299 {
+		code, msg := providerMessage(data)
+		e := &client.TokenEndpointError{Provider: te.provider, Status: r.StatusCode, Code: code, Message: msg, Attempts: *attempts}
+		if d, ok := te.retryAfter(r); ok && *attempts < te.opts.MaxAttempts {
+			e.RetryAfter = d
+		}
+		return r.StatusCode, "", nil, e
+	}
+	return r.StatusCode, r.Header.Get("Content-Type"), data, nil
+}
+
+// Token posts body and reads the answer as a token (ParseTokenResponse, with
+// MaxTokenLifetime): a 200 or 201 with a usable token, or an error naming the endpoint. The
+// lifetime is counted from before the request.
+func (te *Endpoint) Token(ctx context.Context, contentType string, body []byte) (tokencache.Token, error) {
+	return te.TokenFor(ctx, Request{ContentType: contentType, Body: func() ([]byte, error) { return body, nil }})
+}
+
+// TokenFor is Token for a Request (a body made anew for every attempt, extra headers).
+func (te *Endpoint) TokenFor(ctx context.Context, r Request) (tokencache.Token, error) {
+	now := te.now()
+	status, contentType, data, err := te.send(ctx, r)
+	if err != nil {
+		return tokencache.Token{}, err
+	}
+	if status != http.StatusOK && status != http.StatusCreated {
+		return tokencache.Token{}, fmt.Errorf("%w: %s token endpoint %s: unexpected status %d for a token answer", client.ErrTokenResponse, te.provider, redact.URL(te.url), status)
+	}
+	tok, clamped, err := parseTokenResponse(te.provider, data, now, te.opts.MaxTokenLifetime)
+	if err != nil {
+		if !json.Valid(data) { // an HTML error page, a proxy's login form: say what came
+			return tokencache.Token{}, fmt.Errorf("%w (token endpoint %s answered %d with Content-Type %q: %q)", err, redact.URL(te.url), status, contentType, redact.Text(string(data), 120))
+		}
+		return tokencache.Token{}, fmt.Errorf("%w (token endpoint %s)", err, redact.URL(te.url))
+	}
+	if clamped && te.clamped.CompareAndSwap(false, true) {
+		te.logger.Warn("finauth: client: the token endpoint gave a lifetime beyond MaxTokenLifetime; it was clamped (logged once)",
+			"provider", te.provider, "max_token_lifetime", te.maxLifetime())
+	}
+	return tok, nil
+}
+
+func (te *Endpoint) maxLifetime() time.Duration {
+	if te.opts.MaxTokenLifetime > 0 {
+		return te.opts.MaxTokenLifetime
+	}
+	return client.DefaultMaxTokenLifetime
+}

@@ -1,0 +1,82 @@
+package revolut
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/finauth/finauth/client/internal/bearer"
+	"github.com/finauth/finauth/tokencache"
+)
+
+// Option adjusts a Signer, a Transport or a Client.
+type Option func(*options)
+
+type options struct {
+	bearer.Options
+	legacyIss string
+	jwsFor    func(*http.Request) bool
+	retries   int
+	retryWait [2]time.Duration
+}
+
+// collect applies opts over the defaults; the cache's clock is the real one unless
+// WithClock says otherwise.
+func collect(opts []Option) *options {
+	o := &options{retries: 3, retryWait: [2]time.Duration{200 * time.Millisecond, 2 * time.Second}}
+	for _, f := range opts {
+		if f != nil {
+			f(o)
+		}
+	}
+	if o.Clock == nil && o.Cache.Clock == nil {
+		o.Clock = tokencache.RealClock{}
+	}
+	o.Resolve()
+	return o
+}
+
+// WithClock sets the clock of nbf/exp, of the legacy profile's iat, of token lifetimes and
+// refresh timers (default: real time).
+func WithClock(c tokencache.Clock) Option { return func(o *options) { o.Clock = c } }
+
+// WithLegacyJWS signs x-jws-signature in the older Open Banking profile (3.1.3 and before):
+// an unencoded payload ("b64": false) and "http://openbanking.org.uk/iat" and
+// ".../iss" (issuer: your organisation / software statement ID) in "crit" beside the tan.
+func WithLegacyJWS(issuer string) Option { return func(o *options) { o.legacyIss = issuer } }
+
+// WithLogger logs token-endpoint retries and the token cache's refresh events to l.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Logger = l } }
+
+// WithBaseTransport sends API and token requests through rt instead of the mutual-TLS
+// transport made from the configuration: rt must present the transport certificate itself.
+func WithBaseTransport(rt http.RoundTripper) Option {
+	return func(o *options) {
+		o.Base = rt
+		o.TokenClient = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+}
+
+// WithTokenStore shares the client-credentials and consent tokens through s beyond this
+// process (tokencache/redisstore), scoped to this client ID and token URL.
+func WithTokenStore(s tokencache.Store) Option { return func(o *options) { o.Store = s } }
+
+// WithCacheOptions sets the token cache's options.
+func WithCacheOptions(co tokencache.Options) Option { return func(o *options) { o.SetCache(co) } }
+
+// WithRefreshInterval sets the least time between two 401-triggered token requests of one
+// scope or consent whose tokens are rejected at once: default 10s, negative for no limit.
+func WithRefreshInterval(d time.Duration) Option {
+	return func(o *options) { o.RefreshInterval = d }
+}
+
+// WithJWSPredicate picks the API requests that carry x-jws-signature; default: every request
+// with a body.
+func WithJWSPredicate(f func(*http.Request) bool) Option { return func(o *options) { o.jwsFor = f } }
+
+// WithRetries sets how many times an API request that failed with a connection error, 429,
+// 502, 503 or 504 is sent again (POSTs with their idempotency key), and the backoff bounds;
+// default 3 times, 200 ms to 2 s (Retry-After honoured). 0 disables retries.
+func WithRetries(n int, minWait, maxWait time.Duration) Option {
+	return func(o *options) { o.retries, o.retryWait = n, [2]time.Duration{minWait, maxWait} }
+}
