@@ -90,3 +90,41 @@ func TestRoundTrippers_CloseTheCallersBodyOnceOnEveryPath(t *testing.T) {
 		})
 	}
 }
+
+// A request without a URL is an error, as net/http makes it, not a panic.
+func TestRoundTrippers_ARequestWithoutURLIsAnError(t *testing.T) {
+	t.Parallel()
+	origins := mustOrigins(t, "https://api.example.com")
+	for name, rt := range map[string]http.RoundTripper{
+		"bearer":  &transport.Bearer{Tokens: &tokens{}, Origins: origins},
+		"signing": &transport.Signing{Sign: func(*http.Request, io.Reader) (string, error) { return "x", nil }, Origins: origins},
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := &countingBody{Reader: strings.NewReader("x")}
+			if _, err := rt.RoundTrip(&http.Request{Method: "GET", Body: body}); err == nil || body.closes.Load() != 1 {
+				t.Fatalf("err %v, body closed %d times", err, body.closes.Load())
+			}
+		})
+	}
+}
+
+func mustRequest(t *testing.T, method, url string, body io.Reader) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

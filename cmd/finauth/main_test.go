@@ -296,3 +296,55 @@ func TestCLI_LoadDrawsProgressOnATerminal(t *testing.T) {
 		t.Fatalf("progress on stderr %q, stdout %q", errb.String(), out.String())
 	}
 }
+
+func TestCLI_VersionAndSubcommandHelp(t *testing.T) {
+	t.Parallel()
+	if r := finauth(t, nil, "", "--version"); r.code != exitOK || !strings.HasPrefix(r.stdout, "finauth ") {
+		t.Fatalf("--version: %+v", r)
+	}
+	for cmd, subs := range map[string][]string{"mint": {"pismo", "mia"}, "token": {"pismo", "mia"}, "sign": {"soldo"}} {
+		t.Run(cmd, func(t *testing.T) {
+			r := finauth(t, nil, "", cmd, "--help")
+			if r.code != exitOK {
+				t.Fatalf("%s --help: %+v", cmd, r)
+			}
+			for _, s := range subs {
+				if !strings.Contains(r.stderr, s) {
+					t.Fatalf("%s --help does not list %s: %s", cmd, s, r.stderr)
+				}
+			}
+			if r := finauth(t, nil, "", cmd); r.code != exitUsage || !strings.Contains(r.stderr, subs[0]) {
+				t.Fatalf("%s alone: %+v", cmd, r)
+			}
+		})
+	}
+}
+
+// A wrong flag is reported once, with a short usage line, not the whole flag list twice.
+func TestCLI_AnUnknownFlagIsReportedOnce(t *testing.T) {
+	t.Parallel()
+	r := finauth(t, nil, "", "jwk", "--nope", "x")
+	if r.code != exitUsage || strings.Count(r.stderr, "flag provided but not defined") != 1 || !strings.Contains(r.stderr, "usage: finauth jwk") || strings.Contains(r.stderr, "flags:") {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestCLI_CompletionScripts(t *testing.T) {
+	t.Parallel()
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		r := finauth(t, nil, "", "completion", shell)
+		if r.code != exitOK || !strings.Contains(r.stdout, "keygen") || !strings.Contains(r.stdout, "pismo mia") {
+			t.Fatalf("%s: %+v", shell, r)
+		}
+		if shell == "bash" {
+			cmd := exec.Command("bash", "-n")
+			cmd.Stdin = strings.NewReader(r.stdout)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("bash -n: %v\n%s", err, out)
+			}
+		}
+	}
+	if r := finauth(t, nil, "", "completion", "tcsh"); r.code != exitUsage {
+		t.Fatalf("%+v", r)
+	}
+}

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"github.com/finauth/finauth/client/clientcredentials"
+	"github.com/finauth/finauth/integration/miamock"
+	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/tokencache"
 )
 
@@ -89,4 +93,89 @@ func (p miaCLI) connect(a *app, f *flags, n *network) (*session, error) {
 		prepare:   func(req *http.Request) *http.Request { return req },
 		exchanges: func() uint64 { return t.Stats().Fetches }, replays: t.Replays,
 		close: func() { t.Close(); closeStore() }}, nil
+}
+
+// miaDemo is the Mia-Platform leg's section of demo --json.
+type miaDemo struct {
+	Requests      int `json:"requests"`
+	OK            int `json:"ok"`
+	TokenRequests int `json:"token_requests"`
+	Revoked       int `json:"tokens_revoked"`
+	Replays       int `json:"replayed_after_401"`
+	Refused       int `json:"assertions_refused"`
+}
+
+// demoMiaRevokeEvery: the Mia-Platform mock revokes the token of every this-many API uses.
+const demoMiaRevokeEvery = 200
+
+func (miaCLI) demo() demoLeg { return &miaLeg{} }
+
+// miaLeg: client credentials with a fresh assertion per token request, a token revoked
+// every demoMiaRevokeEvery uses.
+type miaLeg struct {
+	m  *miamock.Server
+	t  *clientcredentials.Transport
+	hc *http.Client
+}
+
+func (l *miaLeg) start(say sayFunc) error {
+	const issuer, clientID, kid = "https://mia.example/issuer", "demo-service", "demo-mia-key"
+	key, err := signer.GenerateRSAKey(signer.RS256, 2048)
+	if err != nil {
+		return err
+	}
+	if l.m, err = miamock.NewServer(miamock.Config{Issuer: issuer}); err != nil {
+		return err
+	}
+	jwk, err := json.Marshal(key.Public().WithKeyID(kid))
+	if err != nil {
+		return err
+	}
+	if err := l.m.Register(clientID, jwk); err != nil {
+		return err
+	}
+	l.m.RevokeEvery(demoMiaRevokeEvery)
+	if l.t, err = clientcredentials.NewTransport(clientcredentials.Config{TokenURL: l.m.TokenURL(), APIURLs: []string{l.m.URL},
+		ClientID: clientID, Key: key, KeyID: kid, Audience: issuer}); err != nil {
+		return err
+	}
+	l.hc = &http.Client{Transport: l.t}
+	say("  Mia-Platform mock %s: verifies every RS256 client assertion (iss, sub, aud, kid, exp, a jti never seen before) and revokes a token every %d uses.", l.m.URL, demoMiaRevokeEvery)
+	return nil
+}
+
+func (l *miaLeg) kinds() int { return 1 }
+
+// send: a POST with the client-credentials token.
+func (l *miaLeg) send(_, w, i int) (*http.Client, *http.Request, int) {
+	req, _ := http.NewRequest(http.MethodPost, l.m.URL+"/orders", bytes.NewReader(demoBody(w, i)))
+	return l.hc, req, http.StatusOK
+}
+
+func (l *miaLeg) midway() {}
+
+func (l *miaLeg) after(sayFunc) error { return nil }
+
+func (l *miaLeg) report(res *demoResult, reqs, oks int) bool {
+	ms := l.m.Stats()
+	res.Mia = miaDemo{Requests: reqs, OK: oks, TokenRequests: ms.Tokens, Revoked: ms.Revoked, Replays: int(l.t.Replays())}
+	for _, n := range ms.Rejections {
+		res.Mia.Refused += n
+	}
+	return reqs == oks
+}
+
+func (l *miaLeg) describe(say sayFunc, res demoResult) {
+	r := res.Mia
+	say("Mia-Platform (client credentials, private_key_jwt):")
+	say("  %d requests, %d answered 200; %d token requests, each with a fresh assertion (%d refused): the first, and one per revoked token (%d revoked, %d requests replayed).", r.Requests, r.OK, r.TokenRequests, r.Refused, r.Revoked, r.Replays)
+}
+
+func (l *miaLeg) close() {
+	if l.t != nil {
+		l.t.Close()
+	}
+	if l.m != nil {
+		l.m.Close()
+	}
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/url"
 
 	"github.com/finauth/finauth/client/soldo"
+	"github.com/finauth/finauth/integration/soldomock"
+	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/transport"
 )
 
@@ -76,4 +79,72 @@ func (p soldoCLI) connect(a *app, f *flags, n *network) (*session, error) {
 		return nil, err
 	}
 	return &session{rt: t, origins: t.Origins(), variable: "SOLDO_API_URL", close: func() { t.Close() }}, nil
+}
+
+// soldoDemo is the Soldo leg's section of demo --json.
+type soldoDemo struct {
+	Requests int `json:"requests"`
+	OK       int `json:"ok"`
+	Verified int `json:"signatures_verified"`
+	Refused  int `json:"signatures_refused"`
+}
+
+func (soldoCLI) demo() demoLeg { return &soldoLeg{} }
+
+// soldoLeg: every request signed, every signature verified by the mock.
+type soldoLeg struct {
+	m  *soldomock.Server
+	t  *soldo.Transport
+	hc *http.Client
+}
+
+func (l *soldoLeg) start(say sayFunc) error {
+	key, err := signer.GenerateKey(signer.ES256)
+	if err != nil {
+		return err
+	}
+	if l.m, err = soldomock.NewServer(soldomock.Config{Members: map[string][]*signer.PublicKey{"m:demo": {key.Public().WithKeyID("demo-key")}}}); err != nil {
+		return err
+	}
+	if l.t, err = soldo.NewTransport(soldo.Config{APIURLs: []string{l.m.URL}, Key: key, KeyID: "demo-key", MemberID: "m:demo"}); err != nil {
+		return err
+	}
+	l.hc = &http.Client{Transport: l.t}
+	say("  Soldo mock %s: verifies a detached ES256 signature over method, host, path, query and body.", l.m.URL)
+	return nil
+}
+
+func (l *soldoLeg) kinds() int { return 1 }
+
+// send: a signed POST with a query.
+func (l *soldoLeg) send(_, w, i int) (*http.Client, *http.Request, int) {
+	req, _ := http.NewRequest(http.MethodPost, l.m.URL+fmt.Sprintf("/banks/iron/consents?ref=%d-%d", w, i), bytes.NewReader(demoBody(w, i)))
+	return l.hc, req, http.StatusOK
+}
+
+func (l *soldoLeg) midway() {}
+
+func (l *soldoLeg) after(sayFunc) error { return nil }
+
+func (l *soldoLeg) report(res *demoResult, reqs, oks int) bool {
+	ss := l.m.Stats()
+	res.Soldo = soldoDemo{Requests: reqs, OK: oks, Verified: ss.Verified}
+	for _, n := range ss.Rejections {
+		res.Soldo.Refused += n
+	}
+	return reqs == oks
+}
+
+func (l *soldoLeg) describe(say sayFunc, res demoResult) {
+	say("Soldo (signed requests):")
+	say("  %d requests, %d signatures verified by the mock, %d refused.", res.Soldo.Requests, res.Soldo.Verified, res.Soldo.Refused)
+}
+
+func (l *soldoLeg) close() {
+	if l.t != nil {
+		l.t.Close()
+	}
+	if l.m != nil {
+		l.m.Close()
+	}
 }

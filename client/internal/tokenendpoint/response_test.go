@@ -2,6 +2,7 @@ package tokenendpoint
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"regexp"
 	"strings"
@@ -103,4 +104,31 @@ func FuzzParseResponse(f *testing.F) {
 			t.Fatalf("message not bounded or token not redacted")
 		}
 	})
+}
+
+// Error bodies are bounded per field, lose their control characters, and tokens cut into
+// pieces are still redacted.
+func TestProviderMessage_BoundsStripsAndRedactsConservatively(t *testing.T) {
+	t.Parallel()
+	jwt := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlc2lnbmF0dXJlc2ln"
+	chunks := []string{}
+	for i := 0; i < len(jwt); i += 20 {
+		chunks = append(chunks, jwt[i:min(i+20, len(jwt))])
+	}
+	body, _ := json.Marshal(map[string]string{
+		"error":             strings.Repeat("E", 900_000),
+		"error_description": "bad\r\nX-Injected: 1\x1b[31mred\x1b[0m token " + strings.Join(chunks, " ") + " invalid_client_assertion",
+	})
+	code, msg := providerMessage(body)
+	if len(code) > maxErrorCode+3 || len(msg) > maxErrorMessage+3 {
+		t.Fatalf("code %d bytes, message %d bytes", len(code), len(msg))
+	}
+	if strings.ContainsAny(msg, "\r\n\x1b") || strings.Contains(msg, "eyJ") || !strings.Contains(msg, "invalid_client_assertion") {
+		t.Fatalf("%q", msg)
+	}
+	for _, c := range chunks[1:] {
+		if len(c) >= 12 && strings.Contains(msg, c) {
+			t.Fatalf("chunk %q of the JWT shows: %q", c, msg)
+		}
+	}
 }
