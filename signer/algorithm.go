@@ -80,7 +80,7 @@ func (a Algorithm) curve() elliptic.Curve {
 // CheckKey reports whether pub can sign or verify with a, with an error naming both when not.
 func (a Algorithm) CheckKey(pub crypto.PublicKey) error {
 	mismatch := func(reason string) error {
-		return &KeyAlgorithmError{Algorithm: a, Key: DescribeKey(pub), Reason: reason}
+		return &KeyAlgorithmError{Algorithm: a, Key: describeKey(pub), Reason: reason}
 	}
 	switch a {
 	case RS256, PS256:
@@ -127,12 +127,12 @@ func DefaultAlgorithm(pub crypto.PublicKey) (Algorithm, error) {
 	case ed25519.PublicKey:
 		return EdDSA, nil
 	}
-	return "", &UnsupportedKeyError{Key: DescribeKey(pub)}
+	return "", &UnsupportedKeyError{Key: describeKey(pub)}
 }
 
-// DescribeKey names a public key's type and size for messages, e.g. "RSA 2048-bit key",
+// describeKey names a public key's type and size for messages, e.g. "RSA 2048-bit key",
 // "EC P-256 key", "Ed25519 key". It never includes key material.
-func DescribeKey(pub crypto.PublicKey) string {
+func describeKey(pub crypto.PublicKey) string {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		if k == nil || k.N == nil {

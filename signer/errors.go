@@ -44,8 +44,8 @@ func article(key string) string {
 	return "a"
 }
 
-// Is makes errors.Is(err, ErrKeyAlgorithmMismatch) true.
-func (e *KeyAlgorithmError) Is(target error) bool { return target == ErrKeyAlgorithmMismatch }
+// Unwrap returns ErrKeyAlgorithmMismatch.
+func (e *KeyAlgorithmError) Unwrap() error { return ErrKeyAlgorithmMismatch }
 
 // UnsupportedKeyError says that a key's type is not one finauth can sign or verify with.
 type UnsupportedKeyError struct{ Key string }
@@ -55,8 +55,8 @@ func (e *UnsupportedKeyError) Error() string {
 	return "finauth: signer: unsupported key: " + e.Key + "; use RSA (2048 bits or more), EC P-256/P-384/P-521 or Ed25519"
 }
 
-// Is makes errors.Is(err, ErrUnsupportedKey) true.
-func (e *UnsupportedKeyError) Is(target error) bool { return target == ErrUnsupportedKey }
+// Unwrap returns ErrUnsupportedKey.
+func (e *UnsupportedKeyError) Unwrap() error { return ErrUnsupportedKey }
 
 // UnsupportedAlgorithmError says that an algorithm name is not one finauth supports.
 type UnsupportedAlgorithmError struct{ Algorithm string }
@@ -70,8 +70,8 @@ func (e *UnsupportedAlgorithmError) Error() string {
 	return "finauth: signer: unsupported algorithm " + quote(e.Algorithm) + "; use one of " + strings.Join(names, ", ")
 }
 
-// Is makes errors.Is(err, ErrUnsupportedAlgorithm) true.
-func (e *UnsupportedAlgorithmError) Is(target error) bool { return target == ErrUnsupportedAlgorithm }
+// Unwrap returns ErrUnsupportedAlgorithm.
+func (e *UnsupportedAlgorithmError) Unwrap() error { return ErrUnsupportedAlgorithm }
 
 // KeyDataError says why bytes could not be read as a key and what to do about it.
 // It never holds key material.
@@ -97,11 +97,13 @@ func (e *KeyDataError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the cause.
-func (e *KeyDataError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, ErrInvalidKeyData) true.
-func (e *KeyDataError) Is(target error) bool { return target == ErrInvalidKeyData }
+// Unwrap returns ErrInvalidKeyData and the cause, if any.
+func (e *KeyDataError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInvalidKeyData}
+	}
+	return []error{ErrInvalidKeyData, e.Err}
+}
 
 // quote shows an outside string in a message, shortened so that a pasted secret cannot
 // ride along in full.

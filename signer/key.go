@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -72,7 +71,7 @@ func (k *Key) String() string {
 	if k == nil || k.signer == nil {
 		return "signer.Key(<nil>)"
 	}
-	s := "signer.Key(" + DescribeKey(k.signer.Public())
+	s := "signer.Key(" + describeKey(k.signer.Public())
 	if k.keyID != "" {
 		s += ", kid " + quote(k.keyID)
 	}
@@ -116,7 +115,7 @@ func (k *Key) MarshalPKCS8PEM(passphrase []byte, opts ...MarshalOption) ([]byte,
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(k.signer)
 	if err != nil {
-		return nil, fmt.Errorf("finauth: signer: %s cannot be exported as PKCS#8 (a key in a KMS or HSM stays there): %w", DescribeKey(k.signer.Public()), err)
+		return nil, fmt.Errorf("finauth: signer: %s cannot be exported as PKCS#8 (a key in a KMS or HSM stays there): %w", describeKey(k.signer.Public()), err)
 	}
 	if len(passphrase) == 0 {
 		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
@@ -154,7 +153,7 @@ func (p *PublicKey) WithCertificates(chain []*x509.Certificate) (*PublicKey, err
 	leaf, ok := chain[0].PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !leaf.Equal(p.key) {
 		return nil, fmt.Errorf("%w: the first certificate (%s) holds %s, the key is %s", ErrCertificateMismatch,
-			chain[0].Subject.String(), DescribeKey(chain[0].PublicKey), DescribeKey(p.key))
+			chain[0].Subject.String(), describeKey(chain[0].PublicKey), describeKey(p.key))
 	}
 	c := *p
 	c.certs = append([]*x509.Certificate(nil), chain...)
@@ -208,37 +207,15 @@ func (p *PublicKey) WithKeyID(kid string) *PublicKey {
 	return &c
 }
 
-// Thumbprint returns the RFC 7638 JWK thumbprint: base64url(SHA-256(canonical JWK)).
+// Thumbprint returns the RFC 7638 JWK thumbprint: base64url(SHA-256(canonical JWK)),
+// computed by go-jose.
 func (p *PublicKey) Thumbprint() string {
-	// The RFC 7638 canonical form: the required members only, in lexicographic order,
-	// no whitespace. Written by hand so that it does not depend on a library's field order.
-	var canon []byte
-	b64 := base64.RawURLEncoding
-	switch k := p.key.(type) {
-	case *rsa.PublicKey:
-		canon = fmt.Appendf(nil, `{"e":"%s","kty":"RSA","n":"%s"}`, b64.EncodeToString(bigEndian(int64(k.E))), b64.EncodeToString(k.N.Bytes()))
-	case *ecdsa.PublicKey:
-		point, err := k.Bytes() // 0x04 || X || Y, each the curve's size
-		if err != nil {
-			return ""
-		}
-		size := (len(point) - 1) / 2
-		x, y := point[1:1+size], point[1+size:]
-		canon = fmt.Appendf(nil, `{"crv":"%s","kty":"EC","x":"%s","y":"%s"}`, k.Curve.Params().Name, b64.EncodeToString(x), b64.EncodeToString(y))
-	case ed25519.PublicKey:
-		canon = fmt.Appendf(nil, `{"crv":"Ed25519","kty":"OKP","x":"%s"}`, b64.EncodeToString(k))
+	jwk := jose.JSONWebKey{Key: p.key}
+	sum, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return ""
 	}
-	sum := sha256.Sum256(canon)
-	return b64.EncodeToString(sum[:])
-}
-
-// bigEndian is the minimal big-endian encoding of a positive integer.
-func bigEndian(v int64) []byte {
-	var out []byte
-	for ; v > 0; v >>= 8 {
-		out = append([]byte{byte(v)}, out...)
-	}
-	return out
+	return base64.RawURLEncoding.EncodeToString(sum)
 }
 
 // MarshalJSON writes the public JWK with kty, kid (the thumbprint unless set), use "sig"
@@ -252,14 +229,14 @@ func (p *PublicKey) MarshalJSON() ([]byte, error) {
 func (p *PublicKey) MarshalPEM() ([]byte, error) {
 	der, err := x509.MarshalPKIXPublicKey(p.key)
 	if err != nil {
-		return nil, fmt.Errorf("finauth: signer: %s cannot be written as PEM: %w", DescribeKey(p.key), err)
+		return nil, fmt.Errorf("finauth: signer: %s cannot be written as PEM: %w", describeKey(p.key), err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
 
 // String describes the key and its ID.
 func (p *PublicKey) String() string {
-	return "signer.PublicKey(" + DescribeKey(p.key) + ", " + string(p.alg) + ", kid " + quote(p.KeyID()) + ")"
+	return "signer.PublicKey(" + describeKey(p.key) + ", " + string(p.alg) + ", kid " + quote(p.KeyID()) + ")"
 }
 
 // KeySet is a list of public keys, marshalled to JSON as a JWKS ({"keys":[...]}).

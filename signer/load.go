@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"strings"
 
@@ -233,18 +234,26 @@ func parsePrivate(data []byte, o *loadOptions) (crypto.Signer, string, Algorithm
 	return nil, "", "", &KeyDataError{Source: o.source, Reason: "not a private key: expected PEM (-----BEGIN ... PRIVATE KEY-----), DER, a JWK, a JWKS or a service-account JSON file"}
 }
 
+// pemBlocks yields the PEM blocks of data in order, leaving out the EC PARAMETERS block that
+// openssl ecparam -genkey writes before the key.
+func pemBlocks(data []byte) iter.Seq[*pem.Block] {
+	return func(yield func(*pem.Block) bool) {
+		for rest := data; ; {
+			var block *pem.Block
+			if block, rest = pem.Decode(rest); block == nil {
+				return
+			}
+			if block.Type != "EC PARAMETERS" && !yield(block) {
+				return
+			}
+		}
+	}
+}
+
 func parsePrivatePEM(data []byte, o *loadOptions) (crypto.Signer, error) {
 	var seen []string
-	rest := data
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
+	for block := range pemBlocks(data) {
 		switch block.Type {
-		case "EC PARAMETERS":
-			continue // openssl ecparam -genkey writes the curve first
 		case "RSA PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY":
 			der := block.Bytes
 			if block.Headers["Proc-Type"] != "" {
@@ -480,13 +489,7 @@ func publicKey(pub crypto.PublicKey, kid string, alg Algorithm, o *loadOptions) 
 func parsePublicPEM(data []byte, o *loadOptions) ([]*PublicKey, error) {
 	var keys []*PublicKey
 	var skipped []string
-	rest := data
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
+	for block := range pemBlocks(data) {
 		var pub crypto.PublicKey
 		var err error
 		switch block.Type {
@@ -499,8 +502,6 @@ func parsePublicPEM(data []byte, o *loadOptions) ([]*PublicKey, error) {
 			if c, err = x509.ParseCertificate(block.Bytes); err == nil {
 				pub = c.PublicKey
 			}
-		case "EC PARAMETERS":
-			continue
 		case "RSA PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "OPENSSH PRIVATE KEY":
 			var k *Key
 			k, err = ParseKey(pem.EncodeToMemory(block), WithPassphrase(o.passphrase), withSource(o.source))

@@ -18,7 +18,7 @@ import (
 var keyFiles = []struct {
 	file      string
 	encrypted bool
-	want      string // DescribeKey of the loaded key
+	want      string // describeKey of the loaded key
 	alg       signer.Algorithm
 }{
 	{"test-rsa-pkcs1.pem", false, "RSA 2048-bit key", signer.RS256},

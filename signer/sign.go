@@ -94,7 +94,7 @@ func (s *Signer) Public() *PublicKey {
 
 // String describes the Signer without key material.
 func (s *Signer) String() string {
-	return "signer.Signer(" + string(s.alg) + ", " + DescribeKey(s.key.Public()) + ", kid " + quote(s.keyID) + ")"
+	return "signer.Signer(" + string(s.alg) + ", " + describeKey(s.key.Public()) + ", kid " + quote(s.keyID) + ")"
 }
 
 // SignJWT marshals claims with encoding/json and returns the compact JWT.

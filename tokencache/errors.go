@@ -33,8 +33,8 @@ func (e *PanicError) Error() string {
 	return ErrFetchPanic.Error() + " (panic value of type " + e.ValueType + "); this is a bug in the fetch function"
 }
 
-// Is makes errors.Is(err, ErrFetchPanic) true.
-func (e *PanicError) Is(target error) bool { return target == ErrFetchPanic }
+// Unwrap returns ErrFetchPanic.
+func (e *PanicError) Unwrap() error { return ErrFetchPanic }
 
 // ErrFetchTimeout is wrapped by the error waiters get when a fetch did not return within
 // Options.FetchTimeout.
@@ -49,7 +49,8 @@ func (e *FetchTimeoutError) Error() string {
 	return fmt.Sprintf("%s (FetchTimeout %v): the token endpoint or the fetch function is too slow, or ignores its context", ErrFetchTimeout, e.Timeout)
 }
 
-// Is makes errors.Is(err, ErrFetchTimeout) and errors.Is(err, context.DeadlineExceeded) true.
-func (e *FetchTimeoutError) Is(target error) bool {
-	return target == ErrFetchTimeout || target == context.DeadlineExceeded
+// Unwrap returns ErrFetchTimeout and context.DeadlineExceeded, so that errors.Is finds
+// either.
+func (e *FetchTimeoutError) Unwrap() []error {
+	return []error{ErrFetchTimeout, context.DeadlineExceeded}
 }

@@ -5,9 +5,11 @@
 //     request with the same body bytes.
 //   - [Signing] signs every attempt of every request with a [SignFunc] (a detached JWS over
 //     the method, host, path, query and exact body bytes, for instance) and sends the result
-//     as the Authorization header.
+//     as the Authorization header (or another, such as x-jws-signature).
+//   - [Idempotency] gives each logical POST one idempotency key, kept across retries,
+//     redirects and replays, so that a request sent again is never made twice.
 //
-// Both send credentials only to an allow-list of origins ([Origins]): a request to another
+// Bearer and Signing send credentials only to an allow-list of origins ([Origins]): a request to another
 // origin is refused with an [*OriginError] before anything is sent, a redirect there goes out
 // without credentials, and plain http is accepted only for loopback hosts unless allowed
 // explicitly. Bodies without GetBody are captured in memory up to a limit

@@ -20,7 +20,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -124,7 +123,7 @@ type issued struct {
 // Server is a Mock on a loopback port.
 type Server struct {
 	*Mock
-	*httptest.Server
+	mockhttp.Served
 }
 
 // NewServer starts a Mock on loopback.
@@ -133,11 +132,8 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Mock: m, Server: mockhttp.Loopback(m)}, nil
+	return &Server{Mock: m, Served: mockhttp.Serve(m, TokenPath, nil)}, nil
 }
-
-// TokenURL is the token endpoint's URL.
-func (s *Server) TokenURL() string { return s.URL + TokenPath }
 
 // New returns the Mock handler.
 func New(cfg Config) (*Mock, error) {

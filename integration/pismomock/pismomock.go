@@ -17,7 +17,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,7 +116,7 @@ type issued struct {
 // Server is a Mock listening on loopback.
 type Server struct {
 	*Mock
-	*httptest.Server
+	mockhttp.Served
 }
 
 // NewServer starts a Mock on a loopback port.
@@ -126,11 +125,8 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Mock: m, Server: mockhttp.Loopback(m)}, nil
+	return &Server{Mock: m, Served: mockhttp.Serve(m, TokenPath, nil)}, nil
 }
-
-// TokenURL is the token endpoint's URL.
-func (s *Server) TokenURL() string { return s.URL + TokenPath }
 
 // New returns the Mock handler.
 func New(cfg Config) (*Mock, error) {

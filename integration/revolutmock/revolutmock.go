@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
@@ -199,7 +198,7 @@ func New(cfg Config) (*Mock, error) {
 // Server is a Mock on a loopback TLS port.
 type Server struct {
 	*Mock
-	*httptest.Server
+	mockhttp.Served
 	PKI *PKI
 }
 
@@ -210,14 +209,8 @@ func NewServer(cfg Config, pki *PKI) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := httptest.NewUnstartedServer(m)
-	srv.TLS = pki.ServerTLS()
-	srv.StartTLS()
-	return &Server{Mock: m, Server: srv, PKI: pki}, nil
+	return &Server{Mock: m, Served: mockhttp.Serve(m, TokenPath, pki.ServerTLS()), PKI: pki}, nil
 }
-
-// TokenURL is the token endpoint.
-func (s *Server) TokenURL() string { return s.URL + TokenPath }
 
 // AuthURL is the consent authorisation endpoint.
 func (s *Server) AuthURL() string { return s.URL + AuthorizePath }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,7 +99,7 @@ type Mock struct {
 // Server is a Mock on a loopback port.
 type Server struct {
 	*Mock
-	*httptest.Server
+	mockhttp.Served
 }
 
 // NewServer starts a Mock on loopback.
@@ -109,7 +108,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Mock: m, Server: mockhttp.Loopback(m)}, nil
+	return &Server{Mock: m, Served: mockhttp.Serve(m, "", nil)}, nil
 }
 
 // New returns the Mock handler.

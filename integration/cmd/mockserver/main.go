@@ -107,69 +107,104 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 // parseConfig reads the flags, defaulted from MOCK_* variables, and returns the problems of
 // their values; ok false means exit with code (0 after --help, 2 for an unknown flag).
 func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, bool)) (c config, bad []string, code int, ok bool) {
-	env := func(name, def string) string {
-		if v, ok := lookup(name); ok && v != "" {
-			return v
-		}
-		return def
-	}
-	dur := func(name, def string) time.Duration {
-		v := env(name, def)
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			bad = append(bad, fmt.Sprintf("%s=%q is not a duration (e.g. 30s, 1h)", name, v))
-		}
-		return d
-	}
-	num := func(name, def string) float64 {
-		v := env(name, def)
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil {
-			bad = append(bad, fmt.Sprintf("%s=%q is not a number", name, v))
-		}
-		return f
-	}
+	v := &vars{lookup: lookup}
 	fs := flag.NewFlagSet("mockserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.pismoAddr, "pismo-addr", env("MOCK_PISMO_ADDR", ":8081"), "Pismo mock listen address; empty disables it (MOCK_PISMO_ADDR)")
-	fs.StringVar(&c.pismoKeys, "pismo-keys", env("MOCK_PISMO_KEYS", ""), "registered public key(s): PEM, certificate, JWK or JWKS file (MOCK_PISMO_KEYS)")
-	fs.StringVar(&c.pismoIssuer, "pismo-issuer", env("MOCK_PISMO_ISSUER", "finauth-test@tenant"), "expected iss (MOCK_PISMO_ISSUER)")
-	fs.StringVar(&c.pismoSubject, "pismo-subject", env("MOCK_PISMO_SUBJECT", "finauth-test@tenant"), "expected sub (MOCK_PISMO_SUBJECT)")
-	fs.StringVar(&c.pismoAudience, "pismo-audience", env("MOCK_PISMO_AUDIENCE", "https://sandbox.pismolabs.io"), "expected aud (MOCK_PISMO_AUDIENCE)")
-	fs.StringVar(&c.pismoTenant, "pismo-tenant", env("MOCK_PISMO_TENANT", "test-tenant"), "expected tenant_id (MOCK_PISMO_TENANT)")
-	fs.StringVar(&c.pismoGroup, "pismo-group", env("MOCK_PISMO_GROUP", "pismo-v2:test:rw"), "expected pismo.group (MOCK_PISMO_GROUP)")
-	fs.StringVar(&c.pismoShape, "pismo-shape", env("MOCK_PISMO_SHAPE", "access-token-201"), `token answer: "access-token-201" (201, access_token, expires_in a string: what public clients accept), "documented" (the same with 200, as Pismo's docs show) or "created" (201, token, expires_in a number) (MOCK_PISMO_SHAPE)`)
-	fs.DurationVar(&c.pismoLifetime, "pismo-token-lifetime", dur("MOCK_PISMO_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_PISMO_TOKEN_LIFETIME)")
-	fs.Float64Var(&c.pismoFailRate, "pismo-fail-rate", num("MOCK_PISMO_FAIL_RATE", "0"), "fraction of token requests to fail, spread evenly (MOCK_PISMO_FAIL_RATE)")
-	fs.IntVar(&c.pismoFailStatus, "pismo-fail-status", int(num("MOCK_PISMO_FAIL_STATUS", "503")), "status of failed token requests (MOCK_PISMO_FAIL_STATUS)")
-	fs.DurationVar(&c.pismoRetryAfter, "pismo-retry-after", dur("MOCK_PISMO_RETRY_AFTER", "0s"), "Retry-After of failed token requests (MOCK_PISMO_RETRY_AFTER)")
-	fs.DurationVar(&c.latency, "latency", dur("MOCK_LATENCY", "0s"), "added latency of every Pismo answer (MOCK_LATENCY)")
-	fs.StringVar(&c.soldoAddr, "soldo-addr", env("MOCK_SOLDO_ADDR", ":8082"), "Soldo mock listen address; empty disables it (MOCK_SOLDO_ADDR)")
-	fs.StringVar(&c.soldoKeys, "soldo-keys", env("MOCK_SOLDO_KEYS", ""), "registered public key(s) of the member (MOCK_SOLDO_KEYS)")
-	fs.StringVar(&c.soldoMember, "soldo-member", env("MOCK_SOLDO_MEMBER", "m:test:1"), "member ID, mid (MOCK_SOLDO_MEMBER)")
-	fs.StringVar(&c.soldoKID, "soldo-kid", env("MOCK_SOLDO_KID", ""), "key ID of a single key without one; default its kid or RFC 7638 thumbprint (MOCK_SOLDO_KID)")
-	fs.BoolVar(&c.soldoReplay, "soldo-replay-protection", env("MOCK_SOLDO_REPLAY_PROTECTION", "") == "true", "refuse a signature seen before (MOCK_SOLDO_REPLAY_PROTECTION)")
-	fs.StringVar(&c.miaAddr, "mia-addr", env("MOCK_MIA_ADDR", ""), "Mia-Platform client-credentials mock listen address, e.g. :8083; empty (the default) disables it (MOCK_MIA_ADDR)")
-	fs.StringVar(&c.miaKeys, "mia-keys", env("MOCK_MIA_KEYS", ""), "the client's public key(s) to register: PEM, certificate, JWK or JWKS file (MOCK_MIA_KEYS)")
-	fs.StringVar(&c.miaKID, "mia-kid", env("MOCK_MIA_KID", ""), "key ID of a single key without one (MOCK_MIA_KID)")
-	fs.StringVar(&c.miaClient, "mia-client-id", env("MOCK_MIA_CLIENT_ID", "finauth-test-client"), "the registered client ID (MOCK_MIA_CLIENT_ID)")
-	fs.StringVar(&c.miaIssuer, "mia-issuer", env("MOCK_MIA_ISSUER", "https://mia.example/issuer"), "the aud every client assertion must carry (MOCK_MIA_ISSUER)")
-	fs.DurationVar(&c.miaLifetime, "mia-token-lifetime", dur("MOCK_MIA_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_MIA_TOKEN_LIFETIME)")
-	fs.IntVar(&c.miaRevokeEvery, "mia-revoke-every", int(num("MOCK_MIA_REVOKE_EVERY", "0")), "revoke the token of every N-th API use, 0 never (MOCK_MIA_REVOKE_EVERY)")
-	fs.StringVar(&c.sinkAddr, "sink-addr", env("MOCK_SINK_ADDR", ""), "listen address of a sink that answers 200 to every request and checks nothing (the fast server of load baselines, e.g. finauth load --profile none); empty (the default) disables it (MOCK_SINK_ADDR)")
-	fs.StringVar(&c.revolutAddr, "revolut-addr", env("MOCK_REVOLUT_ADDR", ""), "Revolut Open Banking mock listen address (TLS, client certificates), e.g. :8085; empty (the default) disables it (MOCK_REVOLUT_ADDR)")
-	fs.StringVar(&c.revolutKeys, "revolut-keys", env("MOCK_REVOLUT_KEYS", ""), "the application's public signing key(s) (PS256): PEM, certificate, JWK or JWKS file (MOCK_REVOLUT_KEYS)")
-	fs.StringVar(&c.revolutKID, "revolut-kid", env("MOCK_REVOLUT_KID", ""), "key ID of a single key without one (MOCK_REVOLUT_KID)")
-	fs.StringVar(&c.revolutClient, "revolut-client-id", env("MOCK_REVOLUT_CLIENT_ID", "finauth-test-client"), "the registered application (MOCK_REVOLUT_CLIENT_ID)")
-	fs.StringVar(&c.revolutTAN, "revolut-tan", env("MOCK_REVOLUT_TAN", "app.example"), "the tan every x-jws-signature must carry (MOCK_REVOLUT_TAN)")
-	fs.StringVar(&c.revolutRedirect, "revolut-redirect-uri", env("MOCK_REVOLUT_REDIRECT_URI", "https://app.example/callback"), "the registered redirect URI(s), comma-separated (MOCK_REVOLUT_REDIRECT_URI)")
-	fs.StringVar(&c.revolutPKIDir, "revolut-pki-dir", env("MOCK_REVOLUT_PKI_DIR", ""), "directory where the Revolut mock writes the test CA (ca.pem) and a transport certificate and key for clients (transport.pem, transport.key), made anew at each start; required with --revolut-addr (MOCK_REVOLUT_PKI_DIR)")
+	c.pismoFlags(fs, v)
+	c.soldoFlags(fs, v)
+	c.miaFlags(fs, v)
+	c.revolutFlags(fs, v)
+	fs.StringVar(&c.sinkAddr, "sink-addr", v.env("MOCK_SINK_ADDR", ""), "listen address of a sink that answers 200 to every request and checks nothing (the fast server of load baselines, e.g. finauth load --profile none); empty (the default) disables it (MOCK_SINK_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, nil, 0, false
 		}
 		return c, nil, 2, false
 	}
+	return c, append(v.bad, c.check()...), 0, true
+}
+
+// vars reads the MOCK_* variables that are the flags' defaults, collecting malformed ones.
+type vars struct {
+	lookup func(string) (string, bool)
+	bad    []string
+}
+
+func (v *vars) env(name, def string) string {
+	if s, ok := v.lookup(name); ok && s != "" {
+		return s
+	}
+	return def
+}
+
+func (v *vars) dur(name, def string) time.Duration {
+	s := v.env(name, def)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		v.bad = append(v.bad, fmt.Sprintf("%s=%q is not a duration (e.g. 30s, 1h)", name, s))
+	}
+	return d
+}
+
+func (v *vars) num(name, def string) float64 {
+	s := v.env(name, def)
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		v.bad = append(v.bad, fmt.Sprintf("%s=%q is not a number", name, s))
+	}
+	return f
+}
+
+// pismoFlags registers the Pismo mock's flags (and --latency, which only it honours).
+func (c *config) pismoFlags(fs *flag.FlagSet, v *vars) {
+	fs.StringVar(&c.pismoAddr, "pismo-addr", v.env("MOCK_PISMO_ADDR", ":8081"), "Pismo mock listen address; empty disables it (MOCK_PISMO_ADDR)")
+	fs.StringVar(&c.pismoKeys, "pismo-keys", v.env("MOCK_PISMO_KEYS", ""), "registered public key(s): PEM, certificate, JWK or JWKS file (MOCK_PISMO_KEYS)")
+	fs.StringVar(&c.pismoIssuer, "pismo-issuer", v.env("MOCK_PISMO_ISSUER", "finauth-test@tenant"), "expected iss (MOCK_PISMO_ISSUER)")
+	fs.StringVar(&c.pismoSubject, "pismo-subject", v.env("MOCK_PISMO_SUBJECT", "finauth-test@tenant"), "expected sub (MOCK_PISMO_SUBJECT)")
+	fs.StringVar(&c.pismoAudience, "pismo-audience", v.env("MOCK_PISMO_AUDIENCE", "https://sandbox.pismolabs.io"), "expected aud (MOCK_PISMO_AUDIENCE)")
+	fs.StringVar(&c.pismoTenant, "pismo-tenant", v.env("MOCK_PISMO_TENANT", "test-tenant"), "expected tenant_id (MOCK_PISMO_TENANT)")
+	fs.StringVar(&c.pismoGroup, "pismo-group", v.env("MOCK_PISMO_GROUP", "pismo-v2:test:rw"), "expected pismo.group (MOCK_PISMO_GROUP)")
+	fs.StringVar(&c.pismoShape, "pismo-shape", v.env("MOCK_PISMO_SHAPE", "access-token-201"), `token answer: "access-token-201" (201, access_token, expires_in a string: what public clients accept), "documented" (the same with 200, as Pismo's docs show) or "created" (201, token, expires_in a number) (MOCK_PISMO_SHAPE)`)
+	fs.DurationVar(&c.pismoLifetime, "pismo-token-lifetime", v.dur("MOCK_PISMO_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_PISMO_TOKEN_LIFETIME)")
+	fs.Float64Var(&c.pismoFailRate, "pismo-fail-rate", v.num("MOCK_PISMO_FAIL_RATE", "0"), "fraction of token requests to fail, spread evenly (MOCK_PISMO_FAIL_RATE)")
+	fs.IntVar(&c.pismoFailStatus, "pismo-fail-status", int(v.num("MOCK_PISMO_FAIL_STATUS", "503")), "status of failed token requests (MOCK_PISMO_FAIL_STATUS)")
+	fs.DurationVar(&c.pismoRetryAfter, "pismo-retry-after", v.dur("MOCK_PISMO_RETRY_AFTER", "0s"), "Retry-After of failed token requests (MOCK_PISMO_RETRY_AFTER)")
+	fs.DurationVar(&c.latency, "latency", v.dur("MOCK_LATENCY", "0s"), "added latency of every Pismo answer (MOCK_LATENCY)")
+}
+
+// soldoFlags registers the Soldo mock's flags.
+func (c *config) soldoFlags(fs *flag.FlagSet, v *vars) {
+	fs.StringVar(&c.soldoAddr, "soldo-addr", v.env("MOCK_SOLDO_ADDR", ":8082"), "Soldo mock listen address; empty disables it (MOCK_SOLDO_ADDR)")
+	fs.StringVar(&c.soldoKeys, "soldo-keys", v.env("MOCK_SOLDO_KEYS", ""), "registered public key(s) of the member (MOCK_SOLDO_KEYS)")
+	fs.StringVar(&c.soldoMember, "soldo-member", v.env("MOCK_SOLDO_MEMBER", "m:test:1"), "member ID, mid (MOCK_SOLDO_MEMBER)")
+	fs.StringVar(&c.soldoKID, "soldo-kid", v.env("MOCK_SOLDO_KID", ""), "key ID of a single key without one; default its kid or RFC 7638 thumbprint (MOCK_SOLDO_KID)")
+	fs.BoolVar(&c.soldoReplay, "soldo-replay-protection", v.env("MOCK_SOLDO_REPLAY_PROTECTION", "") == "true", "refuse a signature seen before (MOCK_SOLDO_REPLAY_PROTECTION)")
+}
+
+// miaFlags registers the Mia-Platform mock's flags.
+func (c *config) miaFlags(fs *flag.FlagSet, v *vars) {
+	fs.StringVar(&c.miaAddr, "mia-addr", v.env("MOCK_MIA_ADDR", ""), "Mia-Platform client-credentials mock listen address, e.g. :8083; empty (the default) disables it (MOCK_MIA_ADDR)")
+	fs.StringVar(&c.miaKeys, "mia-keys", v.env("MOCK_MIA_KEYS", ""), "the client's public key(s) to register: PEM, certificate, JWK or JWKS file (MOCK_MIA_KEYS)")
+	fs.StringVar(&c.miaKID, "mia-kid", v.env("MOCK_MIA_KID", ""), "key ID of a single key without one (MOCK_MIA_KID)")
+	fs.StringVar(&c.miaClient, "mia-client-id", v.env("MOCK_MIA_CLIENT_ID", "finauth-test-client"), "the registered client ID (MOCK_MIA_CLIENT_ID)")
+	fs.StringVar(&c.miaIssuer, "mia-issuer", v.env("MOCK_MIA_ISSUER", "https://mia.example/issuer"), "the aud every client assertion must carry (MOCK_MIA_ISSUER)")
+	fs.DurationVar(&c.miaLifetime, "mia-token-lifetime", v.dur("MOCK_MIA_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_MIA_TOKEN_LIFETIME)")
+	fs.IntVar(&c.miaRevokeEvery, "mia-revoke-every", int(v.num("MOCK_MIA_REVOKE_EVERY", "0")), "revoke the token of every N-th API use, 0 never (MOCK_MIA_REVOKE_EVERY)")
+}
+
+// revolutFlags registers the Revolut mock's flags.
+func (c *config) revolutFlags(fs *flag.FlagSet, v *vars) {
+	fs.StringVar(&c.revolutAddr, "revolut-addr", v.env("MOCK_REVOLUT_ADDR", ""), "Revolut Open Banking mock listen address (TLS, client certificates), e.g. :8085; empty (the default) disables it (MOCK_REVOLUT_ADDR)")
+	fs.StringVar(&c.revolutKeys, "revolut-keys", v.env("MOCK_REVOLUT_KEYS", ""), "the application's public signing key(s) (PS256): PEM, certificate, JWK or JWKS file (MOCK_REVOLUT_KEYS)")
+	fs.StringVar(&c.revolutKID, "revolut-kid", v.env("MOCK_REVOLUT_KID", ""), "key ID of a single key without one (MOCK_REVOLUT_KID)")
+	fs.StringVar(&c.revolutClient, "revolut-client-id", v.env("MOCK_REVOLUT_CLIENT_ID", "finauth-test-client"), "the registered application (MOCK_REVOLUT_CLIENT_ID)")
+	fs.StringVar(&c.revolutTAN, "revolut-tan", v.env("MOCK_REVOLUT_TAN", "app.example"), "the tan every x-jws-signature must carry (MOCK_REVOLUT_TAN)")
+	fs.StringVar(&c.revolutRedirect, "revolut-redirect-uri", v.env("MOCK_REVOLUT_REDIRECT_URI", "https://app.example/callback"), "the registered redirect URI(s), comma-separated (MOCK_REVOLUT_REDIRECT_URI)")
+	fs.StringVar(&c.revolutPKIDir, "revolut-pki-dir", v.env("MOCK_REVOLUT_PKI_DIR", ""), "directory where the Revolut mock writes the test CA (ca.pem) and a transport certificate and key for clients (transport.pem, transport.key), made anew at each start; required with --revolut-addr (MOCK_REVOLUT_PKI_DIR)")
+}
+
+// check reports the flag values that cannot work.
+func (c config) check() (bad []string) {
 	if c.pismoLifetime <= 0 {
 		bad = append(bad, "--pismo-token-lifetime must be positive")
 	}
@@ -185,7 +220,7 @@ func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, b
 	if c.miaRevokeEvery < 0 {
 		bad = append(bad, "--mia-revoke-every must be 0 or more")
 	}
-	return c, bad, 0, true
+	return bad
 }
 
 // mock is one enabled mock, ready to listen (over TLS when tls is set).

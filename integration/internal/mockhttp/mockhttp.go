@@ -5,6 +5,7 @@ package mockhttp
 import (
 	"crypto/tls"
 	"encoding/json"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -59,15 +60,31 @@ func (r *Rejections) Refuse(w http.ResponseWriter, status int, reason, message s
 func (r *Rejections) Counts() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string]int, len(r.counts))
-	for k, v := range r.counts {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(r.counts)
 }
 
-// Loopback serves h on a loopback port for tests (httptest).
-func Loopback(h http.Handler) *httptest.Server { return httptest.NewServer(h) }
+// Served is a mock on a loopback port, as every mock package's Server embeds it: the
+// httptest server (URL, Client, Close) and the URL of the mock's token endpoint.
+type Served struct {
+	*httptest.Server
+	tokenPath string
+}
+
+// Serve starts h on a loopback port, over TLS with tc when tc is not nil; tokenPath is the
+// path of its token endpoint ("" for a mock without one).
+func Serve(h http.Handler, tokenPath string, tc *tls.Config) Served {
+	srv := httptest.NewUnstartedServer(h)
+	if tc == nil {
+		srv.Start()
+	} else {
+		srv.TLS = tc
+		srv.StartTLS()
+	}
+	return Served{Server: srv, tokenPath: tokenPath}
+}
+
+// TokenURL is the token endpoint's URL.
+func (s Served) TokenURL() string { return s.URL + s.tokenPath }
 
 // ListenTLS is Listen over TLS with tc (plain HTTP when tc is nil).
 func ListenTLS(addr string, h http.Handler, tc *tls.Config) (*http.Server, net.Addr, error) {
