@@ -2,11 +2,13 @@ package redact
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSecret_RedactsEverywhereButConversion(t *testing.T) {
@@ -53,5 +55,63 @@ func TestURL(t *testing.T) {
 				t.Errorf("%q: %q, want %q", in, got, want)
 			}
 		})
+	}
+}
+
+// One redactor for the module: a URL net/url cannot read (where the transport, the client and
+// the Redis store each used to say something else) keeps no password either.
+func TestURL_UnparsableURLsKeepNoPassword(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"redis://:hunter2@localhost:bad/0":   "redis://:***@localhost:bad/0",
+		"redis://svc:hunter2@[::1/0":         "redis://svc:***@[::1/0",
+		"https://svc:hun%zzter2@host/x":      "https://svc:***@host/x",
+		"https://svc:hunter 2@host/x@y":      "https://svc:***@host/x@y",
+		"redis://hunter2@host:bad port/0":    "redis://***@host:bad port/0",
+		"svc:hunter2@localhost:6379":         "svc:***@localhost:6379",
+		"https://host/a@b?c=d@e":             "https://host/a@b?c=d@e",
+		"http://svc:hunter2@host:8080/token": "http://svc:***@host:8080/token",
+	} {
+		if got := URL(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Value walks the module's own structs and never into another package's: those show their
+// type only, since nothing says what they hold (a *tls.Config holds private keys).
+func TestValue_ForeignStructsShowTheirTypeOnly(t *testing.T) {
+	t.Parallel()
+	type inner struct{ URL string }
+	type cfg struct {
+		URL     string
+		Key     []byte `finauth:"secret"`
+		TLS     *tls.Config
+		Certs   []tls.Certificate
+		Any     any
+		Inner   inner
+		Headers map[string][]string
+		Secret  Secret
+		Empty   *tls.Config
+		When    time.Duration
+	}
+	c := cfg{URL: "https://u:hunter2@h/", Key: []byte("hunter2-key"), TLS: &tls.Config{ServerName: "hunter2-sni"},
+		Certs: []tls.Certificate{{}}, Any: struct{ P string }{"hunter2-any"}, Inner: inner{"https://u:hunter2@i/"},
+		Headers: map[string][]string{"Authorization": {"Bearer hunter2"}, "Accept": {"*/*"}}, Secret: "hunter2-secret", When: time.Second}
+	j, err := JSON(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("m", "c", LogValue(c))
+	for _, out := range []string{fmt.Sprintf("%+v", Value(c)), fmt.Sprintf("%#v", Value(c)), string(j), buf.String()} {
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("a secret shows: %s", out)
+		}
+		for _, want := range []string{"(*tls.Config)", "(1 × tls.Certificate)", "u:***@h", "*/*", "1s"} {
+			if !strings.Contains(out, want) && !strings.Contains(out, "1000000000") {
+				t.Errorf("%s does not show %q", out, want)
+			}
+		}
 	}
 }

@@ -49,7 +49,7 @@ func byHand(raw string) string {
 	}
 	userinfo := raw[start : start+at]
 	hidden := "***"
-	if user, _, ok := strings.Cut(userinfo, ":"); ok && user != "" {
+	if user, _, ok := strings.Cut(userinfo, ":"); ok {
 		hidden = user + ":***"
 	}
 	return raw[:start] + hidden + raw[start+at:]
