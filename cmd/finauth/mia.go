@@ -76,23 +76,9 @@ func (p miaCLI) connect(a *app, f *flags, n *network) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, tokenClient, err := n.base()
-	if err != nil {
-		return nil, err
-	}
-	store, closeStore, err := a.tokenStore()
-	if err != nil {
-		return nil, err
-	}
-	t, err := clientcredentials.NewTransport(cfg, clientcredentials.WithBaseTransport(base), clientcredentials.WithTokenHTTPClient(tokenClient), clientcredentials.WithTokenStore(store))
-	if err != nil {
-		closeStore()
-		return nil, err
-	}
-	return &session{rt: t, origins: t.Origins(), variable: "MIA_API_URL",
-		prepare:   func(req *http.Request) *http.Request { return req },
-		exchanges: func() uint64 { return t.Stats().Fetches }, replays: t.Replays,
-		close: func() { t.Close(); closeStore() }}, nil
+	return bearerSession(a, n, "MIA_API_URL", "", func(base http.RoundTripper, tokenClient *http.Client, store tokencache.Store) (bearerTransport, error) {
+		return clientcredentials.NewTransport(cfg, clientcredentials.WithBaseTransport(base), clientcredentials.WithTokenHTTPClient(tokenClient), clientcredentials.WithTokenStore(store))
+	})
 }
 
 // miaDemo is the Mia-Platform leg's section of demo --json.

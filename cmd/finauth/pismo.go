@@ -138,31 +138,22 @@ func (p pismoCLI) connect(a *app, f *flags, n *network) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, tokenClient, err := n.base()
+	s, err := bearerSession(a, n, "PISMO_API_URL", "the token URL's origin", func(base http.RoundTripper, tokenClient *http.Client, store tokencache.Store) (bearerTransport, error) {
+		return pismo.NewTransport(cfg, pismo.WithBaseTransport(base), pismo.WithTokenHTTPClient(tokenClient), pismo.WithTokenStore(store))
+	})
 	if err != nil {
 		return nil, err
 	}
-	store, closeStore, err := a.tokenStore()
-	if err != nil {
-		return nil, err
+	s.prepare = func(req *http.Request) *http.Request {
+		switch acct.Kind {
+		case pismo.AccountToken:
+			return req.WithContext(pismo.WithAccount(req.Context(), acct.ID))
+		case pismo.ExternalAccountToken:
+			return req.WithContext(pismo.WithExternalAccount(req.Context(), acct.ID))
+		}
+		return req
 	}
-	t, err := pismo.NewTransport(cfg, pismo.WithBaseTransport(base), pismo.WithTokenHTTPClient(tokenClient), pismo.WithTokenStore(store))
-	if err != nil {
-		closeStore()
-		return nil, err
-	}
-	return &session{rt: t, origins: t.Origins(), variable: "PISMO_API_URL", def: "the token URL's origin",
-		prepare: func(req *http.Request) *http.Request {
-			switch acct.Kind {
-			case pismo.AccountToken:
-				return req.WithContext(pismo.WithAccount(req.Context(), acct.ID))
-			case pismo.ExternalAccountToken:
-				return req.WithContext(pismo.WithExternalAccount(req.Context(), acct.ID))
-			}
-			return req
-		},
-		exchanges: func() uint64 { return t.Stats().Fetches }, replays: t.Replays,
-		close: func() { t.Close(); closeStore() }}, nil
+	return s, nil
 }
 
 // pismoDemo is the Pismo leg's section of demo --json.

@@ -71,6 +71,37 @@ type session struct {
 	close              func()
 }
 
+// bearerTransport is what a bearer-token provider's Transport has.
+type bearerTransport interface {
+	http.RoundTripper
+	Close() error
+	Stats() tokencache.Stats
+	Replays() uint64
+	Origins() *transport.Origins
+}
+
+// bearerSession is the session of a bearer-token provider whose transport build makes over
+// the network's base transport and token client and the shared token store; variable (with
+// its default def) configures its origins.
+func bearerSession(a *app, n *network, variable, def string, build func(base http.RoundTripper, tokenClient *http.Client, store tokencache.Store) (bearerTransport, error)) (*session, error) {
+	base, tokenClient, err := n.base()
+	if err != nil {
+		return nil, err
+	}
+	store, closeStore, err := a.tokenStore()
+	if err != nil {
+		return nil, err
+	}
+	t, err := build(base, tokenClient, store)
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
+	return &session{rt: t, origins: t.Origins(), variable: variable, def: def,
+		exchanges: func() uint64 { return t.Stats().Fetches }, replays: t.Replays,
+		close: func() { t.Close(); closeStore() }}, nil
+}
+
 // providers are the CLI's providers, in the order help lists them.
 var providers = []provider{pismoCLI{}, soldoCLI{}, miaCLI{}, revolutCLI{}, noneCLI{}}
 
