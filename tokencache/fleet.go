@@ -2,6 +2,8 @@ package tokencache
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"time"
 )
@@ -24,10 +26,62 @@ type FleetStore interface {
 }
 
 // Scoper is a Store shared by several token issuers (tenants, providers): Scope returns the
-// Store for one of them, whose keys cannot meet another identity's. The providers' transports
-// scope a Scoper they are given with their configuration's identity.
+// Store for one of them, whose keys cannot meet another identity's.
 type Scoper interface {
 	Scope(identity string) Store
+}
+
+// Scope returns the Store of identity (a token issuer and client): s.Scope(identity) when s
+// is a Scoper, and otherwise s wrapped so that every key it is given carries the identity
+// (Load, Save and Delete; Lock and Await when s is a FleetStore, which the result then is
+// too), whatever s's type: a MemoryStore, or a wrapper of yours around a redisstore.Store.
+// Keys of two identities never meet. The providers' transports scope every store they are
+// given with their configuration's identity.
+func Scope(s Store, identity string) Store {
+	if s == nil {
+		return nil
+	}
+	if sc, ok := s.(Scoper); ok {
+		return sc.Scope(identity)
+	}
+	sum := sha256.Sum256([]byte(identity))
+	sc := scoped{s: s, prefix: hex.EncodeToString(sum[:12]) + ":"}
+	if fs, ok := s.(FleetStore); ok {
+		return scopedFleet{scoped: sc, fs: fs}
+	}
+	return sc
+}
+
+// scoped is a Store whose keys carry an identity's prefix.
+type scoped struct {
+	s      Store
+	prefix string
+}
+
+func (s scoped) Load(ctx context.Context, key string) (Token, bool, error) {
+	return s.s.Load(ctx, s.prefix+key)
+}
+
+func (s scoped) Save(ctx context.Context, key string, tok Token) error {
+	return s.s.Save(ctx, s.prefix+key, tok)
+}
+
+func (s scoped) Delete(ctx context.Context, key, rejected string) error {
+	return s.s.Delete(ctx, s.prefix+key, rejected)
+}
+
+// scopedFleet is a FleetStore whose keys carry an identity's prefix.
+type scopedFleet struct {
+	scoped
+	fs FleetStore
+}
+
+func (s scopedFleet) Lock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	return s.fs.Lock(ctx, s.prefix+key, ttl)
+}
+
+func (s scopedFleet) Await(ctx context.Context, key string) error {
+	return s.fs.Await(ctx, s.prefix+key)
 }
 
 // reloadInterval is the least time between two Reload reads of one key from the Store.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -173,5 +174,64 @@ func TestCache_ReloadAdoptsANewerStoredToken(t *testing.T) {
 	mustToken(t, noStore, "k")
 	if _, ok := noStore.Reload(ctx, "k", "x"); ok {
 		t.Fatal("Reload without a store")
+	}
+}
+
+// keyLog is a FleetStore that only records the keys of every call.
+type keyLog struct{ keys []string }
+
+func (k *keyLog) Load(_ context.Context, key string) (tokencache.Token, bool, error) {
+	k.keys = append(k.keys, "load "+key)
+	return tokencache.Token{}, false, nil
+}
+func (k *keyLog) Save(_ context.Context, key string, _ tokencache.Token) error {
+	k.keys = append(k.keys, "save "+key)
+	return nil
+}
+func (k *keyLog) Delete(_ context.Context, key, _ string) error {
+	k.keys = append(k.keys, "delete "+key)
+	return nil
+}
+func (k *keyLog) Lock(_ context.Context, key string, _ time.Duration) (func(), bool, error) {
+	k.keys = append(k.keys, "lock "+key)
+	return func() {}, true, nil
+}
+func (k *keyLog) Await(_ context.Context, key string) error {
+	k.keys = append(k.keys, "await "+key)
+	return nil
+}
+
+// Scope puts the identity into every key of every call of a store that cannot scope itself,
+// and keeps it a FleetStore when it was one.
+func TestScope_EveryCallOfAnUnscopedStoreCarriesTheIdentity(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	log := &keyLog{}
+	a, b := tokencache.Scope(log, "issuer-a"), tokencache.Scope(log, "issuer-b")
+	for _, s := range []tokencache.Store{a, b} {
+		fs, ok := s.(tokencache.FleetStore)
+		if !ok {
+			t.Fatal("a FleetStore scoped is no longer a FleetStore")
+		}
+		s.Load(ctx, "k")
+		s.Save(ctx, "k", tokencache.Token{})
+		s.Delete(ctx, "k", "v")
+		fs.Lock(ctx, "k", time.Second)
+		fs.Await(ctx, "k")
+	}
+	if len(log.keys) != 10 {
+		t.Fatalf("%q", log.keys)
+	}
+	for i := range 5 {
+		ka, kb := log.keys[i], log.keys[i+5]
+		if ka == kb || strings.HasSuffix(ka, " k") || !strings.HasSuffix(ka, ":k") {
+			t.Errorf("call %d: %q and %q", i, ka, kb)
+		}
+	}
+	if _, ok := tokencache.Scope(struct{ tokencache.Store }{log}, "x").(tokencache.FleetStore); ok {
+		t.Error("a plain Store scoped became a FleetStore")
+	}
+	if tokencache.Scope(nil, "x") != nil {
+		t.Error("no store scoped is a store")
 	}
 }

@@ -20,7 +20,7 @@ type Options struct {
 	// RefreshInterval is transport.Bearer's.
 	RefreshInterval time.Duration
 	// Store shares tokens beyond this process (tokencache/redisstore); it replaces
-	// Cache.Store when set. A store that is a tokencache.Scoper is scoped to Identity.
+	// Cache.Store when set. Either is scoped to Identity (tokencache.Scope), whatever its type.
 	Store tokencache.Store
 	// Identity names the token issuer and client (the provider sets it from its
 	// configuration), so that a shared store keeps different clients' tokens apart.
@@ -71,9 +71,7 @@ func New(fetch tokencache.FetchFunc, keyFunc transport.KeyFunc, origins *transpo
 	if o.Store != nil {
 		co.Store = o.Store
 	}
-	if sc, ok := co.Store.(tokencache.Scoper); ok {
-		co.Store = sc.Scope(o.Identity)
-	}
+	co.Store = tokencache.Scope(co.Store, o.Identity)
 	cache := tokencache.New(fetch, co)
 	return &Transport{
 		cache:    cache,
