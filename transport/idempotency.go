@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"runtime"
+	"strings"
 	"sync"
 	"weak"
 )
@@ -22,11 +24,18 @@ const DefaultIdempotencyHeader = "X-Idempotency-Key"
 //     go-retryablehttp's RoundTripper, net/http's own retries) send the request Idempotency
 //     passed on, key included;
 //   - a redirect that http.Client follows takes the key of the request it answers;
-//   - the same *http.Request sent again through this transport (a retry loop above it) gets
-//     the same key, remembered for as long as the request is reachable.
+//   - the same request sent again through this transport (a retry loop above it, after a
+//     timeout or an error) gets the same key, remembered for as long as the request is
+//     reachable, whatever the http.Client does to it on the way: a client with a Timeout,
+//     or a URL with userinfo, hands the transport a new copy of the request on every Do, so
+//     a request is known by its URL (the *url.URL), which every such copy shares, as do the
+//     copies Request.WithContext makes. Give every logical request its own URL
+//     (http.NewRequest and Request.Clone do); two that share one *url.URL are one to this
+//     transport, and the second is not made.
 //
-// A key the caller set (the header, or [WithIdempotencyKey] on the context) is kept. The
-// caller's request is never changed. Safe for concurrent use.
+// A key the caller set (the header under any case, or [WithIdempotencyKey] on the context)
+// is kept, and sent once under the canonical name. The caller's request is never changed.
+// Safe for concurrent use.
 type Idempotency struct {
 	// Base sends the requests; nil means http.DefaultTransport.
 	Base http.RoundTripper
@@ -70,13 +79,36 @@ func (t *Idempotency) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.Applies != nil {
 		applies = t.Applies(req)
 	}
-	if !applies || req.Header.Get(header) != "" {
-		return base.RoundTrip(req)
+	if !applies || req.URL == nil {
+		return base.RoundTrip(req) // no URL: the base says what is wrong
 	}
-	key := t.keyFor(req, header)
+	canonical := http.CanonicalHeaderKey(header)
+	key, name := callersKey(req.Header, canonical)
+	if name == canonical {
+		return base.RoundTrip(req) // the caller's key, as it should go
+	}
 	out := copyRequest(req)
-	out.Header[http.CanonicalHeaderKey(header)] = []string{key}
+	if name != "" {
+		delete(out.Header, name) // sent once, under the canonical name
+	} else {
+		key = t.keyFor(req, header)
+	}
+	out.Header[canonical] = []string{key}
 	return base.RoundTrip(out)
+}
+
+// callersKey finds a key the caller set under the header's name in any case, and the name
+// it is under ("" when there is none).
+func callersKey(h http.Header, canonical string) (key, name string) {
+	if v := h[canonical]; len(v) > 0 && v[0] != "" {
+		return v[0], canonical
+	}
+	for k, v := range h {
+		if len(v) > 0 && v[0] != "" && strings.EqualFold(k, canonical) {
+			return v[0], k
+		}
+	}
+	return "", ""
 }
 
 // keyFor finds the logical request's key: the context's, the redirected request's, the one
@@ -98,30 +130,30 @@ func (t *Idempotency) keyFor(req *http.Request, header string) string {
 	})
 }
 
-// keyMemo remembers the key of each request while the request is reachable: an entry
-// is removed when its request is garbage collected.
+// keyMemo remembers the key of each request, known by its URL, while the URL is reachable:
+// an entry is removed when its URL is garbage collected.
 type keyMemo struct {
 	mu sync.Mutex
-	m  map[weak.Pointer[http.Request]]string
+	m  map[weak.Pointer[url.URL]]string
 }
 
 func (k *keyMemo) get(req *http.Request, make func() string) string {
-	wp := weak.Make(req)
+	wp := weak.Make(req.URL)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if key, ok := k.m[wp]; ok {
 		return key
 	}
 	if k.m == nil {
-		k.m = map[weak.Pointer[http.Request]]string{}
+		k.m = map[weak.Pointer[url.URL]]string{}
 	}
 	key := make()
 	k.m[wp] = key
-	runtime.AddCleanup(req, k.forget, wp)
+	runtime.AddCleanup(req.URL, k.forget, wp)
 	return key
 }
 
-func (k *keyMemo) forget(wp weak.Pointer[http.Request]) {
+func (k *keyMemo) forget(wp weak.Pointer[url.URL]) {
 	k.mu.Lock()
 	delete(k.m, wp)
 	k.mu.Unlock()

@@ -149,3 +149,85 @@ func TestIdempotency_KeptAcrossRedirectsReplaysAndRetries(t *testing.T) {
 		}
 	})
 }
+
+// The same request sent again through an http.Client keeps its key whatever the client's
+// settings: a Timeout (net/http sends a copy of the request on every Do when a deadline is
+// set), userinfo in the URL (a copy with its own header), redirects and a CheckRedirect of
+// the caller's. The case that pays twice: a POST that timed out (the server may have made
+// the payment) retried with the same request.
+func TestIdempotency_TheSameRequestKeepsItsKeyWhateverTheClient(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := newKeyServer(t, func(w http.ResponseWriter, r *http.Request, n int) bool {
+		switch {
+		case r.URL.Path == "/slow" && n == 1:
+			<-release // the first attempt outlives the client's Timeout
+		case strings.HasPrefix(r.URL.Path, "/redirect"):
+			http.Redirect(w, r, "/landed"+r.URL.Path, http.StatusTemporaryRedirect)
+			return true
+		}
+		return false
+	})
+	t.Cleanup(func() { close(release) })
+	u := srv.URL
+	withUser := strings.Replace(u, "http://", "http://svc:pw@", 1)
+	for _, c := range []struct {
+		name, url string
+		hc        *http.Client
+	}{
+		{"timeout, retried after it expired", u + "/slow", &http.Client{Timeout: 300 * time.Millisecond}},
+		{"timeout", u + "/timeout", &http.Client{Timeout: 5 * time.Second}},
+		{"userinfo", withUser + "/userinfo", &http.Client{}},
+		{"userinfo and timeout", withUser + "/both", &http.Client{Timeout: 5 * time.Second}},
+		{"redirect, CheckRedirect and timeout", u + "/redirect/x", &http.Client{Timeout: 5 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.hc.Transport = &transport.Idempotency{Base: srv.Client().Transport}
+			req, _ := http.NewRequest(http.MethodPost, c.url, strings.NewReader(`{"amount":"100.00"}`))
+			for range 2 {
+				if resp, err := c.hc.Do(req); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				req.Body, _ = req.GetBody()
+			}
+			path := req.URL.Path
+			k := srv.seen(path)
+			if strings.HasPrefix(path, "/redirect") {
+				k = append(k, srv.seen("/landed"+path)...)
+			}
+			if len(k) < 2 || k[0] == "" {
+				t.Fatalf("keys %q", k)
+			}
+			for _, key := range k {
+				if key != k[0] {
+					t.Fatalf("one request went out under several keys: %q", k)
+				}
+			}
+		})
+	}
+}
+
+// A key the caller set under a header name that is not canonical is found, and sent once,
+// canonical: never two keys.
+func TestIdempotency_ACallersKeyUnderAnyCaseIsSentOnce(t *testing.T) {
+	t.Parallel()
+	var got atomic.Pointer[http.Header]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Clone()
+		got.Store(&h)
+	}))
+	t.Cleanup(srv.Close)
+	rt := &transport.Idempotency{Base: srv.Client().Transport}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/payments", strings.NewReader(`{}`))
+	req.Header["x-idempotency-key"] = []string{"callers-own"}
+	post(t, rt, req)
+	h := *got.Load()
+	if v := h.Values("X-Idempotency-Key"); len(v) != 1 || v[0] != "callers-own" {
+		t.Fatalf("sent %q", v)
+	}
+	if len(req.Header) != 1 || req.Header["x-idempotency-key"][0] != "callers-own" {
+		t.Fatalf("the caller's request was changed: %v", req.Header)
+	}
+}

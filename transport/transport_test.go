@@ -96,12 +96,17 @@ func TestRoundTrippers_ARequestWithoutURLIsAnError(t *testing.T) {
 	t.Parallel()
 	origins := mustOrigins(t, "https://api.example.com")
 	for name, rt := range map[string]http.RoundTripper{
-		"bearer":  &transport.Bearer{Tokens: &tokens{}, Origins: origins},
-		"signing": &transport.Signing{Sign: func(*http.Request, io.Reader) (string, error) { return "x", nil }, Origins: origins},
+		"bearer":      &transport.Bearer{Tokens: &tokens{}, Origins: origins},
+		"signing":     &transport.Signing{Sign: func(*http.Request, io.Reader) (string, error) { return "x", nil }, Origins: origins},
+		"idempotency": &transport.Idempotency{Base: &transport.Bearer{Tokens: &tokens{}, Origins: origins}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := &countingBody{Reader: strings.NewReader("x")}
-			if _, err := rt.RoundTrip(&http.Request{Method: "GET", Body: body}); err == nil || body.closes.Load() != 1 {
+			method := "GET"
+			if name == "idempotency" {
+				method = "POST" // the method it gives a key to
+			}
+			if _, err := rt.RoundTrip(&http.Request{Method: method, Body: body}); err == nil || body.closes.Load() != 1 {
 				t.Fatalf("err %v, body closed %d times", err, body.closes.Load())
 			}
 		})
