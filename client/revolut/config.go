@@ -194,7 +194,7 @@ func (c Config) check(p *config.Problems) {
 	}
 	if c.RedirectURI != "" {
 		if u, err := url.Parse(c.RedirectURI); err != nil || u.Scheme == "" || u.Host == "" {
-			p.Add("RedirectURI", "REVOLUT_REDIRECT_URI", "%q is not an absolute URL (one of the redirect URIs registered for the application)", c.RedirectURI)
+			p.Add("RedirectURI", "REVOLUT_REDIRECT_URI", "%q is not an absolute URL (one of the redirect URIs registered for the application)", redact.URL(c.RedirectURI))
 		}
 	}
 	if strings.Contains(c.TAN, "/") || strings.Contains(c.TAN, ":") {

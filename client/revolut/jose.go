@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/client/internal/config"
+	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/tokencache"
 )
@@ -123,7 +124,7 @@ func (s *Signer) AuthorizationURL(consentID, scope, state string) (string, error
 	}
 	u, err := url.Parse(s.cfg.AuthURL)
 	if err != nil {
-		return "", config.Problemf(provider, "AuthURL", "REVOLUT_AUTH_URL", "%v", err)
+		return "", config.Problemf(provider, "AuthURL", "REVOLUT_AUTH_URL", "%s does not parse: %s", redact.URL(s.cfg.AuthURL), redact.URLError(s.cfg.AuthURL, err))
 	}
 	ro, err := s.RequestObject(consentID, scope, state)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/finauth/finauth/internal/redact"
 )
 
 // mint prints the signed JWT a provider's token request sends (or its request object).
@@ -81,7 +83,7 @@ func (a *app) sign(args []string) error {
 	}
 	req, err := http.NewRequest(strings.ToUpper(*method), pos[0], nil)
 	if err != nil {
-		return usagef("URL: %v", err)
+		return usagef("URL: %s", redact.URLError(pos[0], err))
 	}
 	auth, err := p.sign(a, f, req, body)
 	if err != nil {

@@ -89,7 +89,7 @@ func (r *request) build(ctx context.Context, s *session, target string, body []b
 	}
 	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(*r.method), target, rd)
 	if err != nil {
-		return nil, usagef("URL: %v", err)
+		return nil, usagef("URL: %s", redact.URLError(target, err))
 	}
 	for _, h := range r.headers {
 		k, v, ok := strings.Cut(h, ":")

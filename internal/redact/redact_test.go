@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +113,18 @@ func TestValue_ForeignStructsShowTheirTypeOnly(t *testing.T) {
 			if !strings.Contains(out, want) && !strings.Contains(out, "1000000000") {
 				t.Errorf("%s does not show %q", out, want)
 			}
+		}
+	}
+}
+
+// URLError keeps the reason of a parse error and loses the URL and every quoted fragment.
+func TestURLError_KeepsTheReasonOnly(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{"https://svc:hunter2%zz@h/", "https://svc:hunter2@h:bad/", "https://svc:hunter 2@h/", "https://svc:hunter2@[::1/"} {
+		_, err := url.Parse(raw)
+		got := URLError(raw, err)
+		if strings.Contains(got, "hunter") || got == "" || strings.Contains(got, `"`) {
+			t.Errorf("%q: %q", raw, got)
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package redact
 
 import (
+	"errors"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -53,4 +55,23 @@ func byHand(raw string) string {
 		hidden = user + ":***"
 	}
 	return raw[:start] + hidden + raw[start+at:]
+}
+
+// quoted is a double-quoted fragment of an error message.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// URLError says why raw did not parse (err, from net/url or a client library built on it)
+// without quoting raw or any part of it: net/url's errors quote the whole URL, and their
+// reasons quote the offending fragment (a bad % escape, a port, a character), any of which
+// may be part of a password. What is left is the reason itself ("invalid URL escape",
+// "invalid port after host").
+func URLError(raw string, err error) string {
+	var ue *url.Error
+	msg := err.Error()
+	if errors.As(err, &ue) {
+		msg = ue.Err.Error()
+	}
+	msg = strings.ReplaceAll(msg, raw, URL(raw))
+	msg = quoted.ReplaceAllString(msg, "")
+	return strings.Join(strings.Fields(msg), " ")
 }

@@ -204,7 +204,7 @@ func New(o Options) (*Store, error) {
 	default:
 		opt, err := redis.ParseURL(o.URL)
 		if err != nil {
-			p.Add("URL", EnvURL, "URL %s: %v (use redis://[user:password@]host:port[/db] or rediss:// for TLS)", redact.URL(o.URL), err)
+			p.Add("URL", EnvURL, "URL %s does not parse: %s (use redis://[user:password@]host:port[/db] or rediss:// for TLS; special characters in the password must be %%-encoded)", redact.URL(o.URL), redact.URLError(o.URL, err))
 			break
 		}
 		opt.ContextTimeoutEnabled = true

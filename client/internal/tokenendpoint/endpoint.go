@@ -271,7 +271,7 @@ func (te *Endpoint) send(ctx context.Context, tr Request) (status int, contentTy
 	})
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, te.url, body)
 	if err != nil {
-		return 0, "", nil, fmt.Errorf("%w: %s: building the request to %s: %w", client.ErrTokenExchange, te.provider, redact.URL(te.url), err)
+		return 0, "", nil, fmt.Errorf("%w: %s: building the request to %s: %s", client.ErrTokenExchange, te.provider, redact.URL(te.url), redact.URLError(te.url, err))
 	}
 	for k, v := range tr.Header {
 		req.Header[k] = v
