@@ -48,7 +48,7 @@ func (a *app) call(args []string) error {
 	if err != nil {
 		return err
 	}
-	if req.Header.Get("Authorization") != "" {
+	if s.authorizes && req.Header.Get("Authorization") != "" {
 		fmt.Fprintln(a.stderr, "finauth: warning: your -H Authorization is replaced by the profile's credentials")
 	}
 	resp, err := (&http.Client{Transport: s.rt}).Do(req)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/pem"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -88,5 +90,33 @@ func TestCLI_HelpNamesTheProfilesVariablesOnly(t *testing.T) {
 	r := finauth(t, nil, "", "mint", "pismo", "--help")
 	if r.code != exitOK || !strings.Contains(r.stderr, "PISMO_PRIVATE_KEY_FILE") || strings.Contains(r.stderr, "SOLDO_") || strings.Contains(r.stderr, "MIA_") {
 		t.Fatalf("%+v", r)
+	}
+}
+
+// -v redacts by header semantics: cookies show their names only, Authorization and
+// Proxy-Authorization keep a known scheme only, credential headers show nothing; and the
+// warning about -H Authorization is printed only by a profile that replaces it.
+func TestCLI_VerboseShowsNoSecretOfAnyHeader(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Set-Cookie", "session=SECRET-SET-COOKIE; Path=/; HttpOnly")
+		w.Header().Set("X-Api-Key", "SECRET-ANSWER-KEY")
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	r := finauth(t, nil, "", "call", "--profile", "none", "-v",
+		"-H", "Authorization: SECRET-APIKEY", "-H", "Proxy-Authorization: Basic SECRET-PROXY", "-H", "Cookie: sid=SECRET-COOKIE; theme=dark",
+		"-H", "X-Api-Key: SECRET-KEY", "-H", "X-Auth-Token: SECRET-TOKEN", "-H", "X-Idempotency-Key: not-a-secret", srv.URL+"/x")
+	if r.code != exitOK || strings.Contains(r.stderr, "SECRET") {
+		t.Fatalf("a secret shows:\n%s", r.stderr)
+	}
+	for _, want := range []string{"> Proxy-Authorization: Basic [redacted]", "> Cookie: sid=[redacted]; theme=[redacted]", "> Authorization: [redacted]",
+		"< Set-Cookie: session=[redacted]; Path=/; HttpOnly", "> X-Idempotency-Key: not-a-secret"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("-v does not show %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "is replaced by the profile") {
+		t.Errorf("--profile none replaces nothing, yet warns:\n%s", r.stderr)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -73,7 +72,7 @@ func (a *app) tokenStore() (tokencache.Store, func(), error) {
 }
 
 // verboseTransport writes each request and response head to w, the way curl -v does, with
-// the values of Authorization redacted, and the time each took.
+// every credential redacted (redact.Header), and the time each took.
 type verboseTransport struct {
 	base http.RoundTripper
 	w    io.Writer
@@ -107,11 +106,7 @@ func writeHeaders(w io.Writer, prefix string, h http.Header) {
 	sort.Strings(names)
 	for _, k := range names {
 		for _, v := range h[k] {
-			if strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Set-Cookie") || strings.EqualFold(k, "Cookie") {
-				scheme, _, _ := strings.Cut(v, " ")
-				v = scheme + " [redacted]"
-			}
-			fmt.Fprintf(w, "%s%s: %s\n", prefix, k, v)
+			fmt.Fprintf(w, "%s%s: %s\n", prefix, k, redact.Header(k, v))
 		}
 	}
 }

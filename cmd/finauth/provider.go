@@ -66,6 +66,8 @@ type session struct {
 	variable, def string
 	// prepare gives a request what the profile's flags ask (an account, a consent).
 	prepare func(*http.Request) *http.Request
+	// authorizes: the profile sets Authorization (replacing a -H Authorization).
+	authorizes bool
 	// counters: token requests, 401 replays; nil for a profile without tokens.
 	exchanges, replays func() uint64
 	close              func()
@@ -97,7 +99,7 @@ func bearerSession(a *app, n *network, variable, def string, build func(base htt
 		closeStore()
 		return nil, err
 	}
-	return &session{rt: t, origins: t.Origins(), variable: variable, def: def,
+	return &session{rt: t, origins: t.Origins(), variable: variable, def: def, authorizes: true,
 		exchanges: func() uint64 { return t.Stats().Fetches }, replays: t.Replays,
 		close: func() { t.Close(); closeStore() }}, nil
 }

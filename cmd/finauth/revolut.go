@@ -183,7 +183,7 @@ func (p revolutCLI) connect(a *app, f *flags, n *network) (*session, error) {
 		rt = userTokenHint{base: tr, variable: tokenEnv}
 	}
 	sc := f.get("scope")
-	return &session{rt: rt, origins: tr.Origins(), variable: "REVOLUT_API_URL", def: "REVOLUT_ENV's",
+	return &session{rt: rt, origins: tr.Origins(), variable: "REVOLUT_API_URL", def: "REVOLUT_ENV's", authorizes: true,
 		prepare: func(req *http.Request) *http.Request {
 			if tokenEnv != "" {
 				req = req.WithContext(revolut.WithConsent(req.Context(), cliConsent))

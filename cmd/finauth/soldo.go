@@ -78,7 +78,7 @@ func (p soldoCLI) connect(a *app, f *flags, n *network) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &session{rt: t, origins: t.Origins(), variable: "SOLDO_API_URL", close: func() { t.Close() }}, nil
+	return &session{rt: t, origins: t.Origins(), variable: "SOLDO_API_URL", authorizes: true, close: func() { t.Close() }}, nil
 }
 
 // soldoDemo is the Soldo leg's section of demo --json.

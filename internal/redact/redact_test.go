@@ -128,3 +128,25 @@ func TestURLError_KeepsTheReasonOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestHeader_RedactsByHeaderSemantics(t *testing.T) {
+	t.Parallel()
+	for _, c := range [][3]string{
+		{"Authorization", "Bearer SECRET", "Bearer [redacted]"},
+		{"Authorization", "SECRET", "[redacted]"},
+		{"Authorization", "SECRET SECRET", "[redacted]"},
+		{"Proxy-Authorization", "Basic SECRET", "Basic [redacted]"},
+		{"Cookie", "a=SECRET; b=SECRET", "a=[redacted]; b=[redacted]"},
+		{"Set-Cookie", "s=SECRET; Path=/", "s=[redacted]; Path=/"},
+		{"Set-Cookie", "s=SECRET", "s=[redacted]"},
+		{"X-Api-Key", "SECRET", "[redacted]"},
+		{"x-auth-token", "SECRET", "[redacted]"},
+		{"X-Client-Secret", "SECRET", "[redacted]"},
+		{"X-Idempotency-Key", "k-1", "k-1"},
+		{"Content-Type", "application/json", "application/json"},
+	} {
+		if got := Header(c[0], c[1]); got != c[2] {
+			t.Errorf("%s: %q: %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
+}
