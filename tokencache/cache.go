@@ -21,8 +21,9 @@ const (
 // slot is one cached token and its state. A slot is replaced, never changed, except for
 // its state, which timers move forward (fresh -> stale -> expired).
 type slot struct {
-	tok   Token
-	state atomic.Uint32
+	tok       Token
+	state     atomic.Uint32
+	confirmed atomic.Bool // Confirm told the Store that this token worked
 	// timers are the stale and expiry timers; guarded by entry.mu.
 	timers [2]Timer
 }
@@ -45,6 +46,7 @@ type entry struct {
 	errUntil time.Time
 	rejected string // the value last dropped by Invalidate, for the Store
 	evicted  bool
+	newer    *newerFlight // a wait for another process's token, shared by its waiters
 }
 
 // flight is one fetch; done is closed when tok/err are set.

@@ -124,6 +124,203 @@ func (c *Cache) Reload(ctx context.Context, key, rejected string) (Token, bool) 
 	return tok, true
 }
 
+// Shared reports whether the cache shares its tokens with other processes through a Store.
+func (c *Cache) Shared() bool { return c.o.Store != nil }
+
+// Confirm tells the Store, once per token, that value (key's current token) was accepted by
+// the server: the other processes sharing the Store then know that its rejection later is a
+// revocation of a token that worked, not a token refused at once (see Worked). It costs
+// nothing without a Store, and a few atomic loads once the token is confirmed; the Store is
+// written in the background. A transport calls it after each accepted request.
+func (c *Cache) Confirm(key, value string) {
+	if c.o.Store == nil {
+		return
+	}
+	if v, ok := c.entries.Load(key); ok {
+		c.confirm(v.(*entry), value)
+	}
+}
+
+// Confirm is Cache.Confirm for the handle's key.
+func (h *Handle) Confirm(value string) {
+	if h.c.o.Store == nil {
+		return
+	}
+	if e := h.e.Load(); e != nil {
+		h.c.confirm(e, value)
+	}
+}
+
+func (c *Cache) confirm(e *entry, value string) {
+	s := e.cur.Load()
+	if s == nil || s.confirmed.Load() || s.tok.Value != value || !s.confirmed.CompareAndSwap(false, true) || c.closed.Load() {
+		return
+	}
+	marker := Token{Value: workedValue(value), Expiry: s.tok.Expiry}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(c.base, c.o.FetchTimeout)
+		defer cancel()
+		if err := c.o.Store.Save(ctx, workedKey(e.key), marker); err != nil {
+			c.log(e, slog.LevelWarn, "store save failed", "error", err)
+		}
+	}()
+}
+
+// Worked reports whether a process sharing the Store confirmed that value, a token of key,
+// was accepted by the server (Confirm). False without a Store.
+func (c *Cache) Worked(ctx context.Context, key, value string) bool {
+	if c.o.Store == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
+	defer cancel()
+	m, ok, err := c.o.Store.Load(ctx, workedKey(key))
+	return err == nil && ok && m.Value == workedValue(value)
+}
+
+// workedKey is the Store key of the marker saying which token of key worked: no cache key
+// starts with a NUL.
+func workedKey(key string) string { return "\x00worked\x00" + key }
+
+// workedValue is what the marker holds: a hash of the token, not the token.
+func workedValue(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return "sha256:" + hex.EncodeToString(sum[:16])
+}
+
+// newerPoll is how often a wait for another process's token reads the Store while no
+// process holds the key's fetch lock (with a lock, it waits for its release).
+const newerPoll = 20 * time.Millisecond
+
+// newerFlight is one wait for a token newer than rejected, shared by every caller that
+// waits for the same.
+type newerFlight struct {
+	rejected string
+	done     chan struct{}
+	tok      Token
+	ok       bool
+	worked   bool // a process confirmed that rejected worked: its rejection is a revocation
+}
+
+// NewerResult is what AwaitNewer found: a newer token (Token, OK), or that the rejected
+// token had worked for another process (Worked: its rejection is a revocation, which the
+// caller may refresh), or neither within the wait.
+type NewerResult struct {
+	Token  Token
+	OK     bool
+	Worked bool
+}
+
+// AwaitNewer waits, for at most wait, for a usable token of key other than rejected that
+// another process puts in the Store (or that this cache gets meanwhile), adopts it and
+// returns it; it stops early, with Worked, when a process confirms that rejected had worked
+// (Confirm). It never fetches; without a Store it returns at once with nothing. It is for a
+// transport whose token was rejected while its own refreshes are held back
+// (transport.Bearer's RefreshInterval) and whose fleet shares tokens: the token it adopted
+// may have been revoked before it used it, while another replica, for which it worked, is
+// already fetching the next. The wait follows that replica's fetch lock (a FleetStore's
+// Await) and otherwise reads the Store every 20 ms; concurrent callers waiting for the same
+// share one wait, on a context of its own (each caller leaves on its own ctx).
+func (c *Cache) AwaitNewer(ctx context.Context, key, rejected string, wait time.Duration) NewerResult {
+	if c.o.Store == nil || wait <= 0 {
+		return NewerResult{}
+	}
+	v, ok := c.entries.Load(key)
+	if !ok {
+		return NewerResult{}
+	}
+	e := v.(*entry)
+	e.mu.Lock()
+	if e.evicted || c.closed.Load() {
+		e.mu.Unlock()
+		return NewerResult{}
+	}
+	f := e.newer
+	if f == nil || f.rejected != rejected {
+		f = &newerFlight{rejected: rejected, done: make(chan struct{})}
+		e.newer = f
+		c.wg.Add(1)
+		go c.awaitNewer(e, f, wait)
+	}
+	e.mu.Unlock()
+	select {
+	case <-f.done:
+		return NewerResult{Token: f.tok, OK: f.ok, Worked: f.worked}
+	case <-ctx.Done():
+		return NewerResult{}
+	}
+}
+
+// awaitNewer runs a newerFlight: until wait has passed or the cache closes, it takes the
+// token the cache holds if it is newer, or one from the Store, following the fleet lock.
+func (c *Cache) awaitNewer(e *entry, f *newerFlight, wait time.Duration) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := context.AfterFunc(c.base, cancel)
+	defer func() {
+		stop()
+		cancel()
+		e.mu.Lock()
+		if e.newer == f {
+			e.newer = nil
+		}
+		e.mu.Unlock()
+		close(f.done)
+	}()
+	deadline := c.o.Clock.Now().Add(wait)
+	fs, fleet := c.o.Store.(FleetStore)
+	for {
+		if cur := e.cur.Load(); cur != nil && cur.tok.Value != f.rejected && cur.state.Load() != expired {
+			f.tok, f.ok = cur.tok, true
+			return
+		}
+		if tok, ok := c.loadUsable(ctx, c.o.Store, e, f.rejected); ok {
+			e.mu.Lock()
+			if !e.evicted && !c.closed.Load() {
+				if cur := e.cur.Load(); cur == nil || newer(tok, cur) {
+					c.storeLocked(e, tok)
+					c.c.storeHits.Add(1)
+				}
+			}
+			e.mu.Unlock()
+			f.tok, f.ok = tok, true
+			return
+		}
+		if c.Worked(ctx, e.key, f.rejected) {
+			f.worked = true
+			return
+		}
+		left := deadline.Sub(c.o.Clock.Now())
+		if left <= 0 || ctx.Err() != nil {
+			return
+		}
+		start := c.o.Clock.Now()
+		if fleet {
+			wctx, wcancel := context.WithTimeout(ctx, left)
+			fs.Await(wctx, e.key) // a fetch in progress elsewhere: its token is saved before its lock goes
+			wcancel()
+		}
+		if pause := newerPoll - c.o.Clock.Now().Sub(start); pause > 0 && !c.sleep(ctx, min(pause, left)) {
+			return
+		}
+	}
+}
+
+// sleep waits d on the cache's clock; false when ctx ended first.
+func (c *Cache) sleep(ctx context.Context, d time.Duration) bool {
+	woke := make(chan struct{})
+	t := c.o.Clock.AfterFunc(d, func() { close(woke) })
+	defer t.Stop()
+	select {
+	case <-woke:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // fleetRounds bounds how many times a fetch waits for another process's fetch before it
 // fetches on its own (a holder that keeps failing must not stall this process).
 const fleetRounds = 3

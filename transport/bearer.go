@@ -22,10 +22,14 @@ type TokenSource interface {
 	Invalidate(key, rejected string) bool
 }
 
-// reloader is a TokenSource whose tokens may be replaced by other processes (a cache on a
-// shared store): Reload adopts such a replacement without fetching.
-type reloader interface {
+// fleetSource is a TokenSource whose tokens other processes share (a cache on a shared
+// store): Reload adopts another process's replacement without fetching, AwaitNewer waits for
+// one, and Confirm tells the others that a token worked.
+type fleetSource interface {
 	Reload(ctx context.Context, key, rejected string) (tokencache.Token, bool)
+	AwaitNewer(ctx context.Context, key, rejected string, wait time.Duration) tokencache.NewerResult
+	Confirm(key, value string)
+	Shared() bool
 }
 
 // handleSource is a TokenSource that hands out handles.
@@ -66,6 +70,9 @@ const DefaultDrainTimeout = 2 * time.Second
 // DefaultRefreshInterval is the default Bearer.RefreshInterval.
 const DefaultRefreshInterval = 10 * time.Second
 
+// DefaultFleetWait is the default Bearer.FleetWait.
+const DefaultFleetWait = time.Second
+
 // Bearer is an http.RoundTripper that sends each request with "Authorization: Bearer
 // <token>", the token coming from Tokens under the key Key picks. When the server answers
 // 401, Bearer drains and closes that response (at most 64 KiB, for at most DrainTimeout),
@@ -80,6 +87,16 @@ const DefaultRefreshInterval = 10 * time.Second
 // caller as it is, without invalidating, until RefreshInterval has passed (counted in
 // SuppressedRefreshes). The 401s of the older token, which the refresh replaced, are still
 // replayed with the new one at once.
+//
+// With tokens shared by several processes (a cache on a tokencache/redisstore Store), the
+// decision takes the fleet into account: a token adopted from the store may have been
+// revoked before this process used it, while it worked for another. Every process tells the
+// others which token worked (tokencache.Cache.Confirm, once per token); a 401 of a token that
+// worked anywhere is a revocation and refreshes (one fetch for the fleet, through its lock),
+// and a 401 held back waits up to FleetWait for the token another process is fetching and is
+// replayed with it. A replay's 401 of yet another token is handled the same way, up to five
+// replays; an API that rejects every token still costs each process at most one token
+// request per RefreshInterval.
 //
 // Requests to origins outside Origins are refused; redirects there carry nothing. Fields
 // must not change after first use; Bearer is safe for concurrent use.
@@ -103,6 +120,10 @@ type Bearer struct {
 	// RefreshInterval is the least time between two 401-triggered refreshes of one key
 	// whose tokens are rejected at once; 0 means DefaultRefreshInterval, negative no limit.
 	RefreshInterval time.Duration
+	// FleetWait bounds how long a request whose refresh is held back waits for a token
+	// another process is fetching, when Tokens shares them (see above); 0 means
+	// DefaultFleetWait, negative not at all.
+	FleetWait time.Duration
 	// Now is the clock of RefreshInterval; nil means time.Now.
 	Now func() time.Time
 
@@ -149,7 +170,7 @@ func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := b.token(req.Context(), key)
+	tok, h, err := b.token(req.Context(), key)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrToken, err)
 	}
@@ -178,27 +199,35 @@ func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if !failed(resp) {
 		b.refreshes.accepted(key, tok.Value)
+		if h != nil {
+			h.Confirm(tok.Value)
+		} else if fs, ok := b.Tokens.(fleetSource); ok {
+			fs.Confirm(key, tok.Value)
+		}
 		return resp, nil
 	}
 	return b.rejected(req, key, tok, again, base, resp, failed)
 }
 
-// token returns key's token through a handle when there is one (or room for one), else
-// from Tokens.
-func (b *Bearer) token(ctx context.Context, key string) (tokencache.Token, error) {
+// token returns key's token through a handle when there is one (or room for one; the
+// handle is returned too), else from Tokens.
+func (b *Bearer) token(ctx context.Context, key string) (tokencache.Token, *tokencache.Handle, error) {
 	if hs := b.handles.Load(); hs != nil {
 		for _, h := range *hs {
 			if h.Key() == key {
-				return h.Token(ctx)
+				tok, err := h.Token(ctx)
+				return tok, h, err
 			}
 		}
 	}
 	if src, ok := b.Tokens.(handleSource); ok {
 		if h := b.addHandle(src, key); h != nil {
-			return h.Token(ctx)
+			tok, err := h.Token(ctx)
+			return tok, h, err
 		}
 	}
-	return b.Tokens.Token(ctx, key)
+	tok, err := b.Tokens.Token(ctx, key)
+	return tok, nil, err
 }
 
 // addHandle makes and keeps key's handle, unless maxHandles are kept already (nil then).
@@ -226,8 +255,14 @@ func (b *Bearer) addHandle(src handleSource, key string) *tokencache.Handle {
 	return h
 }
 
+// maxFleetReplays bounds the replays of one request when tokens are shared by several
+// processes (a token adopted from the store may itself be revoked by the time it is used).
+const maxFleetReplays = 5
+
 // rejected handles a 401 of tok: invalidate and replay with a new token, replay with a token
-// another request already got, or return the 401 (not replayable, or refreshed too recently).
+// another request (or process) already got, or return the 401 (not replayable, or refreshed
+// too recently). With tokens shared by several processes a replay's 401 of another token is
+// handled the same way again, up to maxFleetReplays; otherwise it goes back to the caller.
 func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, again replayableBody, base http.RoundTripper, resp *http.Response, failed IsAuthFailureFunc) (*http.Response, error) {
 	now := time.Now
 	if b.Now != nil {
@@ -237,9 +272,8 @@ func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, a
 	if interval == 0 {
 		interval = DefaultRefreshInterval
 	}
-	refresh := b.refreshes.allow(key, tok.Value, now(), interval)
 	if !again.ok { // the body is gone: the caller gets the 401, the next request a new token
-		if refresh {
+		if b.refreshes.allow(key, tok.Value, now(), interval) {
 			b.Tokens.Invalidate(key, tok.Value)
 		} else {
 			b.suppressed.Add(1)
@@ -247,47 +281,86 @@ func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, a
 		}
 		return resp, nil
 	}
-	var fresh tokencache.Token
-	if !refresh {
-		// This key was refreshed after a 401 moments ago. Replay only if another request
-		// (or, with a shared store, another process) has a newer token already; never
-		// exchange again for a token rejected at once.
-		var err error
-		if fresh, err = b.Tokens.Token(req.Context(), key); err != nil || fresh.Value == tok.Value {
-			var ok bool
-			if fresh, ok = b.reload(req.Context(), key, tok.Value); !ok {
-				b.suppressed.Add(1)
-				return resp, nil
+	fs, fleet := b.Tokens.(fleetSource)
+	fleet = fleet && fs.Shared()
+	for replay := 1; ; replay++ {
+		var fresh tokencache.Token
+		refresh := b.refreshes.allow(key, tok.Value, now(), interval)
+		if !refresh {
+			// This key was refreshed after a 401 moments ago. Replay only if another request
+			// (or, with a shared store, another process) has a newer token already, or brings
+			// one within FleetWait; refresh only if the token worked for another process
+			// (a revocation); never exchange again for a token rejected at once.
+			var err error
+			if fresh, err = b.Tokens.Token(req.Context(), key); err != nil || fresh.Value == tok.Value {
+				n := b.awaitNewer(req.Context(), fs, fleet, key, tok.Value)
+				switch {
+				case n.OK && n.Token.Value != tok.Value:
+					fresh = n.Token
+				case n.Worked:
+					refresh = true
+					b.refreshes.record(key, tok.Value, now())
+				default:
+					b.suppressed.Add(1)
+					return resp, nil
+				}
 			}
 		}
-	}
-	drain(resp.Body, b.DrainTimeout)
-	if refresh {
-		b.Tokens.Invalidate(key, tok.Value)
-		var err error
-		if fresh, err = b.Tokens.Token(req.Context(), key); err != nil {
-			return nil, fmt.Errorf("%w after a 401: %w", ErrToken, err)
+		drain(resp.Body, b.DrainTimeout)
+		if refresh {
+			b.Tokens.Invalidate(key, tok.Value)
+			var err error
+			if fresh, err = b.Tokens.Token(req.Context(), key); err != nil {
+				return nil, fmt.Errorf("%w after a 401: %w", ErrToken, err)
+			}
 		}
+		replayBody, err := again.getBody()
+		if err != nil {
+			return nil, fmt.Errorf("finauth: transport: getting the request body again: %w", err)
+		}
+		retry := b.authorize(req, fresh.Value)
+		retry.Body = replayBody
+		retry.GetBody, retry.ContentLength = again.getBody, again.size
+		b.replays.Add(1)
+		resp, err = base.RoundTrip(retry)
+		if err != nil {
+			return nil, err
+		}
+		if !failed(resp) {
+			b.refreshes.accepted(key, fresh.Value)
+			if fleet {
+				fs.Confirm(key, fresh.Value)
+			}
+			return resp, nil
+		}
+		if !fleet || replay >= maxFleetReplays || fresh.Value == tok.Value {
+			return resp, nil
+		}
+		tok = fresh
 	}
-	replayBody, err := again.getBody()
-	if err != nil {
-		return nil, fmt.Errorf("finauth: transport: getting the request body again: %w", err)
+}
+
+// awaitNewer waits up to FleetWait for a token another process fetches after rejected
+// (or learns that rejected had worked elsewhere), for a source shared by several processes.
+func (b *Bearer) awaitNewer(ctx context.Context, fs fleetSource, fleet bool, key, rejected string) tokencache.NewerResult {
+	if !fleet {
+		return tokencache.NewerResult{}
 	}
-	retry := b.authorize(req, fresh.Value)
-	retry.Body = replayBody
-	retry.GetBody, retry.ContentLength = again.getBody, again.size
-	b.replays.Add(1)
-	resp, err = base.RoundTrip(retry)
-	if err == nil && !failed(resp) {
-		b.refreshes.accepted(key, fresh.Value)
+	wait := b.FleetWait
+	if wait == 0 {
+		wait = DefaultFleetWait
 	}
-	return resp, err
+	if wait < 0 {
+		tok, ok := b.reload(ctx, key, rejected)
+		return tokencache.NewerResult{Token: tok, OK: ok}
+	}
+	return fs.AwaitNewer(ctx, key, rejected, wait)
 }
 
 // reload asks a shared-store cache for a token another process fetched after tok was
 // rejected.
 func (b *Bearer) reload(ctx context.Context, key, rejected string) (tokencache.Token, bool) {
-	if r, ok := b.Tokens.(reloader); ok {
+	if r, ok := b.Tokens.(fleetSource); ok {
 		if t, ok := r.Reload(ctx, key, rejected); ok && t.Value != rejected {
 			return t, true
 		}
@@ -360,6 +433,16 @@ func (l *refreshLimiter) allow(key, token string, now time.Time, interval time.D
 		l.active.Add(1)
 	}
 	return true
+}
+
+// record notes a refresh of key after a 401 of token that allow did not grant (the token had
+// worked for another process): the 401s of the same token share it.
+func (l *refreshLimiter) record(key, token string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, loaded := l.last.Swap(key, &refreshed{at: now, rejected: token}); !loaded {
+		l.active.Add(1)
+	}
 }
 
 // accepted notes that token worked for key: a 401 of it later is a genuine revocation.

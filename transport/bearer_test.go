@@ -506,3 +506,43 @@ func TestBearer_ARevokedTokenThatWorkedIsRefreshedAtOnce(t *testing.T) {
 		t.Fatalf("%d tokens (want 10: one per 3 uses), %d suppressed", src.n, rt.SuppressedRefreshes())
 	}
 }
+
+// Replicas sharing a store, in front of an API that rejects every token: each still costs at
+// most one token request per refresh interval (the cold one, and the first 401's), however
+// many 401s they see; their held-back 401s wait at most FleetWait and come back as they came.
+func TestBearer_AnAPIRejectingEveryTokenCostsEachReplicaOneRefreshWithAStore(t *testing.T) {
+	t.Parallel()
+	srv := newAPI(t) // accepts nothing
+	store := tokencache.NewMemoryStore(nil, 0)
+	var fetches atomic.Int64
+	fetch := func(context.Context, string) (tokencache.Token, error) {
+		return tokencache.Token{Value: fmt.Sprintf("tok-%d", fetches.Add(1)), Expiry: time.Now().Add(time.Hour)}, nil
+	}
+	const replicas, requests = 3, 40
+	var wg sync.WaitGroup
+	for range replicas {
+		cache := tokencache.New(fetch, tokencache.Options{Store: store})
+		t.Cleanup(func() { cache.Close() })
+		rt := &transport.Bearer{Tokens: cache, Origins: mustOrigins(t, srv.URL), FleetWait: 30 * time.Millisecond}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range requests {
+				resp, err := rt.RoundTrip(mustRequest(t, http.MethodGet, srv.URL+"/x", nil))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("status %d", resp.StatusCode)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := fetches.Load(); n > 2*replicas {
+		t.Fatalf("%d token requests for %d replicas in one interval, want at most %d", n, replicas, 2*replicas)
+	}
+	t.Logf("%d token requests, %d API calls", fetches.Load(), len(srv.requests()))
+}

@@ -90,6 +90,7 @@ type Stats struct {
 	Rejections map[string]int // token requests refused, by reason
 	APICalls   map[int]int    // API answers by status
 	APIDenials map[string]int // API refusals by reason
+	Revoked    int            // tokens revoked after RevokeEvery uses
 }
 
 // Mock is the Pismo mock as an http.Handler; Server wraps it in a loopback server.
@@ -102,15 +103,17 @@ type Mock struct {
 	// Faults: FailTokens, SetLatency, Fail401.
 	mockhttp.Faults
 
-	mu     sync.Mutex
-	tokens map[string]*issued
-	stats  Stats
+	mu          sync.Mutex
+	tokens      map[string]*issued
+	stats       Stats
+	revokeEvery int
 }
 
 type issued struct {
 	tenant, uid, external string
 	expires               time.Time
 	revoked               bool
+	uses                  int
 }
 
 // Server is a Mock listening on loopback.
@@ -320,6 +323,12 @@ func (m *Mock) api(w http.ResponseWriter, r *http.Request) {
 			status, reason = http.StatusForbidden, ReasonWrongAccount
 		}
 	}
+	if status == http.StatusOK {
+		if t.uses++; m.revokeEvery > 0 && t.uses >= m.revokeEvery {
+			t.revoked = true // this use is answered; the next gets 401
+			m.stats.Revoked++
+		}
+	}
 	m.stats.APICalls[status]++
 	var uid, external string
 	if t != nil {
@@ -370,6 +379,14 @@ func (m *Mock) RevokeAll() int {
 	return n
 }
 
+// RevokeEvery revokes each token after its n-th successful API use (a token then lives n
+// uses, however many clients share it); 0 turns it off.
+func (m *Mock) RevokeEvery(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.revokeEvery = n
+}
+
 // Revoke revokes one token.
 func (m *Mock) Revoke(token string) bool {
 	m.mu.Lock()
@@ -385,7 +402,7 @@ func (m *Mock) Revoke(token string) bool {
 func (m *Mock) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := Stats{Exchanges: m.stats.Exchanges, Rejections: m.rejections.Counts(), APICalls: map[int]int{}, APIDenials: m.apiDenials.Counts()}
+	s := Stats{Exchanges: m.stats.Exchanges, Rejections: m.rejections.Counts(), APICalls: map[int]int{}, APIDenials: m.apiDenials.Counts(), Revoked: m.stats.Revoked}
 	for k, v := range m.stats.APICalls {
 		s.APICalls[k] = v
 	}

@@ -44,7 +44,7 @@ type config struct {
 	pismoAddr, pismoKeys, pismoIssuer, pismoSubject, pismoAudience, pismoTenant, pismoGroup, pismoShape string
 	pismoLifetime, pismoRetryAfter, latency                                                             time.Duration
 	pismoFailRate                                                                                       float64
-	pismoFailStatus                                                                                     int
+	pismoFailStatus, pismoRevokeEvery                                                                   int
 	soldoAddr, soldoKeys, soldoMember, soldoKID                                                         string
 	soldoReplay                                                                                         bool
 	miaAddr, miaKeys, miaKID, miaClient, miaIssuer                                                      string
@@ -168,6 +168,7 @@ func (c *config) pismoFlags(fs *flag.FlagSet, v *vars) {
 	fs.DurationVar(&c.pismoLifetime, "pismo-token-lifetime", v.dur("MOCK_PISMO_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_PISMO_TOKEN_LIFETIME)")
 	fs.Float64Var(&c.pismoFailRate, "pismo-fail-rate", v.num("MOCK_PISMO_FAIL_RATE", "0"), "fraction of token requests to fail, spread evenly (MOCK_PISMO_FAIL_RATE)")
 	fs.IntVar(&c.pismoFailStatus, "pismo-fail-status", int(v.num("MOCK_PISMO_FAIL_STATUS", "503")), "status of failed token requests (MOCK_PISMO_FAIL_STATUS)")
+	fs.IntVar(&c.pismoRevokeEvery, "pismo-revoke-every", int(v.num("MOCK_PISMO_REVOKE_EVERY", "0")), "revoke each token after its N-th API use, 0 never (MOCK_PISMO_REVOKE_EVERY)")
 	fs.DurationVar(&c.pismoRetryAfter, "pismo-retry-after", v.dur("MOCK_PISMO_RETRY_AFTER", "0s"), "Retry-After of failed token requests (MOCK_PISMO_RETRY_AFTER)")
 	fs.DurationVar(&c.latency, "latency", v.dur("MOCK_LATENCY", "0s"), "added latency of every Pismo answer (MOCK_LATENCY)")
 }
@@ -216,6 +217,9 @@ func (c config) check() (bad []string) {
 	}
 	if c.pismoFailRate > 0 && (c.pismoFailStatus < 400 || c.pismoFailStatus > 599) {
 		bad = append(bad, "--pismo-fail-status must be a 4xx or 5xx")
+	}
+	if c.pismoRevokeEvery < 0 {
+		bad = append(bad, "--pismo-revoke-every must be 0 or more")
 	}
 	if c.miaRevokeEvery < 0 {
 		bad = append(bad, "--mia-revoke-every must be 0 or more")
@@ -334,6 +338,9 @@ func pismoHandler(c config, log *slog.Logger) (http.Handler, error) {
 	}
 	if c.latency > 0 {
 		m.SetLatency(c.latency)
+	}
+	if c.pismoRevokeEvery > 0 {
+		m.RevokeEvery(c.pismoRevokeEvery)
 	}
 	return withHealth(m), nil
 }
