@@ -85,7 +85,7 @@ func (s scopedFleet) Await(ctx context.Context, key string) error {
 }
 
 // reloadInterval is the least time between two Reload reads of one key from the Store.
-const reloadInterval = 10 * time.Millisecond
+const reloadInterval = 100 * time.Millisecond
 
 // Reload adopts key's token from the Store when the Store has a usable one other than
 // rejected and newer than the one held (another process replaced it), without fetching, and

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -82,9 +83,12 @@ func readSpool(r io.Reader, limit, hint int64) (s *spool, complete bool, err err
 		spoolTest.created.Add(1)
 	}
 	for {
-		room := limit + 1 - s.size
-		if room <= 0 {
+		if s.size > limit {
 			return s, false, nil
+		}
+		room := limit - s.size // up to limit, and one byte more to see that there is more
+		if room < math.MaxInt64 {
+			room++
 		}
 		var chunk []byte
 		if len(s.chunks) == 0 && (hint <= 0 || hint < smallChunk) {

@@ -3,10 +3,12 @@ package transport_test
 import (
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/finauth/finauth/transport"
@@ -85,5 +87,33 @@ func TestSigning_OtherHeaderAndOnlyTheRequestsItApplies(t *testing.T) {
 	if len(seen) != 2 || seen[0].Get("X-Jws-Signature") != `sig-over-{"amount":"1.00"}` || seen[0].Get("Authorization") != "Bearer user-token" ||
 		seen[1].Get("X-Jws-Signature") != "" || seen[1].Get("Authorization") != "Bearer user-token" {
 		t.Fatalf("%v", seen)
+	}
+}
+
+// MaxBodyBytes = math.MaxInt64 means no limit: bodies without GetBody are signed and sent
+// (limit + 1 overflowed and refused every body).
+func TestSigning_MaxInt64MeansNoLimit(t *testing.T) {
+	t.Parallel()
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.Store(string(b))
+	}))
+	t.Cleanup(srv.Close)
+	origins := mustOrigins(t, srv.URL)
+	sign := func(*http.Request, io.Reader) (string, error) { return "sig", nil }
+	for name, rt := range map[string]http.RoundTripper{
+		"signing": &transport.Signing{Base: srv.Client().Transport, Sign: sign, Origins: origins, MaxBodyBytes: math.MaxInt64},
+		"bearer":  &transport.Bearer{Base: srv.Client().Transport, Tokens: &tokens{}, Origins: origins, MaxBodyBytes: math.MaxInt64},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/x", io.NopCloser(strings.NewReader("a body")))
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		resp.Body.Close()
+		if got.Load() != "a body" {
+			t.Fatalf("%s: the server got %q", name, got.Load())
+		}
 	}
 }
