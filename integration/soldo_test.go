@@ -199,7 +199,10 @@ func TestSoldo_PathsAndQueries(t *testing.T) {
 func TestSoldo_Hosts(t *testing.T) {
 	t.Parallel()
 	m := newSoldoMock(t, nil)
-	hc := newSoldoClient(t, soldoConfig(t, m.URL, 0))
+	cfg := soldoConfig(t, m.URL, 0)
+	// The Host override's origin must be allowed too: credentials go to no other.
+	cfg.APIURLs, cfg.AllowInsecureHTTP = append(cfg.APIURLs, "http://api.soldo.test"), true
+	hc := newSoldoClient(t, cfg)
 	req, _ := http.NewRequest(http.MethodGet, m.URL+"/x", nil)
 	if e := doSoldo(t, hc, req); e.Host != strings.TrimPrefix(m.URL, "http://") {
 		t.Fatalf("host %q", e.Host)
@@ -511,7 +514,9 @@ func TestSoldo_ConcurrentRequestsShareOneClient(t *testing.T) {
 func TestSoldo_SignsWhatGoesOnTheWire(t *testing.T) {
 	t.Parallel()
 	m := newSoldoMock(t, nil)
-	hc := newSoldoClient(t, soldoConfig(t, m.URL, 0))
+	cfg := soldoConfig(t, m.URL, 0)
+	cfg.APIURLs, cfg.AllowInsecureHTTP = append(cfg.APIURLs, "http://bücher.example:8443"), true // the Host header's origin
+	hc := newSoldoClient(t, cfg)
 
 	req, _ := http.NewRequest(http.MethodPost, m.URL+"/banks/iron/consents", strings.NewReader(`{"a":1}`))
 	req.Host = "bücher.example:8443"

@@ -10,7 +10,8 @@
 //     redirects and replays, so that a request sent again is never made twice.
 //
 // Bearer and Signing send credentials only to an allow-list of origins ([Origins]): a request to another
-// origin is refused with an [*OriginError] before anything is sent, a redirect there goes out
+// origin, or whose Host header names another origin than its URL, is refused with an
+// [*OriginError] before anything is sent, a redirect there goes out
 // without credentials, and plain http is accepted only for loopback hosts unless allowed
 // explicitly. Bodies without GetBody are captured in memory up to a limit
 // ([DefaultMaxBodyBytes]) so that they can be sent, signed or replayed again.

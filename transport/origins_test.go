@@ -2,8 +2,12 @@ package transport_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/finauth/finauth/transport"
@@ -65,5 +69,39 @@ func TestNewOrigins_RefusesWhatIsNotAnOriginAndHidesPasswords(t *testing.T) {
 				t.Fatalf("the password shows: %v", err)
 			}
 		})
+	}
+}
+
+// A token or signature never goes out with a Host header naming another origin than the
+// URL (a Host-routing front would deliver it to that host's backend): such a request is
+// refused with an *OriginError naming the Host, and nothing is sent; a Host that names the
+// allowed origin (another case, the default port) is fine.
+func TestRoundTrippers_AForeignHostHeaderGetsNoCredentials(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(srv.Close)
+	origins := mustOrigins(t, srv.URL)
+	u, _ := url.Parse(srv.URL)
+	for name, rt := range map[string]http.RoundTripper{
+		"bearer":  &transport.Bearer{Base: srv.Client().Transport, Tokens: &tokens{}, Origins: origins},
+		"signing": &transport.Signing{Base: srv.Client().Transport, Sign: func(*http.Request, io.Reader) (string, error) { return "sig", nil }, Origins: origins},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/x", nil)
+		req.Host = "evil.example"
+		_, err := rt.RoundTrip(req)
+		var oe *transport.OriginError
+		if !errors.As(err, &oe) || !strings.Contains(err.Error(), "evil.example") {
+			t.Errorf("%s: %v", name, err)
+		}
+		req.Host = strings.ToUpper(u.Host)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s, the allowed host in capitals: %v", name, err)
+		}
+		resp.Body.Close()
+	}
+	if n := hits.Load(); n != 2 {
+		t.Fatalf("%d requests reached the server, want 2 (the allowed hosts only)", n)
 	}
 }

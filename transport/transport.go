@@ -8,7 +8,8 @@ import (
 
 // begin is the common start of a credential-adding RoundTrip. It returns the base
 // transport to use and whether req gets credentials: not for a redirect that left the
-// allowed origins (sent as it is). A misconfigured transport (configured false, with
+// allowed origins (sent as it is). A request whose URL or Host header names an origin
+// outside them is refused. A misconfigured transport (configured false, with
 // missing naming what) or a first request to a foreign origin is an error; the caller closes
 // the request body.
 func begin(base http.RoundTripper, o *Origins, configured bool, missing string, req *http.Request) (http.RoundTripper, bool, error) {
@@ -21,11 +22,23 @@ func begin(base http.RoundTripper, o *Origins, configured bool, missing string, 
 	if !configured || o == nil {
 		return nil, false, errors.New("finauth: transport: " + missing)
 	}
-	if o.Allows(req.URL) {
+	// A Host header naming another origin than the URL would take the credentials there
+	// through a Host-routing front (a CDN, a shared load balancer): both must be allowed.
+	host := req.URL
+	if req.Host != "" && req.Host != req.URL.Host {
+		hu := *req.URL
+		hu.Host = req.Host
+		host = &hu
+	}
+	urlOK := o.Allows(req.URL)
+	if urlOK && (host == req.URL || o.Allows(host)) {
 		return base, true, nil
 	}
 	if req.Response != nil { // a redirect: http.Client follows it; we add nothing
 		return base, false, nil
+	}
+	if urlOK {
+		return nil, false, &OriginError{Origin: Origin(host) + " (the request's Host header; its URL is " + Origin(req.URL) + ")", Allowed: o.String()}
 	}
 	return nil, false, &OriginError{Origin: Origin(req.URL), Allowed: o.String()}
 }
