@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,5 +384,48 @@ func TestRevolut_AnotherReplicaUsesAndRefreshesTheUserToken(t *testing.T) {
 	pay()
 	if st := m.Stats(); st.Payments != 3 || st.Tokens["authorization_code"] != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// zeros is an endless (or n-byte) stream that counts what was read of it.
+type zeros struct {
+	read atomic.Int64
+	n    int64 // 0: endless
+}
+
+func (z *zeros) Read(p []byte) (int, error) {
+	if z.n > 0 {
+		left := z.n - z.read.Load()
+		if left <= 0 {
+			return 0, io.EOF
+		}
+		p = p[:min(int64(len(p)), left)]
+	}
+	clear(p)
+	z.read.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// A streamed body (no GetBody) is read at most up to the 10 MiB bound before anything is
+// sent, above the retries (which would read it whole into memory), and one beyond it is
+// refused with *transport.BodyTooLargeError and not retried: a 40 MiB stream and an endless
+// one alike.
+func TestRevolut_AStreamedBodyIsBoundedBeforeTheRetries(t *testing.T) {
+	t.Parallel()
+	m, cfg := revolutSetup(t)
+	tr, _ := newRevolut(t, cfg)
+	for _, z := range []*zeros{{n: 40 << 20}, {}} {
+		req, _ := http.NewRequest(http.MethodPost, m.URL+revolutmock.PaymentConsentsPath, io.NopCloser(z))
+		_, err := tr.RoundTrip(req)
+		var tooLarge *transport.BodyTooLargeError
+		if !errors.As(err, &tooLarge) {
+			t.Fatalf("%d-byte stream: %v", z.n, err)
+		}
+		if read := z.read.Load(); read > transport.DefaultMaxBodyBytes+(64<<10) {
+			t.Fatalf("%d bytes of the stream were read, over the %d bound", read, transport.DefaultMaxBodyBytes)
+		}
+	}
+	if st := m.Stats(); st.Consents != 0 {
+		t.Fatalf("%d consents made", st.Consents)
 	}
 }

@@ -132,7 +132,8 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		rc.RetryMax, rc.RetryWaitMin, rc.RetryWaitMax = o.retries, o.retryWait[0], o.retryWait[1]
 		rc.CheckRetry = retryPolicy
 		rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-		rt = &retryablehttp.RoundTripper{Client: rc}
+		// The retries read a body whole: bound it first (and give it GetBody).
+		rt = &transport.Bounded{Base: &retryablehttp.RoundTripper{Client: rc}}
 	}
 	if cfg.FinancialID != "" {
 		rt = financialID{base: rt, id: cfg.FinancialID}
@@ -159,7 +160,7 @@ func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, err
 	}
 	if err != nil {
 		var origin *transport.OriginError
-		if errors.As(err, &origin) || errors.Is(err, transport.ErrSign) || errors.Is(err, transport.ErrToken) {
+		if errors.As(err, &origin) || errors.Is(err, transport.ErrSign) || errors.Is(err, transport.ErrToken) || errors.Is(err, transport.ErrBodyTooLarge) {
 			return false, nil // a refusal of ours or a token error: sending again changes nothing
 		}
 		return true, nil
