@@ -429,3 +429,51 @@ func TestRevolut_AStreamedBodyIsBoundedBeforeTheRetries(t *testing.T) {
 		t.Fatalf("%d consents made", st.Consents)
 	}
 }
+
+// A 401 of a user token another replica stored never takes its refresh token with it: the
+// replica that adopted the token refreshes it with the refresh token the store keeps apart,
+// after the replica that exchanged the code is gone, and so does a replica started later.
+func TestRevolut_ARejectedAdoptedUserTokenKeepsItsRefreshToken(t *testing.T) {
+	t.Parallel()
+	m, cfg := revolutSetup(t)
+	store := tokencache.NewMemoryStore(nil, 0)
+	replica := func() *revolut.Transport {
+		tr, err := revolut.NewTransport(cfg, revolut.WithTokenStore(store), revolut.WithRetries(3, time.Millisecond, 10*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		return tr
+	}
+	a := replica()
+	ctx := context.Background()
+	_, ans := postJSON(t, ctx, &http.Client{Transport: a}, m.URL+revolutmock.PaymentConsentsPath, map[string]any{"Data": map[string]any{}})
+	id := consentID(t, ans)
+	link, _ := a.Signer().AuthorizationURL(id, "payments", "")
+	back, err := m.PKI.Authorise(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ExchangeCode(ctx, id, back.Query().Get("code")); err != nil {
+		t.Fatal(err)
+	}
+	a.Close() // the replica that exchanged the code restarts
+	pay := func(tr *revolut.Transport, who string) {
+		t.Helper()
+		if status, ans := postJSON(t, revolut.WithConsent(ctx, id), &http.Client{Transport: tr}, m.URL+revolutmock.PaymentsPath, map[string]any{"Data": map[string]any{"ConsentId": id}}); status != http.StatusCreated {
+			t.Fatalf("%s's payment: %d %v", who, status, ans)
+		}
+	}
+	b := replica()
+	m.Fail401(1) // the API rejects the user token b adopted from the store
+	pay(b, "replica b")
+	if st := m.Stats(); st.Tokens["refresh_token"] != 1 {
+		t.Fatalf("stats %+v: b did not refresh the consent", st)
+	}
+	pay(replica(), "replica c, started later")
+	m.Fail401(1)
+	pay(replica(), "replica d, whose adopted token is rejected too")
+	if st := m.Stats(); st.Payments != 3 || st.Tokens["authorization_code"] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}

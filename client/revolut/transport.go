@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 
@@ -68,8 +69,13 @@ type Transport struct {
 	origins  *transport.Origins
 	cfg      Config
 
+	// store keeps the consents' refresh tokens apart from their access tokens (nil without a
+	// shared store), scoped as the tokens are.
+	store tokencache.Store
+	log   *slog.Logger
+
 	mu      sync.Mutex
-	refresh map[string]string // consent ID -> its latest refresh token
+	refresh map[string]string // consent ID -> its latest refresh token, in this process
 }
 
 // NewClient returns an *http.Client over [NewTransport].
@@ -113,11 +119,16 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 	if jwsFor == nil {
 		jwsFor = func(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
 	}
-	t := &Transport{signer: s, cfg: cfg, origins: origins, refresh: map[string]string{},
+	t := &Transport{signer: s, cfg: cfg, origins: origins, refresh: map[string]string{}, log: o.Log(),
 		endpoint: tokenendpoint.New(provider, cfg.TokenURL, cfg.Exchange, &o.Settings)}
 	apiBase := o.Base
 	o.Base = &transport.Signing{Base: apiBase, Sign: s.JWSSignature, Origins: origins, Header: "x-jws-signature", Applies: jwsFor}
 	o.Identity = strings.Join([]string{provider, cfg.TokenURL, cfg.ClientID}, "\x00")
+	if o.Store != nil {
+		t.store = tokencache.Scope(o.Store, o.Identity)
+	} else if o.Cache.Store != nil {
+		t.store = tokencache.Scope(o.Cache.Store, o.Identity)
+	}
 	t.bearer = bearer.New(t.fetch, func(req *http.Request) (string, error) {
 		if id, ok := req.Context().Value(consentKey{}).(string); ok && id != "" {
 			return consentCacheKey(id), nil
@@ -219,16 +230,7 @@ func (t *Transport) fetch(ctx context.Context, key string) (tokencache.Token, er
 		return t.grant(ctx, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}})
 	}
 	id := strings.TrimPrefix(key, "consent:")
-	t.mu.Lock()
-	rt := t.refresh[id]
-	t.mu.Unlock()
-	if rt == "" {
-		// A token this process did not exchange (another replica's, through the shared
-		// store) carries its refresh token.
-		if cur, ok := t.bearer.Cache().Peek(key); ok {
-			rt = cur.RefreshToken
-		}
-	}
+	rt := t.refreshToken(ctx, id, key)
 	if rt == "" {
 		return tokencache.Token{}, ErrNoUserToken
 	}
@@ -239,8 +241,34 @@ func (t *Transport) fetch(ctx context.Context, key string) (tokencache.Token, er
 	if tok.RefreshToken == "" {
 		tok.RefreshToken = rt // not rotated: the new token carries the one that still works
 	}
-	t.keepRefresh(id, tok)
+	// Kept (in the shared store too) before the access token is returned and cached: a
+	// server that rotates refresh tokens has retired rt.
+	t.keepRefresh(ctx, id, tok)
 	return tok, nil
+}
+
+// refreshKey is the store key of a consent's refresh token: apart from its access token
+// ("consent:<id>"), which a 401 deletes.
+func refreshKey(id string) string { return "refresh:" + id }
+
+// refreshToken is the consent's latest refresh token: the shared store's (another replica
+// may have renewed it since), else this process's, else the one the cached access token
+// carries.
+func (t *Transport) refreshToken(ctx context.Context, id, key string) string {
+	if t.store != nil {
+		if rec, ok, err := t.store.Load(ctx, refreshKey(id)); err == nil && ok && rec.Value != "" {
+			return rec.Value
+		}
+	}
+	t.mu.Lock()
+	rt := t.refresh[id]
+	t.mu.Unlock()
+	if rt == "" {
+		if cur, ok := t.bearer.Cache().Peek(key); ok {
+			rt = cur.RefreshToken
+		}
+	}
+	return rt
 }
 
 // maxRefreshTokens bounds the refresh tokens a Transport remembers beside its cache (for a
@@ -248,13 +276,18 @@ func (t *Transport) fetch(ctx context.Context, key string) (tokencache.Token, er
 // consent's refresh relies on the token the cache or the shared store still holds.
 const maxRefreshTokens = 10_000
 
-// keepRefresh remembers the consent's refresh token (a refresh may rotate it).
-func (t *Transport) keepRefresh(id string, tok tokencache.Token) {
+// refreshLifetime is how long a refresh token is kept in the shared store when the server
+// says nothing of its expiry.
+const refreshLifetime = 365 * 24 * time.Hour
+
+// keepRefresh remembers the consent's refresh token (a refresh may rotate it), in this
+// process and in the shared store, where no 401 of an access token can take it. A store
+// that fails is logged, never a failed request: this process still holds the token.
+func (t *Transport) keepRefresh(ctx context.Context, id string, tok tokencache.Token) {
 	if tok.RefreshToken == "" {
 		return
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if _, ok := t.refresh[id]; !ok && len(t.refresh) >= maxRefreshTokens {
 		for k := range t.refresh { // any one: map iteration starts at random
 			delete(t.refresh, k)
@@ -262,6 +295,14 @@ func (t *Transport) keepRefresh(id string, tok tokencache.Token) {
 		}
 	}
 	t.refresh[id] = tok.RefreshToken
+	t.mu.Unlock()
+	if t.store == nil {
+		return
+	}
+	rec := tokencache.Token{Value: tok.RefreshToken, Type: "refresh", Expiry: time.Now().Add(refreshLifetime)}
+	if err := t.store.Save(ctx, refreshKey(id), rec); err != nil {
+		t.log.Warn("finauth: revolut: the shared store did not keep a consent's refresh token; this process still holds it", "error", err)
+	}
 }
 
 // grant posts one token request (form, client_id added) over mutual TLS.
@@ -297,7 +338,7 @@ func (t *Transport) SetUserToken(consentID string, tok tokencache.Token) error {
 	if consentID == "" {
 		return fmt.Errorf("finauth: revolut: SetUserToken needs the consent ID")
 	}
-	t.keepRefresh(consentID, tok)
+	t.keepRefresh(context.Background(), consentID, tok)
 	return t.bearer.Cache().Put(consentCacheKey(consentID), tok)
 }
 
