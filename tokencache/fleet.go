@@ -364,9 +364,9 @@ func (c *Cache) fleet(ctx context.Context, e *entry, fs FleetStore) (release fun
 	return nil, Token{}, false
 }
 
-// loadUsable reads key's token from st if it is usable: not rejected, not within twice the
-// safety margin of expiry, and newer than the one held (a refresh ahead must not read back
-// the token it replaces).
+// loadUsable reads key's token from st if it is usable: not rejected, not near its expiry
+// (adoptable), and newer than the one held (a refresh ahead must not read back the token it
+// replaces).
 func (c *Cache) loadUsable(ctx context.Context, st Store, e *entry, rejected string) (Token, bool) {
 	ctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
 	defer cancel()
@@ -374,9 +374,23 @@ func (c *Cache) loadUsable(ctx context.Context, st Store, e *entry, rejected str
 	switch {
 	case err != nil:
 		c.log(e, slog.LevelWarn, "store load failed", "error", err)
-	case ok && tok.Value != "" && tok.Value != rejected &&
-		(tok.Expiry.IsZero() || tok.Expiry.Sub(c.o.Clock.Now()) > 2*c.o.SafetyMargin) && newer(tok, e.cur.Load()):
+	case ok && tok.Value != "" && tok.Value != rejected && c.adoptable(tok, c.o.Clock.Now()) && newer(tok, e.cur.Load()):
 		return tok, true
 	}
 	return Token{}, false
+}
+
+// adoptable reports whether a token from the Store has enough life left to be worth
+// adopting: more than twice the safety margin, a margin scaled down to a quarter of the
+// token's lifetime for tokens that live less than four margins (as the cache's own windows
+// scale), so that short-lived tokens are shared too.
+func (c *Cache) adoptable(tok Token, now time.Time) bool {
+	if tok.Expiry.IsZero() {
+		return true
+	}
+	margin := c.o.SafetyMargin
+	if !tok.Issued.IsZero() && tok.Issued.Before(tok.Expiry) {
+		margin = min(margin, tok.Expiry.Sub(tok.Issued)/4)
+	}
+	return tok.Expiry.Sub(now) > 2*margin
 }

@@ -239,3 +239,25 @@ func TestScope_EveryCallOfAnUnscopedStoreCarriesTheIdentity(t *testing.T) {
 		t.Error("no store scoped is a store")
 	}
 }
+
+// Tokens shorter-lived than twice the safety margin are shared too: six caches on one store,
+// one after the other, make one fetch for tokens that live 20 s; a token near the end of its
+// life (under twice the margin scaled to its lifetime) is not adopted.
+func TestCache_ShortLivedTokensAreSharedToo(t *testing.T) {
+	t.Parallel()
+	clock := tokencachetest.NewFakeClock(t0)
+	store := tokencache.NewMemoryStore(clock, 0)
+	f := newFetcher(clock, 20*time.Second)
+	for range 6 {
+		mustToken(t, newCache(t, f, tokencache.Options{Store: store}), "k")
+		clock.Advance(time.Second)
+	}
+	if n := f.calls.Load(); n != 1 {
+		t.Fatalf("%d fetches for 6 caches, want 1", n)
+	}
+	clock.Advance(9 * time.Second) // 5 s left of 20: under 2 x min(30 s, 20 s / 4)
+	mustToken(t, newCache(t, f, tokencache.Options{Store: store}), "k")
+	if n := f.calls.Load(); n != 2 {
+		t.Fatalf("%d fetches: a token with a quarter of its life left was adopted", n)
+	}
+}

@@ -143,6 +143,9 @@ func (c *Cache) obtain(ctx context.Context, e *entry) (Token, bool, error) {
 	case !tok.Expiry.IsZero() && !tok.Expiry.After(now):
 		err = ErrExpiredToken
 	}
+	if tok.Issued.IsZero() {
+		tok.Issued = start
+	}
 	c.c.fetches.Add(1)
 	if err != nil {
 		c.c.fetchErrors.Add(1)

@@ -150,6 +150,9 @@ func (c *Cache) Put(key string, tok Token) error {
 	case !tok.Expiry.IsZero() && !tok.Expiry.After(c.o.Clock.Now()):
 		return ErrExpiredToken
 	}
+	if tok.Issued.IsZero() {
+		tok.Issued = c.o.Clock.Now()
+	}
 	e, err := c.entry(key)
 	if err != nil {
 		return err

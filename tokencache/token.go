@@ -11,9 +11,13 @@ import (
 // expire: it is cached until invalidated. String, GoString and LogValue never show Value or
 // RefreshToken.
 type Token struct {
-	Value        string
-	Type         string // "Bearer" when empty is meant
-	Expiry       time.Time
+	Value  string
+	Type   string // "Bearer" when empty is meant
+	Expiry time.Time
+	// Issued is when the token was obtained; the cache sets it when a fetch (or Put) gives
+	// none. With Expiry it is the token's lifetime, which scales how close to its expiry a
+	// token shared through a Store may still be adopted.
+	Issued       time.Time
 	RefreshToken string
 	// Extra carries provider fields (scope, account ID, ...) that callers may want.
 	Extra map[string]any

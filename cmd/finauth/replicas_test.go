@@ -12,6 +12,7 @@ import (
 
 	"github.com/finauth/finauth/integration/pismomock"
 	"github.com/finauth/finauth/internal/redistest"
+	"github.com/finauth/finauth/signer"
 )
 
 const cacheKey = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
@@ -74,6 +75,29 @@ func TestCLI_SixReplicasColdShareOneExchangeThroughRedis(t *testing.T) {
 	}
 	if ex := m.Stats().Exchanges; ex != 1 {
 		t.Fatalf("%d exchanges for 6 replicas, want 1", ex)
+	}
+}
+
+// Tokens that live under a minute (twice the 30 s safety margin) are shared too: six replicas
+// cold on tokens living 20 s make one exchange (they made one each before).
+func TestCLI_ShortLivedTokensAreSharedByTheReplicas(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	key, _ := signer.LoadKeyFile(keys + "test-rsa-pkcs8.pem")
+	m, err := pismomock.NewServer(pismomock.Config{Keys: signer.NewKeySet(key.Public()), Issuer: "i@t", Subject: "s@t", Audience: "https://sandbox.pismolabs.io",
+		TenantID: "tenant", Group: "g", TokenLifetime: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	sums := replicas(t, 6, m, srv, nil, "-n", "300", "-c", "8")
+	for i, s := range sums {
+		if s.OK != s.Requests {
+			t.Errorf("replica %d: %d of %d ok", i, s.OK, s.Requests)
+		}
+	}
+	if ex := m.Stats().Exchanges; ex != 1 {
+		t.Fatalf("%d exchanges for 6 replicas on 20 s tokens, want 1", ex)
 	}
 }
 

@@ -304,6 +304,7 @@ type sealed struct {
 	Value        string         `json:"v"`
 	Type         string         `json:"t,omitempty"`
 	Expiry       int64          `json:"e,omitempty"` // Unix milliseconds; 0 none
+	Issued       int64          `json:"i,omitempty"` // Unix milliseconds; 0 unknown
 	RefreshToken string         `json:"r,omitempty"`
 	Extra        map[string]any `json:"x,omitempty"`
 }
@@ -374,6 +375,9 @@ func (s *Store) open(name string, raw []byte) (tokencache.Token, bool) {
 		if v.Expiry != 0 {
 			tok.Expiry = time.UnixMilli(v.Expiry)
 		}
+		if v.Issued != 0 {
+			tok.Issued = time.UnixMilli(v.Issued)
+		}
 		return tok, true
 	}
 	return tokencache.Token{}, false
@@ -408,6 +412,9 @@ func (s *Store) seal(name string, tok tokencache.Token) ([]byte, error) {
 	v := sealed{Value: tok.Value, Type: tok.Type, RefreshToken: tok.RefreshToken, Extra: tok.Extra}
 	if !tok.Expiry.IsZero() {
 		v.Expiry = tok.Expiry.UnixMilli()
+	}
+	if !tok.Issued.IsZero() {
+		v.Issued = tok.Issued.UnixMilli()
 	}
 	plain, err := json.Marshal(v)
 	if err != nil {
