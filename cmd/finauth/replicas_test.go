@@ -251,3 +251,17 @@ func TestCLI_AWrongCacheKeyIsAMissNotAnError(t *testing.T) {
 		t.Fatalf("rotated keys: %d exchanges, want still 2", ex)
 	}
 }
+
+// A Redis that does not answer is reported once, through the store's logger: go-redis's own
+// dial notices (written to the standard log package) do not reach stderr past it.
+func TestCLI_ADeadRedisIsLoggedOnce(t *testing.T) {
+	t.Parallel()
+	m := newPismoMock(t)
+	env := pismoEnv(m)
+	env["FINAUTH_REDIS_URL"] = "redis://127.0.0.1:1/0"
+	env["FINAUTH_CACHE_KEY"] = cacheKey
+	r := finauth(t, env, "", "load", "--duration", "2500ms", "-c", "4", m.URL+"/cards/v1/cards") // the breaker probes twice
+	if r.code != exitOK || strings.Contains(r.stderr, "pool.go") || strings.Contains(r.stderr, "failed to dial") || strings.Count(r.stderr, "unavailable") != 1 {
+		t.Fatalf("%+v", r)
+	}
+}

@@ -84,8 +84,9 @@ type Options struct {
 	// PollInterval is how often a replica waiting for another's fetch looks for its token;
 	// default DefaultPollInterval.
 	PollInterval time.Duration
-	// Logger receives state changes (breaker open/closed, the first undecryptable value);
-	// default silent.
+	// Logger receives state changes (breaker open/closed, the first undecryptable value),
+	// and go-redis's own connection notices at debug level (see redis.SetLogger, which is
+	// process-wide: the latest Store made with a Logger gets them); default silent.
 	Logger *slog.Logger
 }
 
@@ -216,6 +217,7 @@ func New(o Options) (*Store, error) {
 		return nil, err
 	}
 	sh.breaker = breaker{threshold: threshold, probe: probe, stop: make(chan struct{})}
+	routeGoRedisLogs(o.Logger)
 	return &Store{shared: sh}, nil
 }
 
