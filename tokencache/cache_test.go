@@ -667,3 +667,32 @@ func TestCache_TokenRacingCloseNeverPanics(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// Static stability: in the safety margin before its real expiry a token whose refresh
+// fails (or brings an already-expired token) is still served, since it still works for up
+// to the margin; once it has really expired the error comes back.
+func TestCache_ATokenStillValidIsServedWhenItsRefreshFailsInTheMargin(t *testing.T) {
+	t.Parallel()
+	clock := tokencachetest.NewFakeClock(t0)
+	f := newFetcher(clock, 10*time.Minute)
+	c := newCache(t, f, tokencache.Options{NoPrefetch: true})
+	first := mustToken(t, c, "k")
+	f.failWith(errors.New("token endpoint down"))
+	clock.Advance(10*time.Minute - 10*time.Second) // 10 s left: inside the 30 s margin
+	for range 3 {
+		tok, err := c.Token(context.Background(), "k")
+		if err != nil || tok.Value != first.Value {
+			t.Fatalf("in the margin: %q %v", tok.Value, err)
+		}
+		clock.Advance(2 * time.Second) // past the negative cache: each round fetches again
+	}
+	clock.Advance(5 * time.Second) // really expired
+	if tok, err := c.Token(context.Background(), "k"); err == nil {
+		t.Fatalf("an expired token was served: %q", tok.Value)
+	}
+	f.succeed()
+	clock.Advance(2 * time.Second)
+	if tok := mustToken(t, c, "k"); tok.Value == first.Value {
+		t.Fatal("the endpoint is back but the old token is served")
+	}
+}

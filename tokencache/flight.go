@@ -36,8 +36,12 @@ func (c *Cache) wait(ctx context.Context, key string) (Token, error) {
 		if f == nil {
 			if e.lastErr != nil && c.o.Clock.Now().Before(e.errUntil) {
 				err := e.lastErr
+				tok, valid := c.stillValid(e)
 				e.mu.Unlock()
 				c.c.negativeHits.Add(1)
+				if valid {
+					return tok, nil // its refresh failed moments ago, but it still works
+				}
 				return Token{}, err
 			}
 			f = c.startLocked(e) // not e.flight: after Close there is none, and f says ErrClosed
@@ -272,13 +276,32 @@ func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error
 	if c.closed.Load() {
 		err = ErrClosed // whatever the cancelled fetch said, the cause is Close
 	}
-	c.log(e, slog.LevelWarn, "fetch failed", "error", err)
 	e.refreshing.Store(false)
-	f.err = err
 	if c.o.NegativeTTL > 0 {
 		e.lastErr, e.errUntil = err, c.o.Clock.Now().Add(c.o.NegativeTTL)
 	}
+	if tok, valid := c.stillValid(e); valid && !c.closed.Load() {
+		// Static stability: inside the safety margin, but not yet expired. The margin is
+		// for refreshing early, not a cut-off: serve the token until it really expires.
+		c.log(e, slog.LevelWarn, "refresh failed in the safety margin; serving the cached token until its real expiry", "error", err, "expires_in", tok.Expiry.Sub(c.o.Clock.Now()))
+		f.tok = tok
+		close(f.done)
+		return
+	}
+	c.log(e, slog.LevelWarn, "fetch failed", "error", err)
+	f.err = err
 	close(f.done)
+}
+
+// stillValid returns e's token when it is past its safety margin (expired for the cache)
+// but not past its real expiry: it still works. An invalidated or evicted token is never
+// valid. e.mu is held.
+func (c *Cache) stillValid(e *entry) (Token, bool) {
+	s := e.cur.Load()
+	if s == nil || e.evicted || s.tok.Expiry.IsZero() || !c.o.Clock.Now().Before(s.tok.Expiry) {
+		return Token{}, false
+	}
+	return s.tok, true
 }
 
 func (c *Cache) retryFire(e *entry) {

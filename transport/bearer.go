@@ -94,9 +94,12 @@ const DefaultFleetWait = time.Second
 // others which token worked (tokencache.Cache.Confirm, once per token); a 401 of a token that
 // worked anywhere is a revocation and refreshes (one fetch for the fleet, through its lock),
 // and a 401 held back waits up to FleetWait for the token another process is fetching and is
-// replayed with it. A replay's 401 of yet another token is handled the same way, up to five
-// replays; an API that rejects every token still costs each process at most one token
-// request per RefreshInterval.
+// replayed with it. An API that rejects every token still costs each process at most one
+// token request per RefreshInterval.
+//
+// A replay's 401 of another token that worked (revoked between the refresh and the replay,
+// as a server that revokes tokens after so many uses does; with a shared store, any other
+// token) is handled the same way again, up to five replays in all.
 //
 // Requests to origins outside Origins are refused; redirects there carry nothing. Fields
 // must not change after first use; Bearer is safe for concurrent use.
@@ -255,14 +258,15 @@ func (b *Bearer) addHandle(src handleSource, key string) *tokencache.Handle {
 	return h
 }
 
-// maxFleetReplays bounds the replays of one request when tokens are shared by several
-// processes (a token adopted from the store may itself be revoked by the time it is used).
-const maxFleetReplays = 5
+// maxReplays bounds the replays of one request: each after a 401 of another token, revoked
+// in the meantime (or, with a shared store, adopted already revoked).
+const maxReplays = 5
 
 // rejected handles a 401 of tok: invalidate and replay with a new token, replay with a token
 // another request (or process) already got, or return the 401 (not replayable, or refreshed
-// too recently). With tokens shared by several processes a replay's 401 of another token is
-// handled the same way again, up to maxFleetReplays; otherwise it goes back to the caller.
+// too recently). A replay's 401 of another token that worked (revoked in the meantime; with
+// a shared store, any other token) is handled the same way again, up to maxReplays; any
+// other goes back to the caller.
 func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, again replayableBody, base http.RoundTripper, resp *http.Response, failed IsAuthFailureFunc) (*http.Response, error) {
 	now := time.Now
 	if b.Now != nil {
@@ -333,7 +337,8 @@ func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, a
 			}
 			return resp, nil
 		}
-		if !fleet || replay >= maxFleetReplays || fresh.Value == tok.Value {
+		if replay >= maxReplays || fresh.Value == tok.Value ||
+			!fleet && !b.refreshes.wouldAllow(key, fresh.Value, now(), interval) {
 			return resp, nil
 		}
 		tok = fresh
@@ -433,6 +438,21 @@ func (l *refreshLimiter) allow(key, token string, now time.Time, interval time.D
 		l.active.Add(1)
 	}
 	return true
+}
+
+// wouldAllow is allow without remembering anything.
+func (l *refreshLimiter) wouldAllow(key, token string, now time.Time, interval time.Duration) bool {
+	if interval < 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.last.Load(key)
+	if !ok {
+		return true
+	}
+	r := v.(*refreshed)
+	return now.Sub(r.at) >= interval || r.accepted.Load() || r.rejected == token
 }
 
 // record notes a refresh of key after a 401 of token that allow did not grant (the token had
