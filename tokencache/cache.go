@@ -19,13 +19,17 @@ const (
 )
 
 // slot is one cached token and its state. A slot is replaced, never changed, except for
-// its state, which timers move forward (fresh -> stale -> expired).
+// its state, which the scheduler moves forward (fresh -> stale -> expired).
 type slot struct {
 	tok       Token
 	state     atomic.Uint32
 	confirmed atomic.Bool // Confirm told the Store that this token worked
-	// timers are the stale and expiry timers; guarded by entry.mu.
-	timers [2]Timer
+	// The scheduler's: the entry, the transition times (Unix ns), the next one, and the
+	// place in its heap (-1 when not in it); next and index are guarded by sched.mu.
+	e                  *entry
+	staleAt, expiredAt int64
+	next               int64
+	index              int
 }
 
 // entry is everything the cache holds for one key.
@@ -73,6 +77,7 @@ type Cache struct {
 	wg     sync.WaitGroup // running fetches
 
 	fetchSlots *semaphore.Weighted // MaxConcurrentFetches
+	sched      scheduler
 
 	c counters
 }
@@ -122,6 +127,7 @@ func (c *Cache) Close() error {
 	})
 	c.all = nil
 	c.mu.Unlock()
+	c.closeScheduler()
 	c.cancel()
 	c.wg.Wait()
 	return nil

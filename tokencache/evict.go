@@ -72,13 +72,13 @@ func (c *Cache) removeLocked(e *entry) {
 }
 
 // drop removes an entry, its token (a Handle still holding the entry must not serve a token
-// whose timers no longer run) and its timers; its running fetch, if any, completes for its
+// whose transitions no longer run) and its scheduled transitions; its running fetch, if any, completes for its
 // waiters but is not stored anywhere visible.
 func (c *Cache) drop(e *entry) {
 	e.mu.Lock()
 	e.evicted = true
 	if s := e.cur.Swap(nil); s != nil {
-		stopTimers(s)
+		c.unschedule(s)
 	}
 	if e.retry != nil {
 		e.retry.Stop()
@@ -86,13 +86,4 @@ func (c *Cache) drop(e *entry) {
 	}
 	e.mu.Unlock()
 	c.entries.CompareAndDelete(e.key, e)
-}
-
-func stopTimers(s *slot) {
-	for i, t := range s.timers {
-		if t != nil {
-			t.Stop()
-			s.timers[i] = nil
-		}
-	}
 }

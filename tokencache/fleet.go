@@ -328,11 +328,16 @@ const fleetRounds = 3
 // fleet takes the fleet's fetch lock for e's key (release non-nil: fetch, save, then
 // release), or waits for the process holding it and returns its token (ok). With neither
 // (store trouble, or a holder that did not deliver in fleetRounds), the caller fetches alone.
-func (c *Cache) fleet(ctx context.Context, e *entry, fs FleetStore) (release func(), tok Token, ok bool) {
+// The caller holds slot when it calls fleet; fleet gives it back while it waits for another
+// process, and takes it again before it tries the lock once more.
+func (c *Cache) fleet(ctx context.Context, e *entry, fs FleetStore, slot *fetchSlot) (release func(), tok Token, ok bool) {
 	e.mu.Lock()
 	rejected := e.rejected
 	e.mu.Unlock()
 	for range fleetRounds {
+		if err := slot.acquire(ctx); err != nil {
+			return nil, Token{}, false
+		}
 		rel, got, err := fs.Lock(ctx, e.key, c.o.FetchTimeout)
 		if err != nil {
 			c.log(e, slog.LevelWarn, "store lock failed; fetching without the fleet", "error", err)
@@ -347,6 +352,7 @@ func (c *Cache) fleet(ctx context.Context, e *entry, fs FleetStore) (release fun
 			return rel, Token{}, false
 		}
 		c.c.fleetWaits.Add(1)
+		slot.release() // waiting for another process's fetch takes no slot of ours
 		wctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
 		err = fs.Await(wctx, e.key)
 		cancel()

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/finauth/finauth/internal/testwait"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/tokencache/tokencachetest"
 )
@@ -259,5 +261,40 @@ func TestCache_ShortLivedTokensAreSharedToo(t *testing.T) {
 	mustToken(t, newCache(t, f, tokencache.Options{Store: store}), "k")
 	if n := f.calls.Load(); n != 2 {
 		t.Fatalf("%d fetches: a token with a quarter of its life left was adopted", n)
+	}
+}
+
+// A fetch queued for a MaxConcurrentFetches slot does not hold its key's fleet lock: a lock
+// taken before the wait expired during a long queue (a cold start over many keys), another
+// replica fetched the key, and the queued fetch then fetched it again.
+func TestCache_AQueuedFetchHoldsNoFleetLock(t *testing.T) {
+	t.Parallel()
+	clock := tokencachetest.NewFakeClock(t0)
+	store := tokencache.NewMemoryStore(clock, 0)
+	slow := newFetcher(clock, time.Hour)
+	slow.name = "slow-"
+	slow.gate = make(chan struct{})
+	opts := tokencache.Options{Store: store, MaxConcurrentFetches: 1, FetchTimeout: 30 * time.Second}
+	c1 := newCache(t, slow, opts)
+	other := newFetcher(clock, time.Hour)
+	other.name = "other-"
+	c2 := newCache(t, other, opts)
+	done := make(chan struct{}, 2)
+	go func() { c1.Token(context.Background(), "k1"); done <- struct{}{} }()
+	testwait.Eventually(t, "k1's fetch running", func() bool { return slow.calls.Load() == 1 })
+	go func() { c1.Token(context.Background(), "k2"); done <- struct{}{} }()
+	testwait.Eventually(t, "k2's fetch queued for the slot", func() bool {
+		buf := make([]byte, 1<<20)
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "semaphore.(*Weighted).Acquire")
+	})
+	clock.Advance(31 * time.Second) // past the lock's ttl while k2 waits for the slot
+	if tok := mustToken(t, c2, "k2"); !strings.HasPrefix(tok.Value, "other-") {
+		t.Fatalf("the other replica got %q", tok.Value)
+	}
+	close(slow.gate)
+	<-done
+	<-done
+	if n := slow.calls.Load(); n != 1 {
+		t.Fatalf("%d fetches by the first replica: k2 was fetched twice for the fleet", n)
 	}
 }

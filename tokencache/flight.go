@@ -112,24 +112,30 @@ func (c *Cache) run(e *entry, f *flight) {
 // (with the Store's save) are each bounded by FetchTimeout; the fetch first waits for one of
 // the MaxConcurrentFetches slots, for as long as it takes (the callers waiting for it leave
 // on their own contexts), so that a cold start over many keys queues its token-endpoint
-// calls instead of opening all of them at once.
+// calls instead of opening all of them at once. The fleet lock is taken only once the slot
+// is held (and the slot given back while another process's fetch is awaited), so that a
+// long queue never outlives the lock and lets another process fetch the key too.
 func (c *Cache) obtain(ctx context.Context, e *entry) (Token, bool, error) {
 	if tok, ok := c.load(ctx, e); ok {
 		return tok, true, nil
 	}
+	slot := &fetchSlot{c: c}
+	defer slot.release()
+	if err := slot.acquire(ctx); err != nil {
+		return Token{}, false, ErrClosed // only Close cancels ctx
+	}
 	if fs, ok := c.o.Store.(FleetStore); ok {
-		release, tok, ok := c.fleet(ctx, e, fs)
+		release, tok, ok := c.fleet(ctx, e, fs, slot)
 		if ok {
 			return tok, true, nil
 		}
 		if release != nil {
-			defer release() // after the Save below: the fleet finds the token before the lock goes
+			defer release() // after the Save below, before the slot: the fleet finds the token before the lock goes
+		}
+		if err := slot.acquire(ctx); err != nil {
+			return Token{}, false, ErrClosed
 		}
 	}
-	if err := c.fetchSlots.Acquire(ctx, 1); err != nil {
-		return Token{}, false, ErrClosed // only Close cancels ctx
-	}
-	defer c.fetchSlots.Release(1)
 	if ctx.Err() != nil || c.closed.Load() {
 		// Closed while waiting: the slot may still be granted (a release racing the
 		// cancellation, which reaches ctx asynchronously), but no fetch starts after Close.
@@ -161,6 +167,32 @@ func (c *Cache) obtain(ctx context.Context, e *entry) (Token, bool, error) {
 		}
 	}
 	return tok, false, err
+}
+
+// fetchSlot is one of the MaxConcurrentFetches slots, held or not.
+type fetchSlot struct {
+	c    *Cache
+	held bool
+}
+
+// acquire waits for the slot unless it is held.
+func (s *fetchSlot) acquire(ctx context.Context) error {
+	if s.held {
+		return nil
+	}
+	if err := s.c.fetchSlots.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	s.held = true
+	return nil
+}
+
+// release gives the slot back if it is held.
+func (s *fetchSlot) release() {
+	if s.held {
+		s.c.fetchSlots.Release(1)
+		s.held = false
+	}
 }
 
 // load reads a usable token from the Store, after deleting the one a server rejected.
@@ -315,37 +347,24 @@ func (c *Cache) retryFire(e *entry) {
 	c.startLocked(e)
 }
 
-// storeLocked makes tok the current token and sets the timers that move it to stale and
-// expired. e.mu is held.
+// storeLocked makes tok the current token and schedules its move to stale and expired.
+// e.mu is held.
 func (c *Cache) storeLocked(e *entry, tok Token) {
 	if old := e.cur.Load(); old != nil {
-		stopTimers(old)
+		c.unschedule(old)
 	}
-	s := &slot{tok: tok}
+	s := &slot{tok: tok, index: -1}
 	e.used.Store(false)
-	e.cur.Store(s) // published before its timers exist, so a timer never sees an unpublished slot
-	if tok.Expiry.IsZero() {
-		return
+	e.cur.Store(s) // published before it is scheduled, so a transition never sees an unpublished slot
+	if !tok.Expiry.IsZero() {
+		c.schedule(e, s)
 	}
-	now := c.o.Clock.Now()
-	staleAt, expiredAt := c.o.schedule(now, tok.Expiry)
-	s.timers[0] = c.o.Clock.AfterFunc(staleAt.Sub(now), func() { c.onStale(e, s) })
-	s.timers[1] = c.o.Clock.AfterFunc(expiredAt.Sub(now), func() { c.onExpired(e, s) })
 }
 
-func (c *Cache) onStale(e *entry, s *slot) {
-	if e.cur.Load() != s || !s.state.CompareAndSwap(fresh, stale) {
-		return
-	}
-	// Prefetch: a key used since its token was stored is refreshed now, so that a quiet
-	// service does not wake up to an expired token.
+// onStale is e's token turning stale. Prefetch: a key used since its token was stored is
+// refreshed now, so that a quiet service does not wake up to an expired token.
+func (c *Cache) onStale(e *entry) {
 	if !c.o.NoPrefetch && e.used.Load() && e.refreshing.CompareAndSwap(false, true) {
 		c.startBackground(e)
-	}
-}
-
-func (c *Cache) onExpired(e *entry, s *slot) {
-	if e.cur.Load() == s {
-		s.state.Store(expired)
 	}
 }

@@ -133,8 +133,8 @@ func (c *Cache) Invalidate(key, rejected string) bool {
 		return false
 	}
 	c.c.dropped.Add(1)
+	c.unschedule(s)
 	e.mu.Lock()
-	stopTimers(s)
 	e.rejected = rejected
 	e.mu.Unlock()
 	return true

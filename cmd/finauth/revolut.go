@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,8 +139,13 @@ func (p revolutCLI) authorize(a *app, f *flags) (string, error) {
 	return s.AuthorizationURL(consent, scope(f, "payments"), f.get("state"))
 }
 
-// cliConsent is the consent the user token of --token-env is kept under.
-const cliConsent = "cli"
+// cliConsent is the consent the user token of --token-env is kept under: named after the
+// token (a hash of it), so that users of one client ID sharing a Redis never adopt each
+// other's token, while replicas given the same token share it.
+func cliConsent(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "cli-" + hex.EncodeToString(sum[:12])
+}
 
 // connect is call/load's Revolut transport: mutual TLS from the configuration (with -v's
 // trace), the shared token store when configured, and --token-env's user token.
@@ -173,7 +180,7 @@ func (p revolutCLI) connect(a *app, f *flags, n *network) (*session, error) {
 	}
 	closeAll := func() { tr.Close(); base.CloseIdleConnections(); closeStore() }
 	if userToken != "" {
-		if err := tr.SetUserToken(cliConsent, tokencache.Token{Value: userToken, Type: "Bearer"}); err != nil {
+		if err := tr.SetUserToken(cliConsent(userToken), tokencache.Token{Value: userToken, Type: "Bearer"}); err != nil {
 			closeAll()
 			return nil, err
 		}
@@ -186,7 +193,7 @@ func (p revolutCLI) connect(a *app, f *flags, n *network) (*session, error) {
 	return &session{rt: rt, origins: tr.Origins(), variable: "REVOLUT_API_URL", def: "REVOLUT_ENV's", authorizes: true,
 		prepare: func(req *http.Request) *http.Request {
 			if tokenEnv != "" {
-				req = req.WithContext(revolut.WithConsent(req.Context(), cliConsent))
+				req = req.WithContext(revolut.WithConsent(req.Context(), cliConsent(userToken)))
 			}
 			if sc != "" {
 				req = req.WithContext(revolut.WithScope(req.Context(), sc))

@@ -152,3 +152,15 @@ func TestCLI_JWKWithCertificate(t *testing.T) {
 		t.Fatalf("another key's certificate: %+v", r)
 	}
 }
+
+// The user token of --token-env is kept under a consent named after it: two users of one
+// client ID on one Redis never adopt each other's token (a fixed name let a process whose
+// token was refused adopt the other user's from the store), the same token shares one name,
+// and the name shows nothing of the token.
+func TestCLI_TokenEnvConsentsAreNamedAfterTheirToken(t *testing.T) {
+	t.Parallel()
+	a, b := cliConsent("user-a-token"), cliConsent("user-b-token")
+	if a == b || a != cliConsent("user-a-token") || strings.Contains(a, "user-a") {
+		t.Fatalf("%q %q", a, b)
+	}
+}
