@@ -1,6 +1,8 @@
 package revolut
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
@@ -39,6 +41,7 @@ type Signer struct {
 	s         *signer.Signer
 	clock     tokencache.Clock
 	legacyIss string
+	noNonce   bool
 }
 
 // NewSigner checks what signing needs (client ID, key ID, key, redirect URI, audience, the
@@ -64,7 +67,7 @@ func newSigner(cfg Config, o *options) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{cfg: cfg, s: s, clock: o.Cache.Clock, legacyIss: o.legacyIss}, nil
+	return &Signer{cfg: cfg, s: s, clock: o.Cache.Clock, legacyIss: o.legacyIss, noNonce: o.noNonce}, nil
 }
 
 // requestClaims are the request object's claims, in the seed's member order.
@@ -75,6 +78,7 @@ type requestClaims struct {
 	Audience     string        `json:"aud"`
 	Scope        string        `json:"scope"`
 	State        string        `json:"state,omitempty"`
+	Nonce        string        `json:"nonce,omitempty"`
 	NotBefore    int64         `json:"nbf"`
 	Expiry       int64         `json:"exp"`
 	Claims       idTokenClaims `json:"claims"`
@@ -89,7 +93,10 @@ type idTokenClaims struct {
 }
 
 // RequestObject returns the PS256 JWT that authorises consent consentID for scope
-// ("accounts" or "payments"), with state when given: header {"alg":"PS256","kid":...}.
+// ("accounts" or "payments"), with state when given: header {"alg":"PS256","kid":...}. It
+// carries a random nonce (128 bits, new for each request object): OpenID Connect requires
+// one for response_type "code id_token", and so does FAPI 1.0 Advanced, which Revolut
+// follows; Revolut's documentation does not list it (WithoutNonce leaves it out).
 func (s *Signer) RequestObject(consentID, scope, state string) (string, error) {
 	if err := checkConsent(consentID, scope); err != nil {
 		return "", err
@@ -97,6 +104,13 @@ func (s *Signer) RequestObject(consentID, scope, state string) (string, error) {
 	nbf := s.clock.Now().Add(-RequestObjectBackdate).Unix()
 	c := requestClaims{ResponseType: "code id_token", ClientID: s.cfg.ClientID, RedirectURI: s.cfg.RedirectURI,
 		Audience: s.cfg.Audience, Scope: scope, State: state, NotBefore: nbf, Expiry: nbf + int64(RequestObjectLifetime/time.Second)}
+	if !s.noNonce {
+		var n [16]byte
+		if _, err := rand.Read(n[:]); err != nil {
+			return "", errors.Join(ErrRequestObject, err)
+		}
+		c.Nonce = base64.RawURLEncoding.EncodeToString(n[:])
+	}
 	c.Claims.IDToken.Intent.Value = consentID
 	return s.s.SignJWT(c)
 }

@@ -43,7 +43,7 @@ func seedSigner(t *testing.T, opts ...revolut.Option) (*revolut.Signer, *signer.
 
 func TestRequestObject_ReproducesTheSeedExample(t *testing.T) {
 	t.Parallel()
-	s, key := seedSigner(t)
+	s, key := seedSigner(t, revolut.WithoutNonce()) // the example has none
 	jwt, err := s.RequestObject("43e56447-4088-4111-a6e8-1eef585645a7", "payments", "86413c89-a69f-449f-97cc-a6ca949338f6")
 	if err != nil {
 		t.Fatal(err)
@@ -138,5 +138,29 @@ func TestJWSSignature_DetachedOverTheExactBody(t *testing.T) {
 		if _, ok := got.Header["b64"]; ok != legacy {
 			t.Fatalf("legacy %v: b64 present %v", legacy, ok)
 		}
+	}
+}
+
+// A request object carries a nonce (OpenID Connect requires one for "code id_token"), a new
+// random one each time, and still verifies.
+func TestRequestObject_CarriesAFreshNonce(t *testing.T) {
+	t.Parallel()
+	s, key := seedSigner(t)
+	v, _ := signer.NewVerifier(signer.NewKeySet(key.Public().WithKeyID("abc123")), signer.VerifyOptions{Algorithms: []signer.Algorithm{signer.PS256}})
+	seen := map[string]bool{}
+	for range 3 {
+		jwt, err := s.RequestObject("c-1", "payments", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := v.Verify(jwt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct{ Nonce string }
+		if got.Claims(&c) != nil || len(c.Nonce) < 22 || seen[c.Nonce] {
+			t.Fatalf("nonce %q (seen %v)", c.Nonce, seen)
+		}
+		seen[c.Nonce] = true
 	}
 }

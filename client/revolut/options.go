@@ -14,6 +14,7 @@ type Option func(*options)
 
 type options struct {
 	bearer.Options
+	noNonce   bool
 	legacyIss string
 	jwsFor    func(*http.Request) bool
 	retries   int
@@ -44,6 +45,9 @@ func WithClock(c tokencache.Clock) Option { return func(o *options) { o.Clock = 
 // an unencoded payload ("b64": false) and "http://openbanking.org.uk/iat" and
 // ".../iss" (issuer: your organisation / software statement ID) in "crit" beside the tan.
 func WithLegacyJWS(issuer string) Option { return func(o *options) { o.legacyIss = issuer } }
+
+// WithoutNonce leaves the nonce out of request objects, as Revolut's own example does.
+func WithoutNonce() Option { return func(o *options) { o.noNonce = true } }
 
 // WithLogger logs token-endpoint retries and the token cache's refresh events to l.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Logger = l } }
