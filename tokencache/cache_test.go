@@ -612,6 +612,9 @@ func TestCache_RefreshAheadTakesOnlyANewerTokenFromTheStore(t *testing.T) {
 	clock.Advance(time.Hour - 30*time.Second - 5*time.Minute) // stale: refresh ahead starts
 	mustToken(t, c, "k")
 	testwait.Eventually(t, "the refresh ahead", func() bool { return c.Stats().BackgroundRefreshes == 1 && f.calls.Load() == 2 })
+	// The fetcher counts a call when it starts; the refreshed token is in the store (and the
+	// cache) once the refresh has finished.
+	testwait.Eventually(t, "the refresh finished", func() bool { return mustToken(t, c, "k").Value == "k-tok-2" })
 	if st := c.Stats(); st.StoreHits != 0 {
 		t.Fatalf("the refresh read the token it replaces back from the store: %+v", st)
 	}

@@ -326,11 +326,19 @@ func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error
 }
 
 // stillValid returns e's token when it is past its safety margin (expired for the cache)
-// but not past its real expiry: it still works. An invalidated or evicted token is never
-// valid. e.mu is held.
+// but not past its real expiry, less a guard for the request's own time on the wire (a
+// second, or a tenth of a shorter lifetime): it still works. An invalidated or evicted token
+// is never valid. e.mu is held.
 func (c *Cache) stillValid(e *entry) (Token, bool) {
 	s := e.cur.Load()
-	if s == nil || e.evicted || s.tok.Expiry.IsZero() || !c.o.Clock.Now().Before(s.tok.Expiry) {
+	if s == nil || e.evicted || s.tok.Expiry.IsZero() {
+		return Token{}, false
+	}
+	guard := time.Second
+	if life := s.tok.Expiry.Sub(s.tok.Issued); !s.tok.Issued.IsZero() && life > 0 {
+		guard = min(guard, life/10)
+	}
+	if !c.o.Clock.Now().Before(s.tok.Expiry.Add(-guard)) {
 		return Token{}, false
 	}
 	return s.tok, true
