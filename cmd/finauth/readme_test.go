@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,8 +134,6 @@ func TestREADME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// On the ports the README's variables name (those of docker-compose.yml), so that the
-	// session runs with exactly the README's environment: nothing is rewritten.
 	pm, err := pismomock.New(pismomock.Config{Keys: pk, Issuer: env["PISMO_ISSUER"], Subject: env["PISMO_SUBJECT"], Audience: env["PISMO_AUDIENCE"], TenantID: env["PISMO_TENANT_ID"], Group: env["PISMO_GROUP"]})
 	if err != nil {
 		t.Fatal(err)
@@ -155,18 +154,31 @@ func TestREADME(t *testing.T) {
 	if err := mm.Register(env["MIA_CLIENT_ID"], jwks); err != nil {
 		t.Fatal(err)
 	}
+	// On free ports, whatever else runs on the README's (docker-compose's mocks, say): the
+	// session runs with the README's environment rewritten only in its port numbers. The
+	// README's own ports are held busy while it runs, to show that it needs none of them.
 	for variable, h := range map[string]http.Handler{"PISMO_API": pm, "SOLDO_API": sm, "MIA_API": mm} {
 		u, err := url.Parse(env[variable])
-		if err != nil || u.Hostname() != "localhost" {
-			t.Fatalf("the README's %s=%q is not a localhost URL", variable, env[variable])
+		if err != nil || u.Hostname() != "localhost" || u.Port() == "" {
+			t.Fatalf("the README's %s=%q is not a localhost URL with a port", variable, env[variable])
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:"+u.Port())
+		if busy, err := net.Listen("tcp", "127.0.0.1:"+u.Port()); err == nil {
+			defer busy.Close()
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("port %s of the README's %s is taken (is docker-compose running?): %v", u.Port(), variable, err)
+			t.Fatal(err)
 		}
 		srv := &http.Server{Handler: h}
 		go srv.Serve(l)
 		defer srv.Close()
+		from, to := "localhost:"+u.Port(), "localhost:"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		for k, v := range env {
+			env[k] = strings.ReplaceAll(v, from, to)
+		}
+		for i, line := range lines {
+			lines[i] = strings.ReplaceAll(line, from, to)
+		}
 	}
 
 	// A fresh directory that looks like the clone (its signer/ is the clone's), so the README's
