@@ -68,7 +68,7 @@ func TestTransport_ASharedStoreNeverHandsOneClientsTokenToAnother(t *testing.T) 
 	t.Parallel()
 	srv := tokenServer(t)
 	for name, store := range map[string]tokencache.Store{
-		"MemoryStore":     tokencache.NewMemoryStore(nil, 0),
+		"MemoryStore":      tokencache.NewMemoryStore(nil, 0),
 		"a user's wrapper": &recordingStore{FleetStore: tokencache.NewMemoryStore(nil, 0)},
 	} {
 		t.Run(name, func(t *testing.T) {
