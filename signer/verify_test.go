@@ -189,7 +189,7 @@ func TestVerifier_AgreesWithGoJOSE(t *testing.T) {
 				t.Fatal(err)
 			}
 			theirs := func(tok string) error {
-				p, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jalg})
+				p, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jalg})
 				if err != nil {
 					return err
 				}

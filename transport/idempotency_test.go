@@ -221,13 +221,14 @@ func TestIdempotency_ACallersKeyUnderAnyCaseIsSentOnce(t *testing.T) {
 	t.Cleanup(srv.Close)
 	rt := &transport.Idempotency{Base: srv.Client().Transport}
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/payments", strings.NewReader(`{}`))
-	req.Header["x-idempotency-key"] = []string{"callers-own"}
+	name := strings.ToLower(transport.DefaultIdempotencyHeader) // not canonical, on purpose
+	req.Header[name] = []string{"callers-own"}
 	post(t, rt, req)
 	h := *got.Load()
 	if v := h.Values("X-Idempotency-Key"); len(v) != 1 || v[0] != "callers-own" {
 		t.Fatalf("sent %q", v)
 	}
-	if len(req.Header) != 1 || req.Header["x-idempotency-key"][0] != "callers-own" {
+	if len(req.Header) != 1 || req.Header[name][0] != "callers-own" {
 		t.Fatalf("the caller's request was changed: %v", req.Header)
 	}
 }
