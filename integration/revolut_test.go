@@ -477,3 +477,25 @@ func TestRevolut_ARejectedAdoptedUserTokenKeepsItsRefreshToken(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// The request object's aud may be Revolut's issuer of either side of its 2026 change (the
+// auth host, or the old one), and nothing else.
+func TestRevolut_BothIssuersAreAcceptedAsTheAudience(t *testing.T) {
+	t.Parallel()
+	m, cfg := revolutSetup(t)
+	_, hc := newRevolut(t, cfg)
+	for aud, ok := range map[string]bool{"https://oba-auth.revolut.com": true, "https://oba.revolut.com": true, "https://evil.example": false} {
+		_, ans := postJSON(t, context.Background(), hc, m.URL+revolutmock.PaymentConsentsPath, map[string]any{"Data": map[string]any{}})
+		c := cfg
+		c.Audience = aud
+		s, err := revolut.NewSigner(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		link, _ := s.AuthorizationURL(consentID(t, ans), "payments", "")
+		back, err := m.PKI.Authorise(link)
+		if got := err == nil && back.Query().Get("code") != ""; got != ok {
+			t.Errorf("aud %s: authorised %v (%v)", aud, got, err)
+		}
+	}
+}

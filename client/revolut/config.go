@@ -26,24 +26,36 @@ const (
 	Production Environment = "production"
 )
 
-// Defaults of one environment (PROTOCOLS.md, Revolut's docs).
+// Defaults of one environment: Revolut's published URLs and audience.
 type Defaults struct {
-	TokenURL, APIURL, AuthURL, Audience string
+	// TokenURL, APIURL and RegistrationURL are on the auth host: since 10 July 2025 (FAPI
+	// 1.0 Advanced) every Open Banking endpoint is there, over mutual TLS; the old API hosts
+	// (oba.revolut.com, sandbox-oba.revolut.com) stopped working.
+	TokenURL, APIURL, RegistrationURL string
+	// AuthURL is the consent authorisation UI the user's browser opens: it stayed on the old
+	// host.
+	AuthURL string
+	// Audience is the request object's aud: the issuer of Revolut's OpenID configuration,
+	// the auth host since 23 March 2026 (Revolut accepts the old issuer during the change).
+	Audience string
 }
 
-// EnvironmentDefaults are the URLs and audience REVOLUT_ENV selects.
+// EnvironmentDefaults are the URLs and audience REVOLUT_ENV selects (Revolut's developer
+// updates of 4 March and 9 April 2025, and of 15 December 2025).
 var EnvironmentDefaults = map[Environment]Defaults{
 	Sandbox: {
-		TokenURL: "https://sandbox-oba-auth.revolut.com/token",
-		APIURL:   "https://sandbox-oba.revolut.com",
-		AuthURL:  "https://sandbox-oba.revolut.com/ui/index.html",
-		Audience: "https://sandbox-oba-auth.revolut.com",
+		TokenURL:        "https://sandbox-oba-auth.revolut.com/token",
+		APIURL:          "https://sandbox-oba-auth.revolut.com",
+		RegistrationURL: "https://sandbox-oba-auth.revolut.com/register",
+		AuthURL:         "https://sandbox-oba.revolut.com/ui/index.html",
+		Audience:        "https://sandbox-oba-auth.revolut.com",
 	},
 	Production: {
-		TokenURL: "https://oba-auth.revolut.com/token",
-		APIURL:   "https://oba.revolut.com",
-		AuthURL:  "https://oba.revolut.com/ui/index.html",
-		Audience: "https://oba-auth.revolut.com",
+		TokenURL:        "https://oba-auth.revolut.com/token",
+		APIURL:          "https://oba-auth.revolut.com",
+		RegistrationURL: "https://oba-auth.revolut.com/register",
+		AuthURL:         "https://oba.revolut.com/ui/index.html",
+		Audience:        "https://oba-auth.revolut.com",
 	},
 }
 

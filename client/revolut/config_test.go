@@ -81,3 +81,35 @@ func TestEveryVariableIsInTheREADME(t *testing.T) {
 		}
 	}
 }
+
+// Each environment's defaults are the hosts of the table in PROTOCOLS.md (Revolut's updates
+// of 2025): the API, /token and /register on the auth host, the authorisation UI on the old
+// one, the audience the auth host.
+func TestEnvironmentDefaults_MatchTheHostsTable(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../../shared/PROTOCOLS.md")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PROTOCOLS.md: %v", err)
+		}
+		t.Skipf("PROTOCOLS.md not here: %v", err)
+	}
+	row := func(prefix string) (prod, sandbox string) {
+		for _, l := range strings.Split(string(doc), "\n") {
+			if l = strings.TrimSpace(l); strings.HasPrefix(l, "| "+prefix) {
+				cells := strings.Split(l, "|")
+				return strings.Trim(strings.TrimSpace(cells[2]), "`"), strings.Trim(strings.TrimSpace(cells[3]), "`")
+			}
+		}
+		t.Fatalf("no %q row in PROTOCOLS.md", prefix)
+		return "", ""
+	}
+	apiProd, apiSandbox := row("API (consents")
+	uiProd, uiSandbox := row("consent authorisation UI")
+	for env, want := range map[revolut.Environment][2]string{revolut.Production: {apiProd, uiProd}, revolut.Sandbox: {apiSandbox, uiSandbox}} {
+		d := revolut.EnvironmentDefaults[env]
+		if d.APIURL != want[0] || d.TokenURL != want[0]+"/token" || d.RegistrationURL != want[0]+"/register" || d.Audience != want[0] || d.AuthURL != want[1] {
+			t.Errorf("%s: %+v, want API %s and UI %s", env, d, want[0], want[1])
+		}
+	}
+}

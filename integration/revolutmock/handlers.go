@@ -336,8 +336,8 @@ func (m *Mock) checkRequestObject(q url.Values) (*consent, string) {
 		return nil, "client_id must be the registered client, in the query and the request object alike"
 	case !slices.Contains(m.cfg.RedirectURIs, c.RedirectURI) || q.Get("redirect_uri") != c.RedirectURI:
 		return nil, "redirect_uri must be registered, in the query and the request object alike"
-	case c.Aud != m.cfg.Audience:
-		return nil, "aud must be " + m.cfg.Audience
+	case c.Aud != m.cfg.Audience && c.Aud != m.cfg.LegacyAudience:
+		return nil, "aud must be " + m.cfg.Audience + " (or, during Revolut's change of issuer, " + m.cfg.LegacyAudience + ")"
 	case c.Scope == "" || q.Get("scope") != c.Scope:
 		return nil, "scope must be given, in the query and the request object alike"
 	case q.Get("state") != c.State:

@@ -71,11 +71,15 @@ type Config struct {
 	Keys *signer.KeySet
 	// TAN is the tan x-jws-signature must carry. Required.
 	TAN string
-	// Audience is the request object's required aud; default https://oba-auth.revolut.com.
+	// Audience is the request object's required aud: the issuer of Revolut's OpenID
+	// configuration, default https://oba-auth.revolut.com.
 	Audience string
+	// LegacyAudience is accepted as aud too: the issuer before Revolut's change of 23 March
+	// 2026, which Revolut accepts during the change; default https://oba.revolut.com.
+	LegacyAudience string
 	// FinancialID, when set, must be every API call's x-fapi-financial-id.
 	FinancialID string
-	// TokenLifetime of access tokens; default 2399 s, as Revolut answers.
+	// TokenLifetime of access tokens; default 60 minutes, as Revolut's since 4 August 2025.
 	TokenLifetime time.Duration
 	// Now is the server clock; default time.Now.
 	Now func() time.Time
@@ -176,8 +180,11 @@ func New(cfg Config) (*Mock, error) {
 	if cfg.Audience == "" {
 		cfg.Audience = "https://oba-auth.revolut.com"
 	}
+	if cfg.LegacyAudience == "" {
+		cfg.LegacyAudience = "https://oba.revolut.com"
+	}
 	if cfg.TokenLifetime <= 0 {
-		cfg.TokenLifetime = 2399 * time.Second
+		cfg.TokenLifetime = time.Hour
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
