@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/finauth/finauth/client"
@@ -21,11 +22,32 @@ const MaxJWTTTL = time.Hour
 
 const provider = "Pismo"
 
+// AuthMethod is how the client authenticates at Pismo: Pismo documents three ways.
+type AuthMethod string
+
+// The authentication methods.
+const (
+	// OpenID (the default, and what Pismo recommends): an RS256 JWT signed with your key,
+	// exchanged at /passport/v1/oauth2/token.
+	OpenID AuthMethod = "openid"
+	// OAuth2 is OAuth 2.0 client credentials (RFC 6749) at /passport/v2/oauth/token: your
+	// client ID (the server key), its secret and the permission groups (scopes) of the token.
+	OAuth2 AuthMethod = "oauth2"
+	// Basic is the legacy server-to-server login with a server key and a secret key, which
+	// Pismo keeps for older integrations.
+	Basic AuthMethod = "basic"
+)
+
 // Config configures the Pismo client. Fill it directly or with [ConfigFromEnv]. It prints
 // (fmt, every verb), marshals (encoding/json) and logs (log/slog) with secrets and URL
 // passwords redacted.
 type Config struct {
-	// TokenURL is the exchange endpoint, e.g. https://sandbox.pismolabs.io/passport/v1/oauth2/token.
+	// AuthMethod is how the client authenticates; default OpenID.
+	AuthMethod AuthMethod
+	// TokenURL is the token endpoint: for OpenID e.g.
+	// https://sandbox.pismolabs.io/passport/v1/oauth2/token, for OAuth2
+	// https://sandbox.pismolabs.io/passport/v2/oauth/token, for Basic the login your Pismo
+	// onboarding names.
 	TokenURL string
 	// APIURLs are the origins that receive the access token; default: TokenURL's origin.
 	APIURLs []string
@@ -52,17 +74,34 @@ type Config struct {
 	// JWTTTL is the lifetime of each JWT (exp - iat); default and maximum 1h.
 	JWTTTL time.Duration
 
+	// OAuth2: ClientID (the server key), ClientSecret (sent as client_secret_string, as
+	// Pismo spells it), and Scopes, the permission groups of each token (e.g.
+	// "pismo-v1:accounts:rw"; Pismo recommends as few as each call needs; WithScopes picks
+	// others per request). OAuth2JSON sends the token request as JSON instead of RFC 6749's
+	// form encoding (Pismo's docs show neither).
+	ClientID     string
+	ClientSecret client.Secret
+	Scopes       []string
+	OAuth2JSON   bool
+
+	// Basic: ServerKey and SecretKey, from Pismo Console.
+	ServerKey string
+	SecretKey client.Secret
+
 	// AllowInsecureHTTP permits plain http to non-loopback hosts (tests on private networks).
 	AllowInsecureHTTP bool
 	// Exchange bounds the token-endpoint calls.
 	Exchange client.ExchangeOptions
 }
 
-// ConfigFromEnv reads PISMO_TOKEN_URL, PISMO_API_URL (comma-separated origins),
-// PISMO_PRIVATE_KEY_FILE or PISMO_PRIVATE_KEY (the key's text), PISMO_PRIVATE_KEY_PASSWORD,
-// PISMO_KEY_ID, PISMO_ISSUER, PISMO_SUBJECT, PISMO_AUDIENCE, PISMO_TENANT_ID, PISMO_GROUP,
-// PISMO_UID, PISMO_CUSTOM_CLAIMS (a JSON object), PISMO_JWT_TTL (seconds or a duration)
-// and PISMO_ALLOW_INSECURE_HTTP. Every problem is reported at once, by variable name, in a
+// ConfigFromEnv reads PISMO_AUTH_METHOD (openid, the default, oauth2 or basic),
+// PISMO_TOKEN_URL, PISMO_API_URL (comma-separated origins) and PISMO_ALLOW_INSECURE_HTTP;
+// for openid PISMO_PRIVATE_KEY_FILE or PISMO_PRIVATE_KEY (the key's text),
+// PISMO_PRIVATE_KEY_PASSWORD, PISMO_KEY_ID, PISMO_ISSUER, PISMO_SUBJECT, PISMO_AUDIENCE,
+// PISMO_TENANT_ID, PISMO_GROUP, PISMO_UID, PISMO_CUSTOM_CLAIMS (a JSON object) and
+// PISMO_JWT_TTL (seconds or a duration); for oauth2 PISMO_CLIENT_ID, PISMO_CLIENT_SECRET,
+// PISMO_SCOPES (space- or comma-separated) and PISMO_OAUTH2_JSON; for basic PISMO_SERVER_KEY
+// and PISMO_SECRET_KEY. Every problem is reported at once, by variable name, in a
 // *client.ConfigError; values of secret variables never appear in it.
 func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
 
@@ -72,6 +111,13 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	env := config.Env(lookup)
 	p := config.NewProblems(provider)
 	c := Config{
+		AuthMethod:         AuthMethod(strings.ToLower(env.String("PISMO_AUTH_METHOD"))),
+		ClientID:           env.String("PISMO_CLIENT_ID"),
+		ClientSecret:       env.Secret("PISMO_CLIENT_SECRET"),
+		Scopes:             strings.FieldsFunc(env.String("PISMO_SCOPES"), func(r rune) bool { return r == ' ' || r == ',' }),
+		OAuth2JSON:         env.Bool(p, "OAuth2JSON", "PISMO_OAUTH2_JSON", false),
+		ServerKey:          env.String("PISMO_SERVER_KEY"),
+		SecretKey:          env.Secret("PISMO_SECRET_KEY"),
 		TokenURL:           env.String("PISMO_TOKEN_URL"),
 		APIURLs:            env.List("PISMO_API_URL"),
 		PrivateKeyFile:     env.String("PISMO_PRIVATE_KEY_FILE"),
@@ -109,7 +155,42 @@ func (c Config) check(p *config.Problems) {
 	for _, u := range c.APIURLs {
 		config.CheckURL(p, u, "APIURLs", "PISMO_API_URL", c.AllowInsecureHTTP)
 	}
-	c.checkJWT(p)
+	requireFor := func(v, field, env string) {
+		if strings.TrimSpace(v) == "" {
+			p.Add(field, env, "required when PISMO_AUTH_METHOD=%s", c.method())
+		}
+	}
+	switch c.method() {
+	case OpenID:
+		c.checkJWT(p)
+	case OAuth2:
+		requireFor(c.ClientID, "ClientID", "PISMO_CLIENT_ID")
+		requireFor(string(c.ClientSecret), "ClientSecret", "PISMO_CLIENT_SECRET")
+		requireFor(strings.Join(c.Scopes, " "), "Scopes", "PISMO_SCOPES")
+		checkScopes(p, c.Scopes)
+	case Basic:
+		requireFor(c.ServerKey, "ServerKey", "PISMO_SERVER_KEY")
+		requireFor(string(c.SecretKey), "SecretKey", "PISMO_SECRET_KEY")
+	default:
+		p.Add("AuthMethod", "PISMO_AUTH_METHOD", "%q is not openid, oauth2 or basic", string(c.AuthMethod))
+	}
+}
+
+// method is AuthMethod, OpenID when empty.
+func (c Config) method() AuthMethod {
+	if c.AuthMethod == "" {
+		return OpenID
+	}
+	return c.AuthMethod
+}
+
+// checkScopes refuses scopes that are not RFC 6749 scope tokens.
+func checkScopes(p *config.Problems, scopes []string) {
+	for _, s := range scopes {
+		if s == "" || strings.ContainsAny(s, "\"\\") || strings.IndexFunc(s, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+			p.Add("Scopes", "PISMO_SCOPES", "%q is not a scope (RFC 6749 section 3.3: visible ASCII, no space, quote or backslash), e.g. pismo-v1:accounts:rw", s)
+		}
+	}
 }
 
 // checkJWT checks what minting a JWT needs: the key and the claims.
@@ -140,6 +221,10 @@ func (c Config) keySource() config.KeySource {
 // every entry point shares.
 func (c Config) jwtSigner() (*signer.Signer, error) {
 	p := config.NewProblems(provider)
+	if m := c.method(); m != OpenID {
+		p.Add("AuthMethod", "PISMO_AUTH_METHOD", "%s signs no JWT: only openid does", m)
+		return nil, p.Err()
+	}
 	c.checkJWT(p)
 	if err := p.Err(); err != nil {
 		return nil, err

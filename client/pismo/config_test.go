@@ -167,3 +167,38 @@ func TestAccountIDs(t *testing.T) {
 		t.Fatal("kinds share a key or do not round-trip")
 	}
 }
+
+// Each method asks for its own variables, all problems at once, by name; the secrets never
+// show.
+func TestConfigFromLookup_EachMethodNamesWhatItNeeds(t *testing.T) {
+	t.Parallel()
+	for method, wants := range map[string][]string{
+		"oauth2": {"PISMO_CLIENT_ID", "required when PISMO_AUTH_METHOD=oauth2", "PISMO_CLIENT_SECRET", "PISMO_SCOPES"},
+		"basic":  {"PISMO_SERVER_KEY", "required when PISMO_AUTH_METHOD=basic", "PISMO_SECRET_KEY"},
+		"saml":   {"PISMO_AUTH_METHOD", `"saml" is not openid, oauth2 or basic`},
+	} {
+		_, err := ConfigFromLookup(func(k string) (string, bool) {
+			switch k {
+			case "PISMO_AUTH_METHOD":
+				return method, true
+			case "PISMO_TOKEN_URL":
+				return "https://sandbox.pismolabs.io/passport/v2/oauth/token", true
+			}
+			return "", false
+		})
+		for _, want := range wants {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %v does not say %q", method, err, want)
+			}
+		}
+		if err != nil && strings.Contains(err.Error(), "PISMO_ISSUER") {
+			t.Errorf("%s asks for the OpenID claims: %v", method, err)
+		}
+	}
+	env := map[string]string{"PISMO_AUTH_METHOD": "oauth2", "PISMO_TOKEN_URL": "https://sandbox.pismolabs.io/passport/v2/oauth/token",
+		"PISMO_CLIENT_ID": "sk", "PISMO_CLIENT_SECRET": "SECRET-VALUE", "PISMO_SCOPES": "pismo-v1:accounts:rw,pismo-v1:cards:rw"}
+	c, err := ConfigFromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil || len(c.Scopes) != 2 || c.AuthMethod != OAuth2 || strings.Contains(fmt.Sprintf("%+v %s", c, c), "SECRET-VALUE") {
+		t.Fatalf("%v %+v", err, c)
+	}
+}

@@ -46,13 +46,24 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		return nil, config.Problemf(provider, "APIURLs", "PISMO_API_URL", "%v", err)
 	}
 	sel := o.selector
-	o.Identity = strings.Join([]string{provider, cfg.TokenURL, cfg.TenantID, cfg.Issuer, cfg.Subject, cfg.Group, cfg.KeyID}, "\x00")
+	o.Identity = strings.Join([]string{provider, string(cfg.method()), cfg.TokenURL, cfg.TenantID, cfg.Issuer, cfg.Subject, cfg.Group, cfg.KeyID, cfg.ClientID, cfg.ServerKey}, "\x00")
+	scopes := ""
+	if cfg.method() == OAuth2 {
+		scopes = scopeSet(cfg.Scopes)
+	}
 	b := bearer.New(x.fetch, func(req *http.Request) (string, error) {
 		a, err := sel(req)
 		if err != nil {
 			return "", err
 		}
-		return a.cacheKey()
+		key, err := a.cacheKey()
+		if err != nil {
+			return "", err
+		}
+		if s, ok := req.Context().Value(scopesKey{}).(string); ok && scopes != "" {
+			return cacheKey(key, s), nil
+		}
+		return cacheKey(key, scopes), nil
 	}, origins, &o.Options)
 	return &Transport{bearer: b, origins: origins, cfg: cfg}, nil
 }
@@ -94,8 +105,9 @@ func (t *Transport) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
 // LogValue keeps slog output on String.
 func (t *Transport) LogValue() slog.Value { return slog.StringValue(t.String()) }
 
-// Token performs one exchange for account (the zero Account for the tenant token) and
-// returns the access token, without caching: for the CLI and for checking a configuration.
+// Token performs one token request for account (the zero Account for the tenant token)
+// and, with OAuth2, the configuration's scopes, and returns the access token, without
+// caching: for the CLI and for checking a configuration.
 func Token(ctx context.Context, cfg Config, account Account, opts ...Option) (tokencache.Token, error) {
 	key, err := account.cacheKey()
 	if err != nil {
@@ -107,5 +119,17 @@ func Token(ctx context.Context, cfg Config, account Account, opts ...Option) (to
 	if err != nil {
 		return tokencache.Token{}, err
 	}
+	if cfg.method() == OAuth2 {
+		key = cacheKey(key, scopeSet(cfg.Scopes))
+	}
 	return x.fetch(ctx, key)
+}
+
+type scopesKey struct{}
+
+// WithScopes returns a context whose requests use a token for scopes (Pismo's permission
+// groups, e.g. "pismo-v1:cards:rw") instead of Config.Scopes, with PISMO_AUTH_METHOD oauth2;
+// each scope set has its own cached token. The other methods ignore it.
+func WithScopes(ctx context.Context, scopes ...string) context.Context {
+	return context.WithValue(ctx, scopesKey{}, scopeSet(scopes))
 }

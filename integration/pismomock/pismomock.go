@@ -82,7 +82,21 @@ type Config struct {
 	Now func() time.Time
 	// OnReject, when set, is told about every refused token request or API call.
 	OnReject func(reason, message string)
+
+	// Clients are the OAuth 2.0 clients of OAuth2Path: client ID (the server key) to its
+	// secret. None: the endpoint refuses every client.
+	Clients map[string]string
+	// ServerKeys are the legacy logins of BasicPath: server key to its secret key.
+	ServerKeys map[string]string
+	// Scopes are the permission groups OAuth 2.0 tokens may have; default DefaultScopes.
+	Scopes []string
+	// Accounts are the accounts an OAuth 2.0 or legacy token may be for (uid, account_id);
+	// nil: any.
+	Accounts []string
 }
+
+// DefaultScopes are Pismo's permission groups the mock knows by default.
+var DefaultScopes = []string{"pismo-v1:accounts:rw", "pismo-v1:cards:rw", "pismo-v1:bankaccounts:rw", "pismo-v1:payments:rw", "pismo-v1:transactions:ro"}
 
 // Stats are the mock's counters.
 type Stats struct {
@@ -114,6 +128,7 @@ type issued struct {
 	expires               time.Time
 	revoked               bool
 	uses                  int
+	scopes                []string // OAuth 2.0 tokens: the permission groups; nil: every path
 }
 
 // Server is a Mock listening on loopback.
@@ -150,6 +165,9 @@ func New(cfg Config) (*Mock, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Scopes == nil {
+		cfg.Scopes = DefaultScopes
+	}
 	v, err := signer.NewVerifier(cfg.Keys, signer.VerifyOptions{Algorithms: []signer.Algorithm{signer.RS256}})
 	if err != nil {
 		return nil, err
@@ -164,8 +182,15 @@ func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !m.Delay(r) {
 		return
 	}
-	if r.URL.Path == TokenPath {
+	switch r.URL.Path {
+	case TokenPath:
 		m.token(w, r)
+		return
+	case OAuth2Path:
+		m.oauth2(w, r)
+		return
+	case BasicPath:
+		m.basic(w, r)
 		return
 	}
 	m.api(w, r)
@@ -322,6 +347,9 @@ func (m *Mock) api(w http.ResponseWriter, r *http.Request) {
 		if id, ok := accountOf(r.URL.Path); ok && t.uid != id && t.external != id {
 			status, reason = http.StatusForbidden, ReasonWrongAccount
 		}
+	}
+	if status == http.StatusOK && t.scopes != nil && !covers(t.scopes, r.URL.Path) {
+		status, reason = http.StatusForbidden, ReasonInsufficientScope
 	}
 	if status == http.StatusOK {
 		if t.uses++; m.revokeEvery > 0 && t.uses >= m.revokeEvery {
