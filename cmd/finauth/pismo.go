@@ -43,6 +43,12 @@ func (pismoCLI) bindings() []binding {
 		binding{flag: "group", variable: "PISMO_GROUP", help: "pismo.group"},
 		binding{flag: "ttl", variable: "PISMO_JWT_TTL", help: "JWT lifetime, at most 1h"},
 		binding{flag: "claim", variable: "PISMO_CUSTOM_CLAIMS", kind: own},
+		binding{flag: "auth-method", variable: "PISMO_AUTH_METHOD", help: "openid (the default: the JWT), oauth2 (client credentials) or basic (the legacy login)"},
+		binding{flag: "client-id", variable: "PISMO_CLIENT_ID", help: "oauth2: the client ID (your server key)"},
+		binding{flag: "client-secret-env", variable: "PISMO_CLIENT_SECRET", help: "oauth2: name of the environment variable holding the client secret", kind: indirect},
+		binding{flag: "scope", variable: "PISMO_SCOPES", help: "oauth2: the token's permission groups, space- or comma-separated (pismo-v1:accounts:rw ...)"},
+		binding{flag: "server-key", variable: "PISMO_SERVER_KEY", help: "basic: the server key"},
+		binding{flag: "secret-key-env", variable: "PISMO_SECRET_KEY", help: "basic: name of the environment variable holding the secret key", kind: indirect},
 	)
 }
 

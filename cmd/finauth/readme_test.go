@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -39,6 +40,18 @@ func shellBlocks(t *testing.T, readme string) []string {
 		}
 	}
 	return lines
+}
+
+// commandOf is a line without the VAR=value assignments before its command.
+func commandOf(line string) string {
+	rest := line
+	for {
+		word, after, _ := strings.Cut(rest, " ")
+		if !regexp.MustCompile(`^[A-Z_][A-Z0-9_]*=\S*$`).MatchString(word) {
+			return rest
+		}
+		rest = after
+	}
 }
 
 // words splits a command line the way sh would for these simple lines: quotes, $VAR and
@@ -134,7 +147,9 @@ func TestREADME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pm, err := pismomock.New(pismomock.Config{Keys: pk, Issuer: env["PISMO_ISSUER"], Subject: env["PISMO_SUBJECT"], Audience: env["PISMO_AUDIENCE"], TenantID: env["PISMO_TENANT_ID"], Group: env["PISMO_GROUP"]})
+	pm, err := pismomock.New(pismomock.Config{Keys: pk, Issuer: env["PISMO_ISSUER"], Subject: env["PISMO_SUBJECT"], Audience: env["PISMO_AUDIENCE"], TenantID: env["PISMO_TENANT_ID"], Group: env["PISMO_GROUP"],
+		// The mockserver's defaults (docker-compose.yml's too).
+		Clients: map[string]string{"finauth-test-server-key": "finauth-test-client-secret"}, ServerKeys: map[string]string{"finauth-test-server-key": "finauth-test-secret-key"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +212,13 @@ func TestREADME(t *testing.T) {
 				t.Fatalf("%s: %v\n%s", l, err, out)
 			}
 			ran++
-		case strings.HasPrefix(l, "finauth "):
-			args, in, out := words(l, env)
+		case strings.HasPrefix(commandOf(l), "finauth "):
+			lineEnv := maps.Clone(env) // VAR=value before the command: for it alone
+			for _, kv := range strings.Fields(strings.TrimSuffix(l, commandOf(l))) {
+				k, v, _ := strings.Cut(kv, "=")
+				lineEnv[k] = v
+			}
+			args, in, out := words(commandOf(l), lineEnv)
 			stdin := ""
 			if in != "" {
 				b, err := os.ReadFile(in)
@@ -208,7 +228,7 @@ func TestREADME(t *testing.T) {
 				stdin = string(b)
 			}
 			var o, e bytes.Buffer
-			a := &app{stdin: strings.NewReader(stdin), stdout: &o, stderr: &e, now: time.Now, lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+			a := &app{stdin: strings.NewReader(stdin), stdout: &o, stderr: &e, now: time.Now, lookup: func(k string) (string, bool) { v, ok := lineEnv[k]; return v, ok }}
 			if code := a.run(args[1:]); code != exitOK {
 				t.Fatalf("%s: exit %d\n%s%s", l, code, o.String(), e.String())
 			}

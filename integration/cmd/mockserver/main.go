@@ -42,6 +42,7 @@ func main() {
 // config is the flags, defaulted from MOCK_* variables.
 type config struct {
 	pismoAddr, pismoKeys, pismoIssuer, pismoSubject, pismoAudience, pismoTenant, pismoGroup, pismoShape string
+	pismoClients, pismoServerKeys, pismoScopes, pismoAccounts                                           string
 	pismoLifetime, pismoRetryAfter, latency                                                             time.Duration
 	pismoFailRate                                                                                       float64
 	pismoFailStatus, pismoRevokeEvery                                                                   int
@@ -168,6 +169,10 @@ func (c *config) pismoFlags(fs *flag.FlagSet, v *vars) {
 	fs.DurationVar(&c.pismoLifetime, "pismo-token-lifetime", v.dur("MOCK_PISMO_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_PISMO_TOKEN_LIFETIME)")
 	fs.Float64Var(&c.pismoFailRate, "pismo-fail-rate", v.num("MOCK_PISMO_FAIL_RATE", "0"), "fraction of token requests to fail, spread evenly (MOCK_PISMO_FAIL_RATE)")
 	fs.IntVar(&c.pismoFailStatus, "pismo-fail-status", int(v.num("MOCK_PISMO_FAIL_STATUS", "503")), "status of failed token requests (MOCK_PISMO_FAIL_STATUS)")
+	fs.StringVar(&c.pismoClients, "pismo-clients", v.env("MOCK_PISMO_CLIENTS", "finauth-test-server-key=finauth-test-client-secret"), "OAuth 2.0 clients of "+pismomock.OAuth2Path+", id=secret, comma-separated (MOCK_PISMO_CLIENTS)")
+	fs.StringVar(&c.pismoServerKeys, "pismo-server-keys", v.env("MOCK_PISMO_SERVER_KEYS", "finauth-test-server-key=finauth-test-secret-key"), "legacy logins of "+pismomock.BasicPath+", server_key=secret_key, comma-separated (MOCK_PISMO_SERVER_KEYS)")
+	fs.StringVar(&c.pismoScopes, "pismo-scopes", v.env("MOCK_PISMO_SCOPES", strings.Join(pismomock.DefaultScopes, " ")), "the permission groups OAuth 2.0 tokens may have, space-separated (MOCK_PISMO_SCOPES)")
+	fs.StringVar(&c.pismoAccounts, "pismo-accounts", v.env("MOCK_PISMO_ACCOUNTS", ""), "the accounts OAuth 2.0 and legacy tokens may be for (uid, account_id), comma-separated; empty: any (MOCK_PISMO_ACCOUNTS)")
 	fs.IntVar(&c.pismoRevokeEvery, "pismo-revoke-every", int(v.num("MOCK_PISMO_REVOKE_EVERY", "0")), "revoke each token after its N-th API use, 0 never (MOCK_PISMO_REVOKE_EVERY)")
 	fs.DurationVar(&c.pismoRetryAfter, "pismo-retry-after", v.dur("MOCK_PISMO_RETRY_AFTER", "0s"), "Retry-After of failed token requests (MOCK_PISMO_RETRY_AFTER)")
 	fs.DurationVar(&c.latency, "latency", v.dur("MOCK_LATENCY", "0s"), "added latency of every Pismo answer (MOCK_LATENCY)")
@@ -323,9 +328,23 @@ func pismoHandler(c config, log *slog.Logger) (http.Handler, error) {
 	default:
 		return nil, fmt.Errorf("--pismo-shape %q: use access-token-201, documented or created", c.pismoShape)
 	}
+	clients, err := pairs(c.pismoClients, "--pismo-clients (MOCK_PISMO_CLIENTS)")
+	if err != nil {
+		return nil, err
+	}
+	serverKeys, err := pairs(c.pismoServerKeys, "--pismo-server-keys (MOCK_PISMO_SERVER_KEYS)")
+	if err != nil {
+		return nil, err
+	}
+	var accounts []string
+	for _, a := range strings.Split(c.pismoAccounts, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			accounts = append(accounts, a)
+		}
+	}
 	m, err := pismomock.New(pismomock.Config{
 		Keys: keys, Issuer: c.pismoIssuer, Subject: c.pismoSubject, Audience: c.pismoAudience, TenantID: c.pismoTenant, Group: c.pismoGroup,
-		TokenLifetime: c.pismoLifetime, Shape: shape,
+		TokenLifetime: c.pismoLifetime, Shape: shape, Clients: clients, ServerKeys: serverKeys, Scopes: strings.Fields(c.pismoScopes), Accounts: accounts,
 		OnReject: func(reason, msg string) {
 			log.Warn("verification failed", "mock", "pismo", "reason", reason, "message", msg)
 		},
@@ -396,6 +415,22 @@ func miaHandler(c config, log *slog.Logger) (http.Handler, error) {
 
 // requiredKeys loads the public keys a mock registers, naming the flag when they are missing
 // or unreadable.
+// pairs reads "a=b,c=d" into a map.
+func pairs(v, name string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range strings.Split(v, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || val == "" {
+			return nil, fmt.Errorf("%s: %q is not name=secret", name, kv)
+		}
+		out[k] = val
+	}
+	return out, nil
+}
+
 func requiredKeys(path, name, what string) (*signer.KeySet, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%s is required: %s", name, what)
