@@ -33,6 +33,12 @@ const redirectURI = "https://app.example/callback"
 // reaches it: the transport certificate and the CA written to files, as a user has them.
 func revolutSetup(t *testing.T) (*revolutmock.Server, revolut.Config) {
 	t.Helper()
+	return revolutSetupWith(t, nil)
+}
+
+// revolutSetupWith is revolutSetup with the mock's configuration changed by edit.
+func revolutSetupWith(t *testing.T, edit func(*revolutmock.Config)) (*revolutmock.Server, revolut.Config) {
+	t.Helper()
 	pki, err := revolutmock.NewPKI()
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +47,12 @@ func revolutSetup(t *testing.T) (*revolutmock.Server, revolut.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := revolutmock.NewServer(revolutmock.Config{ClientID: "client-1", RedirectURIs: []string{redirectURI},
-		Keys: signer.NewKeySet(key.Public().WithKeyID("sig-1")), TAN: "app.example", FinancialID: revolut.FinancialID}, pki)
+	mcfg := revolutmock.Config{ClientID: "client-1", RedirectURIs: []string{redirectURI},
+		Keys: signer.NewKeySet(key.Public().WithKeyID("sig-1")), TAN: "app.example", FinancialID: revolut.FinancialID}
+	if edit != nil {
+		edit(&mcfg)
+	}
+	m, err := revolutmock.NewServer(mcfg, pki)
 	if err != nil {
 		t.Fatal(err)
 	}

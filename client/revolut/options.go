@@ -14,17 +14,18 @@ type Option func(*options)
 
 type options struct {
 	bearer.Options
-	noNonce   bool
-	legacyIss string
-	jwsFor    func(*http.Request) bool
-	retries   int
-	retryWait [2]time.Duration
+	expiryWarning time.Duration
+	noNonce       bool
+	legacyIss     string
+	jwsFor        func(*http.Request) bool
+	retries       int
+	retryWait     [2]time.Duration
 }
 
 // collect applies opts over the defaults; the cache's clock is the real one unless
 // WithClock says otherwise.
 func collect(opts []Option) *options {
-	o := &options{retries: 3, retryWait: [2]time.Duration{200 * time.Millisecond, 2 * time.Second}}
+	o := &options{retries: 3, retryWait: [2]time.Duration{200 * time.Millisecond, 2 * time.Second}, expiryWarning: DefaultConsentExpiryWarning}
 	for _, f := range opts {
 		if f != nil {
 			f(o)
@@ -45,6 +46,12 @@ func WithClock(c tokencache.Clock) Option { return func(o *options) { o.Clock = 
 // an unencoded payload ("b64": false) and "http://openbanking.org.uk/iat" and
 // ".../iss" (issuer: your organisation / software statement ID) in "crit" beside the tan.
 func WithLegacyJWS(issuer string) Option { return func(o *options) { o.legacyIss = issuer } }
+
+// WithConsentExpiryWarning sets how long before a consent's refresh token expires a warning
+// is logged, once per consent (default 7 days; 0 never).
+func WithConsentExpiryWarning(d time.Duration) Option {
+	return func(o *options) { o.expiryWarning = d }
+}
 
 // WithoutNonce leaves the nonce out of request objects, as Revolut's own example does.
 func WithoutNonce() Option { return func(o *options) { o.noNonce = true } }

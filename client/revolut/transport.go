@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -22,14 +23,7 @@ import (
 	"github.com/finauth/finauth/transport"
 )
 
-type consentKey struct{}
 type scopeKey struct{}
-
-// WithConsent makes the requests made with ctx use the user's access token of consentID
-// (from ExchangeCode, refreshed with its refresh token): payments and account data.
-func WithConsent(ctx context.Context, consentID string) context.Context {
-	return context.WithValue(ctx, consentKey{}, consentID)
-}
 
 // WithScope makes the requests made with ctx use the client-credentials token of scope
 // ("accounts" or "payments") instead of the one their path implies.
@@ -49,10 +43,6 @@ func ScopeFor(req *http.Request) string {
 	}
 	return "accounts"
 }
-
-// ErrNoUserToken is returned for a request WithConsent whose consent has no user token in
-// this process: exchange the authorization code first (ExchangeCode).
-var ErrNoUserToken = errors.New("finauth: revolut: no user token for this consent: exchange the authorization code of its authorisation first (Transport.ExchangeCode)")
 
 // Transport is the Revolut Open Banking http.RoundTripper. Each request to the API goes out
 // with, from the outside in: an x-idempotency-key on POSTs (one per logical request, kept
@@ -75,7 +65,12 @@ type Transport struct {
 	log   *slog.Logger
 
 	mu      sync.Mutex
-	refresh map[string]string // consent ID -> its latest refresh token, in this process
+	refresh map[string]refreshRecord // consent ID -> its latest refresh token, in this process
+	warned  sync.Map                 // consent IDs whose near expiry was logged
+	warnIn  time.Duration            // ConsentExpiryWarning
+	// rotation is what renewals have shown of the server's refresh tokens (rotation*).
+	rotation atomic.Int32
+	now      func() time.Time
 }
 
 // NewClient returns an *http.Client over [NewTransport].
@@ -119,7 +114,7 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 	if jwsFor == nil {
 		jwsFor = func(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
 	}
-	t := &Transport{signer: s, cfg: cfg, origins: origins, refresh: map[string]string{}, log: o.Log(),
+	t := &Transport{signer: s, cfg: cfg, origins: origins, refresh: map[string]refreshRecord{}, log: o.Log(), warnIn: o.expiryWarning, now: o.Now,
 		endpoint: tokenendpoint.New(provider, cfg.TokenURL, cfg.Exchange, &o.Settings)}
 	apiBase := o.Base
 	o.Base = &transport.Signing{Base: apiBase, Sign: s.JWSSignature, Origins: origins, Header: "x-jws-signature", Applies: jwsFor}
@@ -128,6 +123,9 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		t.store = tokencache.Scope(o.Store, o.Identity)
 	} else if o.Cache.Store != nil {
 		t.store = tokencache.Scope(o.Cache.Store, o.Identity)
+	}
+	if _, fleet := t.store.(tokencache.FleetStore); t.store != nil && !fleet {
+		t.log.Warn("finauth: revolut: the shared store has no locks (not a tokencache.FleetStore): replicas may renew a consent at the same time, which a server that rotates refresh tokens refuses; use redisstore")
 	}
 	t.bearer = bearer.New(t.fetch, func(req *http.Request) (string, error) {
 		if id, ok := req.Context().Value(consentKey{}).(string); ok && id != "" {
@@ -198,8 +196,6 @@ func (f financialID) RoundTrip(req *http.Request) (*http.Response, error) {
 	return f.base.RoundTrip(out)
 }
 
-func consentCacheKey(id string) string { return "consent:" + id }
-
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) { return t.rt.RoundTrip(req) }
 
@@ -229,117 +225,13 @@ func (t *Transport) fetch(ctx context.Context, key string) (tokencache.Token, er
 	if scope, ok := strings.CutPrefix(key, "cc:"); ok {
 		return t.grant(ctx, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}})
 	}
-	id := strings.TrimPrefix(key, "consent:")
-	rt := t.refreshToken(ctx, id, key)
-	if rt == "" {
-		return tokencache.Token{}, ErrNoUserToken
-	}
-	tok, err := t.grant(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
-	if err != nil {
-		return tokencache.Token{}, err
-	}
-	if tok.RefreshToken == "" {
-		tok.RefreshToken = rt // not rotated: the new token carries the one that still works
-	}
-	// Kept (in the shared store too) before the access token is returned and cached: a
-	// server that rotates refresh tokens has retired rt.
-	t.keepRefresh(ctx, id, tok)
-	return tok, nil
-}
-
-// refreshKey is the store key of a consent's refresh token: apart from its access token
-// ("consent:<id>"), which a 401 deletes.
-func refreshKey(id string) string { return "refresh:" + id }
-
-// refreshToken is the consent's latest refresh token: the shared store's (another replica
-// may have renewed it since), else this process's, else the one the cached access token
-// carries.
-func (t *Transport) refreshToken(ctx context.Context, id, key string) string {
-	if t.store != nil {
-		if rec, ok, err := t.store.Load(ctx, refreshKey(id)); err == nil && ok && rec.Value != "" {
-			return rec.Value
-		}
-	}
-	t.mu.Lock()
-	rt := t.refresh[id]
-	t.mu.Unlock()
-	if rt == "" {
-		if cur, ok := t.bearer.Cache().Peek(key); ok {
-			rt = cur.RefreshToken
-		}
-	}
-	return rt
-}
-
-// maxRefreshTokens bounds the refresh tokens a Transport remembers beside its cache (for a
-// consent whose token a 401 dropped from the cache); past it one is forgotten, and that
-// consent's refresh relies on the token the cache or the shared store still holds.
-const maxRefreshTokens = 10_000
-
-// refreshLifetime is how long a refresh token is kept in the shared store when the server
-// says nothing of its expiry.
-const refreshLifetime = 365 * 24 * time.Hour
-
-// keepRefresh remembers the consent's refresh token (a refresh may rotate it), in this
-// process and in the shared store, where no 401 of an access token can take it. A store
-// that fails is logged, never a failed request: this process still holds the token.
-func (t *Transport) keepRefresh(ctx context.Context, id string, tok tokencache.Token) {
-	if tok.RefreshToken == "" {
-		return
-	}
-	t.mu.Lock()
-	if _, ok := t.refresh[id]; !ok && len(t.refresh) >= maxRefreshTokens {
-		for k := range t.refresh { // any one: map iteration starts at random
-			delete(t.refresh, k)
-			break
-		}
-	}
-	t.refresh[id] = tok.RefreshToken
-	t.mu.Unlock()
-	if t.store == nil {
-		return
-	}
-	rec := tokencache.Token{Value: tok.RefreshToken, Type: "refresh", Expiry: time.Now().Add(refreshLifetime)}
-	if err := t.store.Save(ctx, refreshKey(id), rec); err != nil {
-		t.log.Warn("finauth: revolut: the shared store did not keep a consent's refresh token; this process still holds it", "error", err)
-	}
+	return t.renew(ctx, strings.TrimPrefix(key, "consent:"))
 }
 
 // grant posts one token request (form, client_id added) over mutual TLS.
 func (t *Transport) grant(ctx context.Context, form url.Values) (tokencache.Token, error) {
 	form.Set("client_id", t.cfg.ClientID)
 	return t.endpoint.Token(ctx, "application/x-www-form-urlencoded", []byte(form.Encode()))
-}
-
-// ExchangeCode exchanges the authorization code of consentID's authorisation (the code the
-// redirect URI received) for the user's access and refresh token; requests WithConsent then
-// use it, refreshed ahead of expiry with the refresh token. With consentID empty the token
-// is only returned (the CLI prints it). The returned Token holds the refresh token: never
-// log its Value or RefreshToken (its String hides both).
-func (t *Transport) ExchangeCode(ctx context.Context, consentID, code string) (tokencache.Token, error) {
-	if code == "" {
-		return tokencache.Token{}, fmt.Errorf("finauth: revolut: ExchangeCode needs the authorization code the redirect URI received")
-	}
-	tok, err := t.grant(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {t.cfg.RedirectURI}})
-	if err != nil || consentID == "" {
-		return tok, err
-	}
-	if err := t.SetUserToken(consentID, tok); err != nil {
-		return tokencache.Token{}, err
-	}
-	return tok, nil
-}
-
-// SetUserToken makes tok the user's access token of consentID, for a token obtained
-// elsewhere (another process, an environment variable): requests WithConsent use it until
-// it expires, then refresh it when its RefreshToken (or an earlier one of the consent) is
-// known.
-func (t *Transport) SetUserToken(consentID string, tok tokencache.Token) error {
-	if consentID == "" {
-		return fmt.Errorf("finauth: revolut: SetUserToken needs the consent ID")
-	}
-	t.keepRefresh(context.Background(), consentID, tok)
-	return t.bearer.Cache().Put(consentCacheKey(consentID), tok)
 }
 
 // Token performs one client-credentials token request for scope ("accounts" or

@@ -22,8 +22,14 @@ import (
 // network is what call and load give every profile: extra CA certificates (--cacert), the
 // -v trace, and the shared token store.
 type network struct {
-	cacert  string
-	verbose io.Writer // -v: the request and response headers go here
+	cacert       string
+	verbose      io.Writer     // -v: the request and response headers go here
+	fetchTimeout time.Duration // --fetch-timeout: one token request's bound (0: the default)
+}
+
+// cacheOptions are the token cache's options of --fetch-timeout.
+func (n *network) cacheOptions() tokencache.Options {
+	return tokencache.Options{FetchTimeout: n.fetchTimeout}
 }
 
 // base is the transport under the provider's: the system roots plus --cacert, and -v's
@@ -55,6 +61,12 @@ func (n *network) trace(t http.RoundTripper) http.RoundTripper {
 		return t
 	}
 	return &verboseTransport{base: t, w: n.verbose}
+}
+
+// logger is the providers' logger: warnings (a shared store that fails, a consent near its
+// end) on stderr.
+func (a *app) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // tokenStore is the shared token store FINAUTH_REDIS_URL names (nil without it), so that

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/finauth/finauth/internal/redact"
 )
@@ -34,7 +35,8 @@ func (a *app) newRequestFlags(cmd, synopsis string) *request {
 	r.method = fs.String("X", http.MethodGet, "HTTP method")
 	r.data = fs.String("data", "", "request body: @FILE, - for stdin, or the text")
 	fs.Var(&r.headers, "H", "request header 'Name: value', repeatable")
-	r.f.bind("", binding{flag: "cacert", help: "PEM file of CA certificates to trust besides the system's, for the API and the token endpoint"})
+	r.f.bind("", binding{flag: "cacert", help: "PEM file of CA certificates to trust besides the system's, for the API and the token endpoint"},
+		binding{flag: "fetch-timeout", help: "bound of one token request (with a shared store, how long another replica waits for a dead one's fetch lock), e.g. 5s; default 30s"})
 	return r
 }
 
@@ -61,6 +63,13 @@ func (r *request) open(a *app, target string) (*session, error) {
 		return nil, err
 	}
 	r.net.cacert = r.f.get("cacert")
+	if v := r.f.get("fetch-timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, usagef("--fetch-timeout %q: give a positive duration, e.g. 5s", v)
+		}
+		r.net.fetchTimeout = d
+	}
 	s, err := c.connect(a, r.f, &r.net)
 	if err != nil {
 		return nil, err

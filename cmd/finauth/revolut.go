@@ -60,11 +60,13 @@ func (revolutCLI) ownFlags(f *flags, cmd string) {
 	switch cmd {
 	case "token":
 		f.text("code", "exchange this authorization code (from the redirect after the user approved a consent) for the user's tokens")
+		f.text("consent", "with --code: the consent ID the code authorises; its access and refresh token are kept in the shared store (FINAUTH_REDIS_URL) for call/load --consent and your services")
 	case "mint", "authorize":
 		f.text("consent", "the consent ID (ConsentId) to authorise (required)")
 		f.text("state", "OAuth state, returned to the redirect URI")
 	case "call":
 		f.text("token-env", "revolut: the name of the environment variable holding the user's access token (for payments and account data); default the client-credentials token")
+		f.text("consent", "revolut: use the user's tokens of this consent from the shared store (FINAUTH_REDIS_URL; put there by token revolut --code CODE --consent ID), renewed with its refresh token by one replica at a time")
 	}
 }
 
@@ -97,16 +99,27 @@ func (p revolutCLI) token(ctx context.Context, a *app, f *flags) (tokencache.Tok
 	if err != nil {
 		return tokencache.Token{}, err
 	}
-	code := f.get("code")
+	code, consent := f.get("code"), f.get("consent")
 	if code == "" {
+		if consent != "" {
+			return tokencache.Token{}, usagef("token revolut --consent needs --code: the authorization code the redirect URI received for that consent")
+		}
 		return revolut.Token(ctx, cfg, scope(f, "accounts"))
 	}
-	tr, err := revolut.NewTransport(cfg)
+	store, closeStore, err := a.tokenStore()
+	if err != nil {
+		return tokencache.Token{}, err
+	}
+	defer closeStore()
+	if consent != "" && store == nil {
+		return tokencache.Token{}, usagef("token revolut --consent keeps the consent's tokens in the shared store: set FINAUTH_REDIS_URL (without --consent the tokens are only printed)")
+	}
+	tr, err := revolut.NewTransport(cfg, revolut.WithTokenStore(store), revolut.WithLogger(a.logger()))
 	if err != nil {
 		return tokencache.Token{}, err
 	}
 	defer tr.Close()
-	return tr.ExchangeCode(ctx, "", code)
+	return tr.ExchangeCode(ctx, consent, code)
 }
 
 // signer is what mint revolut and authorize revolut share: the consent and the signer.
@@ -154,7 +167,10 @@ func (p revolutCLI) connect(a *app, f *flags, n *network) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	tokenEnv := f.get("token-env")
+	tokenEnv, consent := f.get("token-env"), f.get("consent")
+	if tokenEnv != "" && consent != "" {
+		return nil, usagef("--token-env and --consent: give one (--consent reads the consent's tokens from the shared store)")
+	}
 	var userToken string
 	if tokenEnv != "" {
 		v, ok := a.lookup(tokenEnv)
@@ -173,7 +189,12 @@ func (p revolutCLI) connect(a *app, f *flags, n *network) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := revolut.NewTransport(cfg, revolut.WithBaseTransport(n.trace(base)), revolut.WithTokenStore(store))
+	if consent != "" && store == nil {
+		closeStore()
+		return nil, usagef("--consent reads the consent's tokens from the shared store: set FINAUTH_REDIS_URL (the one token revolut --code CODE --consent %s used)", consent)
+	}
+	tr, err := revolut.NewTransport(cfg, revolut.WithBaseTransport(n.trace(base)), revolut.WithTokenStore(store),
+		revolut.WithCacheOptions(n.cacheOptions()), revolut.WithLogger(a.logger()))
 	if err != nil {
 		closeStore()
 		return nil, err
@@ -186,14 +207,17 @@ func (p revolutCLI) connect(a *app, f *flags, n *network) (*session, error) {
 		}
 	}
 	var rt http.RoundTripper = tr
-	if tokenEnv != "" {
-		rt = userTokenHint{base: tr, variable: tokenEnv}
+	if tokenEnv != "" || consent != "" {
+		rt = userTokenHint{base: tr, variable: tokenEnv, consent: consent}
 	}
 	sc := f.get("scope")
 	return &session{rt: rt, origins: tr.Origins(), variable: "REVOLUT_API_URL", def: "REVOLUT_ENV's", authorizes: true,
 		prepare: func(req *http.Request) *http.Request {
-			if tokenEnv != "" {
+			switch {
+			case tokenEnv != "":
 				req = req.WithContext(revolut.WithConsent(req.Context(), cliConsent(userToken)))
+			case consent != "":
+				req = req.WithContext(revolut.WithConsent(req.Context(), consent))
 			}
 			if sc != "" {
 				req = req.WithContext(revolut.WithScope(req.Context(), sc))
@@ -203,16 +227,21 @@ func (p revolutCLI) connect(a *app, f *flags, n *network) (*session, error) {
 		exchanges: func() uint64 { return tr.Stats().Fetches }, replays: tr.Replays, close: closeAll}, nil
 }
 
-// userTokenHint says, when the API refused --token-env's token and nothing can renew it, which
-// variable held it and how to get a new one.
+// userTokenHint says, when there is no user token to use or renew, how to get one: for
+// --token-env, which variable held the refused token; for --consent, the exchange that puts
+// the consent's tokens in the shared store.
 type userTokenHint struct {
-	base     http.RoundTripper
-	variable string
+	base              http.RoundTripper
+	variable, consent string
 }
 
 func (u userTokenHint) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := u.base.RoundTrip(req)
-	if errors.Is(err, revolut.ErrNoUserToken) {
+	switch {
+	case !errors.Is(err, revolut.ErrNoUserToken):
+	case u.consent != "":
+		return nil, fmt.Errorf("consent %s has no user token in the shared store: exchange the code of its authorisation first (finauth token revolut --code CODE --consent %s, with the same FINAUTH_REDIS_URL)", u.consent, u.consent)
+	default:
 		return nil, fmt.Errorf("the API refused the access token in %s (401) and there is no refresh token to renew it: get a new one (finauth token revolut --code CODE --show-token)", u.variable)
 	}
 	return resp, err

@@ -22,13 +22,23 @@ import (
 // would set, with the transport certificate and the CA in files.
 func revolutEnv(t *testing.T) (*revolutmock.Server, map[string]string) {
 	t.Helper()
+	return revolutEnvWith(t, nil)
+}
+
+// revolutEnvWith is revolutEnv with the mock's configuration changed by edit.
+func revolutEnvWith(t *testing.T, edit func(*revolutmock.Config)) (*revolutmock.Server, map[string]string) {
+	t.Helper()
 	pki, err := revolutmock.NewPKI()
 	if err != nil {
 		t.Fatal(err)
 	}
 	key, _ := signer.LoadKeyFile(keys + "test-rsa-pkcs8.pem")
-	m, err := revolutmock.NewServer(revolutmock.Config{ClientID: "cli-client", RedirectURIs: []string{"https://app.example/cb"},
-		Keys: signer.NewKeySet(key.Public().WithKeyID("sig-1")), TAN: "app.example"}, pki)
+	cfg := revolutmock.Config{ClientID: "cli-client", RedirectURIs: []string{"https://app.example/cb"},
+		Keys: signer.NewKeySet(key.Public().WithKeyID("sig-1")), TAN: "app.example"}
+	if edit != nil {
+		edit(&cfg)
+	}
+	m, err := revolutmock.NewServer(cfg, pki)
 	if err != nil {
 		t.Fatal(err)
 	}

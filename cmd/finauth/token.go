@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"time"
 
+	"github.com/finauth/finauth/client/revolut"
 	"github.com/finauth/finauth/tokencache"
 )
 
@@ -74,6 +75,9 @@ func (a *app) printToken(tok tokencache.Token, show bool, output string) error {
 	}
 	if tok.RefreshToken != "" {
 		out["refresh_token"] = shown(tok.RefreshToken)
+	}
+	if exp, ok := revolut.RefreshTokenExpiry(tok); ok {
+		out["refresh_token_expires_at"] = exp.UTC().Format(time.RFC3339)
 	}
 	return a.printJSON(out)
 }

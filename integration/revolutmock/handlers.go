@@ -19,6 +19,8 @@ type tokenAnswer struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
+	// RefreshTokenExpiresAt is Unix seconds (Revolut's format is not documented).
+	RefreshTokenExpiresAt int64 `json:"refresh_token_expires_at,omitempty"`
 }
 
 // token serves the three grants.
@@ -36,10 +38,13 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 		m.refuse(w, http.StatusUnauthorized, ReasonClientID, "unknown client_id %q", r.PostForm.Get("client_id"))
 		return
 	}
+	grant := r.PostForm.Get("grant_type")
+	if grant == "refresh_token" && !m.awaitRefresh(r) {
+		return
+	}
 	now := m.cfg.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	grant := r.PostForm.Get("grant_type")
 	var ans tokenAnswer
 	switch grant {
 	case "client_credentials":
@@ -61,17 +66,19 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 		}
 		delete(m.codes, c.code)
 		ans.AccessToken = m.issueLocked("user", c.id, now)
-		ans.RefreshToken = randomID("rt_")
-		m.refresh[ans.RefreshToken] = c.id
+		ans.RefreshToken, ans.RefreshTokenExpiresAt = m.issueRefreshLocked(c.id, now.Add(m.cfg.RefreshTokenLifetime))
 		c.token = ans.AccessToken
 	case "refresh_token":
-		id, ok := m.refresh[r.PostForm.Get("refresh_token")]
+		rt, ok := m.useRefreshLocked(w, r.PostForm.Get("refresh_token"), now)
 		if !ok {
-			m.refuse(w, http.StatusBadRequest, ReasonRefreshToken, "unknown refresh token")
 			return
 		}
-		ans.AccessToken = m.issueLocked("user", id, now)
-		m.consents[id].token = ans.AccessToken
+		ans.AccessToken = m.issueLocked("user", rt.consent, now)
+		m.consents[rt.consent].token = ans.AccessToken
+		if m.cfg.RotateRefreshTokens {
+			rt.retired = true
+			ans.RefreshToken, ans.RefreshTokenExpiresAt = m.issueRefreshLocked(rt.consent, rt.expires)
+		}
 	default:
 		m.refuse(w, http.StatusBadRequest, ReasonGrantType, "grant_type %q: use client_credentials, authorization_code or refresh_token", grant)
 		return
@@ -79,6 +86,65 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 	m.issued[grant]++
 	ans.TokenType, ans.ExpiresIn = "Bearer", int64(m.cfg.TokenLifetime/time.Second)
 	mockhttp.WriteJSON(w, http.StatusOK, ans)
+}
+
+// awaitRefresh tells OnRefresh and waits RefreshDelay; false when the client went away
+// meanwhile (nothing is committed: the grant is abandoned).
+func (m *Mock) awaitRefresh(r *http.Request) bool {
+	if m.cfg.OnRefresh != nil {
+		m.cfg.OnRefresh(r.RemoteAddr)
+	}
+	if m.cfg.RefreshDelay <= 0 {
+		return true
+	}
+	t := time.NewTimer(m.cfg.RefreshDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		m.mu.Lock()
+		m.stats.RefreshAbandoned++
+		m.mu.Unlock()
+		return false
+	}
+}
+
+// issueRefreshLocked issues a refresh token of consent, valid until expires.
+func (m *Mock) issueRefreshLocked(consent string, expires time.Time) (string, int64) {
+	v := randomID("rt_")
+	m.refresh[v] = &refreshToken{consent: consent, expires: expires}
+	return v, expires.Unix()
+}
+
+// useRefreshLocked checks a presented refresh token: unknown, expired and reused ones are
+// refused with invalid_grant, as RFC 6749 section 5.2 says; a reuse revokes the consent's
+// refresh tokens.
+func (m *Mock) useRefreshLocked(w http.ResponseWriter, v string, now time.Time) (*refreshToken, bool) {
+	rt, ok := m.refresh[v]
+	switch {
+	case !ok:
+		m.refuseGrant(w, ReasonRefreshToken, "unknown or revoked refresh token")
+	case rt.retired:
+		m.stats.RefreshReuses++
+		for k, other := range m.refresh {
+			if other.consent == rt.consent {
+				delete(m.refresh, k)
+			}
+		}
+		m.refuseGrant(w, ReasonRefreshReused, "refresh token already used: it was rotated; every refresh token of the consent is revoked")
+	case !now.Before(rt.expires):
+		m.refuseGrant(w, ReasonRefreshExpired, "refresh token expired: the user must authorise the consent again")
+	default:
+		return rt, true
+	}
+	return nil, false
+}
+
+// refuseGrant refuses a token request with RFC 6749's invalid_grant, counted under reason.
+func (m *Mock) refuseGrant(w http.ResponseWriter, reason, message string) {
+	m.rejects.Count(reason, message)
+	mockhttp.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": message})
 }
 
 func (m *Mock) issueLocked(scope, consentID string, now time.Time) string {

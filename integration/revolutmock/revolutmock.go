@@ -46,7 +46,9 @@ const (
 	ReasonScope            = "scope"                 // not accounts or payments, or the wrong one
 	ReasonCode             = "code"                  // unknown, used or expired authorization code
 	ReasonRedirectURI      = "redirect_uri"          // not registered, or not the authorisation's
-	ReasonRefreshToken     = "refresh_token"         // unknown refresh token
+	ReasonRefreshToken     = "refresh_token"         // unknown refresh token (answered as invalid_grant)
+	ReasonRefreshExpired   = "refresh_token_expired" // past refresh_token_expires_at (answered as invalid_grant)
+	ReasonRefreshReused    = "refresh_token_reused"  // a rotated refresh token again (answered as invalid_grant)
 	ReasonNoToken          = "missing_token"         // API call without a bearer token
 	ReasonInvalidToken     = "invalid_token"         // unknown or expired token
 	ReasonWrongToken       = "wrong_token"           // a client token where a user token is needed, or another consent's
@@ -81,6 +83,24 @@ type Config struct {
 	FinancialID string
 	// TokenLifetime of access tokens; default 60 minutes, as Revolut's since 4 August 2025.
 	TokenLifetime time.Duration
+	// RefreshTokenLifetime is how long a consent's refresh tokens last from its authorisation
+	// (refresh_token_expires_at, Unix seconds, in every answer carrying a refresh token);
+	// default 180 days, as Revolut's in the EU. An expired one is refused with invalid_grant.
+	RefreshTokenLifetime time.Duration
+	// RotateRefreshTokens makes each refresh grant answer a new refresh token (with the
+	// consent's same expiry) and retire the one it used; without it the refresh token is
+	// kept and the answer carries none. Revolut does not document which it does. A retired
+	// refresh token presented again is refused (invalid_grant), counted in
+	// Stats.RefreshReuses, and revokes the consent's refresh tokens, as a server detecting
+	// reuse does (RFC 9700 section 4.14.2): the consent is lost.
+	RotateRefreshTokens bool
+	// RefreshDelay makes each refresh grant wait before it is decided and answered; a
+	// client that goes away meanwhile (a crash) is counted in Stats.RefreshAbandoned and its
+	// grant is not committed, as a server that commits when it answers.
+	RefreshDelay time.Duration
+	// OnRefresh, when set, is told the remote address of each refresh grant as it starts
+	// (before RefreshDelay): for tests that find and kill the renewing process.
+	OnRefresh func(remoteAddr string)
 	// Now is the server clock; default time.Now.
 	Now func() time.Time
 	// OnReject, when set, is told about every refusal.
@@ -95,6 +115,10 @@ type Stats struct {
 	Repeats    int            // idempotent repeats answered with the first result
 	Authorised int            // consents authorised through the authorisation endpoint
 	Rejections map[string]int // refusals by reason
+	// RefreshReuses counts retired (rotated) refresh tokens presented again.
+	RefreshReuses int
+	// RefreshAbandoned counts refresh grants whose client went away during RefreshDelay.
+	RefreshAbandoned int
 }
 
 type consent struct {
@@ -106,6 +130,13 @@ type consent struct {
 // Request is what the mock saw of a request, for tests.
 type Request struct {
 	Method, Path, IdempotencyKey, JWS string
+}
+
+// refreshToken is a refresh token the mock issued.
+type refreshToken struct {
+	consent string
+	expires time.Time
+	retired bool // rotated: presenting it again is a reuse
 }
 
 type token struct {
@@ -131,7 +162,7 @@ type Mock struct {
 
 	mu       sync.Mutex
 	tokens   map[string]*token
-	refresh  map[string]string // refresh token -> consent
+	refresh  map[string]*refreshToken
 	codes    map[string]*consent
 	consents map[string]*consent
 	idem     map[string]*idem // idempotency key -> first answer
@@ -186,6 +217,9 @@ func New(cfg Config) (*Mock, error) {
 	if cfg.TokenLifetime <= 0 {
 		cfg.TokenLifetime = time.Hour
 	}
+	if cfg.RefreshTokenLifetime <= 0 {
+		cfg.RefreshTokenLifetime = 180 * 24 * time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -198,7 +232,7 @@ func New(cfg Config) (*Mock, error) {
 		return nil, fmt.Errorf("revolutmock: %w", err)
 	}
 	return &Mock{cfg: cfg, verifier: v, jws: jv, rejects: mockhttp.NewRejections(cfg.OnReject),
-		tokens: map[string]*token{}, refresh: map[string]string{}, codes: map[string]*consent{},
+		tokens: map[string]*token{}, refresh: map[string]*refreshToken{}, codes: map[string]*consent{},
 		consents: map[string]*consent{}, idem: map[string]*idem{}, issued: map[string]int{}}, nil
 }
 
@@ -288,5 +322,17 @@ func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.accounts(w, r)
 	default:
 		m.refuse(w, http.StatusNotFound, ReasonBadRequest, "no route %s %s", r.Method, r.URL.Path)
+	}
+}
+
+// RevokeRefreshTokens revokes every refresh token of the consent, as a user withdrawing it
+// in their app: its renewals are refused with invalid_grant from now on.
+func (m *Mock) RevokeRefreshTokens(consentID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, rt := range m.refresh {
+		if rt.consent == consentID {
+			delete(m.refresh, k)
+		}
 	}
 }

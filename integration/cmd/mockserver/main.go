@@ -53,6 +53,8 @@ type config struct {
 	miaRevokeEvery                                                                                      int
 	sinkAddr                                                                                            string
 	revolutAddr, revolutKeys, revolutKID, revolutClient, revolutTAN, revolutRedirect, revolutPKIDir     string
+	revolutLifetime, revolutRefreshLifetime, revolutRefreshDelay                                        time.Duration
+	revolutRotate                                                                                       bool
 }
 
 func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, bool), ready func()) int {
@@ -206,6 +208,10 @@ func (c *config) revolutFlags(fs *flag.FlagSet, v *vars) {
 	fs.StringVar(&c.revolutClient, "revolut-client-id", v.env("MOCK_REVOLUT_CLIENT_ID", "finauth-test-client"), "the registered application (MOCK_REVOLUT_CLIENT_ID)")
 	fs.StringVar(&c.revolutTAN, "revolut-tan", v.env("MOCK_REVOLUT_TAN", "app.example"), "the tan every x-jws-signature must carry (MOCK_REVOLUT_TAN)")
 	fs.StringVar(&c.revolutRedirect, "revolut-redirect-uri", v.env("MOCK_REVOLUT_REDIRECT_URI", "https://app.example/callback"), "the registered redirect URI(s), comma-separated (MOCK_REVOLUT_REDIRECT_URI)")
+	fs.DurationVar(&c.revolutLifetime, "revolut-token-lifetime", v.dur("MOCK_REVOLUT_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_REVOLUT_TOKEN_LIFETIME)")
+	fs.DurationVar(&c.revolutRefreshLifetime, "revolut-refresh-token-lifetime", v.dur("MOCK_REVOLUT_REFRESH_TOKEN_LIFETIME", "4320h"), "how long a consent's refresh tokens last from its authorisation, refresh_token_expires_at (default 180 days, Revolut's in the EU) (MOCK_REVOLUT_REFRESH_TOKEN_LIFETIME)")
+	fs.BoolVar(&c.revolutRotate, "revolut-rotate-refresh-tokens", v.env("MOCK_REVOLUT_ROTATE_REFRESH_TOKENS", "") == "true", "answer each refresh grant with a new refresh token and retire the used one; a retired one presented again revokes the consent (MOCK_REVOLUT_ROTATE_REFRESH_TOKENS)")
+	fs.DurationVar(&c.revolutRefreshDelay, "revolut-refresh-delay", v.dur("MOCK_REVOLUT_REFRESH_DELAY", "0s"), "hold each refresh grant this long before deciding it; a client gone meanwhile is not renewed (MOCK_REVOLUT_REFRESH_DELAY)")
 	fs.StringVar(&c.revolutPKIDir, "revolut-pki-dir", v.env("MOCK_REVOLUT_PKI_DIR", ""), "directory where the Revolut mock writes the test CA (ca.pem) and a transport certificate and key for clients (transport.pem, transport.key), made anew at each start; required with --revolut-addr (MOCK_REVOLUT_PKI_DIR)")
 }
 
@@ -228,6 +234,12 @@ func (c config) check() (bad []string) {
 	}
 	if c.miaRevokeEvery < 0 {
 		bad = append(bad, "--mia-revoke-every must be 0 or more")
+	}
+	if c.revolutLifetime <= 0 || c.revolutRefreshLifetime <= 0 {
+		bad = append(bad, "--revolut-token-lifetime and --revolut-refresh-token-lifetime must be positive")
+	}
+	if c.revolutRefreshDelay < 0 {
+		bad = append(bad, "--revolut-refresh-delay must be 0 or more")
 	}
 	return bad
 }
@@ -292,6 +304,7 @@ func (c config) revolutMock(log *slog.Logger) (mock, error) {
 		}
 	}
 	m, err := revolutmock.New(revolutmock.Config{ClientID: c.revolutClient, RedirectURIs: redirects, Keys: signer.NewKeySet(list...), TAN: c.revolutTAN,
+		TokenLifetime: c.revolutLifetime, RefreshTokenLifetime: c.revolutRefreshLifetime, RotateRefreshTokens: c.revolutRotate, RefreshDelay: c.revolutRefreshDelay,
 		OnReject: func(reason, msg string) {
 			log.Warn("verification failed", "mock", "revolut", "reason", reason, "message", msg)
 		}})
