@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/internal/problems"
+	"github.com/finauth/finauth/internal/telemetry"
 )
 
 // ConfigError lists every problem found in a configuration, so that all can be fixed at
@@ -63,3 +64,10 @@ func (e *TokenEndpointError) Error() string {
 
 // Unwrap returns ErrTokenExchange.
 func (e *TokenEndpointError) Unwrap() error { return ErrTokenExchange }
+
+// TelemetryReason is the refusal's finauth.reason in finauth's metrics and spans: its OAuth
+// error code when it is a standard one (invalid_client, invalid_grant, ...), else
+// status_NNN.
+func (e *TokenEndpointError) TelemetryReason() string {
+	return telemetry.TokenEndpointReason(e.Status, e.Code)
+}

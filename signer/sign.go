@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/cryptobyte"
 	casn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -39,6 +40,7 @@ type Signer struct {
 	typ       string
 	rand      io.Reader
 	jwtHeader string // base64url of {"alg","kid","typ"}, the header of Sign and SignJWT
+	onSign    func(Algorithm, time.Duration)
 }
 
 // Options configure a Signer. The zero value signs with the key's algorithm and key ID and
@@ -52,6 +54,9 @@ type Options struct {
 	Type string
 	// Rand is the randomness for ECDSA and PSS; default crypto/rand.Reader.
 	Rand io.Reader
+	// OnSign, when set, is told the algorithm and duration of every signature that
+	// succeeds (the providers feed finauth.signatures and finauth.signature.duration).
+	OnSign func(Algorithm, time.Duration)
 }
 
 // New returns a Signer for key, refusing a key that does not fit the algorithm.
@@ -66,7 +71,7 @@ func New(key *Key, opts Options) (*Signer, error) {
 	if err := alg.CheckKey(key.signer.Public()); err != nil {
 		return nil, err
 	}
-	s := &Signer{key: key.signer, alg: alg, keyID: opts.KeyID, typ: opts.Type, rand: opts.Rand}
+	s := &Signer{key: key.signer, alg: alg, keyID: opts.KeyID, typ: opts.Type, rand: opts.Rand, onSign: opts.OnSign}
 	if s.keyID == "" {
 		s.keyID = key.keyID
 	}
@@ -79,6 +84,14 @@ func New(key *Key, opts Options) (*Signer, error) {
 	}
 	s.jwtHeader = b64.EncodeToString(h)
 	return s, nil
+}
+
+// WithOnSign returns a copy of s that tells f the algorithm and duration of every signature
+// that succeeds (see Options.OnSign).
+func (s *Signer) WithOnSign(f func(Algorithm, time.Duration)) *Signer {
+	c := *s
+	c.onSign = f
+	return &c
 }
 
 // Algorithm returns the algorithm the Signer signs with.
@@ -246,6 +259,19 @@ func (s *Signer) detached(h, pre Header, feed func(io.Writer) error, hint int) (
 // signInput signs prefix followed by what feed writes (feed may be nil; hint is its size
 // when known).
 func (s *Signer) signInput(prefix []byte, feed func(io.Writer) error, hint int) ([]byte, error) {
+	if s.onSign == nil {
+		return s.sign(prefix, feed, hint)
+	}
+	start := time.Now()
+	sig, err := s.sign(prefix, feed, hint)
+	if err == nil {
+		s.onSign(s.alg, time.Since(start))
+	}
+	return sig, err
+}
+
+// sign is signInput without the hook.
+func (s *Signer) sign(prefix []byte, feed func(io.Writer) error, hint int) ([]byte, error) {
 	var sig []byte
 	var err error
 	if s.alg == EdDSA {

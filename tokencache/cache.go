@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/finauth/finauth/internal/telemetry"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -58,6 +59,7 @@ type flight struct {
 	done chan struct{}
 	tok  Token
 	err  error
+	why  trigger
 }
 
 // Cache holds tokens by key and fetches them with one FetchFunc. It is safe for concurrent
@@ -80,13 +82,20 @@ type Cache struct {
 	sched      scheduler
 
 	c counters
+
+	tel         *telemetry.Recorder
+	stopObserve func()
 }
 
 // New returns a Cache that fetches tokens with fetch.
 func New(fetch FetchFunc, opts Options) *Cache {
 	base, cancel := context.WithCancel(context.Background())
 	o := opts.withDefaults()
-	return &Cache{fetch: fetch, o: o, base: base, cancel: cancel, fetchSlots: semaphore.NewWeighted(int64(o.MaxConcurrentFetches))}
+	c := &Cache{fetch: fetch, o: o, base: base, cancel: cancel, fetchSlots: semaphore.NewWeighted(int64(o.MaxConcurrentFetches)),
+		tel: telemetry.New(o.Name, telemetry.Providers{Meter: o.MeterProvider, Tracer: o.TracerProvider})}
+	c.o.Store = observeStore(o.Store, c.tel)
+	c.stopObserve = c.tel.Observe(telemetry.Source{Lookups: c.lookups, Expiry: c.soonestExpiry})
+	return c
 }
 
 // Stats returns the counters.
@@ -98,6 +107,7 @@ func (c *Cache) Stats() Stats {
 		Hits:                 c.c.hits.sum(),
 		StaleHits:            c.c.staleHits.sum(),
 		Misses:               c.c.misses.Load(),
+		Waits:                c.c.waits.Load(),
 		NegativeHits:         c.c.negativeHits.Load(),
 		Fetches:              c.c.fetches.Load(),
 		FetchErrors:          c.c.fetchErrors.Load(),
@@ -130,6 +140,7 @@ func (c *Cache) Close() error {
 	c.closeScheduler()
 	c.cancel()
 	c.wg.Wait()
+	c.stopObserve()
 	return nil
 }
 

@@ -106,7 +106,8 @@ func TestCache_10000WaitersOneFetch(t *testing.T) {
 		prepare()
 		f.gate = make(chan struct{})
 		before := f.calls.Load()
-		misses := c.Stats().Misses
+		st0 := c.Stats()
+		misses := st0.Misses + st0.Waits
 		const n = 10_000
 		got := make([]string, n)
 		var wg sync.WaitGroup
@@ -121,7 +122,7 @@ func TestCache_10000WaitersOneFetch(t *testing.T) {
 				got[i] = tok.Value
 			}()
 		}
-		testwait.Eventually(t, "all callers waiting", func() bool { return c.Stats().Misses-misses == n })
+		testwait.Eventually(t, "all callers waiting", func() bool { st := c.Stats(); return st.Misses+st.Waits-misses == n })
 		close(f.gate)
 		wg.Wait()
 		if fetches := f.calls.Load() - before; fetches != 1 {
@@ -226,7 +227,7 @@ func TestCache_WaiterCancellationLeavesTheFetchRunning(t *testing.T) {
 	fetchCtx := <-f.ctxs
 	patient := make(chan tokencache.Token, 1)
 	go func() { patient <- mustToken(t, c, "k") }()
-	testwait.Eventually(t, "both waiting", func() bool { return c.Stats().Misses == 2 })
+	testwait.Eventually(t, "both waiting", func() bool { st := c.Stats(); return st.Misses == 1 && st.Waits == 1 })
 	cancel()
 	if err := <-impatient; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled waiter got %v", err)

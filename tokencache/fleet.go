@@ -113,13 +113,19 @@ func (c *Cache) Reload(ctx context.Context, key, rejected string) (Token, bool) 
 		return Token{}, false
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.evicted || c.closed.Load() {
+		e.mu.Unlock()
 		return Token{}, false
 	}
+	stored := false
 	if cur := e.cur.Load(); cur == nil || newer(tok, cur) {
 		c.storeLocked(e, tok)
 		c.c.storeHits.Add(1)
+		stored = true
+	}
+	e.mu.Unlock()
+	if stored {
+		c.onTokenChange(key, tok, true)
 	}
 	return tok, true
 }
@@ -278,13 +284,18 @@ func (c *Cache) awaitNewer(e *entry, f *newerFlight, wait time.Duration) {
 		}
 		if tok, ok := c.loadUsable(ctx, c.o.Store, e, f.rejected); ok {
 			e.mu.Lock()
+			stored := false
 			if !e.evicted && !c.closed.Load() {
 				if cur := e.cur.Load(); cur == nil || newer(tok, cur) {
 					c.storeLocked(e, tok)
 					c.c.storeHits.Add(1)
+					stored = true
 				}
 			}
 			e.mu.Unlock()
+			if stored {
+				c.onTokenChange(e.key, tok, true)
+			}
 			f.tok, f.ok = tok, true
 			return
 		}

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"time"
+
+	"github.com/finauth/finauth/internal/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Fetching: one flight per key, shared by waiting callers and background refreshes; its
@@ -33,6 +36,7 @@ func (c *Cache) wait(ctx context.Context, key string) (Token, error) {
 			return s.tok, nil
 		}
 		f := e.flight
+		joined := f != nil
 		if f == nil {
 			if e.lastErr != nil && c.o.Clock.Now().Before(e.errUntil) {
 				err := e.lastErr
@@ -44,11 +48,15 @@ func (c *Cache) wait(ctx context.Context, key string) (Token, error) {
 				}
 				return Token{}, err
 			}
-			f = c.startLocked(e) // not e.flight: after Close there is none, and f says ErrClosed
+			f = c.startLocked(e, trigger{span: trace.SpanContextFromContext(ctx)}) // not e.flight: after Close there is none, and f says ErrClosed
 		}
 		e.mu.Unlock()
 		c.touch(e)
-		c.c.misses.Add(1)
+		if joined {
+			c.c.waits.Add(1)
+		} else {
+			c.c.misses.Add(1)
+		}
 		select {
 		case <-f.done:
 			return f.tok, f.err
@@ -58,8 +66,9 @@ func (c *Cache) wait(ctx context.Context, key string) (Token, error) {
 	}
 }
 
-// startBackground starts a refresh ahead of expiry, unless a fetch already runs.
-func (c *Cache) startBackground(e *entry) {
+// startBackground starts a refresh ahead of expiry, unless a fetch already runs; link is the
+// span of the request that found the token stale (none for a prefetch).
+func (c *Cache) startBackground(e *entry, link trace.SpanContext) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.flight != nil || e.retry != nil {
@@ -70,7 +79,7 @@ func (c *Cache) startBackground(e *entry) {
 		return
 	}
 	c.c.background.Add(1)
-	c.startLocked(e)
+	c.startLocked(e, trigger{span: link, background: true})
 }
 
 // startLocked starts the fetch of e and returns its flight (already done with ErrClosed
@@ -78,8 +87,8 @@ func (c *Cache) startBackground(e *entry) {
 // it carries neither the cancellation nor the values of the caller who happened to start it
 // (such as httptrace hooks, which would fire after that caller has returned), since it
 // serves every waiter and background refresh of the key.
-func (c *Cache) startLocked(e *entry) *flight {
-	f := &flight{done: make(chan struct{})}
+func (c *Cache) startLocked(e *entry, why trigger) *flight {
+	f := &flight{done: make(chan struct{}), why: why}
 	e.flight = f
 	if e.retry != nil { // a caller needs the token now: do not wait for the backoff
 		e.retry.Stop()
@@ -104,8 +113,16 @@ func (c *Cache) run(e *entry, f *flight) {
 		stop()
 		cancel()
 	}()
+	ctx, span := c.startSpan(ctx, e, f.why)
 	tok, fromStore, err := c.obtain(ctx, e)
-	c.finish(e, f, tok, fromStore, err)
+	stored, serving := c.finish(e, f, tok, fromStore, err)
+	c.endSpan(span, fromStore, err)
+	switch {
+	case stored:
+		c.onTokenChange(e.key, tok, fromStore)
+	case err != nil:
+		c.onRefreshError(e.key, err, f.why.background, serving)
+	}
 }
 
 // obtain gets a token from the Store or the fetch function. The Store's calls and the fetch
@@ -160,6 +177,7 @@ func (c *Cache) obtain(ctx context.Context, e *entry) (Token, bool, error) {
 	if err != nil {
 		c.c.fetchErrors.Add(1)
 	}
+	c.tel.Fetched(ctx, now.Sub(start), telemetry.ReasonOf(err))
 	c.onFetch(e.key, now.Sub(start), err)
 	if err == nil && c.o.Store != nil {
 		if serr := c.o.Store.Save(ctx, e.key, tok); serr != nil {
@@ -277,8 +295,9 @@ func (c *Cache) onFetch(key string, d time.Duration, err error) {
 	c.o.OnFetch(key, d, err)
 }
 
-// finish stores the outcome of a fetch and releases its waiters.
-func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error) {
+// finish stores the outcome of a fetch and releases its waiters. It reports whether tok was
+// stored, and, after a failure, whether a token that still works is served.
+func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error) (stored, serving bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.flight = nil
@@ -290,10 +309,11 @@ func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error
 		e.failures, e.lastErr, e.rejected = 0, nil, ""
 		if !e.evicted && !c.closed.Load() {
 			c.storeLocked(e, tok)
+			stored = true
 		}
 		e.refreshing.Store(false)
 		close(f.done)
-		return
+		return stored, false
 	}
 	if cur := e.cur.Load(); cur != nil && cur.state.Load() != expired && !e.evicted && !c.closed.Load() {
 		// Stale-if-error: keep serving the usable token, retry in the background.
@@ -303,7 +323,7 @@ func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error
 		c.log(e, slog.LevelWarn, "refresh failed; serving the cached token until it expires", "error", err, "attempt", e.failures, "retry_in", delay)
 		f.tok = cur.tok
 		close(f.done)
-		return
+		return false, true
 	}
 	if c.closed.Load() {
 		err = ErrClosed // whatever the cancelled fetch said, the cause is Close
@@ -318,11 +338,12 @@ func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error
 		c.log(e, slog.LevelWarn, "refresh failed in the safety margin; serving the cached token until its real expiry", "error", err, "expires_in", tok.Expiry.Sub(c.o.Clock.Now()))
 		f.tok = tok
 		close(f.done)
-		return
+		return false, true
 	}
 	c.log(e, slog.LevelWarn, "fetch failed", "error", err)
 	f.err = err
 	close(f.done)
+	return false, false
 }
 
 // stillValid returns e's token when it is past its safety margin (expired for the cache)
@@ -352,7 +373,7 @@ func (c *Cache) retryFire(e *entry) {
 		return
 	}
 	c.c.background.Add(1)
-	c.startLocked(e)
+	c.startLocked(e, trigger{background: true})
 }
 
 // storeLocked makes tok the current token and schedules its move to stale and expired.
@@ -373,6 +394,6 @@ func (c *Cache) storeLocked(e *entry, tok Token) {
 // refreshed now, so that a quiet service does not wake up to an expired token.
 func (c *Cache) onStale(e *entry) {
 	if !c.o.NoPrefetch && e.used.Load() && e.refreshing.CompareAndSwap(false, true) {
-		c.startBackground(e)
+		c.startBackground(e, trace.SpanContext{})
 	}
 }

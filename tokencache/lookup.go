@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"sync/atomic"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The hot path: serving a cached token, and dropping one a server rejected.
@@ -23,7 +25,7 @@ func (c *Cache) Token(ctx context.Context, key string) (Token, error) {
 			c.c.hits.add()
 			return s.tok, nil
 		}
-		if tok, ok := c.serve(e); ok {
+		if tok, ok := c.serve(ctx, e); ok {
 			return tok, nil
 		}
 	}
@@ -31,8 +33,9 @@ func (c *Cache) Token(ctx context.Context, key string) (Token, error) {
 }
 
 // serve returns e's token if it is usable from memory: fresh, or stale (then one
-// background refresh starts). An entry that was evicted or dropped by Close has no token.
-func (c *Cache) serve(e *entry) (Token, bool) {
+// background refresh starts, linked to ctx's span). An entry that was evicted or dropped by
+// Close has no token.
+func (c *Cache) serve(ctx context.Context, e *entry) (Token, bool) {
 	s := e.cur.Load()
 	if s == nil {
 		return Token{}, false
@@ -46,7 +49,7 @@ func (c *Cache) serve(e *entry) (Token, bool) {
 		c.touch(e)
 		c.c.staleHits.add()
 		if e.refreshing.CompareAndSwap(false, true) {
-			c.startBackground(e)
+			c.startBackground(e, trace.SpanContextFromContext(ctx))
 		}
 		return s.tok, true
 	}
@@ -106,7 +109,7 @@ func (h *Handle) Token(ctx context.Context) (Token, error) {
 // entry.
 func (h *Handle) slow(ctx context.Context) (Token, error) {
 	if e := h.e.Load(); e != nil {
-		if tok, ok := h.c.serve(e); ok {
+		if tok, ok := h.c.serve(ctx, e); ok {
 			return tok, nil
 		}
 	}
@@ -158,11 +161,15 @@ func (c *Cache) Put(key string, tok Token) error {
 		return err
 	}
 	e.mu.Lock()
-	if !e.evicted && !c.closed.Load() {
+	stored := !e.evicted && !c.closed.Load()
+	if stored {
 		c.storeLocked(e, tok)
 		e.rejected, e.lastErr = "", nil
 	}
 	e.mu.Unlock()
+	if stored {
+		c.onTokenChange(key, tok, false)
+	}
 	if c.o.Store != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), c.o.FetchTimeout)
 		defer cancel()

@@ -4,6 +4,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options configure a Cache. The zero value is valid: every field has the default its
@@ -48,10 +51,33 @@ type Options struct {
 	Store Store
 	// Logger receives fetch failures and refresh events. Default: silent.
 	Logger *slog.Logger
-	// LogKeys adds the cache key (which may be an account ID) to log lines. Default off.
+	// LogKeys adds the cache key (which may be an account ID) to log lines and, as
+	// finauth.key, to fetch spans. Default off: no key in any log line or span.
 	LogKeys bool
 	// OnFetch is called after every fetch with its key, duration and error.
 	OnFetch func(key string, d time.Duration, err error)
+	// OnTokenChange is called after a new token is cached for a key: fetched, adopted from
+	// the Store, or Put. It runs on the fetch's goroutine, after the waiters are released;
+	// keep it short. The Token's value is for your code alone: never log it (its String
+	// hides it).
+	OnTokenChange func(TokenChange)
+	// OnRefreshError is called after a fetch fails (a timeout, the token endpoint's refusal,
+	// ...), saying whether a cached token is still served meanwhile.
+	OnRefreshError func(RefreshError)
+
+	// Name is the cache's finauth.provider in its telemetry and hooks (the providers set
+	// theirs: "pismo", ...). Default "tokencache".
+	Name string
+	// MeterProvider receives the cache's metrics: finauth.token.fetches and
+	// finauth.token.fetch.duration, finauth.token.lookups and finauth.token.expiry (read at
+	// collection time: a cache hit never calls into OpenTelemetry), finauth.store.operations.
+	// Default otel.GetMeterProvider(), the global one.
+	MeterProvider metric.MeterProvider
+	// TracerProvider receives a finauth.token.fetch span per fetch (a child of the request
+	// that waited for it; a background refresh is a root span linked to the request that
+	// found the token stale) and a span per Store call on a miss. Default
+	// otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
 }
 
 func (o Options) withDefaults() Options {
@@ -92,6 +118,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Name == "" {
+		o.Name = "tokencache"
 	}
 	return o
 }

@@ -9,7 +9,8 @@ import (
 type Stats struct {
 	Hits                 uint64 // fresh token served from memory
 	StaleHits            uint64 // stale token served while a refresh runs
-	Misses               uint64 // no usable token: the caller waited for a fetch
+	Misses               uint64 // no usable token: the caller started a fetch and waited for it
+	Waits                uint64 // no usable token: the caller joined a fetch already running
 	NegativeHits         uint64 // a remembered fetch failure returned without fetching
 	Fetches              uint64 // calls of the fetch function
 	FetchErrors          uint64 // fetches that failed (error, empty, expired or panic)
@@ -54,7 +55,8 @@ func (s *striped) sum() uint64 {
 
 type counters struct {
 	hits, staleHits                    striped
-	misses, negativeHits, fetches      atomic.Uint64
+	misses, waits, negativeHits        atomic.Uint64
+	fetches                            atomic.Uint64
 	fetchErrors, storeHits, background atomic.Uint64
 	fleetWaits                         atomic.Uint64
 	dropped, noop, evictions           atomic.Uint64

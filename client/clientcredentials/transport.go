@@ -146,6 +146,7 @@ func newRequester(cfg Config, o *options) (*requester, error) {
 		if err != nil {
 			return nil, err
 		}
+		a.signer = a.signer.WithOnSign(o.OnSign())
 		r.assertions = a
 	}
 	return r, nil

@@ -37,7 +37,7 @@ func newExchange(cfg Config, o *options) (*exchange, error) {
 		if err != nil {
 			return nil, err
 		}
-		x.signer = s
+		x.signer = s.WithOnSign(o.OnSign())
 	}
 	return x, nil
 }

@@ -67,7 +67,7 @@ func newSigner(cfg Config, o *options) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{cfg: cfg, s: s, clock: o.Cache.Clock, legacyIss: o.legacyIss, noNonce: o.noNonce}, nil
+	return &Signer{cfg: cfg, s: s.WithOnSign(o.OnSign()), clock: o.Cache.Clock, legacyIss: o.legacyIss, noNonce: o.noNonce}, nil
 }
 
 // requestClaims are the request object's claims, in the seed's member order.

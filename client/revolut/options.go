@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/finauth/finauth/client/internal/bearer"
 	"github.com/finauth/finauth/tokencache"
 )
@@ -24,8 +27,37 @@ type options struct {
 
 // collect applies opts over the defaults; the cache's clock is the real one unless
 // WithClock says otherwise.
+// WithMeterProvider records the client's metrics (finauth.token.*, finauth.signatures,
+// finauth.signature.duration, finauth.store.operations) in mp (default: the global
+// MeterProvider, otel.GetMeterProvider(): a service that has set up OpenTelemetry gets them
+// with no code). Cache hits never call into OpenTelemetry: lookups are read at collection.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(o *options) { o.Telemetry.Meter = mp }
+}
+
+// WithTracerProvider records the client's spans (a finauth.token.fetch span per token
+// request with a client span for its HTTP call, and the store calls of a miss) in tp
+// (default: the global TracerProvider, otel.GetTracerProvider()).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.Telemetry.Tracer = tp }
+}
+
+// WithOnTokenChange calls f after each new token is cached (fetched, or adopted from the
+// shared store): its key, expiry and provider, and the token, whose value is for your code
+// alone (never log it: its String hides it).
+func WithOnTokenChange(f func(tokencache.TokenChange)) Option {
+	return func(o *options) { o.OnTokenChange = f }
+}
+
+// WithOnRefreshError calls f after each failed token request, saying whether it was a
+// refresh ahead of expiry and whether a token that still works is served meanwhile.
+func WithOnRefreshError(f func(tokencache.RefreshError)) Option {
+	return func(o *options) { o.OnRefreshError = f }
+}
+
 func collect(opts []Option) *options {
 	o := &options{retries: 3, retryWait: [2]time.Duration{200 * time.Millisecond, 2 * time.Second}, expiryWarning: DefaultConsentExpiryWarning}
+	o.Name = "revolut"
 	for _, f := range opts {
 		if f != nil {
 			f(o)

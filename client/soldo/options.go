@@ -3,6 +3,9 @@ package soldo
 import (
 	"net/http"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/finauth/finauth/client/internal/settings"
 	"github.com/finauth/finauth/tokencache"
 )
@@ -20,8 +23,23 @@ func WithBaseTransport(rt http.RoundTripper) Option { return func(o *options) { 
 // WithClock sets the clock that dates each signature's "exp" (default: the real clock).
 func WithClock(c tokencache.Clock) Option { return func(o *options) { o.Clock = c } }
 
+// WithMeterProvider records the signatures (finauth.signatures,
+// finauth.signature.duration) in mp (default: the global MeterProvider,
+// otel.GetMeterProvider()).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(o *options) { o.Telemetry.Meter = mp }
+}
+
+// WithTracerProvider sets the TracerProvider (default: the global one). Soldo's requests
+// make no token requests, so finauth records no span of its own for them: compose
+// otelhttp.NewTransport around the transport for the API calls.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.Telemetry.Tracer = tp }
+}
+
 func collect(opts []Option) *options {
 	o := &options{}
+	o.Name = "soldo"
 	for _, f := range opts {
 		if f != nil {
 			f(o)

@@ -60,7 +60,7 @@ func newSigner(cfg Config, o *options) (*Signer, error) {
 	// kid and typ are in the header list (Header), where they take the place the Signer
 	// would give them: the header reads alg, typ, exp, mid, kid, method, host, path, query,
 	// the documented order.
-	s, err := signer.New(key, signer.Options{Algorithm: cfg.Algorithm})
+	s, err := signer.New(key, signer.Options{Algorithm: cfg.Algorithm, OnSign: o.OnSign()})
 	if err != nil {
 		return nil, config.Problemf(provider, "Algorithm", "SOLDO_ALG", "%v", err)
 	}

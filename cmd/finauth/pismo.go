@@ -239,7 +239,7 @@ func (l *pismoLeg) report(res *demoResult, reqs, oks int) bool {
 	ps, cs := l.m.Stats(), l.t.Stats()
 	res.Pismo = pismoDemo{Requests: reqs, OK: oks, Exchanges: ps.Exchanges, RefreshedAhead: int(cs.BackgroundRefreshes),
 		Revoked: int(l.revoked.Load()), RejectedByAPI: ps.APICalls[401], Replays: int(l.t.Replays()),
-		AccountsWithTokens: demoAccounts, Waited: int(cs.Misses)}
+		AccountsWithTokens: demoAccounts, Waited: int(cs.Misses + cs.Waits)}
 	return reqs == oks
 }
 

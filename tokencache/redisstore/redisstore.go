@@ -43,9 +43,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/finauth/finauth/internal/problems"
 	"github.com/finauth/finauth/internal/redact"
+	"github.com/finauth/finauth/internal/telemetry"
 	"github.com/finauth/finauth/tokencache"
 )
 
@@ -88,6 +90,10 @@ type Options struct {
 	// and go-redis's own connection notices at debug level (see redis.SetLogger, which is
 	// process-wide: the latest Store made with a Logger gets them); default silent.
 	Logger *slog.Logger
+	// MeterProvider receives finauth.store.available (1 while the breaker is closed, 0 while
+	// it is open); default the global one, otel.GetMeterProvider(). The caches count the
+	// store's calls (finauth.store.operations) themselves.
+	MeterProvider metric.MeterProvider
 }
 
 // ErrUnavailable is returned (and makes the cache work alone) while the breaker is open.
@@ -121,6 +127,7 @@ type Store struct {
 }
 
 type shared struct {
+	observe  func() // stops the availability gauge's observation
 	rdb      redis.UniversalClient
 	own      bool
 	ns       string
@@ -218,6 +225,8 @@ func New(o Options) (*Store, error) {
 	}
 	sh.breaker = breaker{threshold: threshold, probe: probe, stop: make(chan struct{})}
 	routeGoRedisLogs(o.Logger)
+	sh.observe = telemetry.New("", telemetry.Providers{Meter: o.MeterProvider}).Observe(telemetry.Source{
+		Available: func() bool { return !sh.breaker.open.Load() }})
 	return &Store{shared: sh}, nil
 }
 
@@ -260,6 +269,7 @@ func (s *Store) Scope(identity string) tokencache.Store {
 // Close stops the breaker's probe and closes the client the store made.
 func (s *Store) Close() error {
 	s.breaker.close()
+	s.observe()
 	if s.own {
 		return s.rdb.Close()
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/client/internal/settings"
+	"github.com/finauth/finauth/internal/telemetry"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/transport"
 )
@@ -25,6 +26,9 @@ type Options struct {
 	// Identity names the token issuer and client (the provider sets it from its
 	// configuration), so that a shared store keeps different clients' tokens apart.
 	Identity string
+	// OnTokenChange and OnRefreshError are called besides the cache options' own.
+	OnTokenChange  func(tokencache.TokenChange)
+	OnRefreshError func(tokencache.RefreshError)
 }
 
 // SetCache sets the cache options, keeping a clock and logger set before unless co has its
@@ -62,6 +66,7 @@ type Transport struct {
 	bearer   *transport.Bearer
 	cache    *tokencache.Cache
 	settings *settings.Settings
+	observe  func() // stops the replay counters' observation
 }
 
 // New builds the transport: tokens from fetch, cached under the key keyFunc picks, sent to
@@ -72,8 +77,19 @@ func New(fetch tokencache.FetchFunc, keyFunc transport.KeyFunc, origins *transpo
 		co.Store = o.Store
 	}
 	co.Store = tokencache.Scope(co.Store, o.Identity)
+	if co.Name == "" {
+		co.Name = o.Name
+	}
+	if co.MeterProvider == nil {
+		co.MeterProvider = o.Telemetry.Meter
+	}
+	if co.TracerProvider == nil {
+		co.TracerProvider = o.Telemetry.Tracer
+	}
+	co.OnTokenChange = both(co.OnTokenChange, o.OnTokenChange)
+	co.OnRefreshError = both(co.OnRefreshError, o.OnRefreshError)
 	cache := tokencache.New(fetch, co)
-	return &Transport{
+	t := &Transport{
 		cache:    cache,
 		settings: &o.Settings,
 		bearer: &transport.Bearer{
@@ -85,6 +101,19 @@ func New(fetch tokencache.FetchFunc, keyFunc transport.KeyFunc, origins *transpo
 			Now:             o.Now,
 		},
 	}
+	t.observe = o.Recorder().Observe(telemetry.Source{Replays: t.bearer.Replays, Suppressed: t.bearer.SuppressedRefreshes})
+	return t
+}
+
+// both calls a, then b (either may be nil).
+func both[T any](a, b func(T)) func(T) {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return func(v T) { a(v); b(v) }
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -96,6 +125,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // connections of the transports the client made itself.
 func (t *Transport) Close() error {
 	err := t.cache.Close()
+	t.observe()
 	t.settings.CloseIdleConnections()
 	return err
 }

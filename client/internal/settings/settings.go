@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/internal/telemetry"
+	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/tokencache"
 )
 
@@ -28,6 +30,14 @@ type Settings struct {
 	Clock tokencache.Clock
 	// Rand returns a random float in [0, 1) for backoff jitter. Default: math/rand/v2.
 	Rand func() float64
+	// Telemetry are the MeterProvider and TracerProvider of the provider's metrics and
+	// spans. Default: the global ones (otel.GetMeterProvider(), otel.GetTracerProvider()).
+	Telemetry telemetry.Providers
+	// Name is the provider's finauth.provider attribute ("pismo", "soldo", ...); the
+	// provider sets it.
+	Name string
+
+	rec *telemetry.Recorder
 
 	// owned are the transports made here (not given by the caller): Close releases their
 	// idle connections.
@@ -52,6 +62,21 @@ func (s *Settings) TokenHTTPClient() *http.Client {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return s.TokenClient
+}
+
+// Recorder returns the provider's telemetry recorder, made on first use (at construction:
+// not safe for concurrent first use).
+func (s *Settings) Recorder() *telemetry.Recorder {
+	if s.rec == nil {
+		s.rec = telemetry.New(s.Name, s.Telemetry)
+	}
+	return s.rec
+}
+
+// OnSign is the signer hook that records signatures in the provider's telemetry.
+func (s *Settings) OnSign() func(signer.Algorithm, time.Duration) {
+	rec := s.Recorder()
+	return func(alg signer.Algorithm, d time.Duration) { rec.Signed(string(alg), d) }
 }
 
 // Now reads Clock, or the real clock.

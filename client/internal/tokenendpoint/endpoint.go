@@ -79,7 +79,7 @@ func New(provider, url string, opts client.ExchangeOptions, settings *settings.S
 	logger := settings.Log()
 	te := &Endpoint{provider: provider, url: url, opts: opts, now: settings.Now, rand: settings.Random(), logger: logger}
 	hc := *settings.TokenHTTPClient()
-	hc.Transport = attemptTimeout{base: hc.Transport, d: opts.AttemptTimeout}
+	hc.Transport = attemptTimeout{base: traced{base: hc.Transport, tracer: settings.Recorder().Tracer(), provider: settings.Name}, d: opts.AttemptTimeout}
 	hc.CheckRedirect = sameOriginRedirects(hc.CheckRedirect)
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = &hc
