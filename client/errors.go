@@ -28,7 +28,7 @@ var ErrConfig = problems.ErrConfig
 var ErrTokenExchange = errors.New("finauth: token exchange failed")
 
 // ErrTokenResponse is wrapped when a token endpoint's success answer cannot be used.
-var ErrTokenResponse = errors.New("finauth: unusable token response")
+var ErrTokenResponse = telemetry.Sentinel("finauth: unusable token response", "bad_response")
 
 // TokenEndpointError is a token endpoint's refusal (a 4xx, or a 429/5xx after the
 // retries). Message is the provider's body, at most 512 bytes, with anything that looks like a

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/finauth/finauth/internal/telemetry/telemetrytest"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/transport"
 )
@@ -34,6 +35,12 @@ func BenchmarkBearerRoundTrip(b *testing.B) {
 	}, tokencache.Options{})
 	defer cache.Close()
 	src := oauth2.ReuseTokenSource(nil, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: strings.Repeat("t", 48), TokenType: "Bearer", Expiry: time.Now().Add(time.Hour)}))
+	// The same cache with the real OpenTelemetry SDK recording (finauth+otel beside finauth).
+	rec := telemetrytest.New(b)
+	otelCache := tokencache.New(func(context.Context, string) (tokencache.Token, error) {
+		return tokencache.Token{Value: strings.Repeat("t", 48), Type: "Bearer", Expiry: time.Now().Add(time.Hour)}, nil
+	}, tokencache.Options{MeterProvider: rec.Meter, TracerProvider: rec.Tracer})
+	defer otelCache.Close()
 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }))
 	defer srv.Close()
@@ -59,6 +66,7 @@ func BenchmarkBearerRoundTrip(b *testing.B) {
 		}{
 			{"bare", base.rt},
 			{"finauth", &transport.Bearer{Base: base.rt, Tokens: cache, Origins: origins}},
+			{"finauth+otel", &transport.Bearer{Base: base.rt, Tokens: otelCache, Origins: origins}},
 			{"oauth2", &oauth2.Transport{Source: src, Base: base.rt}},
 		}
 		for _, rt := range rts {

@@ -10,7 +10,10 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/internal/telemetry"
 	"github.com/finauth/finauth/tokencache"
 )
 
@@ -39,12 +42,12 @@ func refreshKey(id string) string { return "refresh:" + id }
 // ErrNoUserToken is returned for a request WithConsent whose consent has no user token (nor
 // refresh token) here or in the shared store: exchange the authorization code first
 // (ExchangeCode).
-var ErrNoUserToken = errors.New("finauth: revolut: no user token for this consent: exchange the authorization code of its authorisation first (Transport.ExchangeCode)")
+var ErrNoUserToken = telemetry.Sentinel("finauth: revolut: no user token for this consent: exchange the authorization code of its authorisation first (Transport.ExchangeCode)", "no_user_token")
 
 // ErrConsentExpired is wrapped by the error of a consent whose refresh token has expired
 // (or that Revolut refuses to renew, invalid_grant): the user must authorise the consent
 // again. ConsentExpiry says when it will, in time to ask them.
-var ErrConsentExpired = errors.New("finauth: revolut: the consent can no longer be renewed (its refresh token has expired or was refused): the user must authorise it again")
+var ErrConsentExpired = telemetry.Sentinel("finauth: revolut: the consent can no longer be renewed (its refresh token has expired or was refused): the user must authorise it again", "consent_expired")
 
 // DefaultConsentExpiryWarning is how long before a consent's refresh token expires a
 // warning is logged (once per consent).
@@ -71,7 +74,7 @@ type refreshRecord struct {
 // by revoking the consent. The access token in use keeps serving until it expires; the
 // renewal is tried again, and goes ahead without the store once the server is known not to
 // rotate its refresh tokens.
-var ErrConsentRenewalNeedsStore = errors.New("finauth: revolut: the shared store did not answer, and renewing the consent without its lock could reuse a refresh token another replica has rotated")
+var ErrConsentRenewalNeedsStore = telemetry.Sentinel("finauth: revolut: the shared store did not answer, and renewing the consent without its lock could reuse a refresh token another replica has rotated", "store_unavailable")
 
 // renewalSlack is how long a renewal's fleet lock outlives the renewal's deadline: the
 // renewal's token request ends at the deadline and its save of the new refresh token gets
@@ -343,7 +346,15 @@ func (t *Transport) ExchangeCode(ctx context.Context, consentID, code string) (t
 	if code == "" {
 		return tokencache.Token{}, fmt.Errorf("finauth: revolut: ExchangeCode needs the authorization code the redirect URI received")
 	}
+	// Not a fetch of the cache: counted and traced here as one.
+	ctx, span := t.rec.Tracer().Start(ctx, telemetry.SpanFetch, trace.WithAttributes(telemetry.AttrProvider.String(t.rec.Provider()), telemetry.AttrBackground.Bool(false)))
+	start := time.Now()
 	tok, err := t.grant(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {t.cfg.RedirectURI}})
+	t.rec.Fetched(ctx, time.Since(start), telemetry.ReasonOf(err))
+	if err == nil {
+		span.SetAttributes(telemetry.AttrSource.String("endpoint"))
+	}
+	telemetry.EndSpan(span, err)
 	if err != nil || consentID == "" {
 		return tok, err
 	}

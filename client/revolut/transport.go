@@ -19,6 +19,7 @@ import (
 	"github.com/finauth/finauth/client/internal/config"
 	"github.com/finauth/finauth/client/internal/tokenendpoint"
 	"github.com/finauth/finauth/internal/redact"
+	"github.com/finauth/finauth/internal/telemetry"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/transport"
 )
@@ -70,6 +71,7 @@ type Transport struct {
 	warnIn  time.Duration            // ConsentExpiryWarning
 	// rotation is what renewals have shown of the server's refresh tokens (rotation*).
 	rotation atomic.Int32
+	rec      *telemetry.Recorder
 	now      func() time.Time
 }
 
@@ -115,7 +117,7 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		jwsFor = func(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
 	}
 	t := &Transport{signer: s, cfg: cfg, origins: origins, refresh: map[string]refreshRecord{}, log: o.Log(), warnIn: o.expiryWarning, now: o.Now,
-		endpoint: tokenendpoint.New(provider, cfg.TokenURL, cfg.Exchange, &o.Settings)}
+		endpoint: tokenendpoint.New(provider, cfg.TokenURL, cfg.Exchange, &o.Settings), rec: o.Recorder()}
 	apiBase := o.Base
 	o.Base = &transport.Signing{Base: apiBase, Sign: s.JWSSignature, Origins: origins, Header: "x-jws-signature", Applies: jwsFor}
 	o.Identity = strings.Join([]string{provider, cfg.TokenURL, cfg.ClientID}, "\x00")

@@ -40,6 +40,9 @@ type loadSummary struct {
 	AuthWaitMS     map[string]float64 `json:"auth_wait_ms"` // getting a token (or signing) before the request left: mean, max
 	DurationS      float64            `json:"duration_s"`
 	RPS            float64            `json:"rps"`
+	// Telemetry are the counters as finauth's OpenTelemetry instruments measured them
+	// (finauth.token.fetches, finauth.token.replays, finauth.signatures).
+	Telemetry map[string]int64 `json:"telemetry,omitempty"`
 }
 
 func (a *app) load(args []string) error {
@@ -95,6 +98,9 @@ func (a *app) load(args []string) error {
 	progressDone()
 	sum := l.summarize(time.Since(start))
 	sum.Interrupted = interrupt.Err() != nil
+	if s.telemetry != nil {
+		sum.Telemetry = s.telemetry.counts()
+	}
 	if *asJSON {
 		if err := a.printJSON(sum); err != nil {
 			return err

@@ -172,7 +172,7 @@ environment (pismo and mia profiles): share tokens with other processes through 
 `
 
 // helpFooters are printed after a command's flags by --help.
-var helpFooters = map[string]string{"call": sharedCacheHelp, "load": sharedCacheHelp}
+var helpFooters = map[string]string{"call": sharedCacheHelp + otelHelp, "load": sharedCacheHelp + otelHelp}
 
 // readData reads --data/--payload values: @FILE, - (stdin) or the text itself.
 func (a *app) readData(v string) ([]byte, error) {

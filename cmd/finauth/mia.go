@@ -77,7 +77,8 @@ func (p miaCLI) connect(a *app, f *flags, n *network) (*session, error) {
 		return nil, err
 	}
 	return bearerSession(a, n, "MIA_API_URL", "", func(base http.RoundTripper, tokenClient *http.Client, store tokencache.Store) (bearerTransport, error) {
-		return clientcredentials.NewTransport(cfg, clientcredentials.WithBaseTransport(base), clientcredentials.WithTokenHTTPClient(tokenClient), clientcredentials.WithTokenStore(store), clientcredentials.WithCacheOptions(n.cacheOptions()))
+		return clientcredentials.NewTransport(cfg, clientcredentials.WithBaseTransport(base), clientcredentials.WithTokenHTTPClient(tokenClient), clientcredentials.WithTokenStore(store), clientcredentials.WithCacheOptions(n.cacheOptions()),
+			clientcredentials.WithMeterProvider(n.meter()), clientcredentials.WithTracerProvider(n.tracer()))
 	})
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/tokencache/redisstore"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // network is what call and load give every profile: extra CA certificates (--cacert), the
@@ -25,6 +27,23 @@ type network struct {
 	cacert       string
 	verbose      io.Writer     // -v: the request and response headers go here
 	fetchTimeout time.Duration // --fetch-timeout: one token request's bound (0: the default)
+	telemetry    *telemetryRun // the OTEL_* variables' SDK
+}
+
+// meter is the run's MeterProvider (nil before startTelemetry: the global no-op one).
+func (n *network) meter() metric.MeterProvider {
+	if n.telemetry == nil {
+		return nil
+	}
+	return n.telemetry.meter
+}
+
+// tracer is the run's TracerProvider (a no-op one without OTEL_TRACES_EXPORTER).
+func (n *network) tracer() trace.TracerProvider {
+	if n.telemetry == nil {
+		return nil
+	}
+	return n.telemetry.tracerProvider()
 }
 
 // cacheOptions are the token cache's options of --fetch-timeout.

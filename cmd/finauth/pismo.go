@@ -145,7 +145,8 @@ func (p pismoCLI) connect(a *app, f *flags, n *network) (*session, error) {
 		return nil, err
 	}
 	s, err := bearerSession(a, n, "PISMO_API_URL", "the token URL's origin", func(base http.RoundTripper, tokenClient *http.Client, store tokencache.Store) (bearerTransport, error) {
-		return pismo.NewTransport(cfg, pismo.WithBaseTransport(base), pismo.WithTokenHTTPClient(tokenClient), pismo.WithTokenStore(store), pismo.WithCacheOptions(n.cacheOptions()))
+		return pismo.NewTransport(cfg, pismo.WithBaseTransport(base), pismo.WithTokenHTTPClient(tokenClient), pismo.WithTokenStore(store), pismo.WithCacheOptions(n.cacheOptions()),
+			pismo.WithMeterProvider(n.meter()), pismo.WithTracerProvider(n.tracer()))
 	})
 	if err != nil {
 		return nil, err

@@ -71,6 +71,8 @@ type session struct {
 	// counters: token requests, 401 replays; nil for a profile without tokens.
 	exchanges, replays func() uint64
 	close              func()
+	// telemetry is the run's OpenTelemetry SDK (load reports its counts).
+	telemetry *telemetryRun
 }
 
 // bearerTransport is what a bearer-token provider's Transport has.

@@ -70,10 +70,19 @@ func (r *request) open(a *app, target string) (*session, error) {
 		}
 		r.net.fetchTimeout = d
 	}
-	s, err := c.connect(a, r.f, &r.net)
+	tel, err := a.startTelemetry(context.Background())
 	if err != nil {
 		return nil, err
 	}
+	r.net.telemetry = tel
+	s, err := c.connect(a, r.f, &r.net)
+	if err != nil {
+		tel.shutdown()
+		return nil, err
+	}
+	closeSession := s.close
+	s.close = func() { closeSession(); tel.shutdown() }
+	s.telemetry = tel
 	if s.origins == nil || s.origins.Allows(u) {
 		return s, nil
 	}

@@ -194,7 +194,7 @@ func (p revolutCLI) connect(a *app, f *flags, n *network) (*session, error) {
 		return nil, usagef("--consent reads the consent's tokens from the shared store: set FINAUTH_REDIS_URL (the one token revolut --code CODE --consent %s used)", consent)
 	}
 	tr, err := revolut.NewTransport(cfg, revolut.WithBaseTransport(n.trace(base)), revolut.WithTokenStore(store),
-		revolut.WithCacheOptions(n.cacheOptions()), revolut.WithLogger(a.logger()))
+		revolut.WithCacheOptions(n.cacheOptions()), revolut.WithLogger(a.logger()), revolut.WithMeterProvider(n.meter()), revolut.WithTracerProvider(n.tracer()))
 	if err != nil {
 		closeStore()
 		return nil, err

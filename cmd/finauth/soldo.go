@@ -74,7 +74,7 @@ func (p soldoCLI) connect(a *app, f *flags, n *network) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := soldo.NewTransport(cfg, soldo.WithBaseTransport(base))
+	t, err := soldo.NewTransport(cfg, soldo.WithBaseTransport(base), soldo.WithMeterProvider(n.meter()), soldo.WithTracerProvider(n.tracer()))
 	if err != nil {
 		return nil, err
 	}

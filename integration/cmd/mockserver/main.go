@@ -314,15 +314,23 @@ func (c config) revolutMock(log *slog.Logger) (mock, error) {
 	for _, k := range list {
 		log.Info("revolut application registered", "client_id", c.revolutClient, "kid", k.KeyID(), "pki_dir", c.revolutPKIDir)
 	}
-	return mock{name: "revolut", addr: c.revolutAddr, handler: withHealth(m), tls: pki.ServerTLS()}, nil
+	stats := func() mockStats {
+		st := m.Stats()
+		n := 0
+		for _, v := range st.Tokens {
+			n += v
+		}
+		return mockStats{TokensIssued: n, TokensByKind: st.Tokens, Refusals: st.Rejections}
+	}
+	return mock{name: "revolut", addr: c.revolutAddr, handler: withStats("revolut", m, stats, revolutmock.TokenPath), tls: pki.ServerTLS()}, nil
 }
 
 // sinkHandler reads and drops every request's body and answers 200 with no body.
 func sinkHandler(config, *slog.Logger) (http.Handler, error) {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return withStats("sink", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)
-	}), nil
+	}), nil), nil
 }
 
 func pismoHandler(c config, log *slog.Logger) (http.Handler, error) {
@@ -374,7 +382,11 @@ func pismoHandler(c config, log *slog.Logger) (http.Handler, error) {
 	if c.pismoRevokeEvery > 0 {
 		m.RevokeEvery(c.pismoRevokeEvery)
 	}
-	return withHealth(m), nil
+	stats := func() mockStats {
+		st := m.Stats()
+		return mockStats{TokensIssued: st.Exchanges, Refusals: merged(st.Rejections, st.APIDenials)}
+	}
+	return withStats("pismo", m, stats, pismomock.TokenPath, pismomock.OAuth2Path, pismomock.BasicPath), nil
 }
 
 func soldoHandler(c config, log *slog.Logger) (http.Handler, error) {
@@ -394,7 +406,11 @@ func soldoHandler(c config, log *slog.Logger) (http.Handler, error) {
 	for _, k := range list {
 		log.Info("soldo key registered", "mid", c.soldoMember, "kid", k.KeyID(), "alg", k.Algorithm())
 	}
-	return withHealth(m), nil
+	stats := func() mockStats {
+		st := m.Stats()
+		return mockStats{SignaturesVerified: st.Verified, Refusals: st.Rejections}
+	}
+	return withStats("soldo", m, stats), nil
 }
 
 func miaHandler(c config, log *slog.Logger) (http.Handler, error) {
@@ -423,7 +439,11 @@ func miaHandler(c config, log *slog.Logger) (http.Handler, error) {
 	for _, k := range list {
 		log.Info("mia client registered", "client_id", c.miaClient, "kid", k.KeyID(), "alg", k.Algorithm())
 	}
-	return withHealth(m), nil
+	stats := func() mockStats {
+		st := m.Stats()
+		return mockStats{TokensIssued: st.Tokens, Refusals: merged(st.Rejections, st.APIDenials)}
+	}
+	return withStats("mia", m, stats, miamock.TokenPath), nil
 }
 
 // requiredKeys loads the public keys a mock registers, naming the flag when they are missing
@@ -470,17 +490,6 @@ func keysWithKID(path, kid, mock, what string) ([]*signer.PublicKey, error) {
 		list[0] = list[0].WithKeyID(kid)
 	}
 	return list, nil
-}
-
-// withHealth answers /healthz before the mock sees the request.
-func withHealth(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
-			io.WriteString(w, "ok\n")
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 func healthcheck(args []string, stderr io.Writer) int {

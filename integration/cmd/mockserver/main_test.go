@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -164,6 +165,33 @@ func TestMockserverProcess(t *testing.T) {
 		t.Fatalf("unsigned request: %v %v", err, resp)
 	}
 	resp.Body.Close()
+
+	// Each mock's counters at GET /_mock/stats on its own address: tokens issued, refusals
+	// by reason, API answers by status.
+	stats := func(u string) (s struct {
+		Mock               string         `json:"mock"`
+		TokensIssued       int            `json:"tokens_issued"`
+		SignaturesVerified int            `json:"signatures_verified"`
+		Refusals           map[string]int `json:"refusals"`
+		APIAnswers         map[string]int `json:"api_answers"`
+	}) {
+		t.Helper()
+		resp, err := http.Get(u + "/_mock/stats")
+		if err != nil || resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&s) != nil {
+			t.Fatalf("%s/_mock/stats: %v %v", u, err, resp)
+		}
+		resp.Body.Close()
+		return s
+	}
+	if s := stats(urls["pismo"]); s.Mock != "pismo" || s.TokensIssued != 1 || s.APIAnswers["200"] != 1 {
+		t.Errorf("pismo stats %+v", s)
+	}
+	if s := stats(urls["mia"]); s.Mock != "mia" || s.TokensIssued != 1 || s.APIAnswers["200"] != 1 {
+		t.Errorf("mia stats %+v", s)
+	}
+	if s := stats(urls["soldo"]); s.SignaturesVerified != 1 || s.Refusals["missing_authorization"] != 1 || s.APIAnswers["401"] != 1 || s.APIAnswers["200"] != 1 {
+		t.Errorf("soldo stats %+v", s)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(stderr.String(), "reason=missing_authorization") {
 		if time.Now().After(deadline) {

@@ -56,7 +56,7 @@ func matches(set attribute.Set, want []string) bool {
 	for _, kv := range want {
 		k, v, _ := strings.Cut(kv, "=")
 		got, ok := set.Value(attribute.Key(k))
-		if !ok || got.Emit() != v {
+		if !ok || got.String() != v {
 			return false
 		}
 	}
@@ -169,18 +169,18 @@ func (r *Recorder) Text(t testing.TB) string {
 	for _, s := range r.Spans.Ended() {
 		fmt.Fprintf(&b, "span %s kind=%v status=%v %q\n", s.Name(), s.SpanKind(), s.Status().Code, s.Status().Description)
 		for _, a := range s.Attributes() {
-			fmt.Fprintf(&b, "  %s=%s\n", a.Key, a.Value.Emit())
+			fmt.Fprintf(&b, "  %s=%s\n", a.Key, a.Value.String())
 		}
 		for _, e := range s.Events() {
 			fmt.Fprintf(&b, "  event %s\n", e.Name)
 			for _, a := range e.Attributes {
-				fmt.Fprintf(&b, "    %s=%s\n", a.Key, a.Value.Emit())
+				fmt.Fprintf(&b, "    %s=%s\n", a.Key, a.Value.String())
 			}
 		}
 		for _, l := range s.Links() {
 			fmt.Fprintf(&b, "  link %s\n", l.SpanContext.SpanID())
 			for _, a := range l.Attributes {
-				fmt.Fprintf(&b, "    %s=%s\n", a.Key, a.Value.Emit())
+				fmt.Fprintf(&b, "    %s=%s\n", a.Key, a.Value.String())
 			}
 		}
 		if res := s.Resource(); res != nil {
@@ -205,7 +205,7 @@ func (r *Recorder) SpansNamed(name string) []sdktrace.ReadOnlySpan {
 func Attr(span sdktrace.ReadOnlySpan, key string) string {
 	for _, a := range span.Attributes() {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""

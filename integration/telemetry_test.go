@@ -1,0 +1,144 @@
+package integration_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/finauth/finauth/client/clientcredentials"
+	"github.com/finauth/finauth/client/pismo"
+	"github.com/finauth/finauth/client/soldo"
+	"github.com/finauth/finauth/integration/pismomock"
+	"github.com/finauth/finauth/internal/telemetry/telemetrytest"
+	"github.com/finauth/finauth/tokencache"
+)
+
+// account is the account of the account-token requests: an ID long enough to be searched for.
+const account = "4242424242"
+
+// keyMaterial is the base64 body of a PEM key file, line by line: none of it may reach the
+// telemetry.
+func keyMaterial(t *testing.T, file string) []string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line != "" && !strings.HasPrefix(line, "-----") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// Every flow of Pismo (its three methods, account tokens, a 401 replay, a shared store),
+// Mia-Platform and Soldo with a recording SDK: the instruments and spans are there, and no
+// token, JWT, signature, client secret, key or account ID is in any metric attribute or span.
+func TestTelemetry_NoSecretInAnyAttributeOrSpan(t *testing.T) {
+	t.Parallel()
+	rec := telemetrytest.New(t)
+	var secrets telemetrytest.Secrets
+	secrets.Add(account, oauthSecret, secretKey, serverKey)
+	secrets.Add(keyMaterial(t, keyFile)...)
+	otel := func(t *testing.T) []pismo.Option {
+		return []pismo.Option{pismo.WithMeterProvider(rec.Meter), pismo.WithTracerProvider(rec.Tracer),
+			pismo.WithTokenHTTPClient(&http.Client{Transport: secrets.Transport(nil)}), pismo.WithBaseTransport(secrets.Transport(nil)),
+			pismo.WithTokenStore(tokencache.NewMemoryStore(nil, 0)),
+			pismo.WithOnTokenChange(func(c tokencache.TokenChange) { secrets.Add(c.Token.Value, c.Token.RefreshToken) })}
+	}
+	accounts := func(c *pismomock.Config) {
+		withMethods(c)
+		c.Accounts = append(c.Accounts, account)
+	}
+	for _, method := range []pismo.AuthMethod{pismo.OpenID, pismo.OAuth2, pismo.Basic} {
+		tweak := methodConfig(method)
+		if method == pismo.OpenID {
+			tweak = nil
+		}
+		e := newPismo(t, accounts, tweak, otel(t)...)
+		for range 3 {
+			if _, status, err := e.call(context.Background(), http.MethodGet, "/cards/v1/cards", nil); err != nil || status != 200 {
+				t.Fatalf("%s: %d %v", method, status, err)
+			}
+		}
+		actx := pismo.WithAccount(context.Background(), account)
+		if _, status, err := e.call(actx, http.MethodGet, "/accounts/"+account, nil); err != nil || status != 200 {
+			t.Fatalf("%s account %s: %d %v", method, account, status, err)
+		}
+		e.mock.Fail401(1) // a 401 refreshed and replayed
+		if _, status, err := e.call(context.Background(), http.MethodGet, "/cards/v1/cards", nil); err != nil || status != 200 {
+			t.Fatalf("%s after a 401: %d %v", method, status, err)
+		}
+	}
+
+	m, key := newMia(t, nil)
+	mc, err := clientcredentials.NewTransport(miaConfig(m, key), clientcredentials.WithMeterProvider(rec.Meter), clientcredentials.WithTracerProvider(rec.Tracer),
+		clientcredentials.WithTokenHTTPClient(&http.Client{Transport: secrets.Transport(nil)}), clientcredentials.WithBaseTransport(secrets.Transport(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mc.Close() })
+	for range 3 {
+		resp, err := (&http.Client{Transport: mc}).Post(m.URL+"/orders", "application/json", strings.NewReader(`{"amount":"3.00"}`))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("mia: %v %v", err, resp)
+		}
+		resp.Body.Close()
+	}
+
+	sm := newSoldoMock(t, nil)
+	hc := newSoldoClient(t, soldoConfig(t, sm.URL, 0), soldo.WithMeterProvider(rec.Meter), soldo.WithTracerProvider(rec.Tracer), soldo.WithBaseTransport(secrets.Transport(nil)))
+	secrets.Add(keyMaterial(t, soldoKeys[0].file)...)
+	for range 3 {
+		req, _ := http.NewRequest(http.MethodPost, sm.URL+"/banks/iron/consents", bytes.NewReader([]byte(`{"amount":"5.00"}`)))
+		doSoldo(t, hc, req)
+	}
+
+	ms := rec.Metrics(t)
+	for _, c := range []struct {
+		name  string
+		attrs []string
+	}{
+		{"finauth.token.fetches", []string{"finauth.provider=pismo", "finauth.outcome=ok"}},
+		{"finauth.token.fetches", []string{"finauth.provider=clientcredentials", "finauth.outcome=ok"}},
+		{"finauth.token.fetch.duration", []string{"finauth.provider=pismo"}},
+		{"finauth.token.lookups", []string{"finauth.provider=pismo", "finauth.result=hit"}},
+		{"finauth.token.lookups", []string{"finauth.provider=clientcredentials", "finauth.result=miss"}},
+		{"finauth.token.replays", []string{"finauth.provider=pismo"}},
+		{"finauth.token.expiry", []string{"finauth.provider=pismo"}},
+		{"finauth.signatures", []string{"finauth.provider=pismo", "finauth.alg=RS256"}},
+		{"finauth.signatures", []string{"finauth.provider=clientcredentials", "finauth.alg=RS256"}},
+		{"finauth.signatures", []string{"finauth.provider=soldo", "finauth.alg=ES256"}},
+		{"finauth.signature.duration", []string{"finauth.provider=soldo"}},
+		{"finauth.store.operations", []string{"finauth.provider=pismo", "finauth.op=save", "finauth.outcome=ok"}},
+	} {
+		if telemetrytest.Sum(ms, c.name, c.attrs...) <= 0 {
+			t.Errorf("%s %v: nothing recorded", c.name, c.attrs)
+		}
+	}
+	// Pismo: 3 methods, each one token for the default account and one for the account, and
+	// one after the 401 (the account token is not replayed).
+	if n := telemetrytest.Sum(ms, "finauth.token.replays", "finauth.provider=pismo"); n != 3 {
+		t.Errorf("%v Pismo replays, want 3 (one per method)", n)
+	}
+	if n := telemetrytest.Sum(ms, "finauth.signatures", "finauth.provider=soldo"); n != 3 {
+		t.Errorf("%v Soldo signatures, want 3", n)
+	}
+	if len(rec.SpansNamed("finauth.token.fetch")) == 0 || len(rec.SpansNamed("POST")) == 0 {
+		t.Error("no fetch spans or token endpoint client spans")
+	}
+	for _, s := range rec.SpansNamed("POST") {
+		if u := telemetrytest.Attr(s, "url.full"); strings.Contains(u, "?") || telemetrytest.Attr(s, "http.response.status_code") == "" {
+			t.Errorf("token endpoint span: %v", s.Attributes())
+		}
+	}
+	if secrets.Len() < 20 {
+		t.Fatalf("only %d secrets captured: the capture does not see the flows", secrets.Len())
+	}
+	secrets.AssertAbsent(t, rec.Text(t))
+}
