@@ -142,3 +142,28 @@ func TestTelemetry_NoSecretInAnyAttributeOrSpan(t *testing.T) {
 	}
 	secrets.AssertAbsent(t, rec.Text(t))
 }
+
+// An API that keeps answering 401: the replay and the refreshes held back are the counters
+// the transport keeps, read at collection as finauth.token.replays and
+// finauth.token.refresh.suppressed.
+func TestTelemetry_ReplaysAndSuppressedRefreshesAreTheTransportsCounters(t *testing.T) {
+	t.Parallel()
+	rec := telemetrytest.New(t)
+	e := newPismo(t, nil, nil, pismo.WithMeterProvider(rec.Meter), pismo.WithTracerProvider(rec.Tracer))
+	e.mock.Fail401(20)
+	for range 10 {
+		if _, status, err := e.call(context.Background(), http.MethodGet, "/cards/v1/cards", nil); err != nil || status != http.StatusUnauthorized {
+			t.Fatalf("%d %v", status, err)
+		}
+	}
+	ms := rec.Metrics(t)
+	replays, suppressed := telemetrytest.Sum(ms, "finauth.token.replays", "finauth.provider=pismo"), telemetrytest.Sum(ms, "finauth.token.refresh.suppressed", "finauth.provider=pismo")
+	if replays != float64(e.rt.Replays()) || suppressed != float64(e.rt.SuppressedRefreshes()) || replays < 1 || suppressed < 1 {
+		t.Fatalf("telemetry: %v replays, %v suppressed; the transport: %d, %d", replays, suppressed, e.rt.Replays(), e.rt.SuppressedRefreshes())
+	}
+	// Closed, its counts stay in the totals (a counter never goes back).
+	e.rt.Close()
+	if got := telemetrytest.Sum(rec.Metrics(t), "finauth.token.replays", "finauth.provider=pismo"); got != replays {
+		t.Fatalf("after Close: %v replays, want %v", got, replays)
+	}
+}

@@ -27,24 +27,26 @@ func BenchmarkCacheHit(b *testing.B) {
 	}
 	src := oauth2.ReuseTokenSource(nil, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "v", Expiry: time.Now().Add(time.Hour)}))
 	// telemetry=off: no SDK (the global providers, no-ops); telemetry=on: the real SDK, a
-	// MeterProvider with a reader and a TracerProvider sampling everything. The hits are the
-	// same code either way: lookups are read at collection time.
+	// MeterProvider with a reader and a TracerProvider sampling everything. Each gets a cache
+	// of its own, made the same way. The hits are the same code either way: lookups are
+	// read at collection time.
 	rec := telemetrytest.New(b)
-	withOTel := tokencache.New(func(context.Context, string) (tokencache.Token, error) {
-		return tokencache.Token{Value: "v", Type: "Bearer", Expiry: time.Now().Add(time.Hour)}, nil
-	}, tokencache.Options{MeterProvider: rec.Meter, TracerProvider: rec.Tracer})
-	defer withOTel.Close()
-	if _, err := withOTel.Token(ctx, ""); err != nil {
-		b.Fatal(err)
-	}
 	for _, tc := range []struct {
 		name string
-		c    *tokencache.Cache
-	}{{"telemetry=off", c}, {"telemetry=on", withOTel}} {
+		opts tokencache.Options
+	}{{"telemetry=off", tokencache.Options{}}, {"telemetry=on", tokencache.Options{MeterProvider: rec.Meter, TracerProvider: rec.Tracer}}} {
+		tc := tc
+		cache := tokencache.New(func(context.Context, string) (tokencache.Token, error) {
+			return tokencache.Token{Value: "v", Type: "Bearer", Expiry: time.Now().Add(time.Hour)}, nil
+		}, tc.opts)
+		defer cache.Close()
+		if _, err := cache.Token(ctx, ""); err != nil {
+			b.Fatal(err)
+		}
 		b.Run(tc.name+"/sequential", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := tc.c.Token(ctx, ""); err != nil {
+				if _, err := cache.Token(ctx, ""); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -53,7 +55,7 @@ func BenchmarkCacheHit(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := tc.c.Token(ctx, ""); err != nil {
+					if _, err := cache.Token(ctx, ""); err != nil {
 						b.Error(err)
 						return
 					}
@@ -61,7 +63,6 @@ func BenchmarkCacheHit(b *testing.B) {
 			})
 		})
 	}
-
 	b.Run("finauth/sequential", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/finauth/finauth/internal/redistest"
+	"github.com/finauth/finauth/internal/telemetry/telemetrytest"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/tokencache/redisstore"
 )
@@ -223,16 +224,23 @@ func TestStore_LockAndAwait(t *testing.T) {
 
 // Redis killed: calls fail fast, the breaker opens and refuses at once; Redis back: the probe
 // closes it and the store works again.
+// The breaker opens when Redis dies and closes when it is back; finauth.store.available
+// follows it (1, 0, 1), through the real SDK.
 func TestStore_BreakerOpensWhenRedisDiesAndClosesWhenItIsBack(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	ctx := context.Background()
-	s, err := redisstore.New(redisstore.Options{URL: srv.URL(), Keys: [][]byte{key1}, ProbeInterval: 50 * time.Millisecond})
+	rec := telemetrytest.New(t)
+	s, err := redisstore.New(redisstore.Options{URL: srv.URL(), Keys: [][]byte{key1}, ProbeInterval: 50 * time.Millisecond, MeterProvider: rec.Meter})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	available := func() float64 { return telemetrytest.Sum(rec.Metrics(t), "finauth.store.available") }
 	s.Save(ctx, "k", tokencache.Token{Value: "v", Expiry: time.Now().Add(time.Hour)})
+	if a := available(); a != 1 {
+		t.Fatalf("finauth.store.available = %v with Redis up", a)
+	}
 	srv.Kill()
 	for range 3 {
 		if _, _, err := s.Load(ctx, "k"); err == nil {
@@ -244,6 +252,9 @@ func TestStore_BreakerOpensWhenRedisDiesAndClosesWhenItIsBack(t *testing.T) {
 	}
 	if _, _, err := s.Load(ctx, "k"); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("open breaker: %v", err)
+	}
+	if a := available(); a != 0 || telemetrytest.Points(rec.Metrics(t), "finauth.store.available") != 1 {
+		t.Fatalf("finauth.store.available = %v with the breaker open", a)
 	}
 	srv.Restart()
 	deadline := time.Now().Add(10 * time.Second)
@@ -258,6 +269,9 @@ func TestStore_BreakerOpensWhenRedisDiesAndClosesWhenItIsBack(t *testing.T) {
 	}
 	if tok, ok, err := s.Load(ctx, "k"); !ok || err != nil || tok.Value != "v2" {
 		t.Fatalf("%v %v", ok, err)
+	}
+	if a := available(); a != 1 {
+		t.Fatalf("finauth.store.available = %v once Redis is back", a)
 	}
 }
 
