@@ -163,7 +163,9 @@ func (m *Mock) basic(w http.ResponseWriter, r *http.Request) {
 		account = ""
 	}
 	now := m.cfg.Now()
-	jwt := hs512(map[string]any{"iss": "Passport", "sub": "AUTH-" + req.ServerKey, "iat": now.Unix(), "exp": now.Add(m.cfg.TokenLifetime).Unix(), "account_id": account})
+	// A jti keeps two logins within one second apart: identical token values could not be
+	// told apart by any client (a late 401 of the first would reject the second).
+	jwt := hs512(map[string]any{"iss": "Passport", "sub": "AUTH-" + req.ServerKey, "iat": now.Unix(), "exp": now.Add(m.cfg.TokenLifetime).Unix(), "account_id": account, "jti": newOpaque()})
 	m.issue(jwt, &issued{tenant: m.cfg.TenantID, uid: account, external: req.ExternalAccountID})
 	mockhttp.WriteJSON(w, http.StatusOK, map[string]any{"server_key": req.ServerKey, "tenant": m.cfg.TenantID, "program_ids": []int{}, "roles": []string{"account-server", "crm-server"}, "token": jwt})
 }
