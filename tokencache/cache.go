@@ -20,38 +20,106 @@ const (
 )
 
 // slot is one cached token and its state. A slot is replaced, never changed, except for
-// its state, which the scheduler moves forward (fresh -> stale -> expired).
+// its state, which the scheduler moves forward (fresh -> stale -> expired), and the record
+// of its use. It is also its entry's view in the index: a hit reads the slot (the key to
+// check, the state, the token) and writes nothing but, rarely, its use.
 type slot struct {
-	tok       Token
-	state     atomic.Uint32
-	confirmed atomic.Bool // Confirm told the Store that this token worked
-	// The scheduler's: the entry, the transition times (Unix ns), the next one, and the
-	// place in its heap (-1 when not in it); next and index are guarded by sched.mu.
-	e                  *entry
-	staleAt, expiredAt int64
-	next               int64
-	index              int
+	state    atomic.Uint32
+	used     atomic.Bool   // used since it was stored (for prefetch)
+	lastUsed atomic.Uint64 // Cache.gen when its key was last used (for LRU eviction), kept coarse
+	key      string
+	tok      Token
+	e        *entry
+	// confirmed: Confirm told the Store that this token worked. index: the place of its
+	// transition in the scheduler's heap (-1: none), under sched.mu.
+	confirmed atomic.Bool
+	index     int32
 }
 
-// entry is everything the cache holds for one key.
+// entry is everything the cache holds for one key: 64 bytes, what a key needs in the common
+// case; what only a key in trouble needs (a failed refresh, a rejected token) is in trouble,
+// made when needed and dropped once the key is settled again.
 type entry struct {
-	key        string
-	cur        atomic.Pointer[slot] // nil: no token
-	lastUsed   atomic.Uint64        // Cache.gen when last used (for LRU eviction)
-	index      int                  // place in Cache.all; guarded by Cache.mu
-	used       atomic.Bool          // used since the current token was stored (for prefetch)
-	refreshing atomic.Bool          // a background refresh runs or waits for its backoff
-	lastReload atomic.Int64         // Unix ns of the last Reload read from the Store
+	key    string
+	cur    atomic.Pointer[slot] // nil: no token
+	mu     sync.Mutex
+	flight *flight       // the fetch in progress, shared by all waiters
+	t      *trouble      // under mu; nil while the key is settled
+	hole   *slot         // the view while there is no token; made by the index, under its mu
+	flags  atomic.Uint32 // flagRefreshing, flagEvicted
+}
 
-	mu       sync.Mutex
-	flight   *flight // the fetch in progress, shared by all waiters
-	retry    Timer   // pending background retry after a failure
-	failures int     // consecutive background failures
-	lastErr  error   // remembered failure (negative cache) ...
-	errUntil time.Time
-	rejected string // the value last dropped by Invalidate, for the Store
-	evicted  bool
-	newer    *newerFlight // a wait for another process's token, shared by its waiters
+// Entry flags.
+const (
+	flagRefreshing = 1 << iota // a background refresh runs or waits for its backoff
+	flagEvicted                // dropped (evicted, or Close): holds no token
+)
+
+// placeholder is e's view while it has no token: expired, so that it never hits. The
+// index's mu is held.
+func (e *entry) placeholder() *slot {
+	if e.hole == nil {
+		e.hole = &slot{key: e.key, e: e, index: -1}
+		e.hole.state.Store(expired)
+	}
+	return e.hole
+}
+
+func (e *entry) has(f uint32) bool { return e.flags.Load()&f != 0 }
+func (e *entry) set(f uint32)      { e.flags.Or(f) }
+func (e *entry) clear(f uint32)    { e.flags.And(^f) }
+
+// claim sets f unless it is set already, and reports whether it did.
+func (e *entry) claim(f uint32) bool {
+	for {
+		old := e.flags.Load()
+		if old&f != 0 {
+			return false
+		}
+		if e.flags.CompareAndSwap(old, old|f) {
+			return true
+		}
+	}
+}
+
+// trouble is what a key needs only after a failure or a rejection. e.mu guards it.
+type trouble struct {
+	retry      Timer // pending background retry after a failure
+	failures   int   // consecutive background failures
+	lastErr    error // remembered failure (negative cache) ...
+	errUntil   time.Time
+	rejected   string       // the value last dropped by Invalidate, for the Store
+	newer      *newerFlight // a wait for another process's token, shared by its waiters
+	lastReload int64        // Unix ns of the last Reload read from the Store
+}
+
+// rare returns e's trouble, making it. e.mu is held.
+func (e *entry) rare() *trouble {
+	if e.t == nil {
+		e.t = &trouble{}
+	}
+	return e.t
+}
+
+// rejected is the value Invalidate last dropped, or "". e.mu is held.
+func (e *entry) rejected() string {
+	if e.t == nil {
+		return ""
+	}
+	return e.t.rejected
+}
+
+// settled forgets the failures and the rejection after a fetch succeeded, dropping the
+// trouble unless a wait for a newer token still uses it. e.mu is held.
+func (e *entry) settled() {
+	if e.t == nil {
+		return
+	}
+	if e.t.newer == nil && e.t.retry == nil {
+		e.t = nil
+		return
+	}
+	e.t.failures, e.t.lastErr, e.t.rejected = 0, nil, ""
 }
 
 // flight is one fetch; done is closed when tok/err are set.
@@ -65,13 +133,13 @@ type flight struct {
 // Cache holds tokens by key and fetches them with one FetchFunc. It is safe for concurrent
 // use. Close it to stop its timers and background work.
 type Cache struct {
-	fetch   FetchFunc
-	o       Options
-	entries sync.Map // string -> *entry
-	gen     atomic.Uint64
+	fetch    FetchFunc
+	o        Options
+	idx      *index // key -> *entry, read without locks
+	gen      atomic.Uint64
+	lruSlack uint64 // how stale a key's recorded use may be: MaxKeys/64 insertions
 
-	mu  sync.Mutex // guards inserting and evicting keys, and Close
-	all []*entry   // every entry, for eviction's sample; entry.index is its place
+	mu sync.Mutex // guards inserting and evicting keys, and Close
 
 	closed atomic.Bool
 	base   context.Context // cancelled by Close; every fetch context ends with it
@@ -91,18 +159,17 @@ type Cache struct {
 func New(fetch FetchFunc, opts Options) *Cache {
 	base, cancel := context.WithCancel(context.Background())
 	o := opts.withDefaults()
-	c := &Cache{fetch: fetch, o: o, base: base, cancel: cancel, fetchSlots: semaphore.NewWeighted(int64(o.MaxConcurrentFetches)),
+	c := &Cache{fetch: fetch, o: o, base: base, cancel: cancel, idx: newIndex(), fetchSlots: semaphore.NewWeighted(int64(o.MaxConcurrentFetches)),
 		tel: telemetry.New(o.Name, telemetry.Providers{Meter: o.MeterProvider, Tracer: o.TracerProvider})}
 	c.o.Store = observeStore(o.Store, c.tel)
+	c.lruSlack = uint64(o.MaxKeys / 64)
 	c.stopObserve = c.tel.Observe(telemetry.Source{Lookups: c.lookups, Expiry: c.soonestExpiry})
 	return c
 }
 
 // Stats returns the counters.
 func (c *Cache) Stats() Stats {
-	c.mu.Lock()
-	keys := len(c.all)
-	c.mu.Unlock()
+	keys := c.idx.len()
 	return Stats{
 		Hits:                 c.c.hits.sum(),
 		StaleHits:            c.c.staleHits.sum(),
@@ -131,11 +198,10 @@ func (c *Cache) Close() error {
 		return nil
 	}
 	c.mu.Lock()
-	c.entries.Range(func(_, v any) bool {
-		c.drop(v.(*entry))
+	c.idx.each(func(v *slot) bool {
+		c.drop(v.e)
 		return true
 	})
-	c.all = nil
 	c.mu.Unlock()
 	c.closeScheduler()
 	c.cancel()

@@ -2,8 +2,6 @@ package tokencache
 
 // Keys: making an entry, and evicting a least recently used one beyond MaxKeys.
 
-import "math/rand/v2"
-
 // evictionSample is how many entries eviction compares: with more keys than this, the victim
 // is the least recently used of a random sample (as Redis does), which keeps an insertion
 // past MaxKeys O(1) instead of a scan of every key under the lock; with fewer, it is exact.
@@ -12,24 +10,22 @@ const evictionSample = 16
 // entry returns key's entry, making it (and evicting the least recently used key beyond
 // MaxKeys) when there is none.
 func (c *Cache) entry(key string) (*entry, error) {
-	if v, ok := c.entries.Load(key); ok {
-		return v.(*entry), nil
+	if e := c.idx.load(key); e != nil {
+		return e, nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
-	if v, ok := c.entries.Load(key); ok {
-		return v.(*entry), nil
+	if e := c.idx.load(key); e != nil {
+		return e, nil
 	}
-	if len(c.all) >= c.o.MaxKeys {
+	if c.idx.len() >= c.o.MaxKeys {
 		c.evictLocked()
 	}
-	e := &entry{key: key, index: len(c.all)}
-	e.lastUsed.Store(c.gen.Add(1))
-	c.entries.Store(key, e)
-	c.all = append(c.all, e)
+	e := &entry{key: key}
+	c.idx.insert(e, c.gen.Add(1))
 	return e, nil
 }
 
@@ -38,37 +34,25 @@ func (c *Cache) entry(key string) (*entry, error) {
 // time, so "least recently used" is exact relative to insertions, which is what matters
 // when one has to make room. c.mu is held.
 func (c *Cache) evictLocked() {
-	n := len(c.all)
-	if n == 0 {
-		return
-	}
-	var victim *entry
-	consider := func(e *entry) {
-		if victim == nil || e.lastUsed.Load() < victim.lastUsed.Load() {
-			victim = e
+	var victim *slot
+	consider := func(v *slot) bool {
+		if v != nil && (victim == nil || v.lastUsed.Load() < victim.lastUsed.Load()) {
+			victim = v
 		}
+		return true
 	}
-	if n <= evictionSample {
-		for _, e := range c.all {
-			consider(e)
-		}
+	if c.idx.len() <= evictionSample {
+		c.idx.each(consider)
 	} else {
 		for range evictionSample {
-			consider(c.all[rand.IntN(n)])
+			consider(c.idx.sample())
 		}
 	}
-	c.removeLocked(victim)
-	c.drop(victim)
+	if victim == nil {
+		return
+	}
+	c.drop(victim.e)
 	c.c.evictions.Add(1)
-}
-
-// removeLocked takes e out of c.all in O(1) (the last entry takes its place). c.mu is held.
-func (c *Cache) removeLocked(e *entry) {
-	last := len(c.all) - 1
-	c.all[e.index] = c.all[last]
-	c.all[e.index].index = e.index
-	c.all[last] = nil
-	c.all = c.all[:last]
 }
 
 // drop removes an entry, its token (a Handle still holding the entry must not serve a token
@@ -76,14 +60,15 @@ func (c *Cache) removeLocked(e *entry) {
 // waiters but is not stored anywhere visible.
 func (c *Cache) drop(e *entry) {
 	e.mu.Lock()
-	e.evicted = true
+	e.set(flagEvicted)
 	if s := e.cur.Swap(nil); s != nil {
+		s.state.Store(expired) // a view of it must not hit
 		c.unschedule(s)
 	}
-	if e.retry != nil {
-		e.retry.Stop()
-		e.retry = nil
+	if e.t != nil && e.t.retry != nil {
+		e.t.retry.Stop()
+		e.t.retry = nil
 	}
 	e.mu.Unlock()
-	c.entries.CompareAndDelete(e.key, e)
+	c.idx.remove(e)
 }

@@ -98,22 +98,25 @@ func (c *Cache) Reload(ctx context.Context, key, rejected string) (Token, bool) 
 	if c.o.Store == nil {
 		return Token{}, false
 	}
-	v, ok := c.entries.Load(key)
-	if !ok {
+	e := c.idx.load(key)
+	if e == nil {
 		return Token{}, false
 	}
-	e := v.(*entry)
 	now := c.o.Clock.Now().UnixNano()
-	last := e.lastReload.Load()
-	if now-last < int64(reloadInterval) || !e.lastReload.CompareAndSwap(last, now) {
+	e.mu.Lock()
+	r := e.rare()
+	if now-r.lastReload < int64(reloadInterval) {
+		e.mu.Unlock()
 		return Token{}, false
 	}
+	r.lastReload = now
+	e.mu.Unlock()
 	tok, ok := c.loadUsable(ctx, c.o.Store, e, rejected)
 	if !ok {
 		return Token{}, false
 	}
 	e.mu.Lock()
-	if e.evicted || c.closed.Load() {
+	if e.has(flagEvicted) || c.closed.Load() {
 		e.mu.Unlock()
 		return Token{}, false
 	}
@@ -142,8 +145,8 @@ func (c *Cache) Confirm(key, value string) {
 	if c.o.Store == nil {
 		return
 	}
-	if v, ok := c.entries.Load(key); ok {
-		c.confirm(v.(*entry), value)
+	if e := c.idx.load(key); e != nil {
+		c.confirm(e, value)
 	}
 }
 
@@ -233,20 +236,22 @@ func (c *Cache) AwaitNewer(ctx context.Context, key, rejected string, wait time.
 	if c.o.Store == nil || wait <= 0 {
 		return NewerResult{}
 	}
-	v, ok := c.entries.Load(key)
-	if !ok {
+	e := c.idx.load(key)
+	if e == nil {
 		return NewerResult{}
 	}
-	e := v.(*entry)
 	e.mu.Lock()
-	if e.evicted || c.closed.Load() {
+	if e.has(flagEvicted) || c.closed.Load() {
 		e.mu.Unlock()
 		return NewerResult{}
 	}
-	f := e.newer
+	var f *newerFlight
+	if e.t != nil {
+		f = e.t.newer
+	}
 	if f == nil || f.rejected != rejected {
 		f = &newerFlight{rejected: rejected, done: make(chan struct{})}
-		e.newer = f
+		e.rare().newer = f
 		c.wg.Add(1)
 		go c.awaitNewer(e, f, wait)
 	}
@@ -269,8 +274,8 @@ func (c *Cache) awaitNewer(e *entry, f *newerFlight, wait time.Duration) {
 		stop()
 		cancel()
 		e.mu.Lock()
-		if e.newer == f {
-			e.newer = nil
+		if e.t != nil && e.t.newer == f {
+			e.t.newer = nil
 		}
 		e.mu.Unlock()
 		close(f.done)
@@ -285,7 +290,7 @@ func (c *Cache) awaitNewer(e *entry, f *newerFlight, wait time.Duration) {
 		if tok, ok := c.loadUsable(ctx, c.o.Store, e, f.rejected); ok {
 			e.mu.Lock()
 			stored := false
-			if !e.evicted && !c.closed.Load() {
+			if !e.has(flagEvicted) && !c.closed.Load() {
 				if cur := e.cur.Load(); cur == nil || newer(tok, cur) {
 					c.storeLocked(e, tok)
 					c.c.storeHits.Add(1)
@@ -343,7 +348,7 @@ const fleetRounds = 3
 // process, and takes it again before it tries the lock once more.
 func (c *Cache) fleet(ctx context.Context, e *entry, fs FleetStore, slot *fetchSlot) (release func(), tok Token, ok bool) {
 	e.mu.Lock()
-	rejected := e.rejected
+	rejected := e.rejected()
 	e.mu.Unlock()
 	for range fleetRounds {
 		if err := slot.acquire(ctx); err != nil {

@@ -25,21 +25,21 @@ func (c *Cache) wait(ctx context.Context, key string) (Token, error) {
 			return Token{}, err
 		}
 		e.mu.Lock()
-		if e.evicted {
+		if e.has(flagEvicted) {
 			e.mu.Unlock()
 			continue // evicted between lookup and lock: take the new entry
 		}
 		if s := e.cur.Load(); s != nil && s.state.Load() != expired {
 			e.mu.Unlock()
-			c.touch(e)
+			c.touch(s)
 			c.c.hits.add()
 			return s.tok, nil
 		}
 		f := e.flight
 		joined := f != nil
 		if f == nil {
-			if e.lastErr != nil && c.o.Clock.Now().Before(e.errUntil) {
-				err := e.lastErr
+			if e.t != nil && e.t.lastErr != nil && c.o.Clock.Now().Before(e.t.errUntil) {
+				err := e.t.lastErr
 				tok, valid := c.stillValid(e)
 				e.mu.Unlock()
 				c.c.negativeHits.Add(1)
@@ -51,7 +51,6 @@ func (c *Cache) wait(ctx context.Context, key string) (Token, error) {
 			f = c.startLocked(e, trigger{span: trace.SpanContextFromContext(ctx)}) // not e.flight: after Close there is none, and f says ErrClosed
 		}
 		e.mu.Unlock()
-		c.touch(e)
 		if joined {
 			c.c.waits.Add(1)
 		} else {
@@ -71,11 +70,11 @@ func (c *Cache) wait(ctx context.Context, key string) (Token, error) {
 func (c *Cache) startBackground(e *entry, link trace.SpanContext) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.flight != nil || e.retry != nil {
+	if e.flight != nil || (e.t != nil && e.t.retry != nil) {
 		return // the running fetch or the pending retry is the refresh
 	}
-	if e.evicted || c.closed.Load() {
-		e.refreshing.Store(false)
+	if e.has(flagEvicted) || c.closed.Load() {
+		e.clear(flagRefreshing)
 		return
 	}
 	c.c.background.Add(1)
@@ -90,9 +89,9 @@ func (c *Cache) startBackground(e *entry, link trace.SpanContext) {
 func (c *Cache) startLocked(e *entry, why trigger) *flight {
 	f := &flight{done: make(chan struct{}), why: why}
 	e.flight = f
-	if e.retry != nil { // a caller needs the token now: do not wait for the backoff
-		e.retry.Stop()
-		e.retry = nil
+	if e.t != nil && e.t.retry != nil { // a caller needs the token now: do not wait for the backoff
+		e.t.retry.Stop()
+		e.t.retry = nil
 	}
 	if c.closed.Load() {
 		e.flight = nil
@@ -220,7 +219,7 @@ func (c *Cache) load(ctx context.Context, e *entry) (Token, bool) {
 		return Token{}, false
 	}
 	e.mu.Lock()
-	rejected := e.rejected
+	rejected := e.rejected()
 	e.mu.Unlock()
 	if rejected != "" {
 		dctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
@@ -306,21 +305,22 @@ func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error
 			c.c.storeHits.Add(1)
 		}
 		f.tok = tok
-		e.failures, e.lastErr, e.rejected = 0, nil, ""
-		if !e.evicted && !c.closed.Load() {
+		e.settled()
+		if !e.has(flagEvicted) && !c.closed.Load() {
 			c.storeLocked(e, tok)
 			stored = true
 		}
-		e.refreshing.Store(false)
+		e.clear(flagRefreshing)
 		close(f.done)
 		return stored, false
 	}
-	if cur := e.cur.Load(); cur != nil && cur.state.Load() != expired && !e.evicted && !c.closed.Load() {
+	if cur := e.cur.Load(); cur != nil && cur.state.Load() != expired && !e.has(flagEvicted) && !c.closed.Load() {
 		// Stale-if-error: keep serving the usable token, retry in the background.
-		e.failures++
-		delay := c.o.backoff(e.failures)
-		e.retry = c.o.Clock.AfterFunc(delay, func() { c.retryFire(e) })
-		c.log(e, slog.LevelWarn, "refresh failed; serving the cached token until it expires", "error", err, "attempt", e.failures, "retry_in", delay)
+		r := e.rare()
+		r.failures++
+		delay := c.o.backoff(r.failures)
+		r.retry = c.o.Clock.AfterFunc(delay, func() { c.retryFire(e) })
+		c.log(e, slog.LevelWarn, "refresh failed; serving the cached token until it expires", "error", err, "attempt", r.failures, "retry_in", delay)
 		f.tok = cur.tok
 		close(f.done)
 		return false, true
@@ -328,9 +328,10 @@ func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error
 	if c.closed.Load() {
 		err = ErrClosed // whatever the cancelled fetch said, the cause is Close
 	}
-	e.refreshing.Store(false)
+	e.clear(flagRefreshing)
 	if c.o.NegativeTTL > 0 {
-		e.lastErr, e.errUntil = err, c.o.Clock.Now().Add(c.o.NegativeTTL)
+		r := e.rare()
+		r.lastErr, r.errUntil = err, c.o.Clock.Now().Add(c.o.NegativeTTL)
 	}
 	if tok, valid := c.stillValid(e); valid && !c.closed.Load() {
 		// Static stability: inside the safety margin, but not yet expired. The margin is
@@ -352,7 +353,7 @@ func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error
 // is never valid. e.mu is held.
 func (c *Cache) stillValid(e *entry) (Token, bool) {
 	s := e.cur.Load()
-	if s == nil || e.evicted || s.tok.Expiry.IsZero() {
+	if s == nil || e.has(flagEvicted) || s.tok.Expiry.IsZero() {
 		return Token{}, false
 	}
 	guard := time.Second
@@ -368,8 +369,10 @@ func (c *Cache) stillValid(e *entry) (Token, bool) {
 func (c *Cache) retryFire(e *entry) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.retry = nil
-	if e.flight != nil || e.evicted || c.closed.Load() {
+	if e.t != nil {
+		e.t.retry = nil
+	}
+	if e.flight != nil || e.has(flagEvicted) || c.closed.Load() {
 		return
 	}
 	c.c.background.Add(1)
@@ -382,9 +385,9 @@ func (c *Cache) storeLocked(e *entry, tok Token) {
 	if old := e.cur.Load(); old != nil {
 		c.unschedule(old)
 	}
-	s := &slot{tok: tok, index: -1}
-	e.used.Store(false)
+	s := &slot{key: e.key, tok: tok, e: e, index: -1}
 	e.cur.Store(s) // published before it is scheduled, so a transition never sees an unpublished slot
+	c.idx.show(e)
 	if !tok.Expiry.IsZero() {
 		c.schedule(e, s)
 	}
@@ -392,8 +395,8 @@ func (c *Cache) storeLocked(e *entry, tok Token) {
 
 // onStale is e's token turning stale. Prefetch: a key used since its token was stored is
 // refreshed now, so that a quiet service does not wake up to an expired token.
-func (c *Cache) onStale(e *entry) {
-	if !c.o.NoPrefetch && e.used.Load() && e.refreshing.CompareAndSwap(false, true) {
+func (c *Cache) onStale(e *entry, s *slot) {
+	if !c.o.NoPrefetch && s.used.Load() && e.claim(flagRefreshing) {
 		c.startBackground(e, trace.SpanContext{})
 	}
 }

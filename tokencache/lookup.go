@@ -18,14 +18,13 @@ import (
 // A caller that asks for the same key again and again can skip the key lookup with a
 // [Handle].
 func (c *Cache) Token(ctx context.Context, key string) (Token, error) {
-	if v, ok := c.entries.Load(key); ok {
-		e := v.(*entry)
-		if s := e.cur.Load(); s != nil && s.state.Load() == fresh { // as in Handle.Token
-			c.touch(e)
+	if s := c.idx.view(key); s != nil {
+		if s.state.Load() == fresh { // as in Handle.Token
+			c.touch(s)
 			c.c.hits.add()
 			return s.tok, nil
 		}
-		if tok, ok := c.serve(ctx, e); ok {
+		if tok, ok := c.serve(ctx, s.e); ok {
 			return tok, nil
 		}
 	}
@@ -42,13 +41,13 @@ func (c *Cache) serve(ctx context.Context, e *entry) (Token, bool) {
 	}
 	switch s.state.Load() {
 	case fresh:
-		c.touch(e)
+		c.touch(s)
 		c.c.hits.add()
 		return s.tok, true
 	case stale:
-		c.touch(e)
+		c.touch(s)
 		c.c.staleHits.add()
-		if e.refreshing.CompareAndSwap(false, true) {
+		if e.claim(flagRefreshing) {
 			c.startBackground(e, trace.SpanContextFromContext(ctx))
 		}
 		return s.tok, true
@@ -57,13 +56,15 @@ func (c *Cache) serve(ctx context.Context, e *entry) (Token, bool) {
 }
 
 // touch records a use: for LRU eviction and for prefetch. Both are read-mostly, so the
-// common case is two loads and no store.
-func (c *Cache) touch(e *entry) {
-	if g := c.gen.Load(); e.lastUsed.Load() != g {
-		e.lastUsed.Store(g)
+// common case is loads and no store: the use is recorded only when the key's last recorded
+// one is more than lruSlack insertions old (a hit at a million keys then writes nothing
+// that would have to be written back).
+func (c *Cache) touch(s *slot) {
+	if g := c.gen.Load(); g-s.lastUsed.Load() > c.lruSlack {
+		s.lastUsed.Store(g)
 	}
-	if !e.used.Load() {
-		e.used.Store(true)
+	if !s.used.Load() {
+		s.used.Store(true)
 	}
 }
 
@@ -81,8 +82,8 @@ type Handle struct {
 // Handle returns a Handle on key. It does not fetch: the first Token call does.
 func (c *Cache) Handle(key string) *Handle {
 	h := &Handle{c: c, key: key}
-	if v, ok := c.entries.Load(key); ok {
-		h.e.Store(v.(*entry))
+	if e := c.idx.load(key); e != nil {
+		h.e.Store(e)
 	}
 	return h
 }
@@ -97,7 +98,7 @@ func (h *Handle) Token(ctx context.Context) (Token, error) {
 	// the slot does not inline).
 	if e := h.e.Load(); e != nil {
 		if s := e.cur.Load(); s != nil && s.state.Load() == fresh {
-			h.c.touch(e)
+			h.c.touch(s)
 			h.c.c.hits.add()
 			return s.tok, nil
 		}
@@ -114,8 +115,8 @@ func (h *Handle) slow(ctx context.Context) (Token, error) {
 		}
 	}
 	tok, err := h.c.wait(ctx, h.key)
-	if v, ok := h.c.entries.Load(h.key); ok {
-		h.e.Store(v.(*entry))
+	if e := h.c.idx.load(h.key); e != nil {
+		h.e.Store(e)
 	}
 	return tok, err
 }
@@ -124,21 +125,28 @@ func (h *Handle) slow(ctx context.Context) (Token, error) {
 // reports whether it did. If another caller already replaced it, nothing happens: a storm
 // of rejections of one token costs one fetch.
 func (c *Cache) Invalidate(key, rejected string) bool {
-	v, ok := c.entries.Load(key)
-	if !ok {
+	e := c.idx.load(key)
+	if e == nil {
 		c.c.noop.Add(1)
 		return false
 	}
-	e := v.(*entry)
 	s := e.cur.Load()
-	if s == nil || s.tok.Value != rejected || !e.cur.CompareAndSwap(s, nil) {
+	if s == nil || s.tok.Value != rejected {
 		c.c.noop.Add(1)
 		return false
 	}
+	// Expired before it goes, so that no view of it hits; a slot replaced meanwhile (the
+	// swap below fails) is no longer anyone's token.
+	s.state.Store(expired)
+	if !e.cur.CompareAndSwap(s, nil) {
+		c.c.noop.Add(1)
+		return false
+	}
+	c.idx.show(e)
 	c.c.dropped.Add(1)
 	c.unschedule(s)
 	e.mu.Lock()
-	e.rejected = rejected
+	e.rare().rejected = rejected
 	e.mu.Unlock()
 	return true
 }
@@ -161,10 +169,12 @@ func (c *Cache) Put(key string, tok Token) error {
 		return err
 	}
 	e.mu.Lock()
-	stored := !e.evicted && !c.closed.Load()
+	stored := !e.has(flagEvicted) && !c.closed.Load()
 	if stored {
 		c.storeLocked(e, tok)
-		e.rejected, e.lastErr = "", nil
+		if e.t != nil {
+			e.t.rejected, e.t.lastErr = "", nil
+		}
 	}
 	e.mu.Unlock()
 	if stored {
@@ -184,11 +194,11 @@ func (c *Cache) Put(key string, tok Token) error {
 // fetching and without counting a hit; ok is false when the cache holds none. For a fetch
 // function that needs the token it replaces (its refresh token).
 func (c *Cache) Peek(key string) (Token, bool) {
-	v, ok := c.entries.Load(key)
-	if !ok {
+	e := c.idx.load(key)
+	if e == nil {
 		return Token{}, false
 	}
-	if s := v.(*entry).cur.Load(); s != nil {
+	if s := e.cur.Load(); s != nil {
 		return s.tok, true
 	}
 	return Token{}, false

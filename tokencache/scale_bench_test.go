@@ -3,7 +3,9 @@ package tokencache_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +79,7 @@ func BenchmarkCacheMemoryPerKey(b *testing.B) {
 // a plain map[string]*T lookup of the same keys in the same order at the same size (the
 // floor of a hashed lookup once the table no longer fits in the CPU caches).
 func BenchmarkLookupAtScale(b *testing.B) {
-	for _, n := range []int{10_000, 1_000_000} {
+	for _, n := range scaleSizes() {
 		keys, tokens := scaleKeys(n)
 		c, _, _ := scaleCache(b, keys, tokens)
 		type value struct{ tok tokencache.Token }
@@ -135,4 +137,20 @@ func BenchmarkLookupAtScale(b *testing.B) {
 		})
 		c.Close()
 	}
+}
+
+// scaleSizes are the sizes of BenchmarkLookupAtScale: FINAUTH_SCALE_SIZES (comma-separated)
+// or 10,000 and 1,000,000.
+func scaleSizes() []int {
+	v := os.Getenv("FINAUTH_SCALE_SIZES")
+	if v == "" {
+		return []int{10_000, 1_000_000}
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -1,7 +1,6 @@
 package tokencache
 
 import (
-	"container/heap"
 	"sync"
 	"time"
 )
@@ -27,48 +26,99 @@ func (RealClock) monotonicTimers() {}
 // scheduler is a Cache's heap of transitions.
 type scheduler struct {
 	mu     sync.Mutex
-	items  slotHeap
+	items  []schedItem // a min-heap on next
 	timer  Timer
 	armed  int64 // Unix ns the timer is set for; 0 when none
 	closed bool
 }
 
-// slotHeap is a min-heap of slots on their next transition; each slot knows its index.
-type slotHeap []*slot
+// schedItem is a slot's next transition: at next (Unix ns) it turns stale, or expired when
+// next is expiredAt, its time for the cache (its expiry less the safety margin). Items are
+// values in the heap's slice: a key's transitions cost no allocation of their own.
+type schedItem struct {
+	next, expiredAt int64
+	s               *slot
+}
 
-func (h slotHeap) Len() int           { return len(h) }
-func (h slotHeap) Less(i, j int) bool { return h[i].next < h[j].next }
-func (h slotHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
+// push adds it to the heap. sched.mu is held.
+func (sc *scheduler) push(it schedItem) {
+	it.s.index = int32(len(sc.items))
+	sc.items = append(sc.items, it)
+	sc.up(len(sc.items) - 1)
 }
-func (h *slotHeap) Push(x any) {
-	s := x.(*slot)
-	s.index = len(*h)
-	*h = append(*h, s)
+
+// pop removes and returns the earliest item. sched.mu is held.
+func (sc *scheduler) pop() schedItem {
+	return sc.remove(0)
 }
-func (h *slotHeap) Pop() any {
-	old := *h
-	s := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	s.index = -1
-	return s
+
+// remove takes out the item at i. sched.mu is held.
+func (sc *scheduler) remove(i int) schedItem {
+	h := sc.items
+	it := h[i]
+	last := len(h) - 1
+	if i != last {
+		h[i] = h[last]
+		h[i].s.index = int32(i)
+	}
+	h[last] = schedItem{}
+	sc.items = h[:last]
+	if i != last {
+		if !sc.down(i) {
+			sc.up(i)
+		}
+	}
+	it.s.index = -1
+	return it
+}
+
+func (sc *scheduler) up(i int) {
+	h := sc.items
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].next <= h[i].next {
+			break
+		}
+		h[p], h[i] = h[i], h[p]
+		h[p].s.index, h[i].s.index = int32(p), int32(i)
+		i = p
+	}
+}
+
+// down moves the item at i down to its place, and reports whether it moved.
+func (sc *scheduler) down(i int) bool {
+	h := sc.items
+	start := i
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(h) && h[r].next < h[l].next {
+			m = r
+		}
+		if h[i].next <= h[m].next {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		h[i].s.index, h[m].s.index = int32(i), int32(m)
+		i = m
+	}
+	return i > start
 }
 
 // schedule adds s (a new token of e, with an expiry) at its first transition.
 func (c *Cache) schedule(e *entry, s *slot) {
 	now := c.o.Clock.Now()
 	staleAt, expiredAt := c.o.schedule(now, s.tok.Expiry)
-	s.e, s.staleAt, s.expiredAt = e, staleAt.UnixNano(), expiredAt.UnixNano()
-	s.next = s.staleAt
 	sc := &c.sched
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if sc.closed {
 		return
 	}
-	heap.Push(&sc.items, s)
+	sc.push(schedItem{next: staleAt.UnixNano(), expiredAt: expiredAt.UnixNano(), s: s})
 	c.armLocked(now.UnixNano())
 }
 
@@ -77,8 +127,8 @@ func (c *Cache) unschedule(s *slot) {
 	sc := &c.sched
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	if s.index >= 0 && s.index < len(sc.items) && sc.items[s.index] == s {
-		heap.Remove(&sc.items, s.index)
+	if i := int(s.index); i >= 0 && i < len(sc.items) && sc.items[i].s == s {
+		sc.remove(i)
 	}
 }
 
@@ -108,42 +158,42 @@ func (c *Cache) wake() {
 	now := c.o.Clock.Now().UnixNano()
 	sc := &c.sched
 	sc.mu.Lock()
-	var due []*slot
+	var due []schedItem
 	for len(sc.items) > 0 && sc.items[0].next <= now {
-		due = append(due, heap.Pop(&sc.items).(*slot))
+		due = append(due, sc.pop())
 	}
 	sc.armed = 0
 	if !sc.closed {
 		c.armLocked(now)
 	}
 	sc.mu.Unlock()
-	for _, s := range due {
-		c.transition(s, now)
+	for _, it := range due {
+		c.transition(it, now)
 	}
 }
 
-// transition moves s on as far as now says, and schedules what follows.
-func (c *Cache) transition(s *slot, now int64) {
+// transition moves its slot on as far as now says, and schedules what follows.
+func (c *Cache) transition(it schedItem, now int64) {
+	s := it.s
 	e := s.e
 	if e.cur.Load() != s {
 		return // replaced meanwhile
 	}
-	if now < s.expiredAt {
+	if now < it.expiredAt {
 		if s.state.CompareAndSwap(fresh, stale) {
-			c.onStale(e)
+			c.onStale(e, s)
 		}
-		s.next = s.expiredAt
 		sc := &c.sched
 		sc.mu.Lock()
-		if !sc.closed && e.cur.Load() == s {
-			heap.Push(&sc.items, s)
+		if !sc.closed && e.cur.Load() == s && s.index < 0 {
+			sc.push(schedItem{next: it.expiredAt, expiredAt: it.expiredAt, s: s})
 			c.armLocked(now)
 		}
 		sc.mu.Unlock()
 		return
 	}
 	if s.state.CompareAndSwap(fresh, stale) {
-		c.onStale(e) // stale and expired at once (a suspend): refresh now
+		c.onStale(e, s) // stale and expired at once (a suspend): refresh now
 	}
 	s.state.Store(expired)
 }
@@ -157,8 +207,8 @@ func (c *Cache) closeScheduler() {
 	if sc.timer != nil {
 		sc.timer.Stop()
 	}
-	for _, s := range sc.items {
-		s.index = -1
+	for _, it := range sc.items {
+		it.s.index = -1
 	}
 	sc.items = nil
 }

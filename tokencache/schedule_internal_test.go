@@ -36,8 +36,7 @@ func TestScheduler_ATokenPastItsWallClockExpiryAfterASuspendIsNotServed(t *testi
 	}
 	clock.ahead.Store(int64(2 * time.Hour)) // the machine slept two hours
 	testwait.Eventually(t, "the expired token no longer served", func() bool {
-		v, _ := c.entries.Load("k")
-		s := v.(*entry).cur.Load()
+		s := c.idx.load("k").cur.Load()
 		return s == nil || s.state.Load() == expired
 	})
 	if _, err := c.Token(context.Background(), "k"); err != nil || fetches.Load() != 2 {

@@ -25,7 +25,7 @@ type Stats struct {
 
 // stripes spread the hot-path hit counters over cache lines so that goroutines on different
 // cores do not fight over one counter.
-const stripes = 32 // a power of two
+const stripes = 128 // a power of two: two goroutines share one with a chance of 1 in 128
 
 type paddedCounter struct {
 	n atomic.Uint64
@@ -42,7 +42,7 @@ func (s *striped) add() {
 	// Stacks are aligned to their size, so the low bits carry little: mix them all
 	// (Fibonacci hashing) and take the top bits.
 	h := uint64(uintptr(unsafe.Pointer(&here))>>10) * 0x9E3779B97F4A7C15
-	s[h>>(64-5)].n.Add(1)
+	s[h>>(64-7)].n.Add(1)
 }
 
 func (s *striped) sum() uint64 {

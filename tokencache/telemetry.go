@@ -18,29 +18,18 @@ func (c *Cache) lookups() telemetry.Lookups {
 		Wait: c.c.waits.Load(), Negative: c.c.negativeHits.Load()}
 }
 
-// expiryChunk is how many entries soonestExpiry reads per hold of c.mu, so that a
-// collection over a million keys never holds up new keys for long.
-const expiryChunk = 4096
-
 // soonestExpiry is how long until the soonest token held that has not expired yet expires,
-// for finauth.token.expiry. It reads every entry (a few milliseconds for a million keys), at
-// collection time only; entries moved while it reads may be missed, which a gauge can bear.
+// for finauth.token.expiry. It reads every entry without a lock (a few milliseconds for a
+// million keys), at collection time only.
 func (c *Cache) soonestExpiry() (time.Duration, bool) {
 	now := c.o.Clock.Now()
 	var soonest time.Time
-	for i := 0; ; i += expiryChunk {
-		c.mu.Lock()
-		if i >= len(c.all) {
-			c.mu.Unlock()
-			break
+	c.idx.each(func(v *slot) bool {
+		if s := v.e.cur.Load(); s != nil && !s.tok.Expiry.IsZero() && s.tok.Expiry.After(now) && (soonest.IsZero() || s.tok.Expiry.Before(soonest)) {
+			soonest = s.tok.Expiry
 		}
-		for _, e := range c.all[i:min(i+expiryChunk, len(c.all))] {
-			if s := e.cur.Load(); s != nil && !s.tok.Expiry.IsZero() && s.tok.Expiry.After(now) && (soonest.IsZero() || s.tok.Expiry.Before(soonest)) {
-				soonest = s.tok.Expiry
-			}
-		}
-		c.mu.Unlock()
-	}
+		return true
+	})
 	if soonest.IsZero() {
 		return 0, false
 	}
