@@ -23,17 +23,35 @@ const (
 // its state, which the scheduler moves forward (fresh -> stale -> expired), and the record
 // of its use. It is also its entry's view in the index: a hit reads the slot (the key to
 // check, the state, the token) and writes nothing but, rarely, its use.
+// 128 bytes, two cache lines.
 type slot struct {
-	state    atomic.Uint32
-	used     atomic.Bool   // used since it was stored (for prefetch)
-	lastUsed atomic.Uint64 // Cache.gen when its key was last used (for LRU eviction), kept coarse
-	key      string
-	tok      Token
-	e        *entry
-	// confirmed: Confirm told the Store that this token worked. index: the place of its
-	// transition in the scheduler's heap (-1: none), under sched.mu.
-	confirmed atomic.Bool
-	index     int32
+	state atomic.Uint32
+	mark  atomic.Uint32 // markUsed | markConfirmed | the key's last use (Cache.gen, 30 bits)
+	key   string
+	tok   Token
+}
+
+// The bits of slot.mark.
+const (
+	markUsed      = 1 << 31 // used since it was stored (for prefetch)
+	markConfirmed = 1 << 30 // Confirm told the Store that this token worked
+	markGen       = 1<<30 - 1
+)
+
+// age is how many insertions ago (modulo 2^30) the key was last used, at generation g.
+func (s *slot) age(g uint64) uint32 { return (uint32(g) - s.mark.Load()) & markGen }
+
+// confirm sets markConfirmed and reports whether it was not set before.
+func (s *slot) confirm() bool {
+	for {
+		m := s.mark.Load()
+		if m&markConfirmed != 0 {
+			return false
+		}
+		if s.mark.CompareAndSwap(m, m|markConfirmed) {
+			return true
+		}
+	}
 }
 
 // entry is everything the cache holds for one key: 64 bytes, what a key needs in the common
@@ -47,6 +65,9 @@ type entry struct {
 	t      *trouble      // under mu; nil while the key is settled
 	hole   *slot         // the view while there is no token; made by the index, under its mu
 	flags  atomic.Uint32 // flagRefreshing, flagEvicted
+	// sched is the place of the current slot's transition in the scheduler's heap (-1:
+	// none), under sched.mu: only the current slot is ever scheduled.
+	sched int32
 }
 
 // Entry flags.
@@ -59,7 +80,7 @@ const (
 // index's mu is held.
 func (e *entry) placeholder() *slot {
 	if e.hole == nil {
-		e.hole = &slot{key: e.key, e: e, index: -1}
+		e.hole = &slot{key: e.key}
 		e.hole.state.Store(expired)
 	}
 	return e.hole
@@ -137,7 +158,7 @@ type Cache struct {
 	o        Options
 	idx      *index // key -> *entry, read without locks
 	gen      atomic.Uint64
-	lruSlack uint64 // how stale a key's recorded use may be: MaxKeys/64 insertions
+	lruSlack uint32 // how stale a key's recorded use may be: MaxKeys/64 insertions
 
 	mu sync.Mutex // guards inserting and evicting keys, and Close
 
@@ -162,7 +183,7 @@ func New(fetch FetchFunc, opts Options) *Cache {
 	c := &Cache{fetch: fetch, o: o, base: base, cancel: cancel, idx: newIndex(), fetchSlots: semaphore.NewWeighted(int64(o.MaxConcurrentFetches)),
 		tel: telemetry.New(o.Name, telemetry.Providers{Meter: o.MeterProvider, Tracer: o.TracerProvider})}
 	c.o.Store = observeStore(o.Store, c.tel)
-	c.lruSlack = uint64(o.MaxKeys / 64)
+	c.lruSlack = uint32(min(o.MaxKeys/64, markGen/4))
 	c.stopObserve = c.tel.Observe(telemetry.Source{Lookups: c.lookups, Expiry: c.soonestExpiry})
 	return c
 }
@@ -198,8 +219,8 @@ func (c *Cache) Close() error {
 		return nil
 	}
 	c.mu.Lock()
-	c.idx.each(func(v *slot) bool {
-		c.drop(v.e)
+	c.idx.each(func(_ *slot, e *entry) bool {
+		c.drop(e)
 		return true
 	})
 	c.mu.Unlock()

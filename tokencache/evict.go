@@ -24,7 +24,7 @@ func (c *Cache) entry(key string) (*entry, error) {
 	if c.idx.len() >= c.o.MaxKeys {
 		c.evictLocked()
 	}
-	e := &entry{key: key}
+	e := &entry{key: key, sched: -1}
 	c.idx.insert(e, c.gen.Add(1))
 	return e, nil
 }
@@ -34,10 +34,12 @@ func (c *Cache) entry(key string) (*entry, error) {
 // time, so "least recently used" is exact relative to insertions, which is what matters
 // when one has to make room. c.mu is held.
 func (c *Cache) evictLocked() {
-	var victim *slot
-	consider := func(v *slot) bool {
-		if v != nil && (victim == nil || v.lastUsed.Load() < victim.lastUsed.Load()) {
-			victim = v
+	var victim *entry
+	var oldest uint32
+	g := c.gen.Load()
+	consider := func(v *slot, e *entry) bool {
+		if v != nil && e != nil && (victim == nil || v.age(g) > oldest) {
+			victim, oldest = e, v.age(g)
 		}
 		return true
 	}
@@ -51,7 +53,7 @@ func (c *Cache) evictLocked() {
 	if victim == nil {
 		return
 	}
-	c.drop(victim.e)
+	c.drop(victim)
 	c.c.evictions.Add(1)
 }
 
@@ -63,7 +65,7 @@ func (c *Cache) drop(e *entry) {
 	e.set(flagEvicted)
 	if s := e.cur.Swap(nil); s != nil {
 		s.state.Store(expired) // a view of it must not hit
-		c.unschedule(s)
+		c.unschedule(e, s)
 	}
 	if e.t != nil && e.t.retry != nil {
 		e.t.retry.Stop()

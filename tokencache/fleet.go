@@ -162,7 +162,7 @@ func (h *Handle) Confirm(value string) {
 
 func (c *Cache) confirm(e *entry, value string) {
 	s := e.cur.Load()
-	if s == nil || s.confirmed.Load() || s.tok.Value != value || !s.confirmed.CompareAndSwap(false, true) || c.closed.Load() {
+	if s == nil || s.mark.Load()&markConfirmed != 0 || s.tok.Value != value || !s.confirm() || c.closed.Load() {
 		return
 	}
 	marker := Token{Value: workedValue(value), Expiry: s.tok.Expiry}

@@ -383,9 +383,9 @@ func (c *Cache) retryFire(e *entry) {
 // e.mu is held.
 func (c *Cache) storeLocked(e *entry, tok Token) {
 	if old := e.cur.Load(); old != nil {
-		c.unschedule(old)
+		c.unschedule(e, old)
 	}
-	s := &slot{key: e.key, tok: tok, e: e, index: -1}
+	s := &slot{key: e.key, tok: tok}
 	e.cur.Store(s) // published before it is scheduled, so a transition never sees an unpublished slot
 	c.idx.show(e)
 	if !tok.Expiry.IsZero() {
@@ -396,7 +396,7 @@ func (c *Cache) storeLocked(e *entry, tok Token) {
 // onStale is e's token turning stale. Prefetch: a key used since its token was stored is
 // refreshed now, so that a quiet service does not wake up to an expired token.
 func (c *Cache) onStale(e *entry, s *slot) {
-	if !c.o.NoPrefetch && s.used.Load() && e.claim(flagRefreshing) {
+	if !c.o.NoPrefetch && s.mark.Load()&markUsed != 0 && e.claim(flagRefreshing) {
 		c.startBackground(e, trace.SpanContext{})
 	}
 }

@@ -34,9 +34,13 @@ const (
 	tagDeleted  = 1
 )
 
+// bucket is two cache lines: the tags and the views, which a hit reads, then the entries,
+// which only the slow path does.
 type bucket struct {
-	tags  atomic.Uint64 // byte i is slot i's tag: tagEmpty, tagDeleted, or the key's (2..255)
-	slots [bucketSlots]atomic.Pointer[slot]
+	tags    atomic.Uint64 // byte i is slot i's tag: tagEmpty, tagDeleted, or the key's (2..255)
+	slots   [bucketSlots]atomic.Pointer[slot]
+	entries [bucketSlots]atomic.Pointer[entry]
+	_       [8]byte
 }
 
 type table struct {
@@ -74,14 +78,25 @@ func tagOf(h uint64) uint64 {
 
 // load returns key's entry, or nil.
 func (x *index) load(key string) *entry {
-	if v := x.view(key); v != nil {
-		return v.e
+	_, e := x.view(key)
+	return entryOf(e, key)
+}
+
+// entryOf loads the entry at p if it is key's: the slot may have been given to another key
+// since its view was read.
+func entryOf(p *atomic.Pointer[entry], key string) *entry {
+	if p == nil {
+		return nil
+	}
+	if e := p.Load(); e != nil && e.key == key {
+		return e
 	}
 	return nil
 }
 
-// view returns key's view (its entry's current slot, or its placeholder), or nil.
-func (x *index) view(key string) *slot {
+// view returns key's view (its entry's current slot, or its placeholder) and where its
+// entry is (check it with entryOf), or nil.
+func (x *index) view(key string) (*slot, *atomic.Pointer[entry]) {
 	t := x.t.Load()
 	h := maphash.String(x.seed, key)
 	tag := tagOf(h)
@@ -91,14 +106,14 @@ func (x *index) view(key string) *slot {
 		for m := matches(tags, tag); m != 0; m &= m - 1 {
 			j := bits.TrailingZeros64(m) / 8
 			if v := b.slots[j].Load(); v != nil && v.key == key {
-				return v
+				return v, &b.entries[j]
 			}
 		}
 		if matches(tags, tagEmpty) != 0 {
-			return nil // the probe sequence ends at a bucket with an empty slot
+			return nil, nil // the probe sequence ends at a bucket with an empty slot
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 const (
@@ -122,7 +137,7 @@ func (x *index) insert(e *entry, gen uint64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	v := e.placeholder()
-	v.lastUsed.Store(gen)
+	v.mark.Store(uint32(gen) & markGen)
 	t := x.t.Load()
 	if n := int(x.live.Load()) + x.dead + 1; n*8 > len(t.buckets)*bucketSlots*6 { // load above 3/4
 		t = x.rebuild(max(int(x.live.Load())+1, 1))
@@ -137,6 +152,7 @@ func (x *index) insert(e *entry, gen uint64) {
 				if old == tagDeleted {
 					x.dead--
 				}
+				b.entries[j].Store(e)
 				b.slots[j].Store(v) // before its tag: a reader matching the tag finds it
 				b.tags.Store(tags&^(0xff<<(8*j)) | tag<<(8*j))
 				x.live.Add(1)
@@ -153,7 +169,7 @@ func (x *index) find(t *table, e *entry) (*bucket, int) {
 		b := &t.buckets[i]
 		tags := b.tags.Load()
 		for j := range bucketSlots {
-			if v := b.slots[j].Load(); v != nil && v.e == e {
+			if b.entries[j].Load() == e {
 				return b, j
 			}
 		}
@@ -181,7 +197,13 @@ func (x *index) show(e *entry) {
 		e.hole = nil // a reader may still hold it; the next lack of a token makes another
 	}
 	if old := b.slots[j].Load(); old != v {
-		v.lastUsed.Store(max(v.lastUsed.Load(), old.lastUsed.Load()))
+		// The new view keeps the key's last use, whichever of the two saw it later.
+		for {
+			m, o := v.mark.Load(), old.mark.Load()
+			if (m-o)&markGen < 1<<29 || v.mark.CompareAndSwap(m, m&^markGen|o&markGen) {
+				break // v's is as recent (a wrapped difference under half the range), or now o's
+			}
+		}
 		b.slots[j].Store(v)
 	}
 }
@@ -196,9 +218,10 @@ func (x *index) remove(e *entry) {
 		b := &t.buckets[i]
 		tags := b.tags.Load()
 		for j := range bucketSlots {
-			if v := b.slots[j].Load(); v != nil && v.e == e {
+			if b.entries[j].Load() == e {
 				b.tags.Store(tags&^(0xff<<(8*j)) | tagDeleted<<(8*j)) // before the pointer goes
 				b.slots[j].Store(nil)
+				b.entries[j].Store(nil)
 				x.live.Add(-1)
 				x.dead++
 				if x.dead > len(t.buckets)*bucketSlots/4 {
@@ -225,7 +248,7 @@ func (x *index) rebuild(n int) *table {
 	for i := range old.buckets {
 		for j := range bucketSlots {
 			if v := old.buckets[i].slots[j].Load(); v != nil {
-				place(t, maphash.String(x.seed, v.key), v)
+				place(t, maphash.String(x.seed, v.key), v, old.buckets[i].entries[j].Load())
 			}
 		}
 	}
@@ -235,13 +258,14 @@ func (x *index) rebuild(n int) *table {
 }
 
 // place puts v in the first free slot of its probe sequence in t, which no reader sees yet.
-func place(t *table, h uint64, v *slot) {
+func place(t *table, h uint64, v *slot, e *entry) {
 	tag := tagOf(h)
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		b := &t.buckets[i]
 		tags := b.tags.Load()
 		for j := range bucketSlots {
 			if (tags>>(8*j))&0xff == tagEmpty {
+				b.entries[j].Store(e)
 				b.slots[j].Store(v)
 				b.tags.Store(tags | tag<<(8*j))
 				return
@@ -250,33 +274,36 @@ func place(t *table, h uint64, v *slot) {
 	}
 }
 
-// each calls f with every view, until f returns false.
-func (x *index) each(f func(*slot) bool) {
+// each calls f with every view and its entry, until f returns false.
+func (x *index) each(f func(*slot, *entry) bool) {
 	t := x.t.Load()
 	for i := range t.buckets {
+		b := &t.buckets[i]
 		for j := range bucketSlots {
-			if v := t.buckets[i].slots[j].Load(); v != nil && !f(v) {
+			if v, e := b.slots[j].Load(), b.entries[j].Load(); v != nil && e != nil && !f(v, e) {
 				return
 			}
 		}
 	}
 }
 
-// sample returns a view at random (the first after a random slot), or nil when empty.
-func (x *index) sample() *slot {
+// sample returns a view and its entry at random (the first after a random slot), or nils
+// when empty.
+func (x *index) sample() (*slot, *entry) {
 	t := x.t.Load()
 	if x.live.Load() == 0 {
-		return nil
+		return nil, nil
 	}
 	n := len(t.buckets) * bucketSlots
 	start := rand.IntN(n)
 	for k := range n {
 		s := (start + k) % n
-		if v := t.buckets[s/bucketSlots].slots[s%bucketSlots].Load(); v != nil {
-			return v
+		b, j := &t.buckets[s/bucketSlots], s%bucketSlots
+		if v, e := b.slots[j].Load(), b.entries[j].Load(); v != nil && e != nil {
+			return v, e
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // len is how many keys the index holds.

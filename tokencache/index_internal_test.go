@@ -38,8 +38,8 @@ func TestIndex_AgreesWithAMap(t *testing.T) {
 		t.Fatalf("len %d, want %d", x.len(), len(ref))
 	}
 	n := 0
-	x.each(func(v *slot) bool {
-		if ref[v.key] != v.e {
+	x.each(func(v *slot, e *entry) bool {
+		if ref[v.key] != e {
 			t.Fatalf("each gave %s, not in the map", v.key)
 		}
 		n++

@@ -18,14 +18,16 @@ import (
 // A caller that asks for the same key again and again can skip the key lookup with a
 // [Handle].
 func (c *Cache) Token(ctx context.Context, key string) (Token, error) {
-	if s := c.idx.view(key); s != nil {
+	if s, e := c.idx.view(key); s != nil {
 		if s.state.Load() == fresh { // as in Handle.Token
 			c.touch(s)
 			c.c.hits.add()
 			return s.tok, nil
 		}
-		if tok, ok := c.serve(ctx, s.e); ok {
-			return tok, nil
+		if e := entryOf(e, key); e != nil {
+			if tok, ok := c.serve(ctx, e); ok {
+				return tok, nil
+			}
 		}
 	}
 	return c.wait(ctx, key)
@@ -60,11 +62,10 @@ func (c *Cache) serve(ctx context.Context, e *entry) (Token, bool) {
 // one is more than lruSlack insertions old (a hit at a million keys then writes nothing
 // that would have to be written back).
 func (c *Cache) touch(s *slot) {
-	if g := c.gen.Load(); g-s.lastUsed.Load() > c.lruSlack {
-		s.lastUsed.Store(g)
-	}
-	if !s.used.Load() {
-		s.used.Store(true)
+	m := s.mark.Load()
+	g := uint32(c.gen.Load())
+	if m&markUsed == 0 || (g-m)&markGen > c.lruSlack {
+		s.mark.CompareAndSwap(m, m&markConfirmed|markUsed|g&markGen) // lost to another writer: the next use retries
 	}
 }
 
@@ -143,8 +144,8 @@ func (c *Cache) Invalidate(key, rejected string) bool {
 		return false
 	}
 	c.idx.show(e)
+	c.unschedule(e, s)
 	c.c.dropped.Add(1)
-	c.unschedule(s)
 	e.mu.Lock()
 	e.rare().rejected = rejected
 	e.mu.Unlock()

@@ -38,11 +38,12 @@ type scheduler struct {
 type schedItem struct {
 	next, expiredAt int64
 	s               *slot
+	e               *entry
 }
 
 // push adds it to the heap. sched.mu is held.
 func (sc *scheduler) push(it schedItem) {
-	it.s.index = int32(len(sc.items))
+	it.e.sched = int32(len(sc.items))
 	sc.items = append(sc.items, it)
 	sc.up(len(sc.items) - 1)
 }
@@ -59,7 +60,7 @@ func (sc *scheduler) remove(i int) schedItem {
 	last := len(h) - 1
 	if i != last {
 		h[i] = h[last]
-		h[i].s.index = int32(i)
+		h[i].e.sched = int32(i)
 	}
 	h[last] = schedItem{}
 	sc.items = h[:last]
@@ -68,7 +69,7 @@ func (sc *scheduler) remove(i int) schedItem {
 			sc.up(i)
 		}
 	}
-	it.s.index = -1
+	it.e.sched = -1
 	return it
 }
 
@@ -80,7 +81,7 @@ func (sc *scheduler) up(i int) {
 			break
 		}
 		h[p], h[i] = h[i], h[p]
-		h[p].s.index, h[i].s.index = int32(p), int32(i)
+		h[p].e.sched, h[i].e.sched = int32(p), int32(i)
 		i = p
 	}
 }
@@ -102,7 +103,7 @@ func (sc *scheduler) down(i int) bool {
 			break
 		}
 		h[i], h[m] = h[m], h[i]
-		h[i].s.index, h[m].s.index = int32(i), int32(m)
+		h[i].e.sched, h[m].e.sched = int32(i), int32(m)
 		i = m
 	}
 	return i > start
@@ -118,16 +119,17 @@ func (c *Cache) schedule(e *entry, s *slot) {
 	if sc.closed {
 		return
 	}
-	sc.push(schedItem{next: staleAt.UnixNano(), expiredAt: expiredAt.UnixNano(), s: s})
+	sc.push(schedItem{next: staleAt.UnixNano(), expiredAt: expiredAt.UnixNano(), s: s, e: e})
 	c.armLocked(now.UnixNano())
 }
 
-// unschedule takes s out of the heap (its token was replaced, invalidated or evicted).
-func (c *Cache) unschedule(s *slot) {
+// unschedule takes e's slot s out of the heap (its token was replaced, invalidated or
+// evicted).
+func (c *Cache) unschedule(e *entry, s *slot) {
 	sc := &c.sched
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	if i := int(s.index); i >= 0 && i < len(sc.items) && sc.items[i].s == s {
+	if i := int(e.sched); i >= 0 && i < len(sc.items) && sc.items[i].s == s {
 		sc.remove(i)
 	}
 }
@@ -174,8 +176,7 @@ func (c *Cache) wake() {
 
 // transition moves its slot on as far as now says, and schedules what follows.
 func (c *Cache) transition(it schedItem, now int64) {
-	s := it.s
-	e := s.e
+	s, e := it.s, it.e
 	if e.cur.Load() != s {
 		return // replaced meanwhile
 	}
@@ -185,8 +186,8 @@ func (c *Cache) transition(it schedItem, now int64) {
 		}
 		sc := &c.sched
 		sc.mu.Lock()
-		if !sc.closed && e.cur.Load() == s && s.index < 0 {
-			sc.push(schedItem{next: it.expiredAt, expiredAt: it.expiredAt, s: s})
+		if !sc.closed && e.cur.Load() == s && e.sched < 0 {
+			sc.push(schedItem{next: it.expiredAt, expiredAt: it.expiredAt, s: s, e: e})
 			c.armLocked(now)
 		}
 		sc.mu.Unlock()
@@ -208,7 +209,7 @@ func (c *Cache) closeScheduler() {
 		sc.timer.Stop()
 	}
 	for _, it := range sc.items {
-		it.s.index = -1
+		it.e.sched = -1
 	}
 	sc.items = nil
 }

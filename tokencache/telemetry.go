@@ -24,8 +24,8 @@ func (c *Cache) lookups() telemetry.Lookups {
 func (c *Cache) soonestExpiry() (time.Duration, bool) {
 	now := c.o.Clock.Now()
 	var soonest time.Time
-	c.idx.each(func(v *slot) bool {
-		if s := v.e.cur.Load(); s != nil && !s.tok.Expiry.IsZero() && s.tok.Expiry.After(now) && (soonest.IsZero() || s.tok.Expiry.Before(soonest)) {
+	c.idx.each(func(_ *slot, e *entry) bool {
+		if s := e.cur.Load(); s != nil && !s.tok.Expiry.IsZero() && s.tok.Expiry.After(now) && (soonest.IsZero() || s.tok.Expiry.Before(soonest)) {
 			soonest = s.tok.Expiry
 		}
 		return true
