@@ -149,6 +149,9 @@ type flight struct {
 	tok  Token
 	err  error
 	why  trigger
+	// started: a queued refresh's fetch has begun (the dispatcher's, or a caller's who
+	// needed the token and would not wait for the queue).
+	started atomic.Bool
 }
 
 // Cache holds tokens by key and fetches them with one FetchFunc. It is safe for concurrent
@@ -169,6 +172,8 @@ type Cache struct {
 
 	fetchSlots *semaphore.Weighted // MaxConcurrentFetches
 	sched      scheduler
+	qmu        sync.Mutex // guards q; a leaf lock
+	q          refreshQueue
 
 	c counters
 
@@ -184,7 +189,7 @@ func New(fetch FetchFunc, opts Options) *Cache {
 		tel: telemetry.New(o.Name, telemetry.Providers{Meter: o.MeterProvider, Tracer: o.TracerProvider})}
 	c.o.Store = observeStore(o.Store, c.tel)
 	c.lruSlack = uint32(min(o.MaxKeys/64, markGen/4))
-	c.stopObserve = c.tel.Observe(telemetry.Source{Lookups: c.lookups, Expiry: c.soonestExpiry})
+	c.stopObserve = c.tel.Observe(telemetry.Source{Lookups: c.lookups, Expiry: c.soonestExpiry, Lapsed: c.c.lapsed.Load})
 	return c
 }
 
@@ -202,6 +207,7 @@ func (c *Cache) Stats() Stats {
 		StoreHits:            c.c.storeHits.Load(),
 		FleetWaits:           c.c.fleetWaits.Load(),
 		BackgroundRefreshes:  c.c.background.Load(),
+		LapsedRefreshes:      c.c.lapsed.Load(),
 		InvalidationsDropped: c.c.dropped.Load(),
 		InvalidationsNoop:    c.c.noop.Load(),
 		Evictions:            c.c.evictions.Load(),

@@ -53,6 +53,7 @@ func (c *Cache) wait(ctx context.Context, key string) (Token, error) {
 		e.mu.Unlock()
 		if joined {
 			c.c.waits.Add(1)
+			c.startNow(e, f) // a queued refresh ahead: this caller cannot wait for the queue
 		} else {
 			c.c.misses.Add(1)
 		}
@@ -99,12 +100,19 @@ func (c *Cache) startLocked(e *entry, why trigger) *flight {
 		close(f.done)
 		return f
 	}
+	if why.background {
+		c.enqueue(e, f)
+		return f
+	}
+	f.started.Store(true)
 	c.wg.Add(1)
-	go c.run(e, f)
+	go c.runWith(e, f, &fetchSlot{c: c})
 	return f
 }
 
-func (c *Cache) run(e *entry, f *flight) {
+// runWith runs the flight f of e, with slot (held already by a queued refresh's
+// dispatcher, or taken when the fetch needs it).
+func (c *Cache) runWith(e *entry, f *flight, slot *fetchSlot) {
 	defer c.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(c.base, cancel)
@@ -113,7 +121,7 @@ func (c *Cache) run(e *entry, f *flight) {
 		cancel()
 	}()
 	ctx, span := c.startSpan(ctx, e, f.why)
-	tok, fromStore, err := c.obtain(ctx, e)
+	tok, fromStore, err := c.obtain(ctx, e, slot)
 	stored, serving := c.finish(e, f, tok, fromStore, err)
 	c.endSpan(span, fromStore, err)
 	switch {
@@ -131,12 +139,11 @@ func (c *Cache) run(e *entry, f *flight) {
 // calls instead of opening all of them at once. The fleet lock is taken only once the slot
 // is held (and the slot given back while another process's fetch is awaited), so that a
 // long queue never outlives the lock and lets another process fetch the key too.
-func (c *Cache) obtain(ctx context.Context, e *entry) (Token, bool, error) {
+func (c *Cache) obtain(ctx context.Context, e *entry, slot *fetchSlot) (Token, bool, error) {
+	defer slot.release()
 	if tok, ok := c.load(ctx, e); ok {
 		return tok, true, nil
 	}
-	slot := &fetchSlot{c: c}
-	defer slot.release()
 	if err := slot.acquire(ctx); err != nil {
 		return Token{}, false, ErrClosed // only Close cancels ctx
 	}
@@ -177,6 +184,7 @@ func (c *Cache) obtain(ctx context.Context, e *entry) (Token, bool, error) {
 		c.c.fetchErrors.Add(1)
 	}
 	c.tel.Fetched(ctx, now.Sub(start), telemetry.ReasonOf(err))
+	c.fetched(now.Sub(start))
 	c.onFetch(e.key, now.Sub(start), err)
 	if err == nil && c.o.Store != nil {
 		if serr := c.o.Store.Save(ctx, e.key, tok); serr != nil {

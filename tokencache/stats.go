@@ -17,6 +17,7 @@ type Stats struct {
 	StoreHits            uint64 // misses answered from the Store without fetching
 	FleetWaits           uint64 // waits for another process's fetch of a key (FleetStore)
 	BackgroundRefreshes  uint64 // fetches started ahead of expiry (stale, prefetch, retry)
+	LapsedRefreshes      uint64 // refreshes ahead that started after their token's time in the cache had ended
 	InvalidationsDropped uint64 // Invalidate calls that dropped the cached token
 	InvalidationsNoop    uint64 // Invalidate calls that found another token (already refreshed)
 	Evictions            uint64 // keys evicted beyond MaxKeys
@@ -58,6 +59,6 @@ type counters struct {
 	misses, waits, negativeHits        atomic.Uint64
 	fetches                            atomic.Uint64
 	fetchErrors, storeHits, background atomic.Uint64
-	fleetWaits                         atomic.Uint64
+	fleetWaits, lapsed                 atomic.Uint64
 	dropped, noop, evictions           atomic.Uint64
 }

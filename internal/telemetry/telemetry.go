@@ -34,6 +34,7 @@ const (
 	TokenLookups           = "finauth.token.lookups"
 	TokenReplays           = "finauth.token.replays"
 	TokenRefreshSuppressed = "finauth.token.refresh.suppressed"
+	TokenRefreshLapsed     = "finauth.token.refresh.lapsed"
 	TokenExpiry            = "finauth.token.expiry"
 	Signatures             = "finauth.signatures"
 	SignatureDuration      = "finauth.signature.duration"
@@ -83,6 +84,8 @@ type Source struct {
 	Lookups    func() Lookups
 	Replays    func() uint64
 	Suppressed func() uint64
+	// Lapsed counts refreshes ahead that started after their token's time in the cache.
+	Lapsed func() uint64
 	// Expiry is how long until the soonest token held expires; ok false when none is held.
 	Expiry func() (d time.Duration, ok bool)
 	// Available is a shared store's state (its circuit breaker closed).
@@ -98,7 +101,7 @@ type source struct {
 // counts are a provider's cumulative observable counts.
 type counts struct {
 	Lookups
-	replays, suppressed uint64
+	replays, suppressed, lapsed uint64
 }
 
 func (c *counts) add(s Source) {
@@ -116,6 +119,9 @@ func (c *counts) add(s Source) {
 	if s.Suppressed != nil {
 		c.suppressed += s.Suppressed()
 	}
+	if s.Lapsed != nil {
+		c.lapsed += s.Lapsed()
+	}
 }
 
 // meters are the instruments of one MeterProvider, shared by every Recorder on it, and the
@@ -130,6 +136,7 @@ type meters struct {
 	lookups    metric.Int64ObservableCounter
 	replays    metric.Int64ObservableCounter
 	suppressed metric.Int64ObservableCounter
+	lapsed     metric.Int64ObservableCounter
 	expiry     metric.Float64ObservableGauge
 	available  metric.Int64ObservableGauge
 
@@ -196,6 +203,9 @@ func newMeters(mp metric.MeterProvider) *meters {
 	if m.suppressed, err = mt.Int64ObservableCounter(TokenRefreshSuppressed, metric.WithUnit("{request}"), metric.WithDescription("401s returned without a new token request: the key's token had been refreshed after a 401 within the refresh interval.")); err != nil {
 		m.suppressed, _ = nm.Int64ObservableCounter(TokenRefreshSuppressed)
 	}
+	if m.lapsed, err = mt.Int64ObservableCounter(TokenRefreshLapsed, metric.WithUnit("{refresh}"), metric.WithDescription("Refreshes ahead that started after their token's time in the cache had ended: MaxConcurrentFetches cannot keep up with the keys' refreshes.")); err != nil {
+		m.lapsed, _ = nm.Int64ObservableCounter(TokenRefreshLapsed)
+	}
 	if m.expiry, err = mt.Float64ObservableGauge(TokenExpiry, metric.WithUnit("s"), metric.WithDescription("Seconds until the soonest cached token that has not expired yet expires.")); err != nil {
 		m.expiry, _ = nm.Float64ObservableGauge(TokenExpiry)
 	}
@@ -203,7 +213,7 @@ func newMeters(mp metric.MeterProvider) *meters {
 		m.available, _ = nm.Int64ObservableGauge(StoreAvailable)
 	}
 	// One callback for every source: the registration lives as long as the MeterProvider.
-	_, _ = mt.RegisterCallback(m.observe, m.lookups, m.replays, m.suppressed, m.expiry, m.available)
+	_, _ = mt.RegisterCallback(m.observe, m.lookups, m.replays, m.suppressed, m.lapsed, m.expiry, m.available)
 	return m
 }
 
@@ -251,6 +261,7 @@ func (m *meters) observe(_ context.Context, o metric.Observer) error {
 			}{{"hit", c.Hit}, {"stale", c.Stale}, {"miss", c.Miss}, {"wait", c.Wait}, {"negative", c.Negative}} {
 				o.ObserveInt64(m.lookups, int64(r.n), metric.WithAttributes(prov, AttrResult.String(r.name)))
 			}
+			o.ObserveInt64(m.lapsed, int64(c.lapsed), metric.WithAttributes(prov))
 		}
 		if c.replays > 0 || c.suppressed > 0 || hasLookups {
 			o.ObserveInt64(m.replays, int64(c.replays), metric.WithAttributes(prov))
@@ -365,6 +376,7 @@ func (r *Recorder) Observe(src Source) (stop func()) {
 			c.Negative += final.Negative
 			c.replays += final.replays
 			c.suppressed += final.suppressed
+			c.lapsed += final.lapsed
 		})
 	}
 }
