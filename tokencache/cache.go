@@ -26,7 +26,7 @@ const (
 // 128 bytes, two cache lines.
 type slot struct {
 	state atomic.Uint32
-	mark  atomic.Uint32 // markUsed | markConfirmed | the key's last use (Cache.gen, 30 bits)
+	mark  atomic.Uint32 // markUsed | markConfirmed | markFetched | the key's last use (Cache.gen, 29 bits)
 	key   string
 	tok   Token
 }
@@ -35,10 +35,14 @@ type slot struct {
 const (
 	markUsed      = 1 << 31 // used since it was stored (for prefetch)
 	markConfirmed = 1 << 30 // Confirm told the Store that this token worked
-	markGen       = 1<<30 - 1
+	// markFetched: this process fetched the token (not adopted from the Store): it is the
+	// one that tells the others the token worked (one marker per token for the fleet, not
+	// one per process).
+	markFetched = 1 << 29
+	markGen     = 1<<29 - 1
 )
 
-// age is how many insertions ago (modulo 2^30) the key was last used, at generation g.
+// age is how many insertions ago (modulo 2^29) the key was last used, at generation g.
 func (s *slot) age(g uint64) uint32 { return (uint32(g) - s.mark.Load()) & markGen }
 
 // confirm sets markConfirmed and reports whether it was not set before.

@@ -122,7 +122,7 @@ func (c *Cache) Reload(ctx context.Context, key, rejected string) (Token, bool) 
 	}
 	stored := false
 	if cur := e.cur.Load(); cur == nil || newer(tok, cur) {
-		c.storeLocked(e, tok)
+		c.storeLocked(e, tok, false)
 		c.c.storeHits.Add(1)
 		stored = true
 	}
@@ -162,7 +162,7 @@ func (h *Handle) Confirm(value string) {
 
 func (c *Cache) confirm(e *entry, value string) {
 	s := e.cur.Load()
-	if s == nil || s.mark.Load()&markConfirmed != 0 || s.tok.Value != value || !s.confirm() || c.closed.Load() {
+	if s == nil || s.mark.Load()&(markConfirmed|markFetched) != markFetched || s.tok.Value != value || !s.confirm() || c.closed.Load() {
 		return
 	}
 	marker := Token{Value: workedValue(value), Expiry: s.tok.Expiry}
@@ -292,7 +292,7 @@ func (c *Cache) awaitNewer(e *entry, f *newerFlight, wait time.Duration) {
 			stored := false
 			if !e.has(flagEvicted) && !c.closed.Load() {
 				if cur := e.cur.Load(); cur == nil || newer(tok, cur) {
-					c.storeLocked(e, tok)
+					c.storeLocked(e, tok, false)
 					c.c.storeHits.Add(1)
 					stored = true
 				}

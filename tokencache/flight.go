@@ -315,7 +315,7 @@ func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error
 		f.tok = tok
 		e.settled()
 		if !e.has(flagEvicted) && !c.closed.Load() {
-			c.storeLocked(e, tok)
+			c.storeLocked(e, tok, !fromStore)
 			stored = true
 		}
 		e.clear(flagRefreshing)
@@ -387,13 +387,16 @@ func (c *Cache) retryFire(e *entry) {
 	c.startLocked(e, trigger{background: true})
 }
 
-// storeLocked makes tok the current token and schedules its move to stale and expired.
-// e.mu is held.
-func (c *Cache) storeLocked(e *entry, tok Token) {
+// storeLocked makes tok the current token and schedules its move to stale and expired;
+// fetched says that it came from the fetch (or Put), not from the Store. e.mu is held.
+func (c *Cache) storeLocked(e *entry, tok Token, fetched bool) {
 	if old := e.cur.Load(); old != nil {
 		c.unschedule(e, old)
 	}
 	s := &slot{key: e.key, tok: tok}
+	if fetched {
+		s.mark.Store(markFetched)
+	}
 	e.cur.Store(s) // published before it is scheduled, so a transition never sees an unpublished slot
 	c.idx.show(e)
 	if !tok.Expiry.IsZero() {

@@ -200,7 +200,7 @@ func (x *index) show(e *entry) {
 		// The new view keeps the key's last use, whichever of the two saw it later.
 		for {
 			m, o := v.mark.Load(), old.mark.Load()
-			if (m-o)&markGen < 1<<29 || v.mark.CompareAndSwap(m, m&^markGen|o&markGen) {
+			if (m-o)&markGen < markGen/2 || v.mark.CompareAndSwap(m, m&^markGen|o&markGen) {
 				break // v's is as recent (a wrapped difference under half the range), or now o's
 			}
 		}

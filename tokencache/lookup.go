@@ -65,7 +65,7 @@ func (c *Cache) touch(s *slot) {
 	m := s.mark.Load()
 	g := uint32(c.gen.Load())
 	if m&markUsed == 0 || (g-m)&markGen > c.lruSlack {
-		s.mark.CompareAndSwap(m, m&markConfirmed|markUsed|g&markGen) // lost to another writer: the next use retries
+		s.mark.CompareAndSwap(m, m&^markGen|markUsed|g&markGen) // lost to another writer: the next use retries
 	}
 }
 
@@ -172,7 +172,7 @@ func (c *Cache) Put(key string, tok Token) error {
 	e.mu.Lock()
 	stored := !e.has(flagEvicted) && !c.closed.Load()
 	if stored {
-		c.storeLocked(e, tok)
+		c.storeLocked(e, tok, true)
 		if e.t != nil {
 			e.t.rejected, e.t.lastErr = "", nil
 		}

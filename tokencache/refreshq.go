@@ -177,4 +177,3 @@ func (c *Cache) failQueued() {
 		}
 	}
 }
-

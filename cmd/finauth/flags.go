@@ -295,6 +295,13 @@ func (f *flags) text(name, help string) {
 	}
 }
 
+// boolean registers a boolean flag a provider reads itself (unless registered already).
+func (f *flags) boolean(name, help string) {
+	if _, ok := f.bools[name]; !ok && f.Lookup(name) == nil {
+		f.bools[name] = f.Bool(name, false, help)
+	}
+}
+
 // many registers a repeatable flag a provider reads itself (unless registered already).
 func (f *flags) many(name, help string) {
 	if f.Lookup(name) == nil {

@@ -169,6 +169,7 @@ environment (pismo and mia profiles): share tokens with other processes through 
   FINAUTH_CACHE_KEY        base64 32-byte key(s) encrypting the tokens, comma-separated, the
                            first encrypts (required with FINAUTH_REDIS_URL; openssl rand -base64 32)
   FINAUTH_CACHE_NAMESPACE  prefix of the Redis keys (default finauth)
+  FINAUTH_REDIS_TIMEOUT    bound of one Redis call (default 100ms): a slower Redis counts as down
 `
 
 // helpFooters are printed after a command's flags by --help.

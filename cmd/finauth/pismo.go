@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -61,6 +64,36 @@ func (pismoCLI) ownFlags(f *flags, cmd string) {
 	}
 	f.text("account", "pismo: account ID for an account-specific token")
 	f.text("external-account", "pismo: external account ID")
+	f.text("accounts", "pismo: a file of account IDs, one per line: each request uses the next one's token, in turn (load: many accounts at once)")
+	f.boolean("shuffle-accounts", "pismo: with --accounts, take the accounts in this process's own random order (replicas then do not all want the same account at once)")
+}
+
+// accounts reads --accounts: one account ID a line, blank lines and # comments skipped.
+func (pismoCLI) accounts(f *flags) ([]string, error) {
+	file := f.get("accounts")
+	if file == "" {
+		return nil, nil
+	}
+	if f.get("account") != "" || f.get("external-account") != "" {
+		return nil, usagef("give --accounts or --account / --external-account, not both")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usagef("--accounts: %v", errors.Unwrap(err))
+	}
+	var ids []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			ids = append(ids, line)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, usagef("--accounts %s: no account ID in it (one per line)", file)
+	}
+	if f.on("shuffle-accounts") {
+		rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	}
+	return ids, nil
 }
 
 // config lays the flags over the PISMO_* variables; mint needs neither URL.
@@ -144,6 +177,11 @@ func (p pismoCLI) connect(a *app, f *flags, n *network) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	ids, err := p.accounts(f)
+	if err != nil {
+		return nil, err
+	}
+	var next atomic.Uint64
 	s, err := bearerSession(a, n, "PISMO_API_URL", "the token URL's origin", func(base http.RoundTripper, tokenClient *http.Client, store tokencache.Store) (bearerTransport, error) {
 		return pismo.NewTransport(cfg, pismo.WithBaseTransport(base), pismo.WithTokenHTTPClient(tokenClient), pismo.WithTokenStore(store), pismo.WithCacheOptions(n.cacheOptions()),
 			pismo.WithMeterProvider(n.meter()), pismo.WithTracerProvider(n.tracer()))
@@ -152,6 +190,9 @@ func (p pismoCLI) connect(a *app, f *flags, n *network) (*session, error) {
 		return nil, err
 	}
 	s.prepare = func(req *http.Request) *http.Request {
+		if ids != nil {
+			return req.WithContext(pismo.WithAccount(req.Context(), ids[(next.Add(1)-1)%uint64(len(ids))]))
+		}
 		switch acct.Kind {
 		case pismo.AccountToken:
 			return req.WithContext(pismo.WithAccount(req.Context(), acct.ID))

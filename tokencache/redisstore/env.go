@@ -3,6 +3,7 @@ package redisstore
 import (
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/finauth/finauth/internal/problems"
 )
@@ -12,10 +13,11 @@ const (
 	EnvURL       = "FINAUTH_REDIS_URL"       // redis://[user:password@]host:port[/db], rediss:// for TLS
 	EnvKey       = "FINAUTH_CACHE_KEY"       // base64 32-byte keys, comma-separated: the first seals
 	EnvNamespace = "FINAUTH_CACHE_NAMESPACE" // prefix of the Redis keys; default "finauth"
+	EnvTimeout   = "FINAUTH_REDIS_TIMEOUT"   // bound of one Redis call, e.g. 250ms; default DefaultTimeout
 )
 
-// FromEnv builds the Store from FINAUTH_REDIS_URL, FINAUTH_CACHE_KEY and
-// FINAUTH_CACHE_NAMESPACE (lookup is os.LookupEnv or a test's map). It returns nil and no
+// FromEnv builds the Store from FINAUTH_REDIS_URL, FINAUTH_CACHE_KEY,
+// FINAUTH_CACHE_NAMESPACE and FINAUTH_REDIS_TIMEOUT (lookup is os.LookupEnv or a test's map). It returns nil and no
 // error when FINAUTH_REDIS_URL is not set: no shared cache. A URL without a key is refused:
 // tokens are never stored in clear. logger may be nil.
 func FromEnv(lookup func(string) (string, bool), logger *slog.Logger) (*Store, error) {
@@ -35,5 +37,11 @@ func FromEnv(lookup func(string) (string, bool), logger *slog.Logger) (*Store, e
 	if err != nil {
 		return nil, err
 	}
-	return New(Options{URL: url, Keys: keys, Namespace: get(EnvNamespace), Logger: logger})
+	var timeout time.Duration
+	if v := get(EnvTimeout); v != "" {
+		if timeout, err = time.ParseDuration(v); err != nil || timeout <= 0 {
+			return nil, problems.One(provider, "Timeout", EnvTimeout, "%q is not a positive duration: give e.g. 250ms (the bound of one Redis call; default %v)", v, DefaultTimeout)
+		}
+	}
+	return New(Options{URL: url, Keys: keys, Namespace: get(EnvNamespace), Timeout: timeout, Logger: logger})
 }

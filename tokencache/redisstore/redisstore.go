@@ -137,6 +137,7 @@ type shared struct {
 	log      *slog.Logger
 	breaker  breaker
 	undecLog atomic.Bool
+	notes    notices
 
 	loads, hits, misses, undecryptable atomic.Uint64
 	saves, deletes, taken, busy, waits atomic.Uint64
@@ -269,6 +270,7 @@ func (s *Store) Scope(identity string) tokencache.Store {
 // Close stops the breaker's probe and closes the client the store made.
 func (s *Store) Close() error {
 	s.breaker.close()
+	s.notes.close()
 	s.observe()
 	if s.own {
 		return s.rdb.Close()
@@ -473,9 +475,13 @@ func (s *Store) Delete(ctx context.Context, key, rejected string) error {
 	return err
 }
 
-// releaseIfOwner deletes KEYS[1] if it holds ARGV[1].
+// releaseIfOwner deletes KEYS[1] if it holds ARGV[1], and announces it on channel ARGV[2].
 var releaseIfOwner = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], KEYS[1])
+  return 1
+end
 return 0`)
 
 // Lock takes key's fetch lock for ttl (SET NX PX with a random owner).
@@ -485,6 +491,8 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 	rand.Read(b[:])
 	owner := hex.EncodeToString(b[:])
 	var ok bool
+	s.subscribe()
+	seq := s.notes.mark()
 	err := s.do(ctx, func(ctx context.Context) error {
 		var err error
 		ok, err = s.rdb.SetNX(ctx, name, owner, ttl).Result()
@@ -495,6 +503,7 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 	}
 	if !ok {
 		s.busy.Add(1)
+		s.notes.busy(name, seq)
 		return nil, false, nil
 	}
 	s.taken.Add(1)
@@ -503,24 +512,43 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 		once.Do(func() {
 			// A release that fails leaves the lock to expire: the others wait at most ttl.
 			s.do(context.Background(), func(ctx context.Context) error {
-				return releaseIfOwner.Run(ctx, s.rdb, []string{name}, owner).Err()
+				return releaseIfOwner.Run(ctx, s.rdb, []string{name}, owner, s.channel()).Err()
 			})
 		})
 	}, true, nil
 }
 
-// Await polls until key's lock is gone: released by its holder (after it saved its token)
-// or expired (its holder died), or until ctx ends. It watches the lock, not the token: a
-// token already stored may be one the waiter cannot use (about to expire, or rejected).
+// Await returns when key's lock is gone: released by its holder (after it saved its token;
+// the release is announced, see notify.go) or expired (its holder died), or when ctx ends.
+// It watches the lock, not the token: a token already stored may be one the waiter cannot
+// use (about to expire, or rejected). After a Lock that found the lock busy, it costs no
+// command until the release is announced; it looks at the lock every 250 ms besides (and
+// every PollInterval when the subscription is not live).
 func (s *Store) Await(ctx context.Context, key string) error {
 	s.waits.Add(1)
 	_, lock := s.names(key)
-	t := time.NewTimer(s.poll)
+	s.subscribe()
+	ch, released, known := s.notes.wait(lock)
+	if released {
+		return nil
+	}
+	defer s.notes.forget(lock, ch)
+	every := slowPoll
+	if !known {
+		every = s.poll // the attempt is not on record, or no live subscription: look now and often
+	}
+	first := every
+	if !known {
+		first = 0
+	}
+	t := time.NewTimer(first)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-ch:
+			return nil
 		case <-t.C:
 		}
 		var locked int64
@@ -535,7 +563,7 @@ func (s *Store) Await(ctx context.Context, key string) error {
 		if locked == 0 {
 			return nil
 		}
-		t.Reset(s.poll)
+		t.Reset(every)
 	}
 }
 

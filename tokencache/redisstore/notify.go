@@ -1,0 +1,138 @@
+package redisstore
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Releases are announced: the holder of a fetch lock publishes its name on the store's
+// channel as it releases it (in the same script), and each process keeps one subscription
+// that wakes its waiters. A replica waiting for another's fetch then costs Redis no command
+// while it waits (it polled EXISTS every PollInterval before), and wakes as soon as the
+// token is saved. The subscription can miss a message (a reconnection, a failover): waiters
+// still look at the lock every slowPoll, which also ends the wait for a holder that died
+// (its lock expires unannounced).
+
+// slowPoll is how often a waiter looks at the lock when no release is announced.
+const slowPoll = 250 * time.Millisecond
+
+// maxReleases bounds the releases remembered (by lock name); past it they are forgotten,
+// and a waiter that missed its notice finds the lock gone at its next look.
+const maxReleases = 100_000
+
+// notices is a process's subscription to the releases of its store's locks.
+type notices struct {
+	once    sync.Once
+	ps      *redis.PubSub
+	mu      sync.Mutex
+	seq     uint64                     // releases seen
+	last    map[string]uint64          // lock name -> seq of its last release seen
+	waiters map[string][]chan struct{} // lock name -> waiting Awaits
+	tried   map[string]uint64          // lock name -> seq when a Lock found it busy
+	live    bool                       // the subscription is confirmed
+}
+
+func (s *shared) channel() string { return s.ns + ":released" }
+
+// subscribe starts the subscription, once.
+func (s *shared) subscribe() {
+	s.notes.once.Do(func() {
+		n := &s.notes
+		n.last, n.waiters, n.tried = map[string]uint64{}, map[string][]chan struct{}{}, map[string]uint64{}
+		n.ps = s.rdb.Subscribe(context.Background(), s.channel())
+		go func() {
+			// A (re)subscription confirms it live; until the first, waiters poll as before.
+			// Messages lost while it reconnects are made up for by the waiters' slow looks.
+			for m := range n.ps.ChannelWithSubscriptions() { // ends when Close closes it
+				switch m := m.(type) {
+				case *redis.Subscription:
+					n.mu.Lock()
+					n.live = m.Kind == "subscribe"
+					n.mu.Unlock()
+				case *redis.Message:
+					n.released(m.Payload)
+				}
+			}
+		}()
+	})
+}
+
+// released records a release of lock and wakes its waiters.
+func (n *notices) released(lock string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.seq++
+	if len(n.last) >= maxReleases {
+		clear(n.last)
+	}
+	n.last[lock] = n.seq
+	for _, ch := range n.waiters[lock] {
+		close(ch)
+	}
+	delete(n.waiters, lock)
+}
+
+// mark is called before a Lock attempt: the sequence number its Await compares with.
+func (n *notices) mark() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.seq
+}
+
+// busy records that a Lock attempt (marked at seq) found lock held.
+func (n *notices) busy(lock string, seq uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.tried == nil {
+		return
+	}
+	if len(n.tried) >= maxReleases {
+		clear(n.tried)
+	}
+	n.tried[lock] = seq
+}
+
+// wait registers a waiter for lock's release. It returns released when the lock was
+// announced released since the Lock attempt that found it busy, and known when that
+// attempt is on record with a live subscription (otherwise the caller must look at the
+// lock itself before waiting).
+func (n *notices) wait(lock string) (ch chan struct{}, released, known bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	seq, tried := n.tried[lock]
+	delete(n.tried, lock)
+	if tried && n.last[lock] > seq {
+		return nil, true, true
+	}
+	ch = make(chan struct{})
+	if n.waiters != nil {
+		n.waiters[lock] = append(n.waiters[lock], ch)
+	}
+	return ch, false, tried && n.live
+}
+
+// forget removes a waiter that stopped waiting.
+func (n *notices) forget(lock string, ch chan struct{}) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ws := n.waiters[lock]
+	for i, w := range ws {
+		if w == ch {
+			n.waiters[lock] = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(n.waiters[lock]) == 0 {
+		delete(n.waiters, lock)
+	}
+}
+
+// close ends the subscription.
+func (n *notices) close() {
+	if n.ps != nil {
+		n.ps.Close()
+	}
+}
