@@ -26,7 +26,7 @@ const (
 // 128 bytes, two cache lines.
 type slot struct {
 	state atomic.Uint32
-	mark  atomic.Uint32 // markUsed | markConfirmed | markFetched | the key's last use (Cache.gen, 29 bits)
+	mark  atomic.Uint32 // markUsed | markConfirmed | markFetched | markAdopted | the key's last use (Cache.gen, 28 bits)
 	key   string
 	tok   Token
 }
@@ -35,11 +35,13 @@ type slot struct {
 const (
 	markUsed      = 1 << 31 // used since it was stored (for prefetch)
 	markConfirmed = 1 << 30 // Confirm told the Store that this token worked
-	// markFetched: this process fetched the token (not adopted from the Store): it is the
-	// one that tells the others the token worked (one marker per token for the fleet, not
-	// one per process).
+	// markFetched: this process fetched the token (not adopted from the Store), or adopted
+	// it after a 401 of its key: it tells the others the token worked (one marker per
+	// token for the fleet, not one per process, until revocations churn).
 	markFetched = 1 << 29
-	markGen     = 1<<29 - 1
+	// markAdopted: the token came from the Store (another process fetched it).
+	markAdopted = 1 << 28
+	markGen     = 1<<28 - 1
 )
 
 // age is how many insertions ago (modulo 2^29) the key was last used, at generation g.

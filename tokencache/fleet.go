@@ -13,7 +13,8 @@ import (
 // with nothing usable stored, takes the key's fetch lock before fetching; when another
 // process holds it, the Cache waits for that process's token (Await) and loads it instead
 // of fetching. A lock whose holder died expires after its ttl (the Cache's FetchTimeout),
-// and another process takes over. Store trouble never fails a fetch: on an error the Cache
+// or sooner when the Store keeps locks as leases its holder extends (redisstore does), and
+// another process takes over. Store trouble never fails a fetch: on an error the Cache
 // fetches on its own.
 type FleetStore interface {
 	Store
@@ -23,6 +24,23 @@ type FleetStore interface {
 	// Await returns when key's lock is gone: released by its holder (which saves its token
 	// first) or expired. It returns ctx's error when ctx ends first.
 	Await(ctx context.Context, key string) error
+}
+
+// exclusiveKey marks a context whose Lock must hold for its whole ttl.
+type exclusiveKey struct{}
+
+// LockForWholeTTL returns ctx marked so that a FleetStore's Lock holds the lock for its
+// whole ttl, never as a shorter lease: for a lock whose loss costs more than a second fetch
+// (renewing with a refresh token the server rotates, where two holders at once would reuse
+// it and lose the consent). A holder that dies then blocks the key for the whole ttl.
+func LockForWholeTTL(ctx context.Context) context.Context {
+	return context.WithValue(ctx, exclusiveKey{}, true)
+}
+
+// LocksForWholeTTL reports whether ctx was marked by LockForWholeTTL.
+func LocksForWholeTTL(ctx context.Context) bool {
+	v, _ := ctx.Value(exclusiveKey{}).(bool)
+	return v
 }
 
 // Scoper is a Store shared by several token issuers (tenants, providers): Scope returns the
@@ -122,7 +140,7 @@ func (c *Cache) Reload(ctx context.Context, key, rejected string) (Token, bool) 
 	}
 	stored := false
 	if cur := e.cur.Load(); cur == nil || newer(tok, cur) {
-		c.storeLocked(e, tok, false)
+		c.storeLocked(e, tok, markAdopted|markFetched) // adopted after a 401: this process confirms it too
 		c.c.storeHits.Add(1)
 		stored = true
 	}
@@ -177,16 +195,33 @@ func (c *Cache) confirm(e *entry, value string) {
 	}()
 }
 
+// Adopted reports whether value is key's current token and came from the Store (another
+// process fetched it), rather than from this cache's own fetch.
+func (c *Cache) Adopted(key, value string) bool {
+	e := c.idx.load(key)
+	if e == nil {
+		return false
+	}
+	s := e.cur.Load()
+	return s != nil && s.tok.Value == value && s.mark.Load()&markAdopted != 0
+}
+
 // Worked reports whether a process sharing the Store confirmed that value, a token of key,
 // was accepted by the server (Confirm). False without a Store.
 func (c *Cache) Worked(ctx context.Context, key, value string) bool {
+	w, _ := c.worked(ctx, key, value)
+	return w
+}
+
+// worked is Worked, with the Store's error.
+func (c *Cache) worked(ctx context.Context, key, value string) (bool, error) {
 	if c.o.Store == nil {
-		return false
+		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
 	defer cancel()
 	m, ok, err := c.o.Store.Load(ctx, workedKey(key))
-	return err == nil && ok && m.Value == workedValue(value)
+	return err == nil && ok && m.Value == workedValue(value), err
 }
 
 // workedKey is the Store key of the marker saying which token of key worked: no cache key
@@ -211,6 +246,7 @@ type newerFlight struct {
 	tok      Token
 	ok       bool
 	worked   bool // a process confirmed that rejected worked: its rejection is a revocation
+	unknown  bool // the Store did not answer: no process could say
 }
 
 // NewerResult is what AwaitNewer found: a newer token (Token, OK), or that the rejected
@@ -220,6 +256,10 @@ type NewerResult struct {
 	Token  Token
 	OK     bool
 	Worked bool
+	// Unknown: neither, because the Store did not answer (its breaker is open). The
+	// token may have been shared, and used up, before the Store went: the caller may
+	// refresh now and then rather than hold every request back until the Store is back.
+	Unknown bool
 }
 
 // AwaitNewer waits, for at most wait, for a usable token of key other than rejected that
@@ -258,7 +298,7 @@ func (c *Cache) AwaitNewer(ctx context.Context, key, rejected string, wait time.
 	e.mu.Unlock()
 	select {
 	case <-f.done:
-		return NewerResult{Token: f.tok, OK: f.ok, Worked: f.worked}
+		return NewerResult{Token: f.tok, OK: f.ok, Worked: f.worked, Unknown: f.unknown}
 	case <-ctx.Done():
 		return NewerResult{}
 	}
@@ -292,7 +332,7 @@ func (c *Cache) awaitNewer(e *entry, f *newerFlight, wait time.Duration) {
 			stored := false
 			if !e.has(flagEvicted) && !c.closed.Load() {
 				if cur := e.cur.Load(); cur == nil || newer(tok, cur) {
-					c.storeLocked(e, tok, false)
+					c.storeLocked(e, tok, markAdopted|markFetched) // adopted after a 401: this process confirms it too
 					c.c.storeHits.Add(1)
 					stored = true
 				}
@@ -304,13 +344,15 @@ func (c *Cache) awaitNewer(e *entry, f *newerFlight, wait time.Duration) {
 			f.tok, f.ok = tok, true
 			return
 		}
-		if c.Worked(ctx, e.key, f.rejected) {
+		worked, err := c.worked(ctx, e.key, f.rejected)
+		if worked {
 			f.worked = true
 			return
 		}
 		left := deadline.Sub(c.o.Clock.Now())
-		if left <= 0 || ctx.Err() != nil {
-			return
+		if err != nil || left <= 0 || ctx.Err() != nil {
+			f.unknown = err != nil
+			return // nothing within the wait, or the Store does not answer
 		}
 		start := c.o.Clock.Now()
 		if fleet {

@@ -313,9 +313,20 @@ func (c *Cache) finish(e *entry, f *flight, tok Token, fromStore bool, err error
 			c.c.storeHits.Add(1)
 		}
 		f.tok = tok
+		// A token adopted from the Store after a 401 of this key is confirmed by this
+		// process too: while revocations churn, the others may use a token up before the
+		// process that fetched it sees it work, and a rejection nobody confirmed is held
+		// back as a token refused at once (Worked).
+		how := uint32(markFetched)
+		if fromStore {
+			how = markAdopted
+			if e.rejected() != "" {
+				how |= markFetched
+			}
+		}
 		e.settled()
 		if !e.has(flagEvicted) && !c.closed.Load() {
-			c.storeLocked(e, tok, !fromStore)
+			c.storeLocked(e, tok, how)
 			stored = true
 		}
 		e.clear(flagRefreshing)
@@ -389,14 +400,12 @@ func (c *Cache) retryFire(e *entry) {
 
 // storeLocked makes tok the current token and schedules its move to stale and expired;
 // fetched says that it came from the fetch (or Put), not from the Store. e.mu is held.
-func (c *Cache) storeLocked(e *entry, tok Token, fetched bool) {
+func (c *Cache) storeLocked(e *entry, tok Token, how uint32) {
 	if old := e.cur.Load(); old != nil {
 		c.unschedule(e, old)
 	}
 	s := &slot{key: e.key, tok: tok}
-	if fetched {
-		s.mark.Store(markFetched)
-	}
+	s.mark.Store(how & (markFetched | markAdopted))
 	e.cur.Store(s) // published before it is scheduled, so a transition never sees an unpublished slot
 	c.idx.show(e)
 	if !tok.Expiry.IsZero() {

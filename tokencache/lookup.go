@@ -172,7 +172,7 @@ func (c *Cache) Put(key string, tok Token) error {
 	e.mu.Lock()
 	stored := !e.has(flagEvicted) && !c.closed.Load()
 	if stored {
-		c.storeLocked(e, tok, true)
+		c.storeLocked(e, tok, markFetched)
 		if e.t != nil {
 			e.t.rejected, e.t.lastErr = "", nil
 		}

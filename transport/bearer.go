@@ -29,6 +29,7 @@ type fleetSource interface {
 	Reload(ctx context.Context, key, rejected string) (tokencache.Token, bool)
 	AwaitNewer(ctx context.Context, key, rejected string, wait time.Duration) tokencache.NewerResult
 	Confirm(key, value string)
+	Adopted(key, value string) bool
 	Shared() bool
 }
 
@@ -290,6 +291,15 @@ func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, a
 	for replay := 1; ; replay++ {
 		var fresh tokencache.Token
 		refresh := b.refreshes.allow(key, tok.Value, now(), interval)
+		if !refresh && fleet && fs.Adopted(key, tok.Value) && b.refreshes.blind(key, now(), interval) {
+			// Another process's token, rejected here, with no word that it worked: waiting
+			// for the others could have every process wait on a token none refreshes (its
+			// "worked" marker lost in a Redis failover). Refreshed, once per interval (the
+			// budget it shares with a store that does not answer), and the fleet lock makes
+			// that one exchange for the fleet.
+			refresh = true
+			b.refreshes.record(key, tok.Value, now())
+		}
 		if !refresh {
 			// This key was refreshed after a 401 moments ago. Replay only if another request
 			// (or, with a shared store, another process) has a newer token already, or brings
@@ -304,6 +314,15 @@ func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, a
 				case n.Worked:
 					refresh = true
 					b.refreshes.record(key, tok.Value, now())
+				case n.Unknown && b.refreshes.blind(key, now(), interval):
+					// The shared store does not answer, so no process can say whether the
+					// token worked (it may have been shared, and used up, before the store
+					// went): refreshed once per interval, as a process alone would be
+					// after its first refresh, instead of every request failing until the
+					// store is back.
+					refresh = true
+					b.refreshes.record(key, tok.Value, now())
+
 				default:
 					b.suppressed.Add(1)
 					return resp, nil
@@ -312,10 +331,15 @@ func (b *Bearer) rejected(req *http.Request, key string, tok tokencache.Token, a
 		}
 		drain(resp.Body, b.DrainTimeout)
 		if refresh {
-			b.Tokens.Invalidate(key, tok.Value)
-			var err error
-			if fresh, err = b.Tokens.Token(req.Context(), key); err != nil {
-				return nil, fmt.Errorf("%w after a 401: %w", ErrToken, err)
+			// Twice at most: a fetch already in flight as the 401 came may bring back the
+			// very token rejected (read from a shared store that still held it); it is
+			// invalidated in turn and the next fetch is the refresh.
+			for try := 0; try < 2 && (try == 0 || fresh.Value == tok.Value); try++ {
+				b.Tokens.Invalidate(key, tok.Value)
+				var err error
+				if fresh, err = b.Tokens.Token(req.Context(), key); err != nil {
+					return nil, fmt.Errorf("%w after a 401: %w", ErrToken, err)
+				}
 			}
 		}
 		replayBody, err := again.getBody()
@@ -397,6 +421,7 @@ type refreshLimiter struct {
 
 type refreshed struct {
 	at       time.Time
+	blindAt  time.Time // the last refresh granted without the fleet's word (adopted, or the store silent)
 	rejected string
 	accepted atomic.Bool // a request with a newer token succeeded since
 }
@@ -460,9 +485,31 @@ func (l *refreshLimiter) wouldAllow(key, token string, now time.Time, interval t
 func (l *refreshLimiter) record(key, token string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, loaded := l.last.Swap(key, &refreshed{at: now, rejected: token}); !loaded {
+	r := &refreshed{at: now, rejected: token}
+	if v, ok := l.last.Load(key); ok {
+		r.blindAt = v.(*refreshed).blindAt
+	}
+	if _, loaded := l.last.Swap(key, r); !loaded {
 		l.active.Add(1)
 	}
+}
+
+// blind reports whether key may be refreshed without the fleet's word that its rejected
+// token worked (another process's token, or a shared store that does not answer): once
+// per interval, remembered across records.
+func (l *refreshLimiter) blind(key string, now time.Time, interval time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.last.Load(key)
+	if !ok {
+		return true
+	}
+	r := v.(*refreshed)
+	if !r.blindAt.IsZero() && now.Sub(r.blindAt) < interval {
+		return false
+	}
+	r.blindAt = now
+	return true
 }
 
 // accepted notes that token worked for key: a 401 of it later is a genuine revocation.

@@ -546,3 +546,172 @@ func TestBearer_AnAPIRejectingEveryTokenCostsEachReplicaOneRefreshWithAStore(t *
 	}
 	t.Logf("%d token requests, %d API calls", fetches.Load(), len(srv.requests()))
 }
+
+// lateFlight is a TokenSource whose first Token after an Invalidate still returns the
+// rejected token, as a cache does when a fetch that started before the 401 (loading the
+// shared store, which then still held that token) finishes after the Invalidate.
+type lateFlight struct {
+	tokens
+	late int // Token calls left that return the last invalidated token
+}
+
+func (s *lateFlight) Token(ctx context.Context, key string) (tokencache.Token, error) {
+	s.mu.Lock()
+	if s.late > 0 && len(s.invalidated) > 0 {
+		s.late--
+		v := s.invalidated[len(s.invalidated)-1]
+		if s.current == nil {
+			s.current = map[string]string{}
+		}
+		s.current[key] = v
+		s.mu.Unlock()
+		return tokencache.Token{Value: v}, nil
+	}
+	s.mu.Unlock()
+	return s.tokens.Token(ctx, key)
+}
+
+// A refresh after a 401 that hands back the very token rejected (a fetch in flight as the
+// 401 came, which read it from the shared store) is invalidated and asked again before the
+// replay, instead of replaying it and returning its second 401 to the caller. Found by
+// TestCLI_RedisFailsOverUnderTraffic: 3 or 4 requests per replica got 401s.
+func TestBearer_ARefreshThatBringsBackTheRejectedTokenIsAskedAgain(t *testing.T) {
+	src := &lateFlight{late: 1}
+	a := newAPI(t, "tok-2")
+	b := &transport.Bearer{Tokens: src, Origins: mustOrigins(t, a.URL)}
+	resp, err := (&http.Client{Transport: b}).Get(a.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var auths []string
+	for _, s := range a.requests() {
+		auths = append(auths, s.auth)
+	}
+	if resp.StatusCode != 200 || len(auths) != 2 || auths[1] != "Bearer tok-2" {
+		t.Fatalf("status %d, requests %v: want tok-1 rejected, then one replay with tok-2", resp.StatusCode, auths)
+	}
+}
+
+// downStore is a shared store that stops answering when down is set (Redis's breaker open).
+type downStore struct {
+	*tokencache.MemoryStore
+	down atomic.Bool
+}
+
+var errDown = errors.New("store down")
+
+func (s *downStore) Load(ctx context.Context, key string) (tokencache.Token, bool, error) {
+	if s.down.Load() {
+		return tokencache.Token{}, false, errDown
+	}
+	return s.MemoryStore.Load(ctx, key)
+}
+
+func (s *downStore) Save(ctx context.Context, key string, tok tokencache.Token) error {
+	if s.down.Load() {
+		return errDown
+	}
+	return s.MemoryStore.Save(ctx, key, tok)
+}
+
+func (s *downStore) Delete(ctx context.Context, key, rejected string) error {
+	if s.down.Load() {
+		return errDown
+	}
+	return s.MemoryStore.Delete(ctx, key, rejected)
+}
+
+func (s *downStore) Lock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	if s.down.Load() {
+		return nil, false, errDown
+	}
+	return s.MemoryStore.Lock(ctx, key, ttl)
+}
+
+func (s *downStore) Await(ctx context.Context, key string) error {
+	if s.down.Load() {
+		return errDown
+	}
+	return s.MemoryStore.Await(ctx, key)
+}
+
+// After a Redis failover the promoted replica can hold a token that was revoked before the
+// failover, without the marker saying it had worked (replication is asynchronous). A
+// replica that adopts it after a 401 and sees it rejected refreshes it (through the fleet
+// lock) instead of waiting for another process: every replica waited on the others and
+// returned the 401s before (TestCLI_RedisFailsOverUnderTraffic, 4 replicas x 4 requests).
+func TestBearer_AnAdoptedTokenRejectedWithoutWordIsRefreshed(t *testing.T) {
+	t.Parallel()
+	srv := newAPI(t, "own-2")
+	store := tokencache.NewMemoryStore(nil, 0)
+	var fetches atomic.Int64
+	fetch := func(context.Context, string) (tokencache.Token, error) {
+		return tokencache.Token{Value: fmt.Sprintf("own-%d", fetches.Add(1)), Expiry: time.Now().Add(time.Hour)}, nil
+	}
+	cache := tokencache.New(fetch, tokencache.Options{Store: store})
+	defer cache.Close()
+	if _, err := cache.Token(context.Background(), ""); err != nil { // own-1, cached
+		t.Fatal(err)
+	}
+	// The resurrected token: expires later than own-1, so the refresh adopts it.
+	store.Save(context.Background(), "", tokencache.Token{Value: "stale", Expiry: time.Now().Add(2 * time.Hour)})
+	rt := &transport.Bearer{Tokens: cache, Origins: mustOrigins(t, srv.URL), FleetWait: 50 * time.Millisecond}
+	resp, err := rt.RoundTrip(mustRequest(t, http.MethodGet, srv.URL+"/x", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var auths []string
+	for _, s := range srv.requests() {
+		auths = append(auths, s.auth)
+	}
+	if resp.StatusCode != 200 || fetches.Load() != 2 {
+		t.Fatalf("status %d after %v, %d fetches: want own-1 and stale rejected, then own-2", resp.StatusCode, auths, fetches.Load())
+	}
+}
+
+// A replica whose shared store stops answering (Redis's breaker open) and whose token is
+// rejected at its first use here (it was shared, and used up by the others, before the
+// store went) refreshes it once per interval instead of returning every request's 401 until
+// the store is back: one replica returned 480 in a few milliseconds before.
+func TestBearer_AStoreThatDoesNotAnswerDoesNotHoldTheRefreshBack(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	revoked := map[string]bool{"Bearer own-1": true, "Bearer own-2": true}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if revoked[r.Header.Get("Authorization")] {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	store := &downStore{MemoryStore: tokencache.NewMemoryStore(nil, 0)}
+	var fetches atomic.Int64
+	fetch := func(context.Context, string) (tokencache.Token, error) {
+		n := fetches.Add(1)
+		if n == 2 {
+			store.down.Store(true) // own-2 was shared, then used up by the others, then Redis went
+		}
+		return tokencache.Token{Value: fmt.Sprintf("own-%d", n), Expiry: time.Now().Add(time.Hour)}, nil
+	}
+	cache := tokencache.New(fetch, tokencache.Options{Store: store})
+	defer cache.Close()
+	rt := &transport.Bearer{Base: srv.Client().Transport, Tokens: cache, Origins: mustOrigins(t, srv.URL), FleetWait: 50 * time.Millisecond}
+	for i := range 5 {
+		resp, err := rt.RoundTrip(mustRequest(t, http.MethodGet, srv.URL+"/x", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: status %d after %d fetches", i, resp.StatusCode, fetches.Load())
+		}
+	}
+	if n := fetches.Load(); n != 3 {
+		t.Fatalf("%d fetches, want 3 (own-1 and own-2 rejected, own-3 works)", n)
+	}
+}

@@ -163,7 +163,9 @@ func (t *Transport) lockRenewal(ctx context.Context, id string) (func(), error) 
 		ttl = time.Until(d) + 2*renewalSlack
 	}
 	for {
-		rel, got, err := fs.Lock(ctx, renewalKey(id), ttl)
+		// Held for the whole ttl, not as a lease: a renewer cut off from Redis for a
+		// moment must not lose the lock to another while it uses the refresh token.
+		rel, got, err := fs.Lock(tokencache.LockForWholeTTL(ctx), renewalKey(id), ttl)
 		if err == nil && got {
 			return rel, nil
 		}

@@ -43,6 +43,25 @@ type loadSummary struct {
 	// Telemetry are the counters as finauth's OpenTelemetry instruments measured them
 	// (finauth.token.fetches, finauth.token.replays, finauth.signatures).
 	Telemetry map[string]int64 `json:"telemetry,omitempty"`
+	// Store are the shared token store's counters (with FINAUTH_REDIS_URL).
+	Store *storeSummary `json:"store,omitempty"`
+}
+
+// storeSummary is what load says of the shared token store: its Redis calls and its
+// circuit breaker (open: the replica works alone until Redis answers again).
+type storeSummary struct {
+	Loads         uint64 `json:"loads"`
+	Hits          uint64 `json:"hits"`
+	Saves         uint64 `json:"saves"`
+	Deletes       uint64 `json:"deletes"`
+	LocksTaken    uint64 `json:"locks_taken"`
+	LocksBusy     uint64 `json:"locks_busy"`
+	Waits         uint64 `json:"waits"`
+	Errors        uint64 `json:"errors"`
+	Refused       uint64 `json:"refused"`
+	BreakerOpens  uint64 `json:"breaker_opens"`
+	BreakerOpen   bool   `json:"breaker_open"`
+	Undecryptable uint64 `json:"undecryptable,omitempty"`
 }
 
 func (a *app) load(args []string) error {
@@ -101,6 +120,12 @@ func (a *app) load(args []string) error {
 	if s.telemetry != nil {
 		sum.Telemetry = s.telemetry.counts()
 	}
+	if a.store != nil {
+		st := a.store.Stats()
+		sum.Store = &storeSummary{Loads: st.Loads, Hits: st.Hits, Saves: st.Saves, Deletes: st.Deletes, LocksTaken: st.LocksTaken,
+			LocksBusy: st.LocksBusy, Waits: st.Waits, Errors: st.Errors, Refused: st.Refused, BreakerOpens: st.BreakerOpens,
+			BreakerOpen: st.Open, Undecryptable: st.Undecryptable}
+	}
 	if *asJSON {
 		if err := a.printJSON(sum); err != nil {
 			return err
@@ -134,6 +159,14 @@ func (a *app) printLoad(s loadSummary) {
 	l := s.LatencyMS
 	fmt.Fprintf(a.stdout, "  latency:   min %.3f, mean %.3f, p50 %.3f, p90 %.3f, p95 %.3f, p99 %.3f, max %.3f ms\n", l["min"], l["mean"], l["p50"], l["p90"], l["p95"], l["p99"], l["max"])
 	fmt.Fprintf(a.stdout, "  tokens:    token requests: %d, replayed after a 401: %d; before sending (token or signature): mean %.3f, max %.3f ms\n", s.TokenExchanges, s.Replays401, s.AuthWaitMS["mean"], s.AuthWaitMS["max"])
+	if st := s.Store; st != nil {
+		state := "closed (shared)"
+		if st.BreakerOpen {
+			state = "open (working alone until Redis answers)"
+		}
+		fmt.Fprintf(a.stdout, "  store:     %d loads (%d hits), %d saves, %d locks taken, %d busy, %d waits; %d Redis errors, %d refused; breaker opened %d times, now %s\n",
+			st.Loads, st.Hits, st.Saves, st.LocksTaken, st.LocksBusy, st.Waits, st.Errors, st.Refused, st.BreakerOpens, state)
+	}
 }
 
 // counts writes "200: 58, 401: 2", or "none".

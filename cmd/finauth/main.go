@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/tokencache/redisstore"
 )
 
 const (
@@ -37,6 +38,9 @@ type app struct {
 	lookup         func(string) (string, bool)
 	now            func() time.Time
 	stderrIsTTY    bool
+	// store is the shared token store the command made (nil without FINAUTH_REDIS_URL);
+	// load reports its counters.
+	store *redisstore.Store
 }
 
 func main() {

@@ -99,6 +99,7 @@ func (a *app) tokenStore() (tokencache.Store, func(), error) {
 	if s == nil {
 		return nil, func() {}, nil
 	}
+	a.store = s
 	return s, func() { s.Close() }, nil
 }
 

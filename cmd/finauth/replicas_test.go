@@ -21,8 +21,14 @@ const cacheKey = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
 // environment, and returns their summaries once all have exited.
 func replicas(t *testing.T, n int, m *pismomock.Server, srv *redistest.Server, during func(), args ...string) []loadSummary {
 	t.Helper()
+	return replicasOn(t, n, m, srv.URL(), during, args...)
+}
+
+// replicasOn is replicas with the store at redisURL (a Sentinel or Cluster URL too).
+func replicasOn(t *testing.T, n int, m *pismomock.Server, redisURL string, during func(), args ...string) []loadSummary {
+	t.Helper()
 	env := pismoEnv(m)
-	env["FINAUTH_REDIS_URL"] = srv.URL()
+	env["FINAUTH_REDIS_URL"] = redisURL
 	env["FINAUTH_CACHE_KEY"] = cacheKey
 	out := make([]loadSummary, n)
 	var wg sync.WaitGroup

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // breaker counts consecutive failures; at threshold it opens (every call refused at once)
@@ -30,6 +32,9 @@ func (b *breaker) failed(s *shared, err error) {
 		return
 	}
 	b.opens.Add(1)
+	if c, ok := s.rdb.(*redis.ClusterClient); ok {
+		c.ReloadState(context.Background()) // a failed master: learn its replica's promotion
+	}
 	s.log.Warn("finauth: redisstore: Redis is unavailable; tokens are cached per process until it answers again", "error", err)
 	go b.probeUntilUp(s)
 }
@@ -43,9 +48,7 @@ func (b *breaker) probeUntilUp(s *shared) {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		err := s.rdb.Ping(ctx).Err()
-		cancel()
+		err := s.ping()
 		if err == nil {
 			b.failures.Store(0)
 			b.open.Store(false)
@@ -56,3 +59,16 @@ func (b *breaker) probeUntilUp(s *shared) {
 }
 
 func (b *breaker) close() { b.stopOnce.Do(func() { close(b.stop) }) }
+
+// ping is the breaker's probe. A Cluster answers when every master does, as the cluster's
+// current view of its slots (read again at each probe) lists them: one live node answering
+// is not enough, since the keys of a dead master's slots fail until its replica is promoted,
+// and the client follows the promotion only once it reads the slots again.
+func (s *shared) ping() error {
+	ctx, cancel := context.WithTimeout(context.Background(), max(s.timeout, time.Second))
+	defer cancel()
+	if c, ok := s.rdb.(*redis.ClusterClient); ok {
+		return c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.Ping(ctx).Err() })
+	}
+	return s.rdb.Ping(ctx).Err()
+}

@@ -10,14 +10,16 @@ import (
 
 // Environment variables read by FromEnv (and by the finauth CLI for every profile).
 const (
-	EnvURL       = "FINAUTH_REDIS_URL"       // redis://[user:password@]host:port[/db], rediss:// for TLS
+	EnvURL       = "FINAUTH_REDIS_URL"       // redis://[user:password@]host:port[/db] (rediss:// for TLS), redis+sentinel://, redis+cluster:// (see Options.URL)
 	EnvKey       = "FINAUTH_CACHE_KEY"       // base64 32-byte keys, comma-separated: the first seals
 	EnvNamespace = "FINAUTH_CACHE_NAMESPACE" // prefix of the Redis keys; default "finauth"
 	EnvTimeout   = "FINAUTH_REDIS_TIMEOUT"   // bound of one Redis call, e.g. 250ms; default DefaultTimeout
+	// EnvSentinelPassword is the sentinels' own password (redis+sentinel:// URLs), when they ask for one.
+	EnvSentinelPassword = "FINAUTH_REDIS_SENTINEL_PASSWORD"
 )
 
 // FromEnv builds the Store from FINAUTH_REDIS_URL, FINAUTH_CACHE_KEY,
-// FINAUTH_CACHE_NAMESPACE and FINAUTH_REDIS_TIMEOUT (lookup is os.LookupEnv or a test's map). It returns nil and no
+// FINAUTH_CACHE_NAMESPACE, FINAUTH_REDIS_TIMEOUT and FINAUTH_REDIS_SENTINEL_PASSWORD (lookup is os.LookupEnv or a test's map). It returns nil and no
 // error when FINAUTH_REDIS_URL is not set: no shared cache. A URL without a key is refused:
 // tokens are never stored in clear. logger may be nil.
 func FromEnv(lookup func(string) (string, bool), logger *slog.Logger) (*Store, error) {
@@ -43,5 +45,5 @@ func FromEnv(lookup func(string) (string, bool), logger *slog.Logger) (*Store, e
 			return nil, problems.One(provider, "Timeout", EnvTimeout, "%q is not a positive duration: give e.g. 250ms (the bound of one Redis call; default %v)", v, DefaultTimeout)
 		}
 	}
-	return New(Options{URL: url, Keys: keys, Namespace: get(EnvNamespace), Timeout: timeout, Logger: logger})
+	return New(Options{URL: url, Keys: keys, Namespace: get(EnvNamespace), Timeout: timeout, Logger: logger, SentinelPassword: get(EnvSentinelPassword)})
 }

@@ -9,8 +9,9 @@
 //     (provider, tenant, ...) and the cache key: no account ID appears in Redis.
 //   - Fleet-wide single flight (tokencache.FleetStore): a replica that misses takes the key's
 //     lock (SET NX PX, a random owner, released by compare-and-delete) and fetches; the
-//     others poll for its token and load it. A holder that dies loses its lock after the
-//     cache's FetchTimeout, and another replica takes over.
+//     others wait for its token and load it. The lock is a lease (LockLease, 3 s) that the
+//     holder extends while it fetches: a holder that dies, or whose release a failover
+//     lost, loses its lock within a lease, and another replica takes over.
 //   - A token a server rejected is deleted only if Redis still holds it (compare-and-delete on
 //     a keyed fingerprint, in a Lua script), so a revocation seen by every replica costs one
 //     token request. Entries expire with their token.
@@ -65,8 +66,15 @@ const KeySize = 32
 
 // Options configure a Store. Give one of URL, Universal or Client, and Keys.
 type Options struct {
-	// URL is redis://[user:password@]host:port[/db], or rediss:// for TLS.
+	// URL is redis://[user:password@]host:port[/db] (rediss:// for TLS), or
+	// redis+sentinel://[user:password@]host:port[,host:port...]/master[/db] for Sentinel
+	// (the sentinels' addresses and the master's name), or
+	// redis+cluster://[user:password@]host:port[,host:port...] for Cluster
+	// (rediss+sentinel://, rediss+cluster:// for TLS). The password is the data nodes'.
 	URL string
+	// SentinelPassword is the sentinels' own password, when they ask for one (a URL with
+	// redis+sentinel://); FromEnv reads it from FINAUTH_REDIS_SENTINEL_PASSWORD.
+	SentinelPassword string `finauth:"secret"`
 	// Universal configures Sentinel (MasterName and the sentinels' Addrs) or Cluster
 	// (several Addrs), instead of URL.
 	Universal *redis.UniversalOptions
@@ -83,6 +91,10 @@ type Options struct {
 	FailureThreshold int
 	// ProbeInterval is how often an open breaker pings Redis; default DefaultProbeInterval.
 	ProbeInterval time.Duration
+	// LockLease is how long a fetch lock lives unless its holder extends it (every third
+	// of a lease, while it fetches): how soon a lock whose holder died, or whose release a
+	// failover lost, is gone; default DefaultLockLease.
+	LockLease time.Duration
 	// PollInterval is how often a replica waiting for another's fetch looks for its token;
 	// default DefaultPollInterval.
 	PollInterval time.Duration
@@ -138,6 +150,7 @@ type shared struct {
 	breaker  breaker
 	undecLog atomic.Bool
 	notes    notices
+	lease    time.Duration
 
 	loads, hits, misses, undecryptable atomic.Uint64
 	saves, deletes, taken, busy, waits atomic.Uint64
@@ -192,6 +205,9 @@ func New(o Options) (*Store, error) {
 	if sh.poll <= 0 {
 		sh.poll = DefaultPollInterval
 	}
+	if sh.lease = o.LockLease; sh.lease <= 0 {
+		sh.lease = DefaultLockLease
+	}
 	if sh.log == nil {
 		sh.log = slog.New(slog.DiscardHandler)
 	}
@@ -210,10 +226,17 @@ func New(o Options) (*Store, error) {
 		u := *o.Universal
 		u.ContextTimeoutEnabled = true
 		sh.rdb, sh.own = redis.NewUniversalClient(&u), true
+	case isSentinelOrCluster(o.URL):
+		u, err := parseURL(o.URL)
+		if err != nil {
+			p.Add("URL", EnvURL, "URL %s: %s", redact.URL(o.URL), err)
+			break
+		}
+		sh.rdb, sh.own = u.client(o.SentinelPassword), true
 	default:
 		opt, err := redis.ParseURL(o.URL)
 		if err != nil {
-			p.Add("URL", EnvURL, "URL %s does not parse: %s (use redis://[user:password@]host:port[/db] or rediss:// for TLS; special characters in the password must be %%-encoded)", redact.URL(o.URL), redact.URLError(o.URL, err))
+			p.Add("URL", EnvURL, "URL %s does not parse: %s (use redis://[user:password@]host:port[/db], rediss:// for TLS, redis+sentinel://[:password@]host:port[,...]/master or redis+cluster://[:password@]host:port[,...]; special characters in the password must be %%-encoded)", redact.URL(o.URL), redact.URLError(o.URL, err))
 			break
 		}
 		opt.ContextTimeoutEnabled = true
@@ -484,18 +507,24 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
-// Lock takes key's fetch lock for ttl (SET NX PX with a random owner).
+// Lock takes key's fetch lock for ttl (SET NX PX with a random owner), as a lease of
+// LockLease extended while the holder fetches (see lease.go), or for the whole ttl at once
+// when ctx is marked by tokencache.LockForWholeTTL.
 func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
 	_, name := s.names(key)
 	var b [16]byte
 	rand.Read(b[:])
 	owner := hex.EncodeToString(b[:])
+	lease := min(s.lease, ttl)
+	if tokencache.LocksForWholeTTL(ctx) {
+		lease = ttl
+	}
 	var ok bool
 	s.subscribe()
 	seq := s.notes.mark()
 	err := s.do(ctx, func(ctx context.Context) error {
 		var err error
-		ok, err = s.rdb.SetNX(ctx, name, owner, ttl).Result()
+		ok, err = s.rdb.SetNX(ctx, name, owner, lease).Result()
 		return err
 	})
 	if err != nil {
@@ -507,10 +536,15 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 		return nil, false, nil
 	}
 	s.taken.Add(1)
+	stop := make(chan struct{})
+	if ttl > lease {
+		go s.hold(name, owner, lease, ttl, stop)
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			// A release that fails leaves the lock to expire: the others wait at most ttl.
+			close(stop)
+			// A release that fails leaves the lock to its lease: the others wait at most that.
 			s.do(context.Background(), func(ctx context.Context) error {
 				return releaseIfOwner.Run(ctx, s.rdb, []string{name}, owner, s.channel()).Err()
 			})

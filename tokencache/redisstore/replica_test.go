@@ -71,7 +71,13 @@ func replicaMain() int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tok, err := cache.Token(context.Background(), "k")
+			ctx := context.Background()
+			if d, err := time.ParseDuration(os.Getenv("WITHIN")); err == nil {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, d)
+				defer cancel()
+			}
+			tok, err := cache.Token(ctx, "k")
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -154,8 +160,9 @@ func TestReplicas_EightProcessesStormOneExpiredKey(t *testing.T) {
 	t.Logf("8 processes x 100 goroutines: 1 token request, %d waits for another replica's fetch", fleetWaits)
 }
 
-// The lock holder is killed with SIGKILL in the middle of its fetch: its lock expires after
-// the fetch timeout and the waiting replica takes over and gets a token.
+// The lock holder is killed with SIGKILL in the middle of its fetch: its lock, a lease, goes
+// within DefaultLockLease (3 s) although the fetch timeout is 30 s, and the waiting replica
+// takes over and gets a token within its callers' 10 s (it waited the whole 30 s before).
 func TestReplicas_AHolderKilledMidFetchIsTakenOver(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -173,7 +180,7 @@ func TestReplicas_AHolderKilledMidFetchIsTakenOver(t *testing.T) {
 		io.WriteString(w, "token-from-the-survivor")
 	}))
 	defer tokens.Close()
-	env := []string{"REDIS_URL=" + srv.URL(), "TOKEN_URL=" + tokens.URL, "GOROUTINES=1", "FETCH_TIMEOUT=2s", fmt.Sprint("START_AT=", time.Now().UnixNano())}
+	env := []string{"REDIS_URL=" + srv.URL(), "TOKEN_URL=" + tokens.URL, "GOROUTINES=1", "FETCH_TIMEOUT=30s", "WITHIN=10s", fmt.Sprint("START_AT=", time.Now().UnixNano())}
 	holder, _ := startReplica(t, env...)
 	testwait.Eventually(t, "the holder's token request", func() bool { return requests.Load() == 1 })
 	_, waitSurvivor := startReplica(t, env...)
