@@ -168,12 +168,15 @@ func (a *app) exit(err error) int {
 
 // sharedCacheHelp documents the variables of the shared token cache.
 const sharedCacheHelp = `
-environment (pismo and mia profiles): share tokens with other processes through Redis
-  FINAUTH_REDIS_URL        redis://[user:password@]host:port[/db], rediss:// for TLS
+environment (pismo, mia and revolut profiles): share tokens with other processes through Redis
+  FINAUTH_REDIS_URL        redis://[user:password@]host:port[/db], rediss:// for TLS;
+                           Sentinel: redis+sentinel://[:password@]host:port[,host:port...]/master
+                           Cluster:  redis+cluster://[:password@]host:port[,host:port...]
   FINAUTH_CACHE_KEY        base64 32-byte key(s) encrypting the tokens, comma-separated, the
                            first encrypts (required with FINAUTH_REDIS_URL; openssl rand -base64 32)
   FINAUTH_CACHE_NAMESPACE  prefix of the Redis keys (default finauth)
   FINAUTH_REDIS_TIMEOUT    bound of one Redis call (default 100ms): a slower Redis counts as down
+  FINAUTH_REDIS_SENTINEL_PASSWORD  the sentinels' own password, if they ask for one
 `
 
 // helpFooters are printed after a command's flags by --help.
