@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -103,7 +104,7 @@ func writeNew(path string, data []byte, mode os.FileMode, force bool) error {
 func (a *app) jwk(args []string) error {
 	fs := a.newFlags("jwk", "jwk [--kid ID] [--alg ALG] [--set] [--cert CERT.pem] [--passphrase-env VAR] FILE")
 	kid := fs.String("kid", "", "key ID; default the key's own, else its RFC 7638 thumbprint")
-	alg := fs.String("alg", "", "algorithm to state in the JWK; default from the key")
+	alg := fs.String("alg", "", "algorithm to state in the JWK; default from the key (PS256 for an RSA key with --cert: Open Banking signs PS256)")
 	set := fs.Bool("set", false, `print a JWKS {"keys":[...]}`)
 	passEnv := fs.String("passphrase-env", "", "environment variable holding the passphrase of an encrypted private key")
 	certFile := fs.String("cert", "", "PEM certificate chain of the key (its own first): written as x5c, which Open Banking JWKS (Revolut) need")
@@ -135,6 +136,16 @@ func (a *app) jwk(args []string) error {
 	keys, err := a.loadPublicKeys(pos[0], opts...)
 	if err != nil {
 		return usagef("%v", err)
+	}
+	if *certFile != "" && *alg == "" && keys.Len() == 1 {
+		// A certificate means an Open Banking JWKS (Revolut), whose RSA keys sign PS256:
+		// a JWK stating RS256 would make a verifier that honours "alg" refuse every
+		// request object and x-jws-signature finauth makes with it.
+		if _, isRSA := keys.Keys()[0].Key().(*rsa.PublicKey); isRSA {
+			if keys, err = a.loadPublicKeys(pos[0], append(opts, signer.WithAlgorithm(signer.PS256))...); err != nil {
+				return usagef("%v", err)
+			}
+		}
 	}
 	if *certFile != "" {
 		if keys.Len() != 1 {

@@ -153,10 +153,16 @@ func TestCLI_JWKWithCertificate(t *testing.T) {
 	r := finauth(t, nil, "", "jwk", "--cert", certFile, "--kid", "sig-1", keys+"test-rsa-public.pem")
 	var jwk struct {
 		Kid string   `json:"kid"`
+		Alg string   `json:"alg"`
 		X5c []string `json:"x5c"`
 	}
-	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &jwk) != nil || jwk.Kid != "sig-1" || len(jwk.X5c) != 1 || jwk.X5c[0] != base64.StdEncoding.EncodeToString(der) {
+	// PS256: Revolut's request objects and x-jws-signature are PS256; a JWK saying RS256 (as
+	// it did) makes a verifier that honours "alg" refuse them.
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &jwk) != nil || jwk.Kid != "sig-1" || jwk.Alg != "PS256" || len(jwk.X5c) != 1 || jwk.X5c[0] != base64.StdEncoding.EncodeToString(der) {
 		t.Fatalf("%+v", r)
+	}
+	if r := finauth(t, nil, "", "jwk", "--cert", certFile, "--alg", "RS256", keys+"test-rsa-public.pem"); r.code != exitOK || !strings.Contains(r.stdout, `"alg": "RS256"`) {
+		t.Fatalf("--alg RS256 given: %+v", r)
 	}
 	if r := finauth(t, nil, "", "jwk", "--cert", certFile, keys+"test-ec-p256-public.pem"); r.code != exitUsage || !strings.Contains(r.stderr, "not this key's") {
 		t.Fatalf("another key's certificate: %+v", r)
