@@ -1,6 +1,6 @@
 // Package revolut is the Revolut Open Banking client: the configuration (REVOLUT_* variables,
 // REVOLUT_ENV for Revolut's published URLs), the PS256 request object that authorises a
-// consent (the seed revolut-json-web-tokens.md, reproduced byte for byte by a golden test),
+// consent (the example of Revolut's documentation, "JSON Web Tokens", reproduced byte for byte by a golden test),
 // the consent authorisation URL, and the x-jws-signature of payment requests (a detached JWS
 // of the exact body with the tan in "crit"; the older Open Banking profile with
 // WithLegacyJWS). Signer.JWSSignature is a transport.SignFunc: transport.Signing with

@@ -16,7 +16,7 @@ import (
 	"github.com/finauth/finauth/tokencache"
 )
 
-// Request objects (the seed's JWT): nbf five minutes in the past, exp 55 minutes after nbf,
+// Request objects (the JWT of Revolut's documentation): nbf five minutes in the past, exp 55 minutes after nbf,
 // as Revolut recommends; Revolut refuses exp more than 60 minutes after nbf.
 const (
 	RequestObjectBackdate = 5 * time.Minute
@@ -70,7 +70,7 @@ func newSigner(cfg Config, o *options) (*Signer, error) {
 	return &Signer{cfg: cfg, s: s.WithOnSign(o.OnSign()), clock: o.Cache.Clock, legacyIss: o.legacyIss, noNonce: o.noNonce}, nil
 }
 
-// requestClaims are the request object's claims, in the seed's member order.
+// requestClaims are the request object's claims, in the member order of Revolut's example.
 type requestClaims struct {
 	ResponseType string        `json:"response_type"`
 	ClientID     string        `json:"client_id"`

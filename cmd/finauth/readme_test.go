@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"maps"
 	"net"
 	"net/http"
@@ -11,8 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +34,7 @@ func shellBlocks(t *testing.T, readme string) []string {
 	for sc.Scan() {
 		l := sc.Text()
 		switch {
-		case strings.HasPrefix(l, "```sh"):
+		case l == "```sh": // not "```sh revolut": the walkthroughs that need a real shell (TestREADME_RevolutWalkthrough)
 			in = true
 		case strings.HasPrefix(l, "```"):
 			in = false
@@ -242,5 +245,146 @@ func TestREADME(t *testing.T) {
 	}
 	if ran < 17 {
 		t.Fatalf("only %d README commands ran", ran)
+	}
+}
+
+// fencedBlock returns the lines of the README's block fenced "```sh NAME".
+func fencedBlock(t *testing.T, readme, name string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(readme, "```sh "+name+"\n")
+	if !ok {
+		t.Fatalf("the README has no ```sh %s block", name)
+	}
+	block, _, _ := strings.Cut(rest, "\n```")
+	return block + "\n"
+}
+
+// The README's Revolut walkthrough, run as written by a real shell in a copy of the clone
+// (its directories linked, so the files it writes land in the copy): go install of the mock,
+// the mock in the background, the wait, the consent, the authorisation through curl, the
+// code exchange, the payment, the JWK. Only the port is rewritten (a free one) and the
+// finauth under test put first on the PATH, where the Quickstart's go install puts it.
+func TestREADME_RevolutWalkthrough(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl", "openssl", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed; CI must install it", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	root, _ := filepath.Abs("../..")
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := fencedBlock(t, string(readme), "revolut")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	if !strings.Contains(block, ":8085") {
+		t.Fatal("the walkthrough no longer uses port 8085: update this test")
+	}
+	block = strings.ReplaceAll(block, ":8085", ":"+port)
+
+	dir := t.TempDir()
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		switch e.Name() {
+		case ".git", ".revolut-pki", "finauth", "consent.json", "payment.json", "signing.pem":
+			continue
+		}
+		if err := os.Symlink(filepath.Join(root, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gobin := filepath.Join(dir, "bin")
+	os.Mkdir(gobin, 0o755)
+	exe, _ := os.ReadFile(bin)
+	if err := os.WriteFile(filepath.Join(gobin, "finauth"), exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-e", "-c", block)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "PATH="+gobin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the mock, if the block did not get to its kill
+	}
+	text := out.String()
+	if err != nil || !regexp.MustCompile(`consent consent-\S+`).MatchString(text) || !strings.Contains(text, `"DomesticPaymentId"`) ||
+		!strings.Contains(text, `"Status": "Pending"`) && !strings.Contains(text, `"Status":"Pending"`) || !strings.Contains(text, `"alg": "PS256"`) || !strings.Contains(text, `"x5c"`) {
+		t.Fatalf("the walkthrough: %v\n%s", err, text)
+	}
+	for _, f := range []string{"consent.json", "payment.json", "signing.pem", ".revolut-pki/ca.pem"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("the walkthrough did not write %s: %v", f, err)
+		}
+	}
+}
+
+// Every file a README command writes (keys above all) is ignored by git, so that following
+// the README and then "git add ." commits no private key: --out/--pub/-out/-keyout files,
+// redirections, heredocs and the mock's PKI directory, in every shell or text block.
+func TestREADME_FilesItWritesAreIgnored(t *testing.T) {
+	t.Parallel()
+	root, _ := filepath.Abs("../..")
+	if _, err := os.Stat(filepath.Join(root, ".git")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs on a git checkout: .git is missing")
+		}
+		t.Skip("not a git checkout")
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := regexp.MustCompile(`(?:--out|--pub|-out|-keyout|--revolut-pki-dir|--output-file)\s+([^\s;|&]+)|(?:^|\s)>\s*([^\s;|&>]+)`)
+	seen := map[string]bool{}
+	in := false
+	sc := bufio.NewScanner(strings.NewReader(string(readme)))
+	for sc.Scan() {
+		l := sc.Text()
+		switch {
+		case strings.HasPrefix(l, "```"):
+			in = !in && !strings.HasPrefix(l, "```go") && !strings.HasPrefix(l, "```json") && !strings.HasPrefix(l, "```yaml")
+			if strings.HasPrefix(l, "```go") || strings.HasPrefix(l, "```json") || strings.HasPrefix(l, "```yaml") {
+				// skip to the end of that block
+				for sc.Scan() && !strings.HasPrefix(sc.Text(), "```") {
+				}
+			}
+			continue
+		case !in:
+			continue
+		}
+		for _, m := range written.FindAllStringSubmatch(l, -1) {
+			f := m[1] + m[2]
+			if f == "" || f == "/dev/null" || strings.HasPrefix(f, "&") || strings.Contains(f, "$") {
+				continue
+			}
+			if strings.Contains(m[0], "--revolut-pki-dir") {
+				f += "/" // a directory
+			}
+			seen[f] = true
+		}
+	}
+	if len(seen) < 8 {
+		t.Fatalf("found only %d files written by the README: %v", len(seen), seen)
+	}
+	t.Logf("files the README writes: %v", slices.Sorted(maps.Keys(seen)))
+	for f := range seen {
+		if err := exec.Command("git", "-C", root, "check-ignore", "-q", "--no-index", f).Run(); err != nil {
+			t.Errorf("%s, which a README line writes, is not ignored by git (.gitignore)", f)
+		}
 	}
 }
