@@ -35,6 +35,9 @@ var ErrTokenResponse = telemetry.Sentinel("finauth: unusable token response", "b
 // token or JWT redacted; Code is its "error"/"code" field when it has one.
 type TokenEndpointError struct {
 	Provider string
+	// URL is the token endpoint that answered, without credentials or query: a refusal
+	// from the wrong endpoint (a path that is not the token endpoint's) shows here.
+	URL      string
 	Status   int
 	Code     string
 	Message  string
@@ -46,7 +49,11 @@ type TokenEndpointError struct {
 
 // Error names the status and the provider's message.
 func (e *TokenEndpointError) Error() string {
-	s := fmt.Sprintf("%s: %s token endpoint answered %d %s", ErrTokenExchange, e.Provider, e.Status, http.StatusText(e.Status))
+	where := ""
+	if e.URL != "" {
+		where = " " + e.URL
+	}
+	s := fmt.Sprintf("%s: %s token endpoint%s answered %d %s", ErrTokenExchange, e.Provider, where, e.Status, http.StatusText(e.Status))
 	if e.Attempts > 1 {
 		s += fmt.Sprintf(" (after %d attempts)", e.Attempts)
 	}

@@ -314,6 +314,26 @@ func TestPismo_50AccountsEachWithItsOwnToken(t *testing.T) {
 	}
 }
 
+// A context with both kinds of account token (the README once chained WithExternalAccount
+// after WithAccount, and the second silently won: a 403 wrong_account from the mock) fails
+// with ErrAccountConflict before anything is sent; one kind set twice takes the last.
+func TestPismo_BothKindsOfAccountTokenOnOneContextIsAnError(t *testing.T) {
+	t.Parallel()
+	e := newPismo(t, nil, nil)
+	ctx := pismo.WithExternalAccount(pismo.WithAccount(context.Background(), "12345"), "ext-9")
+	_, _, err := e.call(ctx, http.MethodGet, "/accounts/12345", nil)
+	if !errors.Is(err, pismo.ErrAccountConflict) {
+		t.Fatalf("both kinds: %v, want ErrAccountConflict", err)
+	}
+	if st := e.mock.Stats(); st.Exchanges != 0 || len(st.APICalls) != 0 {
+		t.Fatalf("something was sent: %+v", st)
+	}
+	ctx = pismo.WithAccount(pismo.WithAccount(context.Background(), "99"), "12345")
+	if echo, status, err := e.call(ctx, http.MethodGet, "/accounts/12345", nil); err != nil || status != 200 || echo.UID != "12345" {
+		t.Fatalf("WithAccount twice: %d %+v %v", status, echo, err)
+	}
+}
+
 func TestPismo_CrossOriginRedirectCarriesNoToken(t *testing.T) {
 	t.Parallel()
 	var stolen atomic.Value

@@ -24,16 +24,19 @@ import (
 
 // loadSummary is the JSON summary of finauth load.
 type loadSummary struct {
-	URL            string             `json:"url"`
-	Method         string             `json:"method"`
-	Concurrency    int                `json:"concurrency"`
-	N              int                `json:"n,omitempty"`
-	Duration       string             `json:"duration,omitempty"`
-	Interrupted    bool               `json:"interrupted"`
-	Requests       int                `json:"requests"`
-	OK             int                `json:"ok"`
-	Status         map[string]int     `json:"status"`
-	Errors         map[string]int     `json:"errors"`
+	Profile     string         `json:"profile"`
+	URL         string         `json:"url"`
+	Method      string         `json:"method"`
+	Concurrency int            `json:"concurrency"`
+	N           int            `json:"n,omitempty"`
+	Duration    string         `json:"duration,omitempty"`
+	Interrupted bool           `json:"interrupted"`
+	Requests    int            `json:"requests"`
+	OK          int            `json:"ok"`
+	Status      map[string]int `json:"status"`
+	Errors      map[string]int `json:"errors"`
+	// FirstError is the first failed request's error, as call would print it (redacted).
+	FirstError     string             `json:"first_error,omitempty"`
 	TokenExchanges uint64             `json:"token_exchanges"`
 	Replays401     uint64             `json:"replays_401"`
 	LatencyMS      map[string]float64 `json:"latency_ms"`
@@ -106,7 +109,7 @@ func (a *app) load(args []string) error {
 		defer cancel()
 	}
 	l := &loadRun{req: r, session: s, target: pos[0], body: body, hc: &http.Client{Transport: s.rt}, n: *n, duration: *duration,
-		summary: loadSummary{URL: redact.URL(pos[0]), Method: strings.ToUpper(*r.method), Concurrency: *c, Status: map[string]int{}, Errors: map[string]int{}}}
+		summary: loadSummary{Profile: *r.profile, URL: redact.URL(pos[0]), Method: strings.ToUpper(*r.method), Concurrency: *c, Status: map[string]int{}, Errors: map[string]int{}}}
 	if *duration > 0 {
 		l.summary.Duration = duration.String()
 	} else {
@@ -148,7 +151,7 @@ func (a *app) printLoad(s loadSummary) {
 	if s.Duration != "" {
 		what = s.Duration
 	}
-	fmt.Fprintf(a.stdout, "%s %s, %s, %d at a time", s.Method, s.URL, what, s.Concurrency)
+	fmt.Fprintf(a.stdout, "%s %s (profile %s), %s, %d at a time", s.Method, s.URL, s.Profile, what, s.Concurrency)
 	if s.Interrupted {
 		fmt.Fprint(a.stdout, " (interrupted)")
 	}
@@ -156,6 +159,9 @@ func (a *app) printLoad(s loadSummary) {
 	fmt.Fprintf(a.stdout, "  requests:  %d, %d ok, %d failed, in %.2f s (%.0f req/s)\n", s.Requests, s.OK, s.Requests-s.OK, s.DurationS, s.RPS)
 	fmt.Fprintf(a.stdout, "  status:    %s\n", counts(s.Status))
 	fmt.Fprintf(a.stdout, "  errors:    %s\n", counts(s.Errors))
+	if s.FirstError != "" {
+		fmt.Fprintf(a.stdout, "  first:     %s\n", s.FirstError)
+	}
 	l := s.LatencyMS
 	fmt.Fprintf(a.stdout, "  latency:   min %.3f, mean %.3f, p50 %.3f, p90 %.3f, p95 %.3f, p99 %.3f, max %.3f ms\n", l["min"], l["mean"], l["p50"], l["p90"], l["p95"], l["p99"], l["max"])
 	fmt.Fprintf(a.stdout, "  tokens:    token requests: %d, replayed after a 401: %d; before sending (token or signature): mean %.3f, max %.3f ms\n", s.TokenExchanges, s.Replays401, s.AuthWaitMS["mean"], s.AuthWaitMS["max"])
@@ -254,6 +260,9 @@ func (l *loadRun) one(ctx context.Context) (time.Duration, bool) {
 	l.summary.Requests++
 	if err != nil {
 		l.summary.Errors[errorKind(err)]++
+		if l.summary.FirstError == "" {
+			l.summary.FirstError = firstError(err) // the library's errors are redacted already
+		}
 	} else {
 		l.summary.Status[fmt.Sprint(resp.StatusCode)]++
 		if resp.StatusCode < 400 {
@@ -358,4 +367,14 @@ func (a *app) progress(done *atomic.Int64, n int, d time.Duration, start time.Ti
 		}
 	}()
 	return func() { close(stop); <-finished }
+}
+
+// firstError is err as call would print it, without its "finauth: " prefixes, cut at 600
+// bytes.
+func firstError(err error) string {
+	msg := oneFinauth(err.Error())
+	if len(msg) > 600 {
+		msg = strings.ToValidUTF8(msg[:600], "") + "..."
+	}
+	return msg
 }

@@ -77,3 +77,22 @@ func TestCLI_LoadProfileNoneSendsNoCredentials(t *testing.T) {
 		t.Fatalf("summary %+v; %d calls, %d with Authorization, %d tokens", s, calls.Load(), withAuth.Load(), m.Stats().Exchanges)
 	}
 }
+
+// A load whose requests fail says why with the first error's text beside the counts, and
+// --json names its profile (the README's loop over profiles printed objects told apart only
+// by their order).
+func TestCLI_LoadShowsTheFirstErrorAndItsProfile(t *testing.T) {
+	t.Parallel()
+	m := newPismoMock(t)
+	env := pismoEnv(m)
+	env["PISMO_TOKEN_URL"] = m.URL + "/oauth/token"
+	r := finauth(t, env, "", "load", "-n", "5", "-c", "1", m.URL+"/cards/v1/cards")
+	if !strings.Contains(r.stdout, "(profile pismo)") || !strings.Contains(r.stdout, "first:     Get ") || !strings.Contains(r.stdout, "answered 401 Unauthorized: missing_token") {
+		t.Fatalf("%+v", r)
+	}
+	r = finauth(t, env, "", "load", "--json", "-n", "5", "-c", "1", m.URL+"/cards/v1/cards")
+	var sum loadSummary
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || sum.Profile != "pismo" || !strings.Contains(sum.FirstError, "/oauth/token answered 401") || strings.Contains(sum.FirstError, "finauth:") {
+		t.Fatalf("%v %+v", err, sum)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -145,7 +146,7 @@ func (a *app) exit(err error) int {
 		fmt.Fprintln(a.stderr, "finauth: interrupted")
 		return exitInterrupted
 	case errors.As(err, &ue):
-		fmt.Fprintln(a.stderr, "finauth:", ue.msg)
+		fmt.Fprintln(a.stderr, "finauth:", oneFinauth(ue.msg))
 		return exitUsage
 	case errors.As(err, &ce):
 		fmt.Fprintln(a.stderr, "finauth: configuration problems (flags override the environment variables):")
@@ -162,8 +163,19 @@ func (a *app) exit(err error) int {
 		}
 		return exitUsage
 	}
-	fmt.Fprintln(a.stderr, "finauth:", strings.TrimPrefix(err.Error(), "finauth: "))
+	fmt.Fprintln(a.stderr, "finauth:", oneFinauth(err.Error()))
 	return exitFail
+}
+
+// finauthPrefix is how each of finauth's packages starts its errors.
+var finauthPrefix = regexp.MustCompile(`(^|: |\()finauth: `)
+
+// oneFinauth drops the "finauth: " each layer of the library put before its part, so that
+// what the CLI prints starts with one "finauth:" and each layer's context follows once:
+// "finauth: Get "…": transport: cannot get a token: token exchange failed: …", not
+// "finauth: Get "…": finauth: transport: … finauth: token exchange failed: …".
+func oneFinauth(msg string) string {
+	return finauthPrefix.ReplaceAllString(msg, "$1")
 }
 
 // sharedCacheHelp documents the variables of the shared token cache.

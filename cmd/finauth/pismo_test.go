@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -50,5 +51,24 @@ func TestCLI_PismoEachMethodFromTheVariablesAlone(t *testing.T) {
 	delete(env, "PISMO_CLIENT_SECRET")
 	if r := finauth(t, env, "", "token", "pismo"); r.code != exitUsage || !strings.Contains(r.stderr, "--client-secret-env VAR / PISMO_CLIENT_SECRET: required when PISMO_AUTH_METHOD=oauth2") {
 		t.Fatalf("no secret: %+v", r)
+	}
+}
+
+// A token URL with the wrong path: the message names the URL that answered and keeps the
+// server's clue (the path it refused, once redacted as if it were a token), with one
+// "finauth:" at the front (each layer of the library added its own before).
+func TestCLI_AWrongTokenURLIsNamedWithOneFinauthPrefix(t *testing.T) {
+	t.Parallel()
+	m := newPismoMock(t)
+	env := pismoEnv(m)
+	env["PISMO_TOKEN_URL"] = m.URL + "/oauth/token"
+	r := finauth(t, env, "", "call", "--profile", "pismo", m.URL+"/cards/v1/cards")
+	if r.code != exitFail || !strings.Contains(r.stderr, "token endpoint "+m.URL+"/oauth/token answered 401") ||
+		!strings.Contains(r.stderr, "(POST /oauth/token)") || strings.Count(r.stderr, "finauth:") != 1 || strings.Contains(r.stderr, "[redacted]") {
+		t.Fatalf("%+v", r)
+	}
+	r = finauth(t, nil, "", "jwk", filepath.Join(t.TempDir(), "missing.pub.pem"))
+	if r.code != exitUsage || strings.Count(r.stderr, "finauth:") != 1 {
+		t.Fatalf("a missing key file: %+v", r)
 	}
 }

@@ -150,3 +150,22 @@ func TestHeader_RedactsByHeaderSemantics(t *testing.T) {
 		}
 	}
 }
+
+// A path of plain words (what a server names as the path it refused) is kept: it was
+// redacted as if it were a token, which hid a wrong token URL's clue
+// ("API call refused (POST [redacted])"). Opaque runs around it still go.
+func TestTokens_KeepsAPathOfPlainWords(t *testing.T) {
+	for in, want := range map[string]string{
+		"missing_token: API call refused (POST /oauth/token)": "missing_token: API call refused (POST /oauth/token)",
+		"POST /passport/v1/oauth2/token":                      "POST /passport/v1/oauth2/token",
+		"/v1/accounts/ext-id/cards":                           "/v1/accounts/ext-id/cards",
+		"/k3x9ab/zzqqa":                                       Redacted,
+		"/aB3d/efghijkl":                                      Redacted,
+		"bearer /eyJhbGciOiJSUzI1NiJ9.e30.sig":                "bearer /" + Redacted,
+		"abcdefghijklmnopqrstuvwxyz/abcdefghijklmnopq":        Redacted,
+	} {
+		if got := Tokens(in); got != want {
+			t.Errorf("Tokens(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

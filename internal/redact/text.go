@@ -30,6 +30,10 @@ func Text(s string, max int) string {
 var (
 	// jwtLike is any run that starts like a JWT's header segment, whatever its length.
 	jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_\-+/=.~]*`)
+	// plainPath is an absolute path of lowercase words, each perhaps ending in digits
+	// (v1, oauth2), at most 20 characters each and 8 segments: what a server's message
+	// names as the path it refused, which a random token essentially never looks like.
+	plainPath = regexp.MustCompile(`^(?:/[a-z]{1,16}[0-9]{0,4}(?:[-_][a-z]{1,16}[0-9]{0,4})*){1,8}/?$`)
 	// tokenRun is a run of token characters long enough to hold part of a secret.
 	tokenRun = regexp.MustCompile(`[A-Za-z0-9_\-+/=.~]{12,}`)
 )
@@ -41,6 +45,9 @@ var (
 func Tokens(s string) string {
 	s = jwtLike.ReplaceAllString(s, Redacted)
 	return tokenRun.ReplaceAllStringFunc(s, func(run string) string {
+		if plainPath.MatchString(run) {
+			return run // /passport/v1/oauth2/token: words, not a secret
+		}
 		if len(run) >= 32 {
 			return Redacted
 		}

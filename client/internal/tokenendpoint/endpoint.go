@@ -293,7 +293,8 @@ func (te *Endpoint) send(ctx context.Context, tr Request) (status int, contentTy
 	}
 	if r.StatusCode < 200 || r.StatusCode > 299 {
 		code, msg := providerMessage(data)
-		e := &client.TokenEndpointError{Provider: te.provider, Status: r.StatusCode, Code: code, Message: msg, Attempts: *attempts}
+		shown, _, _ := strings.Cut(redact.URL(te.url), "?")
+		e := &client.TokenEndpointError{Provider: te.provider, URL: shown, Status: r.StatusCode, Code: code, Message: msg, Attempts: *attempts}
 		if d, ok := te.retryAfter(r); ok && *attempts < te.opts.MaxAttempts {
 			e.RetryAfter = d
 		}
