@@ -70,7 +70,7 @@ var commands = []struct {
 }
 
 func (a *app) run(args []string) int {
-	if len(args) > 0 && (args[0] == "--version" || args[0] == "version") {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version" || args[0] == "version") {
 		fmt.Fprintln(a.stdout, version())
 		return exitOK
 	}
@@ -95,10 +95,27 @@ func (a *app) run(args []string) int {
 func (a *app) usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: finauth <command> [flags] [args]    (finauth <command> --help for its flags)")
 	fmt.Fprintln(w)
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
 	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
+	}
+	fmt.Fprint(w, topHelpFooter)
 }
+
+// topHelpFooter ends the top-level help: what else there is to know before the first command.
+const topHelpFooter = `
+  finauth --version       the build (module version, VCS revision, Go version)
+
+Each provider reads its settings from environment variables (PISMO_*, SOLDO_*, MIA_*,
+REVOLUT_*; call --profile NAME --help and token NAME --help list them beside their flags,
+which override them), and FINAUTH_REDIS_URL and FINAUTH_CACHE_KEY share tokens between
+processes (call --help). Exit status: 0 success; 1 a verification failed or an HTTP status
+>= 400; 2 bad usage or configuration (the flag or variable is named); 130 a load interrupted
+with Ctrl-C, after its summary.
+`
 
 // version names the module version and the VCS revision the binary was built from.
 func version() string {

@@ -348,3 +348,32 @@ func TestCLI_CompletionScripts(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+// The top-level help lines its commands up (completion, the longest, touched its summary),
+// names --version, the environment and the exit statuses; -version works like --version.
+func TestCLI_TopLevelHelp(t *testing.T) {
+	t.Parallel()
+	r := finauth(t, nil, "", "--help")
+	col := -1
+	for _, c := range commands {
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(l, "  "+c.name+" ") {
+				at := strings.Index(l, c.summary)
+				if col == -1 {
+					col = at
+				}
+				if at != col || at < len(c.name)+4 {
+					t.Errorf("%q: summary at column %d, want %d, two spaces after the name", l, at, col)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"finauth --version", "Exit status: 0", "130", "FINAUTH_REDIS_URL", "REVOLUT_*"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the help does not say %q:\n%s", want, r.stdout)
+		}
+	}
+	if v := finauth(t, nil, "", "-version"); v.code != exitOK || !strings.HasPrefix(v.stdout, "finauth ") {
+		t.Errorf("-version: %+v", v)
+	}
+}

@@ -96,11 +96,19 @@ const (
 // WriteFiles writes the CA and the transport certificate and key to dir (made if missing),
 // mode 0600, as a client's configuration names them.
 func (p *PKI) WriteFiles(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// Readable by everyone, the key too: this is throwaway test material, made anew at each
+	// start and trusted by this mock alone, and a mock in a container (root) writes it into
+	// a bind mount that the host's user must read (0600 root files were unreadable there).
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	os.Chmod(dir, 0o755)
 	for name, data := range map[string][]byte{CAFile: p.CAPEM, TransportCertFile: p.ClientCertPEM, TransportKeyFile: p.ClientKeyPEM} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+		file := filepath.Join(dir, name)
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			return err
+		}
+		if err := os.Chmod(file, 0o644); err != nil { // an older file keeps its mode through WriteFile
 			return err
 		}
 	}
