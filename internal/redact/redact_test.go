@@ -169,3 +169,27 @@ func TestTokens_KeepsAPathOfPlainWords(t *testing.T) {
 		}
 	}
 }
+
+type printedConfig struct {
+	URL      string
+	Password string `finauth:"secret"`
+	Debug    bool
+	Retries  int
+}
+
+func (c printedConfig) Format(f fmt.State, verb rune) { Format(f, verb, c) }
+
+// %v and %s of a config show its type and the fields that are set, by name (a row of
+// positional blanks and "%!s(bool=false)" before), secrets redacted.
+func TestFormat_ShowsTheSetFieldsByName(t *testing.T) {
+	c := printedConfig{URL: "https://h/x", Password: "hunter2", Retries: 3}
+	want := "redact.printedConfig{URL:https://h/x Password:" + Redacted + " Retries:3}"
+	for _, verb := range []string{"%v", "%s"} {
+		if got := fmt.Sprintf(verb, c); got != want {
+			t.Errorf("%s: %q, want %q", verb, got, want)
+		}
+	}
+	if got := fmt.Sprintf("%+v", c); strings.Contains(got, "hunter2") || !strings.Contains(got, "Debug:false") {
+		t.Errorf("%%+v: %q", got)
+	}
+}

@@ -234,6 +234,23 @@ func Format(f fmt.State, verb rune, v any) {
 		io.WriteString(f, strconv.Quote(fmt.Sprintf("%+v", r)))
 	case f.Flag('+'):
 		fmt.Fprintf(f, "%+v", r)
+	case reflect.ValueOf(r).Kind() == reflect.Struct:
+		// %v and %s: the type and the fields that are set, by name, so that a printed
+		// Config reads as what was configured rather than a row of positional blanks.
+		rv := reflect.ValueOf(r)
+		io.WriteString(f, reflect.TypeOf(v).String()+"{")
+		n := 0
+		for i := range rv.NumField() {
+			if !rv.Type().Field(i).IsExported() || rv.Field(i).IsZero() {
+				continue
+			}
+			if n > 0 {
+				io.WriteString(f, " ")
+			}
+			n++
+			fmt.Fprintf(f, "%s:%v", rv.Type().Field(i).Name, rv.Field(i).Interface())
+		}
+		io.WriteString(f, "}")
 	default:
 		fmt.Fprintf(f, "%v", r)
 	}
