@@ -122,8 +122,10 @@ func (c *Cache) runWith(e *entry, f *flight, slot *fetchSlot) {
 	}()
 	ctx, span := c.startSpan(ctx, e, f.why)
 	tok, fromStore, err := c.obtain(ctx, e, slot)
-	stored, serving := c.finish(e, f, tok, fromStore, err)
+	// The span ends before the waiters are released: whoever got the token finds the
+	// fetch's span complete (a test reading spans right after Token saw none, now and then).
 	c.endSpan(span, fromStore, err)
+	stored, serving := c.finish(e, f, tok, fromStore, err)
 	switch {
 	case stored:
 		c.onTokenChange(e.key, tok, fromStore)
