@@ -37,6 +37,8 @@ func (s *Store) hold(lock, owner string, lease, ttl time.Duration, stop <-chan s
 		select {
 		case <-stop:
 			return
+		case <-s.breaker.stop: // the store was closed
+			return
 		case <-t.C:
 		}
 		left := time.Until(end)
