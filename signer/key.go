@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -219,9 +220,14 @@ func (p *PublicKey) Thumbprint() string {
 }
 
 // MarshalJSON writes the public JWK with kty, kid (the thumbprint unless set), use "sig"
-// and alg.
+// and alg, and with a certificate chain (WithCertificates) x5c and x5t#S256.
 func (p *PublicKey) MarshalJSON() ([]byte, error) {
-	return jose.JSONWebKey{Key: p.key, KeyID: p.KeyID(), Algorithm: string(p.alg), Use: "sig", Certificates: p.certs}.MarshalJSON()
+	jwk := jose.JSONWebKey{Key: p.key, KeyID: p.KeyID(), Algorithm: string(p.alg), Use: "sig", Certificates: p.certs}
+	if len(p.certs) > 0 {
+		sum := sha256.Sum256(p.certs[0].Raw)
+		jwk.CertificateThumbprintSHA256 = sum[:] // x5t#S256: what verifiers match a certificate by
+	}
+	return jwk.MarshalJSON()
 }
 
 // MarshalPEM writes the key as a PKIX "PUBLIC KEY" PEM block (what `openssl pkey -pubout`

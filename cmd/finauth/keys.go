@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/finauth/finauth/signer"
 )
@@ -151,7 +152,7 @@ func (a *app) jwk(args []string) error {
 		if keys.Len() != 1 {
 			return usagef("--cert: %s holds %d keys; give the one key the certificate is for", pos[0], keys.Len())
 		}
-		chain, err := readCertificates(*certFile)
+		chain, err := readCertificates("--cert", *certFile)
 		if err != nil {
 			return err
 		}
@@ -168,10 +169,10 @@ func (a *app) jwk(args []string) error {
 }
 
 // readCertificates reads every CERTIFICATE block of a PEM file, in order.
-func readCertificates(file string) ([]*x509.Certificate, error) {
+func readCertificates(what, file string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, usagef("--cert: %v", errors.Unwrap(err))
+		return nil, usagef("%s: %v", what, errors.Unwrap(err))
 	}
 	var chain []*x509.Certificate
 	for {
@@ -185,12 +186,12 @@ func readCertificates(file string) ([]*x509.Certificate, error) {
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, usagef("--cert %s: %v", file, err)
+			return nil, usagef("%s %s: %v", what, file, err)
 		}
 		chain = append(chain, c)
 	}
 	if len(chain) == 0 {
-		return nil, usagef("--cert %s: no PEM certificate in it", file)
+		return nil, usagef("%s %s: no PEM certificate in it", what, file)
 	}
 	return chain, nil
 }
@@ -227,3 +228,90 @@ func count(bs ...bool) int {
 	}
 	return n
 }
+
+// jwks handles "finauth jwks build": the JWKS to publish (for a static host or a CDN) from
+// each --key KID=FILE, FILE a PEM certificate chain (the key's own certificate first: the
+// JWK gets x5c and x5t#S256) or a public or private key in any format (only its public half
+// is written).
+func (a *app) jwks(args []string) error {
+	if len(args) == 0 || args[0] != "build" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprint(a.stderr, jwksHelp) // where every command's --help goes
+			return nil
+		}
+		if len(args) > 0 {
+			return usagef("jwks: unknown %q\n%s", args[0], strings.TrimSpace(jwksHelp))
+		}
+		return usagef("%s", strings.TrimSpace(jwksHelp))
+	}
+	fs := a.newFlags("jwks build", "jwks build --key KID=FILE [--key KID=FILE ...] [--alg ALG]")
+	var specs multi
+	fs.Var(&specs, "key", "KID=FILE: a key to publish under kid KID; FILE a PEM certificate chain (x5c, x5t#S256) or a public or private key in any format; repeat for each key, the one signing now first")
+	alg := fs.String("alg", "", "algorithm to state for every key; default from the key (PS256 for an RSA key with a certificate: Open Banking signs PS256)")
+	pos, err := fs.parse(args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("jwks build takes its keys as --key KID=FILE, not %q", pos[0])
+	}
+	if len(specs) == 0 {
+		return usagef("jwks build needs at least one --key KID=FILE")
+	}
+	var keys []*signer.PublicKey
+	for _, spec := range specs {
+		kid, file, ok := strings.Cut(spec, "=")
+		if !ok || kid == "" || file == "" {
+			return usagef("--key %q: give KID=FILE, e.g. --key sig-1=signing.pem", spec)
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return usagef("--key %s: %v", kid, errors.Unwrap(err))
+		}
+		certified := strings.Contains(string(data), "-----BEGIN CERTIFICATE-----")
+		opts := []signer.LoadOption{signer.WithKeyID(kid)}
+		if *alg != "" {
+			a2, err := signer.ParseAlgorithm(*alg)
+			if err != nil {
+				return usagef("--alg: %v", err)
+			}
+			opts = append(opts, signer.WithAlgorithm(a2))
+		}
+		set, err := signer.ParsePublicKeys(data, opts...)
+		if err != nil {
+			return usagef("--key %s=%s: %v", kid, file, err)
+		}
+		if set.Len() != 1 {
+			return usagef("--key %s=%s holds %d keys; give one key per --key", kid, file, set.Len())
+		}
+		pub := set.Keys()[0]
+		if certified {
+			if _, isRSA := pub.Key().(*rsa.PublicKey); isRSA && *alg == "" {
+				if set, err = signer.ParsePublicKeys(data, append(opts, signer.WithAlgorithm(signer.PS256))...); err != nil {
+					return usagef("--key %s=%s: %v", kid, file, err)
+				}
+				pub = set.Keys()[0]
+			}
+			chain, err := readCertificates("--key "+kid, file)
+			if err != nil {
+				return err
+			}
+			if pub, err = pub.WithCertificates(chain); err != nil {
+				return usagef("--key %s=%s: %v", kid, file, err)
+			}
+		}
+		keys = append(keys, pub)
+	}
+	set, err := signer.PublishKeySet(a.now(), keys...)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	return a.printJSON(set)
+}
+
+const jwksHelp = `usage: finauth jwks build --key KID=FILE [--key KID=FILE ...] [--alg ALG]
+  build  print the JWKS to publish at your JWKS URL (a static host or a CDN): each key with its
+         kid, use "sig", alg and, from a certificate file, x5c and x5t#S256 (what Open Banking
+         and Revolut need); refuses two keys with one kid and expired certificates
+finauth jwks build --help lists its flags
+`

@@ -295,7 +295,7 @@ func TestREADME_RevolutWalkthrough(t *testing.T) {
 	entries, _ := os.ReadDir(root)
 	for _, e := range entries {
 		switch e.Name() {
-		case ".git", ".revolut-pki", "finauth", "consent.json", "payment.json", "signing.pem":
+		case ".git", ".revolut-pki", "finauth", "consent.json", "payment.json", "signing.pem", "jwks.json":
 			continue
 		}
 		if err := os.Symlink(filepath.Join(root, e.Name()), filepath.Join(dir, e.Name())); err != nil {
@@ -326,7 +326,7 @@ func TestREADME_RevolutWalkthrough(t *testing.T) {
 		!strings.Contains(text, `"Status": "Pending"`) && !strings.Contains(text, `"Status":"Pending"`) || !strings.Contains(text, `"alg": "PS256"`) || !strings.Contains(text, `"x5c"`) {
 		t.Fatalf("the walkthrough: %v\n%s", err, text)
 	}
-	for _, f := range []string{"consent.json", "payment.json", "signing.pem", ".revolut-pki/ca.pem"} {
+	for _, f := range []string{"consent.json", "payment.json", "signing.pem", "jwks.json", ".revolut-pki/ca.pem"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("the walkthrough did not write %s: %v", f, err)
 		}

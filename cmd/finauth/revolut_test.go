@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -178,5 +179,40 @@ func TestCLI_TokenEnvConsentsAreNamedAfterTheirToken(t *testing.T) {
 	a, b := cliConsent("user-a-token"), cliConsent("user-b-token")
 	if a == b || a != cliConsent("user-a-token") || strings.Contains(a, "user-a") {
 		t.Fatalf("%q %q", a, b)
+	}
+}
+
+// jwks build: the JWKS to publish, from a certificate (x5c, x5t#S256, PS256 for RSA) and a
+// public key; two keys under one kid, or an expired certificate, are refused by name.
+func TestCLI_JWKSBuild(t *testing.T) {
+	t.Parallel()
+	key, _ := signer.LoadKeyFile(keys + "test-rsa-pkcs8.pem")
+	dir := t.TempDir()
+	cert := func(name string, notAfter time.Time) (string, []byte) {
+		tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: notAfter}
+		der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, key.Public().Key(), key.Signer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, name+".pem")
+		os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+		return file, der
+	}
+	good, der := cert("signing", time.Now().Add(time.Hour))
+	r := finauth(t, nil, "", "jwks", "build", "--key", "sig-1="+good, "--key", "sig-2="+keys+"test-ec-p256-public.pem")
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	sum := sha256.Sum256(der)
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &set) != nil || len(set.Keys) != 2 || set.Keys[0]["kid"] != "sig-1" || set.Keys[0]["alg"] != "PS256" ||
+		set.Keys[0]["x5t#S256"] != base64.RawURLEncoding.EncodeToString(sum[:]) || set.Keys[1]["kid"] != "sig-2" || set.Keys[1]["x5c"] != nil {
+		t.Fatalf("%+v", r)
+	}
+	if r := finauth(t, nil, "", "jwks", "build", "--key", "sig-1="+good, "--key", "sig-1="+keys+"test-ec-p256-public.pem"); r.code != exitUsage || !strings.Contains(r.stderr, `same kid "sig-1"`) {
+		t.Fatalf("one kid twice: %+v", r)
+	}
+	old, _ := cert("old", time.Now().Add(-time.Hour))
+	if r := finauth(t, nil, "", "jwks", "build", "--key", "sig-0="+old); r.code != exitUsage || !strings.Contains(r.stderr, "expired on") {
+		t.Fatalf("an expired certificate: %+v", r)
 	}
 }
