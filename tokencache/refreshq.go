@@ -31,14 +31,7 @@ type refreshQueue struct {
 
 func (q *refreshQueue) push(it queued) {
 	q.items = append(q.items, it)
-	for i := len(q.items) - 1; i > 0; {
-		p := (i - 1) / 2
-		if q.items[p].at <= q.items[i].at {
-			break
-		}
-		q.items[p], q.items[i] = q.items[i], q.items[p]
-		i = p
-	}
+	heapUp(q.items, len(q.items)-1)
 }
 
 func (q *refreshQueue) pop() queued {
@@ -48,21 +41,7 @@ func (q *refreshQueue) pop() queued {
 	h[0] = h[last]
 	h[last] = queued{}
 	h = h[:last]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= len(h) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(h) && h[r].at < h[l].at {
-			m = r
-		}
-		if h[i].at <= h[m].at {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
+	heapDown(h, 0)
 	q.items = h
 	return it
 }

@@ -73,41 +73,10 @@ func (sc *scheduler) remove(i int) schedItem {
 	return it
 }
 
-func (sc *scheduler) up(i int) {
-	h := sc.items
-	for i > 0 {
-		p := (i - 1) / 2
-		if h[p].next <= h[i].next {
-			break
-		}
-		h[p], h[i] = h[i], h[p]
-		h[p].e.sched, h[i].e.sched = int32(p), int32(i)
-		i = p
-	}
-}
+func (sc *scheduler) up(i int) { heapUp(sc.items, i) }
 
 // down moves the item at i down to its place, and reports whether it moved.
-func (sc *scheduler) down(i int) bool {
-	h := sc.items
-	start := i
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(h) && h[r].next < h[l].next {
-			m = r
-		}
-		if h[i].next <= h[m].next {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		h[i].e.sched, h[m].e.sched = int32(i), int32(m)
-		i = m
-	}
-	return i > start
-}
+func (sc *scheduler) down(i int) bool { return heapDown(sc.items, i) }
 
 // schedule adds s (a new token of e, with an expiry) at its first transition.
 func (c *Cache) schedule(e *entry, s *slot) {

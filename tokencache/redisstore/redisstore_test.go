@@ -421,8 +421,14 @@ func TestOptionsAndStore_ShowNoSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	sent := redisstore.Options{URL: "redis+sentinel://:hunter2@127.0.0.1:26379,127.0.0.1:26380/mymaster", SentinelPassword: "s3ntinel-pass", Keys: [][]byte{key1}}
+	ss, err := redisstore.New(sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
 	var outs []string
-	for _, v := range []any{o, &o, s} {
+	for _, v := range []any{o, &o, s, sent, &sent, ss} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
 			outs = append(outs, fmt.Sprintf(verb, v))
 		}
@@ -433,7 +439,7 @@ func TestOptionsAndStore_ShowNoSecret(t *testing.T) {
 		outs = append(outs, buf.String())
 	}
 	for _, out := range outs {
-		if strings.Contains(out, "hunter2") || strings.Contains(out, "AQEBAQEB") || strings.Contains(out, "[1 1 1") || strings.Contains(out, "0101010101") {
+		if strings.Contains(out, "hunter2") || strings.Contains(out, "s3ntinel") || strings.Contains(out, "AQEBAQEB") || strings.Contains(out, "[1 1 1") || strings.Contains(out, "0101010101") {
 			t.Errorf("a secret shows: %s", out)
 		}
 	}

@@ -52,6 +52,17 @@ func (r *Recorder) Metrics(t testing.TB) []metricdata.Metrics {
 }
 
 // matches reports whether set has every key=value of want ("key=value" strings).
+// sumPoints is the total of the points whose attributes have every "key=value" of attrs.
+func sumPoints[N int64 | float64](points []metricdata.DataPoint[N], attrs []string) float64 {
+	var total float64
+	for _, p := range points {
+		if matches(p.Attributes, attrs) {
+			total += float64(p.Value)
+		}
+	}
+	return total
+}
+
 func matches(set attribute.Set, want []string) bool {
 	for _, kv := range want {
 		k, v, _ := strings.Cut(kv, "=")
@@ -79,40 +90,25 @@ func Sum(ms []metricdata.Metrics, name string, attrs ...string) float64 {
 	if !ok {
 		return 0
 	}
-	var total float64
 	switch d := m.Data.(type) {
 	case metricdata.Sum[int64]:
-		for _, p := range d.DataPoints {
-			if matches(p.Attributes, attrs) {
-				total += float64(p.Value)
-			}
-		}
+		return sumPoints(d.DataPoints, attrs)
 	case metricdata.Sum[float64]:
-		for _, p := range d.DataPoints {
-			if matches(p.Attributes, attrs) {
-				total += p.Value
-			}
-		}
+		return sumPoints(d.DataPoints, attrs)
 	case metricdata.Gauge[int64]:
-		for _, p := range d.DataPoints {
-			if matches(p.Attributes, attrs) {
-				total += float64(p.Value)
-			}
-		}
+		return sumPoints(d.DataPoints, attrs)
 	case metricdata.Gauge[float64]:
-		for _, p := range d.DataPoints {
-			if matches(p.Attributes, attrs) {
-				total += p.Value
-			}
-		}
+		return sumPoints(d.DataPoints, attrs)
 	case metricdata.Histogram[float64]:
+		var total float64
 		for _, p := range d.DataPoints {
 			if matches(p.Attributes, attrs) {
 				total += float64(p.Count)
 			}
 		}
+		return total
 	}
-	return total
+	return 0
 }
 
 // Points is the number of name's data points whose attributes have every "key=value".
