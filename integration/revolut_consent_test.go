@@ -324,3 +324,24 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A replica that has never renewed the consent itself learns from the stored refresh token
+// that another replica's renewal showed the server does not rotate: with the store's locks
+// failing it then renews without the lock instead of refusing (it refused before, and
+// TestRevolut_ReplicasDoNotRenewARotatingConsentWithoutTheStoresLock/rotating=false failed
+// whenever such a replica's token expired first).
+func TestRevolut_AReplicaLearnsFromTheStoreThatTheServerDoesNotRotate(t *testing.T) {
+	t.Parallel()
+	m, cfg := revolutSetupWith(t, func(c *revolutmock.Config) {
+		c.RotateRefreshTokens, c.RefreshDelay, c.TokenLifetime = false, 100*time.Millisecond, 2*time.Second
+	})
+	store := &lockless{FleetStore: tokencache.NewMemoryStore(nil, 0)}
+	replicas := revolutReplicas(t, cfg, store, 2)
+	id := authorisedAccounts(t, m, replicas[0])
+	testwaitReads(t, replicas[:1], m, id, 1) // replica 0 renews: it knows
+	store.down.Store(true)
+	reads, failed, first := hammer(replicas[1:], m.URL, id, 3*time.Second) // replica 1's token expires meanwhile
+	if st := m.Stats(); failed != 0 || st.RefreshReuses != 0 || st.Tokens["refresh_token"] < 2 {
+		t.Fatalf("%d of %d reads failed, the first: %v; %d renewals, %d reuses", failed, reads, first, st.Tokens["refresh_token"], st.RefreshReuses)
+	}
+}

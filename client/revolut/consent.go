@@ -176,12 +176,33 @@ func (t *Transport) lockRenewal(ctx context.Context, id string) (func(), error) 
 			return nil, fmt.Errorf("finauth: revolut: waiting for another replica's renewal of consent %s: %w", id, ctx.Err())
 		}
 		if err != nil {
+			if t.rotation.Load() == rotationUnknown {
+				// Another replica's renewal may have shown that the server keeps its refresh
+				// tokens: the record says so, and loads may work while locks do not.
+				lctx, cancel := context.WithTimeout(ctx, time.Second)
+				if st, ok, lerr := t.store.Load(lctx, refreshKey(id)); lerr == nil && ok {
+					t.learnRotation(st)
+				}
+				cancel()
+			}
 			if t.rotation.Load() == rotationKeeps {
 				t.log.Warn("finauth: revolut: the shared store did not answer; renewing the consent without its lock (the token endpoint does not rotate refresh tokens)", "error", err)
 				return func() {}, nil
 			}
 			return nil, fmt.Errorf("%w (consent %s): %w", ErrConsentRenewalNeedsStore, id, err)
 		}
+	}
+}
+
+// serverKeeps marks a stored refresh token whose renewal showed that the server does not
+// rotate refresh tokens.
+const serverKeeps = "finauth_server_keeps_refresh_tokens"
+
+// learnRotation takes up what another replica's renewal showed of the server (a stored
+// record marked serverKeeps), unless this process has seen the server rotate.
+func (t *Transport) learnRotation(st tokencache.Token) {
+	if keeps, _ := st.Extra[serverKeeps].(bool); keeps {
+		t.rotation.CompareAndSwap(rotationUnknown, rotationKeeps)
 	}
 }
 
@@ -193,6 +214,7 @@ func (t *Transport) refreshRecord(ctx context.Context, id string) (refreshRecord
 	if t.store != nil {
 		st, ok, err := t.store.Load(ctx, refreshKey(id))
 		if err == nil && ok && st.Value != "" {
+			t.learnRotation(st)
 			rec := refreshRecord{token: st.Value}
 			if exp, ok := st.Extra[refreshExpiresAt].(float64); ok {
 				rec.expires = time.Unix(int64(exp), 0)
@@ -251,9 +273,12 @@ func (t *Transport) keepRefresh(ctx context.Context, id string, tok tokencache.T
 	if keep.IsZero() {
 		keep = t.now().Add(refreshLifetime)
 	}
-	st := tokencache.Token{Value: rec.token, Type: "refresh", Expiry: keep}
+	st := tokencache.Token{Value: rec.token, Type: "refresh", Expiry: keep, Extra: map[string]any{}}
 	if !rec.expires.IsZero() {
-		st.Extra = map[string]any{refreshExpiresAt: float64(rec.expires.Unix())}
+		st.Extra[refreshExpiresAt] = float64(rec.expires.Unix())
+	}
+	if t.rotation.Load() == rotationKeeps {
+		st.Extra[serverKeeps] = true // what this renewal showed, for the replicas that have not renewed
 	}
 	if err := t.store.Save(ctx, refreshKey(id), st); err != nil {
 		t.log.Error("finauth: revolut: the shared store did not keep a consent's refresh token: this process holds it, the other replicas do not (a server that rotates refresh tokens will refuse theirs)", "error", err)
