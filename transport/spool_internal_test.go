@@ -40,6 +40,11 @@ func hexSum(b []byte) string {
 // sizes (with and without a declared length) go through Signing and Bearer over a real
 // http.Transport from 8 goroutines, the server answers some before reading the body (a 401
 // the Bearer replays), and some requests are cancelled while their body is being written.
+// Every response has a body: net/http puts a connection whose response has none back in the
+// idle pool before the response reaches its caller, and a cancellation of that caller at that
+// moment closes the connection under the next request, which then fails with the other
+// request's context.Canceled (golang/go#70834; reproduced with a bare http.Transport: 6 of
+// 12,000 requests that nobody cancelled, 0 when the responses have a body).
 // Every body the server reads must be exactly the caller's (a read of a released chunk would
 // show as zeros, and under -race as a race), and every spool must be released in the end.
 func TestSpool_ReusedOnlyWhenNothingCanReadIt(t *testing.T) {
@@ -53,7 +58,7 @@ func TestSpool_ReusedOnlyWhenNothingCanReadIt(t *testing.T) {
 		id := r.Header.Get("X-Req")
 		if strings.HasPrefix(r.URL.Path, "/bearer") {
 			if _, again := seen.LoadOrStore(id, true); !again {
-				w.WriteHeader(http.StatusUnauthorized) // before reading a byte of the body
+				http.Error(w, "unauthorized", http.StatusUnauthorized) // before reading a byte of the body
 				return
 			}
 		}
@@ -61,6 +66,7 @@ func TestSpool_ReusedOnlyWhenNothingCanReadIt(t *testing.T) {
 			buf := make([]byte, 1024)
 			for {
 				if _, err := r.Body.Read(buf); err != nil {
+					w.Write([]byte("ok"))
 					return
 				}
 				time.Sleep(time.Millisecond)
@@ -77,6 +83,7 @@ func TestSpool_ReusedOnlyWhenNothingCanReadIt(t *testing.T) {
 			http.Error(w, "body or signature does not match", http.StatusBadRequest)
 			return
 		}
+		w.Write([]byte("ok"))
 	}))
 	defer srv.Close()
 	base := srv.Client().Transport.(*http.Transport)
