@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/client/internal/config"
@@ -80,6 +81,18 @@ type Config struct {
 	PrivateKeyPEM      client.Secret
 	PrivateKeyFile     string
 	PrivateKeyPassword client.Secret
+	// Rotation of the signing key (README: "Rotating your signing key"): the next key,
+	// NextKey or NextPrivateKeyFile (encrypted with PrivateKeyPassword too, if at all) under
+	// NextKeyID, published in your JWKS beside the current one at NextKeyPublishedAt, signs
+	// from NextKeyPublishedAt + KeyCacheTime on (every replica switches by itself then,
+	// without a restart); the current key signs until then.
+	NextKeyID          string
+	NextKey            *signer.Key
+	NextPrivateKeyFile string
+	NextKeyPublishedAt time.Time
+	// KeyCacheTime is how long Revolut may keep the JWKS it fetched: the wait between
+	// publishing the next key and signing with it. Default signer.DefaultCacheTime (24 h).
+	KeyCacheTime time.Duration
 	// The transport certificate and its key (PEM files), presented on every connection to
 	// the token endpoint and the API (mutual TLS). Required.
 	TransportCertFile, TransportKeyFile string
@@ -87,6 +100,9 @@ type Config struct {
 	CAFile string
 
 	TokenURL string // the /token endpoint
+	// RegistrationURL is the dynamic client registration endpoint (/register); default the
+	// token URL's origin + /register.
+	RegistrationURL string
 	// APIURLs are the origins that receive the tokens and x-jws-signature (the API's).
 	APIURLs []string
 	// APIURL is the API's origin.
@@ -112,9 +128,10 @@ type Config struct {
 // ConfigFromEnv reads REVOLUT_ENV (sandbox or production), REVOLUT_CLIENT_ID,
 // REVOLUT_KEY_ID, REVOLUT_PRIVATE_KEY_FILE or REVOLUT_PRIVATE_KEY (the key's text),
 // REVOLUT_PRIVATE_KEY_PASSWORD, REVOLUT_TRANSPORT_CERT_FILE, REVOLUT_TRANSPORT_KEY_FILE,
-// REVOLUT_CA_FILE, REVOLUT_TOKEN_URL, REVOLUT_API_URL, REVOLUT_AUTH_URL, REVOLUT_AUDIENCE,
-// REVOLUT_REDIRECT_URI, REVOLUT_TAN, REVOLUT_FINANCIAL_ID and REVOLUT_ALLOW_INSECURE_HTTP.
-// Every problem is reported at once, by variable name, in a *client.ConfigError.
+// REVOLUT_CA_FILE, REVOLUT_TOKEN_URL, REVOLUT_REGISTRATION_URL, REVOLUT_API_URL, REVOLUT_AUTH_URL, REVOLUT_AUDIENCE,
+// REVOLUT_REDIRECT_URI, REVOLUT_TAN, REVOLUT_FINANCIAL_ID, REVOLUT_ALLOW_INSECURE_HTTP and,
+// during a key rotation, REVOLUT_NEXT_KEY_ID, REVOLUT_NEXT_PRIVATE_KEY_FILE,
+// REVOLUT_NEXT_KEY_PUBLISHED_AT (RFC 3339) and REVOLUT_KEY_CACHE_TIME. Every problem is reported at once, by variable name, in a *client.ConfigError.
 func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
 
 // ConfigFromLookup is ConfigFromEnv over any source of variables.
@@ -132,6 +149,7 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		TransportKeyFile:   env.String("REVOLUT_TRANSPORT_KEY_FILE"),
 		CAFile:             env.String("REVOLUT_CA_FILE"),
 		TokenURL:           env.String("REVOLUT_TOKEN_URL"),
+		RegistrationURL:    env.String("REVOLUT_REGISTRATION_URL"),
 		APIURLs:            env.List("REVOLUT_API_URL"),
 		AuthURL:            env.String("REVOLUT_AUTH_URL"),
 		Audience:           env.String("REVOLUT_AUDIENCE"),
@@ -139,6 +157,16 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		TAN:                env.String("REVOLUT_TAN"),
 		FinancialID:        env.String("REVOLUT_FINANCIAL_ID"),
 		AllowInsecureHTTP:  env.Bool(p, "AllowInsecureHTTP", "REVOLUT_ALLOW_INSECURE_HTTP", false),
+		NextKeyID:          env.String("REVOLUT_NEXT_KEY_ID"),
+		NextPrivateKeyFile: env.String("REVOLUT_NEXT_PRIVATE_KEY_FILE"),
+		KeyCacheTime:       env.Duration(p, "KeyCacheTime", "REVOLUT_KEY_CACHE_TIME"),
+	}
+	if v := env.String("REVOLUT_NEXT_KEY_PUBLISHED_AT"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			p.Add("NextKeyPublishedAt", "REVOLUT_NEXT_KEY_PUBLISHED_AT", "%q is not an RFC 3339 time (e.g. 2026-12-01T09:00:00Z): give when the JWKS holding the next key was first published", v)
+		}
+		c.NextKeyPublishedAt = t
 	}
 	c = c.withDefaults()
 	c.check(p)
@@ -159,7 +187,7 @@ func (c Config) withDefaults() Config {
 	for _, f := range []struct {
 		v   *string
 		def string
-	}{{&c.TokenURL, d.TokenURL}, {&c.AuthURL, d.AuthURL}, {&c.Audience, d.Audience}} {
+	}{{&c.TokenURL, d.TokenURL}, {&c.AuthURL, d.AuthURL}, {&c.Audience, d.Audience}, {&c.RegistrationURL, d.RegistrationURL}} {
 		if *f.v == "" {
 			*f.v = f.def
 		}
@@ -209,6 +237,7 @@ func (c Config) check(p *config.Problems) {
 			p.Add("RedirectURI", "REVOLUT_REDIRECT_URI", "%q is not an absolute URL (one of the redirect URIs registered for the application)", redact.URL(c.RedirectURI))
 		}
 	}
+	c.checkRotation(p)
 	if strings.Contains(c.TAN, "/") || strings.Contains(c.TAN, ":") {
 		p.Add("TAN", "REVOLUT_TAN", "%q is not a domain: give the root domain of your JWKS URL (e.g. example.com)", c.TAN)
 	}
@@ -218,9 +247,61 @@ func (c Config) keySource() config.KeySource {
 	return config.KeySource{Key: c.Key, PEM: c.PrivateKeyPEM, File: c.PrivateKeyFile, Password: c.PrivateKeyPassword, Env: "REVOLUT"}
 }
 
+// rotating reports whether a next key is configured.
+func (c Config) rotating() bool {
+	return c.NextKeyID != "" || c.NextKey != nil || c.NextPrivateKeyFile != "" || !c.NextKeyPublishedAt.IsZero()
+}
+
+// checkRotation reports the problems of a next key: all of it or nothing.
+func (c Config) checkRotation(p *config.Problems) {
+	if c.KeyCacheTime < 0 {
+		p.Add("KeyCacheTime", "REVOLUT_KEY_CACHE_TIME", "must not be negative")
+	}
+	if !c.rotating() {
+		return
+	}
+	p.Require(c.NextKeyID, "NextKeyID", "REVOLUT_NEXT_KEY_ID")
+	if c.NextKey == nil && c.NextPrivateKeyFile == "" {
+		p.Add("NextPrivateKeyFile", "REVOLUT_NEXT_PRIVATE_KEY_FILE", "required with REVOLUT_NEXT_KEY_ID: the next signing key")
+	}
+	if c.NextKeyPublishedAt.IsZero() {
+		p.Add("NextKeyPublishedAt", "REVOLUT_NEXT_KEY_PUBLISHED_AT", "required with a next key: when the JWKS holding it was first published (it signs KeyCacheTime later)")
+	}
+	if c.NextKeyID != "" && c.NextKeyID == c.KeyID {
+		p.Add("NextKeyID", "REVOLUT_NEXT_KEY_ID", "%q is the current key's kid too: give the next key its own (Revolut picks the key by kid)", c.NextKeyID)
+	}
+}
+
 // jwsSigner loads the signing key and makes the PS256 signer with the key ID.
 func (c Config) jwsSigner() (*signer.Signer, error) {
 	return c.keySource().Signer(provider, signer.Options{Algorithm: signer.PS256, KeyID: c.KeyID}, "PrivateKeyFile", "REVOLUT_PRIVATE_KEY_FILE")
+}
+
+// ring loads the signing key and, during a rotation, the next one: the keys that sign,
+// each in its time.
+func (c Config) ring(now func() time.Time, onSign func(signer.Algorithm, time.Duration)) (*signer.Ring, error) {
+	cur, err := c.jwsSigner()
+	if err != nil {
+		return nil, err
+	}
+	keys := []signer.RingKey{{Signer: cur.WithOnSign(onSign)}}
+	if c.rotating() {
+		src := config.KeySource{Key: c.NextKey, File: c.NextPrivateKeyFile, Password: c.PrivateKeyPassword, Env: "REVOLUT_NEXT"}
+		next, err := src.Signer(provider, signer.Options{Algorithm: signer.PS256, KeyID: c.NextKeyID}, "NextPrivateKeyFile", "REVOLUT_NEXT_PRIVATE_KEY_FILE")
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, signer.RingKey{Signer: next.WithOnSign(onSign), PublishedAt: c.NextKeyPublishedAt})
+	}
+	cache := c.KeyCacheTime
+	if cache == 0 {
+		cache = signer.DefaultCacheTime
+	}
+	r, err := signer.NewRing(cache, now, keys...)
+	if err != nil {
+		return nil, config.Problemf(provider, "NextKeyID", "REVOLUT_NEXT_KEY_ID", "%v", err)
+	}
+	return r, nil
 }
 
 // TLSConfig is the mutual-TLS configuration every connection uses: the transport

@@ -38,7 +38,7 @@ var ErrRequestObject = errors.New("finauth: revolut: cannot make the request obj
 // values with the application's PS256 signing key. It is safe for concurrent use.
 type Signer struct {
 	cfg       Config
-	s         *signer.Signer
+	ring      *signer.Ring // the current key, and the next one during a rotation
 	clock     tokencache.Clock
 	legacyIss string
 	noNonce   bool
@@ -63,12 +63,23 @@ func NewSigner(cfg Config, opts ...Option) (*Signer, error) {
 
 // newSigner loads the key of a configuration already checked, with its defaults applied.
 func newSigner(cfg Config, o *options) (*Signer, error) {
-	s, err := cfg.jwsSigner()
+	r, err := cfg.ring(o.Cache.Clock.Now, o.OnSign())
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{cfg: cfg, s: s.WithOnSign(o.OnSign()), clock: o.Cache.Clock, legacyIss: o.legacyIss, noNonce: o.noNonce}, nil
+	return &Signer{cfg: cfg, ring: r, clock: o.Cache.Clock, legacyIss: o.legacyIss, noNonce: o.noNonce}, nil
 }
+
+// current is the key that signs now (during a rotation, the next one once Revolut has had
+// KeyCacheTime to fetch the JWKS holding it).
+func (s *Signer) current() *signer.Signer { return s.ring.Current() }
+
+// KeyID is the kid of the key that signs now.
+func (s *Signer) KeyID() string { return s.ring.Current().KeyID() }
+
+// Ring is the signer's keys: the current one and, during a rotation, the next one and when
+// it starts to sign (Ring.Next).
+func (s *Signer) Ring() *signer.Ring { return s.ring }
 
 // requestClaims are the request object's claims, in the member order of Revolut's example.
 type requestClaims struct {
@@ -112,7 +123,7 @@ func (s *Signer) RequestObject(consentID, scope, state string) (string, error) {
 		c.Nonce = base64.RawURLEncoding.EncodeToString(n[:])
 	}
 	c.Claims.IDToken.Intent.Value = consentID
-	return s.s.SignJWT(c)
+	return s.current().SignJWT(c)
 }
 
 func checkConsent(consentID, scope string) error {
@@ -185,7 +196,7 @@ func (s *Signer) JWSSignature(_ *http.Request, body io.Reader) (string, error) {
 		return "", ErrNoTAN
 	}
 	if s.legacyIss != "" {
-		return s.s.SignUnencodedDetachedReader(s.JWSHeader(), body)
+		return s.current().SignUnencodedDetachedReader(s.JWSHeader(), body)
 	}
-	return s.s.SignDetachedReader(s.JWSHeader(), body)
+	return s.current().SignDetachedReader(s.JWSHeader(), body)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -8,8 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
+	"time"
+
+	jwkspkg "github.com/finauth/finauth/jwks"
 
 	"github.com/finauth/finauth/signer"
 )
@@ -234,6 +242,9 @@ func count(bs ...bool) int {
 // JWK gets x5c and x5t#S256) or a public or private key in any format (only its public half
 // is written).
 func (a *app) jwks(args []string) error {
+	if len(args) > 0 && args[0] == "serve" {
+		return a.jwksServe(args[1:])
+	}
 	if len(args) == 0 || args[0] != "build" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprint(a.stderr, jwksHelp) // where every command's --help goes
@@ -258,51 +269,20 @@ func (a *app) jwks(args []string) error {
 	if len(specs) == 0 {
 		return usagef("jwks build needs at least one --key KID=FILE")
 	}
-	var keys []*signer.PublicKey
+	var keys []jwkspkg.Key
 	for _, spec := range specs {
-		kid, file, ok := strings.Cut(spec, "=")
-		if !ok || kid == "" || file == "" {
-			return usagef("--key %q: give KID=FILE, e.g. --key sig-1=signing.pem", spec)
-		}
-		data, err := os.ReadFile(file)
+		k, err := jwkspkg.ParseKey(spec)
 		if err != nil {
-			return usagef("--key %s: %v", kid, errors.Unwrap(err))
+			return usagef("--key: %v", err)
 		}
-		certified := strings.Contains(string(data), "-----BEGIN CERTIFICATE-----")
-		opts := []signer.LoadOption{signer.WithKeyID(kid)}
 		if *alg != "" {
-			a2, err := signer.ParseAlgorithm(*alg)
-			if err != nil {
+			if k.Algorithm, err = signer.ParseAlgorithm(*alg); err != nil {
 				return usagef("--alg: %v", err)
 			}
-			opts = append(opts, signer.WithAlgorithm(a2))
 		}
-		set, err := signer.ParsePublicKeys(data, opts...)
-		if err != nil {
-			return usagef("--key %s=%s: %v", kid, file, err)
-		}
-		if set.Len() != 1 {
-			return usagef("--key %s=%s holds %d keys; give one key per --key", kid, file, set.Len())
-		}
-		pub := set.Keys()[0]
-		if certified {
-			if _, isRSA := pub.Key().(*rsa.PublicKey); isRSA && *alg == "" {
-				if set, err = signer.ParsePublicKeys(data, append(opts, signer.WithAlgorithm(signer.PS256))...); err != nil {
-					return usagef("--key %s=%s: %v", kid, file, err)
-				}
-				pub = set.Keys()[0]
-			}
-			chain, err := readCertificates("--key "+kid, file)
-			if err != nil {
-				return err
-			}
-			if pub, err = pub.WithCertificates(chain); err != nil {
-				return usagef("--key %s=%s: %v", kid, file, err)
-			}
-		}
-		keys = append(keys, pub)
+		keys = append(keys, k)
 	}
-	set, err := signer.PublishKeySet(a.now(), keys...)
+	set, err := jwkspkg.Load(a.now(), keys...)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -310,8 +290,94 @@ func (a *app) jwks(args []string) error {
 }
 
 const jwksHelp = `usage: finauth jwks build --key KID=FILE [--key KID=FILE ...] [--alg ALG]
+       finauth jwks serve --addr HOST:PORT --key KID=FILE [--key KID=FILE ...] [--tls-cert F --tls-key F]
   build  print the JWKS to publish at your JWKS URL (a static host or a CDN): each key with its
          kid, use "sig", alg and, from a certificate file, x5c and x5t#S256 (what Open Banking
          and Revolut need); refuses two keys with one kid and expired certificates
-finauth jwks build --help lists its flags
+  serve  serve that JWKS at /jwks.json (HTTPS with --tls-cert/--tls-key; plain http only on
+         loopback), with Cache-Control, ETag and If-None-Match, reloading it when the files
+         change: publish the next key of a rotation by adding its --key, or by replacing a file
+finauth jwks build --help and finauth jwks serve --help list their flags
 `
+
+// jwksServe handles "finauth jwks serve": the JWKS over HTTP(S) at /jwks.json until
+// interrupted, reloaded when its files change.
+func (a *app) jwksServe(args []string) error {
+	fs := a.newFlags("jwks serve", "jwks serve --addr HOST:PORT --key KID=FILE [--key KID=FILE ...] [--tls-cert F --tls-key F]")
+	var specs multi
+	fs.Var(&specs, "key", "KID=FILE: a key to publish (a PEM certificate chain, or a public or private key); repeat, the one signing now first")
+	addr := fs.String("addr", "127.0.0.1:8443", "HOST:PORT to listen on (plain http only on loopback)")
+	tlsCert := fs.String("tls-cert", "", "the server certificate (PEM) for HTTPS")
+	tlsKey := fs.String("tls-key", "", "the server certificate's key (PEM)")
+	maxAge := fs.Duration("max-age", jwkspkg.DefaultMaxAge, "Cache-Control max-age of the answers (counts in the time a rotation waits)")
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("jwks serve takes its keys as --key KID=FILE, not %q", pos[0])
+	}
+	if len(specs) == 0 {
+		return usagef("jwks serve needs at least one --key KID=FILE")
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return usagef("give --tls-cert and --tls-key together")
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return usagef("--addr %q: %v", *addr, err)
+	}
+	if *tlsCert == "" && !loopbackHost(host) {
+		return usagef("--addr %s is not loopback: plain http is only for trying on this machine; give --tls-cert and --tls-key (verifiers fetch JWKS over HTTPS)", *addr)
+	}
+	var keys []jwkspkg.Key
+	for _, spec := range specs {
+		k, err := jwkspkg.ParseKey(spec)
+		if err != nil {
+			return usagef("--key: %v", err)
+		}
+		keys = append(keys, k)
+	}
+	h, err := jwkspkg.NewHandler(jwkspkg.HandlerOptions{Keys: keys, MaxAge: *maxAge, Logger: a.logger()})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/jwks.json", h)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return &failure{fmt.Sprintf("finauth: jwks serve: %v", err)}
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(a.stderr, "finauth: serving the JWKS at %s://%s/jwks.json (%d keys); Ctrl-C stops\n", scheme, ln.Addr(), len(keys))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if *tlsCert != "" {
+		err = srv.ServeTLS(ln, *tlsCert, *tlsKey)
+	} else {
+		err = srv.Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return &failure{fmt.Sprintf("finauth: jwks serve: %v", err)}
+	}
+	return nil
+}
+
+// loopbackHost reports whether host is localhost or a loopback IP.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -58,7 +58,8 @@ var commands = []struct {
 }{
 	{"keygen", "make a key pair: PKCS#8 private key (0600), public PEM, public JWK on stdout", (*app).keygen},
 	{"jwk", "print the public JWK (or JWKS with --set) of a key file in any format", (*app).jwk},
-	{"jwks", "jwks build: print the JWKS to publish (x5c and x5t#S256 from certificates)", (*app).jwks},
+	{"jwks", "jwks build|serve: print or serve the JWKS to publish (x5c and x5t#S256 from certificates)", (*app).jwks},
+	{"register", "register revolut: register your application by dynamic client registration (gives the client ID)", (*app).registerCmd},
 	{"mint", "mint pismo|mia|revolut: print a signed Pismo JWT, Mia-Platform client assertion or Revolut request object", (*app).mint},
 	{"sign", "sign soldo: print the Authorization value for a Soldo request", (*app).sign},
 	{"verify", "verify a JWS/JWT (detached with --payload); print header and claims", (*app).verify},

@@ -169,11 +169,12 @@ func TestCLI_AConsentSurvivesTheRenewingReplicaKilledMidRenewal(t *testing.T) {
 			// rejects, renews it with the refresh token the fleet stored last (with a rotating
 			// server, any older one would be a reuse that revokes the consent).
 			m.Fail401(1)
-			if r := finauth(t, env, "", "call", "--profile", "revolut", "--consent", id, m.URL+revolutmock.AccountsPath); r.code != exitOK {
+			r := finauth(t, env, "", "call", "-v", "--profile", "revolut", "--consent", id, m.URL+revolutmock.AccountsPath)
+			if r.code != exitOK {
 				t.Fatalf("after the run: %+v (%+v)", r, m.Stats())
 			}
 			if after := m.Stats(); after.RefreshReuses != 0 || after.Tokens["refresh_token"] != st.Tokens["refresh_token"]+1 {
-				t.Fatalf("the renewal after the run: %+v", after)
+				t.Fatalf("the renewal after the run: %+v\n%s", after, r.stderr)
 			}
 		})
 	}

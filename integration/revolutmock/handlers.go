@@ -34,8 +34,13 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 		m.refuse(w, http.StatusBadRequest, ReasonBadRequest, "send a form (application/x-www-form-urlencoded)")
 		return
 	}
-	if r.PostForm.Get("client_id") != m.cfg.ClientID {
+	a := m.app(r.PostForm.Get("client_id"))
+	if a == nil {
 		m.refuse(w, http.StatusUnauthorized, ReasonClientID, "unknown client_id %q", r.PostForm.Get("client_id"))
+		return
+	}
+	if a.dn != "" && a.dn != peerDN(r) {
+		m.refuse(w, http.StatusUnauthorized, ReasonDN, "the transport certificate (%s) is not the one registered for %s (%s)", peerDN(r), a.id, a.dn)
 		return
 	}
 	grant := r.PostForm.Get("grant_type")
@@ -53,19 +58,19 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 			m.refuse(w, http.StatusBadRequest, ReasonScope, "scope %q: use accounts or payments", scope)
 			return
 		}
-		ans.AccessToken = m.issueLocked(scope, "", now)
+		ans.AccessToken = m.issueLocked(a.id, scope, "", now)
 	case "authorization_code":
 		c, ok := m.codes[r.PostForm.Get("code")]
 		if !ok {
 			m.refuse(w, http.StatusBadRequest, ReasonCode, "unknown or used authorization code")
 			return
 		}
-		if !slices.Contains(m.cfg.RedirectURIs, r.PostForm.Get("redirect_uri")) {
+		if !slices.Contains(a.redirectURIs, r.PostForm.Get("redirect_uri")) {
 			m.refuse(w, http.StatusBadRequest, ReasonRedirectURI, "redirect_uri %q is not registered", r.PostForm.Get("redirect_uri"))
 			return
 		}
 		delete(m.codes, c.code)
-		ans.AccessToken = m.issueLocked("user", c.id, now)
+		ans.AccessToken = m.issueLocked(a.id, "user", c.id, now)
 		ans.RefreshToken, ans.RefreshTokenExpiresAt = m.issueRefreshLocked(c.id, now.Add(m.cfg.RefreshTokenLifetime))
 		c.token = ans.AccessToken
 	case "refresh_token":
@@ -73,7 +78,7 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		ans.AccessToken = m.issueLocked("user", rt.consent, now)
+		ans.AccessToken = m.issueLocked(a.id, "user", rt.consent, now)
 		m.consents[rt.consent].token = ans.AccessToken
 		if m.cfg.RotateRefreshTokens {
 			rt.retired = true
@@ -147,9 +152,9 @@ func (m *Mock) refuseGrant(w http.ResponseWriter, reason, message string) {
 	mockhttp.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": message})
 }
 
-func (m *Mock) issueLocked(scope, consentID string, now time.Time) string {
+func (m *Mock) issueLocked(client, scope, consentID string, now time.Time) string {
 	v := randomID("oa_")
-	m.tokens[v] = &token{scope: scope, consent: consentID, expires: now.Add(m.cfg.TokenLifetime)}
+	m.tokens[v] = &token{client: client, scope: scope, consent: consentID, expires: now.Add(m.cfg.TokenLifetime)}
 	return v
 }
 
@@ -187,14 +192,14 @@ func (m *Mock) bearer(w http.ResponseWriter, r *http.Request) (*token, bool) {
 }
 
 // body reads a JSON body and checks x-jws-signature over its exact bytes when signed.
-func (m *Mock) body(w http.ResponseWriter, r *http.Request, signed bool) ([]byte, bool) {
+func (m *Mock) body(w http.ResponseWriter, r *http.Request, t *token, signed bool) ([]byte, bool) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil || !json.Valid(b) {
 		m.refuse(w, http.StatusBadRequest, ReasonBadRequest, "the body is not JSON")
 		return nil, false
 	}
 	if signed {
-		if reason := m.VerifyJWS(r.Header.Get("x-jws-signature"), b); reason != "" {
+		if reason := m.verifyJWSFor(m.app(t.client), r.Header.Get("x-jws-signature"), b); reason != "" {
 			m.refuse(w, http.StatusBadRequest, ReasonJWS, "%s", reason)
 			return nil, false
 		}
@@ -202,17 +207,30 @@ func (m *Mock) body(w http.ResponseWriter, r *http.Request, signed bool) ([]byte
 	return b, true
 }
 
-// VerifyJWS checks an x-jws-signature over body: a detached compact JWS, PS256 with a
-// registered kid, typ JOSE, the tan in crit with the configured value. It returns what is
-// wrong, or "".
+// VerifyJWS checks an x-jws-signature of the configured application over body: a detached
+// compact JWS, PS256 with a registered kid, typ JOSE, the tan in crit with the configured
+// value. It returns what is wrong, or "".
 func (m *Mock) VerifyJWS(jws string, body []byte) string {
+	return m.verifyJWSFor(m.app(m.cfg.ClientID), jws, body)
+}
+
+// verifyJWSFor is VerifyJWS with application a's keys (for a DCR-registered one, its JWKS
+// as fetched and kept).
+func (m *Mock) verifyJWSFor(a *app, jws string, body []byte) string {
+	if a == nil {
+		return "the token's application is not registered any more"
+	}
 	if jws == "" {
 		return "x-jws-signature is missing"
 	}
 	if parts := strings.Split(jws, "."); len(parts) != 3 || parts[1] != "" {
 		return "x-jws-signature must be a detached compact JWS (header..signature)"
 	}
-	v, err := m.jws.VerifyDetached(jws, body)
+	_, verifier, problem := m.verifiers(a)
+	if problem != "" {
+		return "the application's JWKS: " + problem
+	}
+	v, err := verifier.VerifyDetached(jws, body)
 	if err != nil {
 		return "x-jws-signature does not verify over the body: " + err.Error()
 	}
@@ -278,7 +296,7 @@ func (m *Mock) createConsent(w http.ResponseWriter, r *http.Request, kind string
 		m.refuse(w, http.StatusForbidden, ReasonScope, "a %s consent needs a client-credentials token of scope %s", kind, kind)
 		return
 	}
-	body, ok := m.body(w, r, kind == "payments")
+	body, ok := m.body(w, r, t, kind == "payments")
 	if !ok {
 		return
 	}
@@ -298,7 +316,7 @@ func (m *Mock) createPayment(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, ok := m.body(w, r, true)
+	body, ok := m.body(w, r, t, true)
 	if !ok {
 		return
 	}
@@ -371,7 +389,15 @@ func (m *Mock) checkRequestObject(q url.Values) (*consent, string) {
 	if q.Get("response_type") != "code id_token" {
 		return nil, `response_type must be "code id_token"`
 	}
-	v, err := m.verifier.Verify(q.Get("request"))
+	a := m.app(q.Get("client_id"))
+	if a == nil {
+		return nil, "client_id must be a registered client"
+	}
+	verifier, _, problem := m.verifiers(a)
+	if problem != "" {
+		return nil, "the application's JWKS: " + problem
+	}
+	v, err := verifier.Verify(q.Get("request"))
 	if err != nil {
 		return nil, "the request object does not verify: " + err.Error()
 	}
@@ -398,9 +424,9 @@ func (m *Mock) checkRequestObject(q url.Values) (*consent, string) {
 	switch {
 	case c.ResponseType != "code id_token":
 		return nil, `the request object's response_type must be "code id_token"`
-	case c.ClientID != m.cfg.ClientID || q.Get("client_id") != c.ClientID:
+	case c.ClientID != a.id || q.Get("client_id") != c.ClientID:
 		return nil, "client_id must be the registered client, in the query and the request object alike"
-	case !slices.Contains(m.cfg.RedirectURIs, c.RedirectURI) || q.Get("redirect_uri") != c.RedirectURI:
+	case !slices.Contains(a.redirectURIs, c.RedirectURI) || q.Get("redirect_uri") != c.RedirectURI:
 		return nil, "redirect_uri must be registered, in the query and the request object alike"
 	case c.Aud != m.cfg.Audience && c.Aud != m.cfg.LegacyAudience:
 		return nil, "aud must be " + m.cfg.Audience + " (or, during Revolut's change of issuer, " + m.cfg.LegacyAudience + ")"

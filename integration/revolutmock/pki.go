@@ -25,6 +25,9 @@ type PKI struct {
 	CAPEM                       []byte          // the CA, PEM: trust it (REVOLUT_CA_FILE)
 	Server                      tls.Certificate // the mock's certificate
 	ClientCertPEM, ClientKeyPEM []byte          // the transport certificate and key, PEM
+	// ServerCertPEM and ServerKeyPEM are the server certificate (localhost, 127.0.0.1, ::1)
+	// and its key, PEM: for a JWKS host on loopback that the mock trusts (jwks serve).
+	ServerCertPEM, ServerKeyPEM []byte
 	pool                        *x509.CertPool
 }
 
@@ -70,6 +73,8 @@ func NewPKI() (*PKI, error) {
 	p.Server = tls.Certificate{Certificate: [][]byte{sDER}, PrivateKey: sKey}
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(cKey)
 	p.ClientCertPEM, p.ClientKeyPEM = pemBlock("CERTIFICATE", cDER), pemBlock("PRIVATE KEY", keyDER)
+	sKeyDER, _ := x509.MarshalPKCS8PrivateKey(sKey)
+	p.ServerCertPEM, p.ServerKeyPEM = pemBlock("CERTIFICATE", sDER), pemBlock("PRIVATE KEY", sKeyDER)
 	return p, nil
 }
 
@@ -91,7 +96,15 @@ const (
 	CAFile            = "ca.pem"
 	TransportCertFile = "transport.pem"
 	TransportKeyFile  = "transport.key"
+	// JWKSHostCertFile and JWKSHostKeyFile are a server certificate for localhost signed by
+	// the CA: serve your JWKS with them on loopback (finauth jwks serve --tls-cert/--tls-key)
+	// and the mock, which trusts its CA, fetches it.
+	JWKSHostCertFile = "jwks-host.pem"
+	JWKSHostKeyFile  = "jwks-host.key"
 )
+
+// CertPool is the CA as a pool: the roots the mock trusts for the JWKS it fetches.
+func (p *PKI) CertPool() *x509.CertPool { return p.pool }
 
 // WriteFiles writes the CA and the transport certificate and key to dir (made if missing),
 // mode 0600, as a client's configuration names them.
@@ -103,7 +116,8 @@ func (p *PKI) WriteFiles(dir string) error {
 		return err
 	}
 	os.Chmod(dir, 0o755)
-	for name, data := range map[string][]byte{CAFile: p.CAPEM, TransportCertFile: p.ClientCertPEM, TransportKeyFile: p.ClientKeyPEM} {
+	for name, data := range map[string][]byte{CAFile: p.CAPEM, TransportCertFile: p.ClientCertPEM, TransportKeyFile: p.ClientKeyPEM,
+		JWKSHostCertFile: p.ServerCertPEM, JWKSHostKeyFile: p.ServerKeyPEM} {
 		file := filepath.Join(dir, name)
 		if err := os.WriteFile(file, data, 0o644); err != nil {
 			return err

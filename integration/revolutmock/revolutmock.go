@@ -13,6 +13,7 @@ package revolutmock
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -65,14 +66,22 @@ const (
 
 // Config configures the mock.
 type Config struct {
-	// ClientID is the registered application. Required.
+	// ClientID is an application registered from the start (with RedirectURIs and Keys,
+	// all three or none); others register by DCR (POST /register).
 	ClientID string
-	// RedirectURIs are the application's registered redirect URIs. Required.
+	// RedirectURIs are that application's registered redirect URIs.
 	RedirectURIs []string
-	// Keys verify request objects and x-jws-signature (by kid; PS256). Required.
+	// Keys verify that application's request objects and x-jws-signature (by kid; PS256).
 	Keys *signer.KeySet
 	// TAN is the tan x-jws-signature must carry. Required.
 	TAN string
+	// JWKSCacheTime is how long a JWKS fetched for a DCR-registered application is kept
+	// (its request objects and x-jws-signature verify against it); default
+	// DefaultJWKSCacheTime.
+	JWKSCacheTime time.Duration
+	// JWKSRoots are the roots trusted for the JWKS URLs fetched (HTTPS only); nil means the
+	// system's (NewServer: the PKI's CA).
+	JWKSRoots *x509.CertPool
 	// Audience is the request object's required aud: the issuer of Revolut's OpenID
 	// configuration, default https://oba-auth.revolut.com.
 	Audience string
@@ -119,6 +128,8 @@ type Stats struct {
 	RefreshReuses int
 	// RefreshAbandoned counts refresh grants whose client went away during RefreshDelay.
 	RefreshAbandoned int
+	// Registered counts applications registered by DCR; JWKSFetches the JWKS fetched for them.
+	Registered, JWKSFetches int
 }
 
 type consent struct {
@@ -140,6 +151,7 @@ type refreshToken struct {
 }
 
 type token struct {
+	client  string
 	scope   string // accounts, payments, or "user"
 	consent string
 	expires time.Time
@@ -155,10 +167,9 @@ type idem struct {
 type Mock struct {
 	mockhttp.Faults
 
-	cfg      Config
-	verifier *signer.Verifier // request objects
-	jws      *signer.Verifier // x-jws-signature
-	rejects  *mockhttp.Rejections
+	cfg        Config
+	rejects    *mockhttp.Rejections
+	jwksClient *http.Client
 
 	mu       sync.Mutex
 	tokens   map[string]*token
@@ -166,6 +177,7 @@ type Mock struct {
 	codes    map[string]*consent
 	consents map[string]*consent
 	idem     map[string]*idem // idempotency key -> first answer
+	apps     map[string]*app  // client ID -> application
 	issued   map[string]int
 	stats    Stats
 	fail503  int
@@ -193,14 +205,17 @@ func (m *Mock) Requests() []Request {
 // NewServer does).
 func New(cfg Config) (*Mock, error) {
 	var problems []string
-	if cfg.ClientID == "" {
-		problems = append(problems, "ClientID is required")
-	}
-	if len(cfg.RedirectURIs) == 0 {
-		problems = append(problems, "RedirectURIs is required")
-	}
-	if cfg.Keys == nil || len(cfg.Keys.Keys()) == 0 {
-		problems = append(problems, "Keys is required: the application's public signing key(s) with their kid")
+	hasKeys := cfg.Keys != nil && len(cfg.Keys.Keys()) > 0
+	if cfg.ClientID != "" || len(cfg.RedirectURIs) > 0 || hasKeys {
+		if cfg.ClientID == "" {
+			problems = append(problems, "ClientID is required with RedirectURIs and Keys")
+		}
+		if len(cfg.RedirectURIs) == 0 {
+			problems = append(problems, "RedirectURIs is required with ClientID")
+		}
+		if !hasKeys {
+			problems = append(problems, "Keys is required with ClientID: the application's public signing key(s) with their kid")
+		}
 	}
 	if cfg.TAN == "" {
 		problems = append(problems, "TAN is required: the root domain of the application's JWKS URL")
@@ -223,17 +238,20 @@ func New(cfg Config) (*Mock, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	v, err := signer.NewVerifier(cfg.Keys, signer.VerifyOptions{Algorithms: []signer.Algorithm{signer.PS256}})
-	if err != nil {
-		return nil, fmt.Errorf("revolutmock: %w", err)
+	if cfg.JWKSCacheTime <= 0 {
+		cfg.JWKSCacheTime = DefaultJWKSCacheTime
 	}
-	jv, err := signer.NewVerifier(cfg.Keys, signer.VerifyOptions{Algorithms: []signer.Algorithm{signer.PS256}, Critical: []string{TANHeader}})
-	if err != nil {
-		return nil, fmt.Errorf("revolutmock: %w", err)
-	}
-	return &Mock{cfg: cfg, verifier: v, jws: jv, rejects: mockhttp.NewRejections(cfg.OnReject),
+	m := &Mock{cfg: cfg, rejects: mockhttp.NewRejections(cfg.OnReject), jwksClient: jwksHTTPClient(cfg.JWKSRoots),
 		tokens: map[string]*token{}, refresh: map[string]*refreshToken{}, codes: map[string]*consent{},
-		consents: map[string]*consent{}, idem: map[string]*idem{}, issued: map[string]int{}}, nil
+		consents: map[string]*consent{}, idem: map[string]*idem{}, issued: map[string]int{}, apps: map[string]*app{}}
+	if cfg.ClientID != "" {
+		ro, jws, err := verifiersOf(cfg.Keys)
+		if err != nil {
+			return nil, fmt.Errorf("revolutmock: %w", err)
+		}
+		m.apps[cfg.ClientID] = &app{id: cfg.ClientID, redirectURIs: cfg.RedirectURIs, ro: ro, jws: jws}
+	}
+	return m, nil
 }
 
 // Server is a Mock on a loopback TLS port.
@@ -246,6 +264,9 @@ type Server struct {
 // NewServer serves a Mock over TLS on loopback with pki's server certificate, requiring
 // client certificates signed by its CA.
 func NewServer(cfg Config, pki *PKI) (*Server, error) {
+	if cfg.JWKSRoots == nil {
+		cfg.JWKSRoots = pki.CertPool()
+	}
 	m, err := New(cfg)
 	if err != nil {
 		return nil, err
@@ -310,6 +331,12 @@ func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == TokenPath && r.Method == http.MethodPost:
 		m.token(w, r)
+	case r.URL.Path == RegisterPath && r.Method == http.MethodPost:
+		m.register(w, r)
+	case strings.HasPrefix(r.URL.Path, RegisterPath+"/"):
+		m.registration(w, r)
+	case r.URL.Path == DistinguishedNamePath && r.Method == http.MethodGet:
+		m.distinguishedName(w, r)
 	case r.URL.Path == AuthorizePath && r.Method == http.MethodGet:
 		m.authorize(w, r)
 	case r.URL.Path == AccountConsentsPath && r.Method == http.MethodPost:

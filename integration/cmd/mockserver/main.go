@@ -53,7 +53,7 @@ type config struct {
 	miaRevokeEvery                                                                                      int
 	sinkAddr                                                                                            string
 	revolutAddr, revolutKeys, revolutKID, revolutClient, revolutTAN, revolutRedirect, revolutPKIDir     string
-	revolutLifetime, revolutRefreshLifetime, revolutRefreshDelay                                        time.Duration
+	revolutLifetime, revolutRefreshLifetime, revolutRefreshDelay, revolutJWKSCache                      time.Duration
 	revolutRotate                                                                                       bool
 }
 
@@ -203,7 +203,8 @@ func (c *config) miaFlags(fs *flag.FlagSet, v *vars) {
 // revolutFlags registers the Revolut mock's flags.
 func (c *config) revolutFlags(fs *flag.FlagSet, v *vars) {
 	fs.StringVar(&c.revolutAddr, "revolut-addr", v.env("MOCK_REVOLUT_ADDR", ""), "Revolut Open Banking mock listen address (TLS, client certificates), e.g. :8085; empty (the default) disables it (MOCK_REVOLUT_ADDR)")
-	fs.StringVar(&c.revolutKeys, "revolut-keys", v.env("MOCK_REVOLUT_KEYS", ""), "the application's public signing key(s) (PS256): PEM, certificate, JWK or JWKS file (MOCK_REVOLUT_KEYS)")
+	fs.StringVar(&c.revolutKeys, "revolut-keys", v.env("MOCK_REVOLUT_KEYS", ""), "the public signing key(s) (PS256: PEM, certificate, JWK or JWKS file) of an application registered from the start as --revolut-client-id; empty: applications register by DCR only (MOCK_REVOLUT_KEYS)")
+	fs.DurationVar(&c.revolutJWKSCache, "revolut-jwks-cache-time", v.dur("MOCK_REVOLUT_JWKS_CACHE_TIME", "5m"), "how long the JWKS of an application registered by DCR is kept before it is fetched again: a key rotation must wait it out (MOCK_REVOLUT_JWKS_CACHE_TIME)")
 	fs.StringVar(&c.revolutKID, "revolut-kid", v.env("MOCK_REVOLUT_KID", ""), "key ID of a single key without one (MOCK_REVOLUT_KID)")
 	fs.StringVar(&c.revolutClient, "revolut-client-id", v.env("MOCK_REVOLUT_CLIENT_ID", "finauth-test-client"), "the registered application (MOCK_REVOLUT_CLIENT_ID)")
 	fs.StringVar(&c.revolutTAN, "revolut-tan", v.env("MOCK_REVOLUT_TAN", "app.example"), "the tan every x-jws-signature must carry (MOCK_REVOLUT_TAN)")
@@ -286,9 +287,12 @@ func (c config) revolutMock(log *slog.Logger) (mock, error) {
 	if c.revolutPKIDir == "" {
 		return mock{}, errors.New("--revolut-pki-dir (MOCK_REVOLUT_PKI_DIR) is required with --revolut-addr: clients need the CA and a transport certificate the mock trusts")
 	}
-	list, err := keysWithKID(c.revolutKeys, c.revolutKID, "revolut", "the application's public signing key(s)")
-	if err != nil {
-		return mock{}, err
+	var list []*signer.PublicKey
+	if c.revolutKeys != "" { // else only applications registered by DCR (POST /register)
+		var err error
+		if list, err = keysWithKID(c.revolutKeys, c.revolutKID, "revolut", "the application's public signing key(s)"); err != nil {
+			return mock{}, err
+		}
 	}
 	pki, err := revolutmock.NewPKI()
 	if err != nil {
@@ -303,16 +307,23 @@ func (c config) revolutMock(log *slog.Logger) (mock, error) {
 			redirects = append(redirects, u)
 		}
 	}
-	m, err := revolutmock.New(revolutmock.Config{ClientID: c.revolutClient, RedirectURIs: redirects, Keys: signer.NewKeySet(list...), TAN: c.revolutTAN,
+	cfg := revolutmock.Config{TAN: c.revolutTAN, JWKSRoots: pki.CertPool(), JWKSCacheTime: c.revolutJWKSCache,
 		TokenLifetime: c.revolutLifetime, RefreshTokenLifetime: c.revolutRefreshLifetime, RotateRefreshTokens: c.revolutRotate, RefreshDelay: c.revolutRefreshDelay,
 		OnReject: func(reason, msg string) {
 			log.Warn("verification failed", "mock", "revolut", "reason", reason, "message", msg)
-		}})
+		}}
+	if len(list) > 0 {
+		cfg.ClientID, cfg.RedirectURIs, cfg.Keys = c.revolutClient, redirects, signer.NewKeySet(list...)
+	}
+	m, err := revolutmock.New(cfg)
 	if err != nil {
 		return mock{}, err
 	}
 	for _, k := range list {
 		log.Info("revolut application registered", "client_id", c.revolutClient, "kid", k.KeyID(), "pki_dir", c.revolutPKIDir)
+	}
+	if len(list) == 0 {
+		log.Info("revolut: no application configured; register one by DCR (finauth register revolut)", "register", revolutmock.RegisterPath, "pki_dir", c.revolutPKIDir, "jwks_cache_time", c.revolutJWKSCache)
 	}
 	stats := func() mockStats {
 		st := m.Stats()

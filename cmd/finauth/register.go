@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/finauth/finauth/client/revolut"
+)
+
+const registerHelp = `usage: finauth register revolut [--self-signed-ssa --jwks-url URL --org-name NAME | --ssa FILE] [flags]
+       finauth register revolut --show CLIENT_ID | --update CLIENT_ID [...] | --delete CLIENT_ID
+  registers your application with Revolut by dynamic client registration: a PS256
+  registration JWT (your signing key, REVOLUT_KEY_ID, whose kid the JWKS at your JWKS URL
+  must hold with x5c) carrying the software statement, posted to /register over mutual TLS
+  with your transport certificate (its subject DN is tls_client_auth_dn). No
+  REVOLUT_CLIENT_ID is needed: it is what you get. Prints the client ID and the
+  export REVOLUT_CLIENT_ID=... line (--json: Revolut's answer).
+  The registration URL is REVOLUT_REGISTRATION_URL, default the token URL's origin +
+  /register; the JWKS URL is --jwks-url or REVOLUT_JWKS_URL.
+finauth register revolut --help lists its flags
+`
+
+// registerCmd handles "finauth register revolut".
+func (a *app) registerCmd(args []string) error {
+	if len(args) == 0 || args[0] != "revolut" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprint(a.stderr, registerHelp)
+			return nil
+		}
+		return usagef("%s", strings.TrimSpace(registerHelp))
+	}
+	p := revolutCLI{}
+	f := a.newFlags("register revolut", "register revolut [--self-signed-ssa --jwks-url URL --org-name NAME | --ssa FILE] [--show|--update|--delete CLIENT_ID] [flags]")
+	register(f, p, "register")
+	selfSigned := f.Bool("self-signed-ssa", false, "make a self-signed software statement (sandbox, eIDAS certificates) naming --jwks-url and --org-name/--client-name")
+	ssaFile := f.String("ssa", "", "FILE: the software statement to register with (production with an Open Banking certificate: from the Open Banking directory)")
+	jwksURL := f.String("jwks-url", a.env("REVOLUT_JWKS_URL"), "your public JWKS URL, org_jwks_endpoint of a self-signed software statement (REVOLUT_JWKS_URL)")
+	orgName := f.String("org-name", "", "your organisation's legal name (org_name of a self-signed software statement)")
+	clientName := f.String("client-name", "", "the name users see in the Revolut app (software_client_name)")
+	onBehalf := f.String("on-behalf-of", "", "software_on_behalf_of_org: the partner a solution provider registers for")
+	scopes := f.String("scopes", strings.Join(revolut.DefaultRegistrationScopes, " "), "the scopes to register, space-separated (openid is required; accounts, payments, fundsconfirmations)")
+	appType := f.String("application-type", "web", "web or mobile")
+	aud := f.String("register-aud", revolut.DefaultRegistrationAudience, "the registration JWT's aud (1 to 18 letters and digits)")
+	iss := f.String("iss", "", "the registration JWT's iss; default the software statement's software_id, else its org_name or software_client_name")
+	show := f.String("show", "", "CLIENT_ID: print the registration of CLIENT_ID (GET /register/CLIENT_ID)")
+	update := f.String("update", "", "CLIENT_ID: replace the registration of CLIENT_ID (PUT, signed with x-jws-signature; needs REVOLUT_TAN)")
+	del := f.String("delete", "", "CLIENT_ID: delete the registration of CLIENT_ID")
+	printJWT := f.Bool("print-jwt", false, "print the registration JWT instead of sending it")
+	asJSON := f.Bool("json", false, "print Revolut's answer as JSON (client_id included)")
+	pos, err := f.parse(args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("register revolut takes no arguments (got %q)", pos)
+	}
+	if count(*show != "", *update != "", *del != "") > 1 {
+		return usagef("give one of --show, --update and --delete")
+	}
+	o, err := variables(a, f, p)
+	if err != nil {
+		return err
+	}
+	cfg, err := revolut.ConfigFromLookup(o.lookup)
+	// Registration needs neither the client ID (it gives one) nor the API, the consent UI
+	// and the request object's audience (the flow after it does).
+	drop := []string{"REVOLUT_CLIENT_ID", "REVOLUT_API_URL", "REVOLUT_AUTH_URL", "REVOLUT_AUDIENCE"}
+	if *show != "" || *del != "" {
+		drop = append(drop, "REVOLUT_REDIRECT_URI")
+	}
+	if err = dropProblems(err, drop...); err != nil {
+		return err
+	}
+	reg, err := revolut.NewRegistrar(cfg, revolut.WithLogger(a.logger()))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+
+	switch {
+	case *show != "":
+		c, err := reg.Get(ctx, *show)
+		if err != nil {
+			return &failure{err.Error()}
+		}
+		return a.printClient(c, true)
+	case *del != "":
+		if err := reg.Delete(ctx, *del); err != nil {
+			return &failure{err.Error()}
+		}
+		fmt.Fprintf(a.stdout, "deleted %s\n", *del)
+		return nil
+	}
+	r := revolut.Registration{Scopes: strings.Fields(*scopes), Audience: *aud, ApplicationType: *appType, Issuer: *iss}
+	switch {
+	case *selfSigned && *ssaFile != "":
+		return usagef("give --ssa FILE or --self-signed-ssa, not both")
+	case *ssaFile != "":
+		data, err := os.ReadFile(*ssaFile)
+		if err != nil {
+			return usagef("--ssa: %v", err)
+		}
+		r.SoftwareStatement = strings.TrimSpace(string(data))
+	case *selfSigned:
+		if *jwksURL == "" {
+			return usagef("--self-signed-ssa needs your JWKS URL: --jwks-url URL or REVOLUT_JWKS_URL (publish it first: finauth jwks serve, or jwks build for a static host)")
+		}
+		ssa, err := revolut.SelfSignedSSA(revolut.SoftwareStatement{JWKSURL: *jwksURL, OrgName: *orgName, SoftwareClientName: *clientName,
+			OnBehalfOfOrg: *onBehalf, RedirectURIs: []string{cfg.RedirectURI}})
+		if err != nil {
+			return usagef("%v", err)
+		}
+		r.SoftwareStatement = ssa
+	default:
+		return usagef("give the software statement: --ssa FILE (from the Open Banking directory), or --self-signed-ssa --jwks-url URL --org-name NAME (sandbox, eIDAS)")
+	}
+	if *printJWT {
+		jwt, err := reg.RegistrationJWT(r)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		fmt.Fprintln(a.stdout, jwt)
+		return nil
+	}
+	var c *revolut.Client
+	if *update != "" {
+		c, err = reg.Update(ctx, *update, r)
+	} else {
+		c, err = reg.Register(ctx, r)
+	}
+	if err != nil {
+		return &failure{err.Error()}
+	}
+	return a.printClient(c, *asJSON)
+}
+
+// printClient prints a registration: its JSON, or the client ID and its export line.
+func (a *app) printClient(c *revolut.Client, asJSON bool) error {
+	if asJSON {
+		_, err := fmt.Fprintf(a.stdout, "%s\n", c.Raw)
+		return err
+	}
+	fmt.Fprintf(a.stdout, "client_id: %s\nscopes: %s\njwks: %s\nexport REVOLUT_CLIENT_ID=%s\n", c.ClientID, strings.Join(c.Scope, " "), c.OrgJWKSEndpoint, c.ClientID)
+	return nil
+}
+
+// env is the variable's value, "" when unset.
+func (a *app) env(name string) string {
+	v, _ := a.lookup(name)
+	return v
+}
