@@ -2,11 +2,11 @@ package jwks
 
 import (
 	"crypto/sha256"
-	"errors"
-	"io/fs"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
