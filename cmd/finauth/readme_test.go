@@ -266,6 +266,35 @@ func fencedBlock(t *testing.T, readme, name string) string {
 // finauth under test put first on the PATH, where the Quickstart's go install puts it.
 func TestREADME_RevolutWalkthrough(t *testing.T) {
 	t.Parallel()
+	text, dir := runWalkthrough(t, "revolut", ":8085")
+	for _, f := range []string{"consent.json", "payment.json", "signing.pem", "jwks.json", ".revolut-pki/ca.pem"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("the walkthrough did not write %s: %v", f, err)
+		}
+	}
+	if !regexp.MustCompile(`consent consent-\S+`).MatchString(text) || !strings.Contains(text, `"DomesticPaymentId"`) ||
+		!strings.Contains(text, `"Status": "Pending"`) && !strings.Contains(text, `"Status":"Pending"`) || !strings.Contains(text, `"alg": "PS256"`) || !strings.Contains(text, `"x5c"`) {
+		t.Fatalf("the walkthrough:\n%s", text)
+	}
+}
+
+// "Starting with Revolut from zero" runs as written: a mock with no application, a signing
+// key and certificate made with openssl, the JWKS served over HTTPS, the registration, and a
+// signed payment consent with the client ID it gave.
+func TestREADME_RevolutFromZero(t *testing.T) {
+	t.Parallel()
+	text, _ := runWalkthrough(t, "revolut-zero", ":8086", ":8444")
+	if !regexp.MustCompile(`(?m)^export REVOLUT_CLIENT_ID=client-\S+$`).MatchString(text) || !strings.Contains(text, `"ConsentId"`) ||
+		!strings.Contains(text, `"tls_client_auth_dn"`) {
+		t.Fatalf("the walkthrough:\n%s", text)
+	}
+}
+
+// runWalkthrough runs the README's "```sh NAME" block with bash in a copy of the clone
+// (symlinks; the files the walkthroughs write are not linked), with finauth on the PATH and
+// each of ports (":8085") moved to a free one; it returns the output and the directory.
+func runWalkthrough(t *testing.T, name string, ports ...string) (output, dir string) {
+	t.Helper()
 	for _, tool := range []string{"bash", "curl", "openssl", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") == "true" {
@@ -279,23 +308,28 @@ func TestREADME_RevolutWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block := fencedBlock(t, string(readme), "revolut")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	block := fencedBlock(t, string(readme), name)
+	free := map[string]string{}
+	for _, p := range ports {
+		_, num, _ := strings.Cut(p, ":")
+		if _, ok := free[num]; !ok {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			free[num] = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+			l.Close()
+		}
+		if !strings.Contains(block, p) {
+			t.Fatalf("the %s walkthrough no longer uses %s: update this test", name, p)
+		}
+		block = strings.ReplaceAll(block, p, strings.TrimSuffix(p, num)+free[num])
 	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	if !strings.Contains(block, ":8085") {
-		t.Fatal("the walkthrough no longer uses port 8085: update this test")
-	}
-	block = strings.ReplaceAll(block, ":8085", ":"+port)
-
-	dir := t.TempDir()
+	dir = t.TempDir()
 	entries, _ := os.ReadDir(root)
 	for _, e := range entries {
 		switch e.Name() {
-		case ".git", ".revolut-pki", "finauth", "consent.json", "payment.json", "signing.pem", "jwks.json":
+		case ".git", ".revolut-pki", "finauth", "consent.json", "payment.json", "signing.pem", "jwks.json", "signing.key", "registration.txt":
 			continue
 		}
 		if err := os.Symlink(filepath.Join(root, e.Name()), filepath.Join(dir, e.Name())); err != nil {
@@ -319,18 +353,12 @@ func TestREADME_RevolutWalkthrough(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
 	if cmd.Process != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the mock, if the block did not get to its kill
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the servers, if the block did not get to its kill
 	}
-	text := out.String()
-	if err != nil || !regexp.MustCompile(`consent consent-\S+`).MatchString(text) || !strings.Contains(text, `"DomesticPaymentId"`) ||
-		!strings.Contains(text, `"Status": "Pending"`) && !strings.Contains(text, `"Status":"Pending"`) || !strings.Contains(text, `"alg": "PS256"`) || !strings.Contains(text, `"x5c"`) {
-		t.Fatalf("the walkthrough: %v\n%s", err, text)
+	if err != nil {
+		t.Fatalf("the %s walkthrough: %v\n%s", name, err, out.String())
 	}
-	for _, f := range []string{"consent.json", "payment.json", "signing.pem", "jwks.json", ".revolut-pki/ca.pem"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Errorf("the walkthrough did not write %s: %v", f, err)
-		}
-	}
+	return out.String(), dir
 }
 
 // Every file a README command writes (keys above all) is ignored by git, so that following
