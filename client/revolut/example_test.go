@@ -98,3 +98,14 @@ func Example_paymentFlow() {
 	// consent: 201 Created
 	// payment: 201 Created
 }
+
+// The self-signed software statement of the sandbox and eIDAS certificates: an unsigned
+// JWT naming your JWKS URL and your organisation.
+func ExampleSelfSignedSSA() {
+	ssa, err := revolut.SelfSignedSSA(revolut.SoftwareStatement{JWKSURL: "https://keys.example.com/jwks.json", OrgName: "Example Payments Ltd"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ssa)
+	// Output: eyJhbGciOiJub25lIn0.eyJvcmdfandrc19lbmRwb2ludCI6Imh0dHBzOi8va2V5cy5leGFtcGxlLmNvbS9qd2tzLmpzb24iLCJvcmdfbmFtZSI6IkV4YW1wbGUgUGF5bWVudHMgTHRkIn0.
+}

@@ -586,3 +586,13 @@ func escapeDN(s string) string {
 	}
 	return b.String()
 }
+
+// String describes the registrar without its keys.
+func (r *Registrar) String() string {
+	return redact.Summary{Name: "revolut.Registrar", Fields: struct {
+		URL, KeyID, DN string
+	}{r.url, r.signer.KeyID(), r.dn}}.String()
+}
+
+// Format keeps every fmt verb on String.
+func (r *Registrar) Format(f fmt.State, _ rune) { fmt.Fprint(f, r.String()) }
