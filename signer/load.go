@@ -24,8 +24,13 @@ import (
 // a JWKS of many keys is still far below this.
 const maxKeyFileSize = 1 << 20
 
-// LoadKeyFile reads a private key from a file in any format ParseKey accepts.
+// LoadKeyFile reads a private key from a file in any format ParseKey accepts, or opens the
+// key a "pkcs11:" or "awskms:" URI addresses (with the opener its package registered; see
+// RegisterKeyScheme).
 func LoadKeyFile(path string, opts ...LoadOption) (*Key, error) {
+	if scheme := KeyURIScheme(path); scheme != "" {
+		return openKeyURI(scheme, path, opts...)
+	}
 	data, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
@@ -33,8 +38,16 @@ func LoadKeyFile(path string, opts ...LoadOption) (*Key, error) {
 	return ParseKey(data, append(opts, withSource(path))...)
 }
 
-// LoadPublicKeysFile reads public keys from a file in any format ParsePublicKeys accepts.
+// LoadPublicKeysFile reads public keys from a file in any format ParsePublicKeys accepts,
+// or the public key of the key a "pkcs11:" or "awskms:" URI addresses.
 func LoadPublicKeysFile(path string, opts ...LoadOption) (*KeySet, error) {
+	if scheme := KeyURIScheme(path); scheme != "" {
+		k, err := openKeyURI(scheme, path, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return NewKeySet(k.Public()), nil
+	}
 	data, err := readKeyFile(path)
 	if err != nil {
 		return nil, err

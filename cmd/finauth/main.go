@@ -18,6 +18,9 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/finauth/finauth/signer/awskms" // awskms: key URIs
+	_ "github.com/finauth/finauth/signer/pkcs11" // pkcs11: key URIs (a cgo build)
+
 	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/tokencache/redisstore"
 )

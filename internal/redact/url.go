@@ -17,6 +17,9 @@ import (
 // rest, and loses all of it when there is no ":" (some clients read "redis://secret@host"
 // as a password).
 func URL(raw string) string {
+	if strings.Contains(raw, "pin-value=") {
+		raw = pinValue(raw)
+	}
 	if !strings.Contains(raw, "@") {
 		return raw
 	}
@@ -74,4 +77,26 @@ func URLError(raw string, err error) string {
 	msg = strings.ReplaceAll(msg, raw, URL(raw))
 	msg = quoted.ReplaceAllString(msg, "")
 	return strings.Join(strings.Fields(msg), " ")
+}
+
+// KeyURI hides the PIN of a PKCS#11 URI (RFC 7512's pin-value query attribute).
+func KeyURI(raw string) string { return pinValue(raw) }
+
+// pinValue hides the PIN of a PKCS#11 URI (RFC 7512's pin-value query attribute).
+func pinValue(raw string) string {
+	const attr = "pin-value="
+	out := raw
+	for start := 0; ; {
+		i := strings.Index(out[start:], attr)
+		if i < 0 {
+			return out
+		}
+		i += start + len(attr)
+		end := strings.IndexAny(out[i:], "&;")
+		if end < 0 {
+			end = len(out) - i
+		}
+		out = out[:i] + "***" + out[i+end:]
+		start = i + 3
+	}
 }

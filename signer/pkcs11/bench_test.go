@@ -1,0 +1,50 @@
+//go:build cgo
+
+package pkcs11_test
+
+import (
+	"testing"
+
+	"github.com/finauth/finauth/internal/hsmtest"
+	"github.com/finauth/finauth/internal/kmstest"
+	"github.com/finauth/finauth/signer"
+	_ "github.com/finauth/finauth/signer/awskms"
+)
+
+// BenchmarkSignatureWhereTheKeyLives: one JWS signature with the same key in memory,
+// through SoftHSM2 (PKCS#11, in process) and through the local KMS (HTTP on loopback), side
+// by side: RS256 with the RSA 2048 test key and ES256 with the P-256 one. A per-request
+// signing provider (Soldo, Revolut's x-jws-signature) pays this on every request.
+func BenchmarkSignatureWhereTheKeyLives(b *testing.B) {
+	tk := hsmtest.Shared(b)
+	tk.Import(b, "imported-rsa", keys+"test-rsa-pkcs8.pem")
+	tk.Import(b, "imported-p256", keys+"test-ec-p256-pkcs8.pem")
+	k := kmstest.Shared(b, keys)
+	for _, kind := range []struct {
+		alg            signer.Algorithm
+		file, hsm, kms string
+	}{
+		{signer.RS256, keys + "test-rsa-pkcs8.pem", tk.URI("imported-rsa"), "awskms:" + k.ARN(kmstest.RSAKeyID)},
+		{signer.ES256, keys + "test-ec-p256-pkcs8.pem", tk.URI("imported-p256"), "awskms:" + k.ARN(kmstest.ECKeyID)},
+	} {
+		for _, where := range []struct{ name, uri string }{{"memory", kind.file}, {"softhsm2", kind.hsm}, {"local-kms", kind.kms}} {
+			b.Run(string(kind.alg)+"/"+where.name, func(b *testing.B) {
+				key, err := signer.LoadKeyFile(where.uri)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s, err := signer.New(key, signer.Options{Algorithm: kind.alg, KeyID: "k"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				payload := []byte(`{"amount":"2.00","currency":"EUR"}`)
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.Sign(payload); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,133 @@
+//go:build cgo
+
+package pkcs11
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+
+	"github.com/ThalesGroup/crypto11"
+
+	"github.com/finauth/finauth/signer"
+)
+
+func init() { signer.RegisterKeyScheme("pkcs11", Open) }
+
+// DefaultMaxSessions is how many sessions of one token a process opens at most (signatures
+// in flight at once).
+const DefaultMaxSessions = 8
+
+// contexts are the logged-in modules and tokens, one per module, token and PIN, kept for
+// the life of the process (a login is slow, and a module is loaded once).
+var (
+	contextsMu sync.Mutex
+	contexts   = map[[32]byte]*crypto11.Context{}
+	loggedIn   = map[[32]byte][32]byte{} // module and token -> the key of the context that logged in
+)
+
+func contextKey(u *URI, pin string) [32]byte {
+	slot := ""
+	if u.SlotID != nil {
+		slot = strconv.Itoa(*u.SlotID)
+	}
+	return sha256.Sum256([]byte(u.ModulePath + "\x00" + u.Token + "\x00" + u.Serial + "\x00" + slot + "\x00" + pin))
+}
+
+// Open opens the key a pkcs11: URI addresses and returns it as a signer.Key (opts as
+// signer.NewKey takes them: WithKeyID, WithAlgorithm). The key never leaves the module.
+func Open(ctx context.Context, raw string, opts ...signer.LoadOption) (*signer.Key, error) {
+	u, err := ParseURI(raw)
+	if err != nil {
+		return nil, err
+	}
+	pin, err := u.PIN()
+	if err != nil {
+		return nil, err
+	}
+	c, err := login(u, pin)
+	if err != nil {
+		return nil, err
+	}
+	var label []byte
+	if u.Object != "" {
+		label = []byte(u.Object)
+	}
+	kp, err := c.FindKeyPair(u.ID, label)
+	if err != nil {
+		return nil, &Error{Op: "find the key", Token: u.Token, Object: u.Object, Err: scrub(err, pin)}
+	}
+	if kp == nil {
+		return nil, &Error{Op: "find the key", Token: u.Token, Object: u.Object, Err: errors.New("no private key with this label or id (and its public key) in the token")}
+	}
+	k, err := signer.NewKey(&hsmSigner{s: kp, u: u}, opts...)
+	if err != nil {
+		return nil, &Error{Op: "use the key", Token: u.Token, Object: u.Object, Err: err}
+	}
+	return k, nil
+}
+
+// login returns the token's context, configuring the module and logging in the first time.
+func login(u *URI, pin string) (*crypto11.Context, error) {
+	key := contextKey(u, pin)
+	contextsMu.Lock()
+	defer contextsMu.Unlock()
+	if c, ok := contexts[key]; ok {
+		return c, nil
+	}
+	// A process logs in to a token once (PKCS#11 login state is per application): a
+	// second login with another PIN would "succeed" as already logged in, so it is checked
+	// here against the PIN that worked.
+	token := contextKey(u, "")
+	if good, ok := loggedIn[token]; ok && good != key {
+		return nil, &Error{Op: "log in", Token: u.Token, Object: u.Object, Err: errors.New("the PIN is not the one this process logged in to the token with: is it wrong?")}
+	}
+	max := u.MaxSessions
+	if max == 0 {
+		max = DefaultMaxSessions
+	}
+	cfg := &crypto11.Config{Path: u.ModulePath, TokenLabel: u.Token, TokenSerial: u.Serial, SlotNumber: u.SlotID, Pin: pin, MaxSessions: max}
+	if pin == "" {
+		cfg.LoginNotSupported = true
+	}
+	c, err := crypto11.Configure(cfg)
+	if err != nil {
+		return nil, &Error{Op: "open the token", Token: u.Token, Object: u.Object, Err: fmt.Errorf("module %s: %w", u.ModulePath, scrub(err, pin))}
+	}
+	contexts[key] = c
+	loggedIn[token] = key
+	return c, nil
+}
+
+// scrub drops the PIN from a module's message, should a module echo it.
+func scrub(err error, pin string) error {
+	if err == nil || pin == "" {
+		return err
+	}
+	msg := err.Error()
+	if !containsSecret(msg, pin) {
+		return err
+	}
+	return errors.New(replaceSecret(msg, pin))
+}
+
+// hsmSigner is the module's key as a crypto.Signer, with errors that name the key.
+type hsmSigner struct {
+	s crypto11.Signer
+	u *URI
+}
+
+func (h *hsmSigner) Public() crypto.PublicKey { return h.s.Public() }
+
+func (h *hsmSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := h.s.Sign(rand, digest, opts)
+	if err != nil {
+		return nil, &Error{Op: "sign", Token: h.u.Token, Object: h.u.Object, Err: err}
+	}
+	return sig, nil
+}

@@ -1,0 +1,115 @@
+//go:build cgo
+
+package pkcs11_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/finauth/finauth/internal/hsmtest"
+	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/signer/pkcs11"
+)
+
+const keys = "../testdata/keys/"
+
+// Keys made inside SoftHSM2 and keys imported into it sign every algorithm finauth uses
+// (RS256, PS256 with a salt as long as the hash, ES256/384/512 as JOSE's r||s), each
+// signature verified by signer's verifier with the public key; from 8 goroutines at once.
+func TestPKCS11_SignsEveryAlgorithm(t *testing.T) {
+	tk := hsmtest.Shared(t)
+	tk.Generate(t, "gen-rsa", "rsa:2048")
+	tk.Generate(t, "gen-p256", "EC:prime256v1")
+	tk.Generate(t, "gen-p384", "EC:secp384r1")
+	tk.Generate(t, "gen-p521", "EC:secp521r1")
+	tk.Import(t, "imported-rsa", keys+"test-rsa-pkcs8.pem")
+	tk.Import(t, "imported-p256", keys+"test-ec-p256-pkcs8.pem")
+	for _, tc := range []struct {
+		label string
+		alg   signer.Algorithm
+	}{
+		{"gen-rsa", signer.RS256}, {"gen-rsa", signer.PS256}, {"gen-p256", signer.ES256}, {"gen-p384", signer.ES384}, {"gen-p521", signer.ES512},
+		{"imported-rsa", signer.PS256}, {"imported-rsa", signer.RS256}, {"imported-p256", signer.ES256},
+	} {
+		t.Run(fmt.Sprintf("%s/%s", tc.label, tc.alg), func(t *testing.T) {
+			key, err := signer.LoadKeyFile(tk.URI(tc.label), signer.WithKeyID(tc.label))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := signer.New(key, signer.Options{Algorithm: tc.alg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := signer.NewVerifier(signer.NewKeySet(key.Public().WithKeyID(tc.label)), signer.VerifyOptions{Algorithms: []signer.Algorithm{tc.alg}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for g := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					jwt, err := s.SignJWT(map[string]int{"n": g})
+					if err == nil {
+						_, err = v.Verify(jwt)
+					}
+					if err != nil {
+						errs <- err
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+		})
+	}
+	// The imported key is the file's: its public half matches.
+	file, _ := signer.LoadKeyFile(keys + "test-rsa-pkcs8.pem")
+	hsm, err := signer.LoadKeyFile(tk.URI("imported-rsa"))
+	if err != nil || hsm.Public().Thumbprint() != file.Public().Thumbprint() {
+		t.Fatalf("the imported key is not the file's: %v", err)
+	}
+}
+
+// What is wrong is named (token, object), and the PIN appears nowhere: not in an error,
+// not in %v, %+v, %#v, %s, %q of the URI or the error, not in JSON or slog.
+func TestPKCS11_ErrorsNameTheKeyNeverThePIN(t *testing.T) {
+	tk := hsmtest.Shared(t)
+	pinURI := "pkcs11:token=" + tk.Label + ";object=no-such-key?module-path=" + hsmtest.Module + "&pin-value=" + tk.PIN
+	for name, tc := range map[string]struct {
+		uri, want string
+	}{
+		"no such key":   {pinURI, `cannot find the key (token "finauth", object "no-such-key")`},
+		"wrong PIN":     {"pkcs11:token=" + tk.Label + ";object=gen-rsa?module-path=" + hsmtest.Module + "&pin-value=0000-wrong", "PIN"},
+		"no module":     {"pkcs11:token=x;object=y?pin-value=" + tk.PIN, "module-path is required"},
+		"no token":      {"pkcs11:object=y?module-path=" + hsmtest.Module + "&pin-value=" + tk.PIN, "name the token"},
+		"typo":          {"pkcs11:token=x;objekt=y?module-path=m&pin-value=" + tk.PIN, `unknown path attribute "objekt"`},
+		"missing file":  {"pkcs11:token=x;object=y?module-path=m&pin-source=file:/nonexistent/pin", "read the PIN"},
+		"both":          {"pkcs11:token=x;object=y?module-path=m&pin-source=file:/p&pin-value=" + tk.PIN, "not both"},
+		"unknown token": {"pkcs11:token=nope;object=y?module-path=" + hsmtest.Module + "&pin-value=" + tk.PIN, "cannot open the token"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := signer.LoadKeyFile(tc.uri)
+			if err == nil || !errors.Is(err, pkcs11.ErrPKCS11) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%v: want %q", err, tc.want)
+			}
+			var buf bytes.Buffer
+			slog.New(slog.NewJSONHandler(&buf, nil)).Error("x", "error", err, "uri", signer.RedactKeyURI(tc.uri))
+			j, _ := json.Marshal(map[string]any{"error": err.Error()})
+			for _, out := range []string{err.Error(), fmt.Sprintf("%v %+v %#v %s %q", err, err, err, err, err), buf.String(), string(j), signer.RedactKeyURI(tc.uri)} {
+				if strings.Contains(out, tk.PIN) || strings.Contains(out, "0000-wrong") {
+					t.Fatalf("the PIN shows: %s", out)
+				}
+			}
+		})
+	}
+}
