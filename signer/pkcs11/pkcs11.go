@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/ThalesGroup/crypto11"
+	p11 "github.com/miekg/pkcs11"
 
 	"github.com/finauth/finauth/signer"
 )
@@ -54,6 +55,19 @@ func Open(ctx context.Context, raw string, opts ...signer.LoadOption) (*signer.K
 	if err != nil {
 		return nil, err
 	}
+	kp, err := find(c, u, pin)
+	if err != nil {
+		return nil, err
+	}
+	k, err := signer.NewKey(&hsmSigner{s: kp, u: u, pin: pin}, opts...)
+	if err != nil {
+		return nil, &Error{Op: "use the key", Token: u.Token, Object: u.Object, Err: err}
+	}
+	return k, nil
+}
+
+// find looks the key pair up in the token.
+func find(c *crypto11.Context, u *URI, pin string) (crypto11.Signer, error) {
 	var label []byte
 	if u.Object != "" {
 		label = []byte(u.Object)
@@ -65,11 +79,20 @@ func Open(ctx context.Context, raw string, opts ...signer.LoadOption) (*signer.K
 	if kp == nil {
 		return nil, &Error{Op: "find the key", Token: u.Token, Object: u.Object, Err: errors.New("no private key with this label or id (and its public key) in the token")}
 	}
-	k, err := signer.NewKey(&hsmSigner{s: kp, u: u}, opts...)
-	if err != nil {
-		return nil, &Error{Op: "use the key", Token: u.Token, Object: u.Object, Err: err}
+	return kp, nil
+}
+
+// forget drops the token's context (its sessions are gone), so that the next login makes a
+// new one.
+func forget(u *URI, pin string) {
+	contextsMu.Lock()
+	defer contextsMu.Unlock()
+	key := contextKey(u, pin)
+	if c, ok := contexts[key]; ok {
+		c.Close() // its sessions are invalid already; this releases the module reference
+		delete(contexts, key)
+		delete(loggedIn, contextKey(u, ""))
 	}
-	return k, nil
 }
 
 // login returns the token's context, configuring the module and logging in the first time.
@@ -116,18 +139,81 @@ func scrub(err error, pin string) error {
 	return errors.New(replaceSecret(msg, pin))
 }
 
-// hsmSigner is the module's key as a crypto.Signer, with errors that name the key.
+// hsmSigner is the module's key as a crypto.Signer, with errors that name the key. When the
+// token's sessions are gone (the HSM restarted, a network HSM failed over, someone closed
+// them), it logs in again, finds the key again and makes the signature once more.
 type hsmSigner struct {
-	s crypto11.Signer
-	u *URI
+	u   *URI
+	pin string
+
+	mu sync.Mutex
+	s  crypto11.Signer
 }
 
-func (h *hsmSigner) Public() crypto.PublicKey { return h.s.Public() }
+func (h *hsmSigner) current() crypto11.Signer {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.s
+}
+
+func (h *hsmSigner) Public() crypto.PublicKey { return h.current().Public() }
 
 func (h *hsmSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	sig, err := h.s.Sign(rand, digest, opts)
+	s := h.current()
+	sig, err := s.Sign(rand, digest, opts)
+	if err != nil && sessionLost(err) {
+		var again crypto11.Signer
+		if again, err = h.reopen(s); err == nil {
+			sig, err = again.Sign(rand, digest, opts)
+		}
+	}
 	if err != nil {
-		return nil, &Error{Op: "sign", Token: h.u.Token, Object: h.u.Object, Err: err}
+		return nil, &Error{Op: "sign", Token: h.u.Token, Object: h.u.Object, Err: scrub(err, h.pin)}
 	}
 	return sig, nil
+}
+
+// reopen logs in again and finds the key, unless another signature already did since s
+// failed.
+func (h *hsmSigner) reopen(s crypto11.Signer) (crypto11.Signer, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.s != s {
+		return h.s, nil
+	}
+	forget(h.u, h.pin)
+	c, err := login(h.u, h.pin)
+	if err != nil {
+		return nil, err
+	}
+	kp, err := find(c, h.u, h.pin)
+	if err != nil {
+		return nil, err
+	}
+	if !publicEqual(kp.Public(), s.Public()) {
+		return nil, errors.New("after logging in again, the object is another key")
+	}
+	h.s = kp
+	return kp, nil
+}
+
+type equaler interface{ Equal(crypto.PublicKey) bool }
+
+func publicEqual(a, b crypto.PublicKey) bool {
+	e, ok := a.(equaler)
+	return ok && e.Equal(b)
+}
+
+// sessionLost reports a PKCS#11 error that means the sessions or the login are gone.
+func sessionLost(err error) bool {
+	var pe p11.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch uint(pe) {
+	case p11.CKR_SESSION_HANDLE_INVALID, p11.CKR_SESSION_CLOSED, p11.CKR_USER_NOT_LOGGED_IN, p11.CKR_OBJECT_HANDLE_INVALID,
+		p11.CKR_KEY_HANDLE_INVALID, p11.CKR_DEVICE_REMOVED, p11.CKR_TOKEN_NOT_PRESENT, p11.CKR_DEVICE_ERROR:
+		return true
+	}
+	return false
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	miekg "github.com/miekg/pkcs11"
+
 	"github.com/finauth/finauth/internal/hsmtest"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/signer/pkcs11"
@@ -111,5 +113,44 @@ func TestPKCS11_ErrorsNameTheKeyNeverThePIN(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A token whose sessions are all closed under the process (an HSM restart, a network HSM's
+// failover, another part of the process calling C_CloseAllSessions) is logged in to again,
+// and the signature that found the sessions gone is made, not failed.
+func TestPKCS11_SessionsLostAreReopened(t *testing.T) {
+	tk := hsmtest.Shared(t)
+	tk.Generate(t, "gen-p256", "EC:prime256v1")
+	key, err := signer.LoadKeyFile(tk.URI("gen-p256"), signer.WithKeyID("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := signer.New(key, signer.Options{})
+	if _, err := s.Sign([]byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	p := miekg.New(hsmtest.Module)
+	p.Initialize() // already initialised by this process: CKR_CRYPTOKI_ALREADY_INITIALIZED
+	slots, err := p.GetSlotList(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := 0
+	for _, slot := range slots {
+		if info, err := p.GetTokenInfo(slot); err == nil && strings.TrimSpace(info.Label) == tk.Label {
+			if err := p.CloseAllSessions(slot); err != nil {
+				t.Fatal(err)
+			}
+			closed++
+		}
+	}
+	if closed != 1 {
+		t.Fatalf("closed the sessions of %d slots", closed)
+	}
+	for i := range 3 {
+		if _, err := s.Sign([]byte("after")); err != nil {
+			t.Fatalf("signature %d after the sessions were closed: %v", i+1, err)
+		}
 	}
 }

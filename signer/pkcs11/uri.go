@@ -12,7 +12,8 @@
 // ECDSA P-256, P-384 and P-521 (the module's signature is turned into JOSE's r||s by
 // package signer). Ed25519 is not offered: crypto11 has no EdDSA mechanism.
 // Sessions are pooled (max-sessions in the URI's query, default 8), one login per module
-// and token, kept for the life of the process.
+// and token, kept for the life of the process; when the token's sessions are lost (an HSM
+// restart, a failover), the next signature logs in again and finds the key again.
 //
 // The PIN comes from pin-source (file:PATH, or a path) or pin-value; pin-value puts the PIN
 // in the URI, so it is discouraged, and it is redacted wherever the URI is printed
