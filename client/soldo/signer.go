@@ -223,14 +223,16 @@ func (ss *Signer) Sign(req *http.Request, body io.Reader) (string, error) {
 	if held {
 		body = &capped{r: body, left: ss.maxBody + 1}
 	}
-	var jws string
+	var auth string // "Bearer <jws>"
 	if ss.attached {
 		var b []byte
 		if b, err = io.ReadAll(body); err == nil {
+			var jws string
 			jws, err = ss.s.SignAttached(h, b)
+			auth = "Bearer " + jws
 		}
 	} else {
-		jws, err = ss.s.SignDetachedReader(h, body)
+		auth, err = ss.s.SignDetachedReaderAfter("Bearer ", h, body) // one allocation for the value
 	}
 	if err != nil {
 		if c, ok := body.(*capped); ok && c.left <= 0 {
@@ -238,7 +240,7 @@ func (ss *Signer) Sign(req *http.Request, body io.Reader) (string, error) {
 		}
 		return "", err
 	}
-	return "Bearer " + jws, nil
+	return auth, nil
 }
 
 func (ss *Signer) heldWhy() string {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -63,7 +64,8 @@ func binary() string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// Shared starts the local KMS once for the test process (it stops with the process) and sets
+// Shared starts the local KMS once for the test process (it is killed when the process
+// ends: SIGKILL as its parent's death signal) and sets
 // its environment in this process too. keysDir is signer/testdata/keys.
 func Shared(t testing.TB, keysDir string) *KMS {
 	t.Helper()
@@ -128,6 +130,9 @@ func start(bin, keysDir string) (*KMS, error) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "KMS_REGION="+Region, "KMS_ACCOUNT_ID="+AccountID,
 		"KMS_SEED_PATH="+seedFile, "KMS_DATA_PATH="+filepath.Join(dir, "data"))
+	// It dies with the test process: nothing else would stop it (a test's cleanup ends
+	// with its test, and the server is shared by the process's tests).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logf, _ := os.Create(filepath.Join(dir, "local-kms.log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
