@@ -182,6 +182,11 @@ func TestCLI_RevolutFromZeroAndKeyRotation(t *testing.T) {
 		if show.code != exitOK || !strings.Contains(show.stdout, `"client_id": "`+env["REVOLUT_CLIENT_ID"]+`"`) && !strings.Contains(show.stdout, `"client_id":"`+env["REVOLUT_CLIENT_ID"]+`"`) {
 			t.Fatalf("--show: %+v", show)
 		}
+		up := finauth(t, env, "", "register", "revolut", "--update", env["REVOLUT_CLIENT_ID"], "--self-signed-ssa", "--jwks-url", url,
+			"--org-name", "finauth test", "--scopes", "openid accounts payments fundsconfirmations")
+		if up.code != exitOK || !strings.Contains(up.stdout, "scopes: openid accounts payments fundsconfirmations") {
+			t.Fatalf("--update: %+v", up)
+		}
 		consentID, user := paymentConsent(t, m, env)
 		payment := `{"Data":{"ConsentId":"` + consentID + `","Initiation":{"InstructedAmount":{"Amount":"5.00","Currency":"GBP"}}},"Risk":{}}`
 		env["USER_TOKEN"] = user
@@ -236,6 +241,13 @@ func TestCLI_RevolutFromZeroAndKeyRotation(t *testing.T) {
 		st := m.Stats()
 		if r.code == exitOK || st.Rejections[revolutmock.ReasonJWS] != 1 || !strings.Contains(r.stdout+r.stderr, "x_jws_signature") {
 			t.Fatalf("an early switch was not refused: %+v %v", r, st.Rejections)
+		}
+		// The registration goes: --delete, and --show then fails by name.
+		if d := finauth(t, env, "", "register", "revolut", "--delete", env["REVOLUT_CLIENT_ID"]); d.code != exitOK || !strings.Contains(d.stdout, "deleted") {
+			t.Fatalf("--delete: %+v", d)
+		}
+		if s := finauth(t, env, "", "register", "revolut", "--show", env["REVOLUT_CLIENT_ID"]); s.code == exitOK || !strings.Contains(s.stderr, "registration failed") {
+			t.Fatalf("--show after --delete: %+v", s)
 		}
 	})
 }
