@@ -70,6 +70,27 @@ func TestCLI_EveryProviderWithAnHSMOrKMSKey(t *testing.T) {
 					t.Fatalf("%+v", c)
 				}
 			})
+			ed25519 := func(t *testing.T) { // an HSM's Ed25519 key (AWS KMS has none for JOSE)
+				tk := hsmtest.Shared(t)
+				tk.Generate(t, "cli-ed25519", "EC:edwards25519")
+				pub, err := signer.LoadPublicKeysFile(tk.URI("cli-ed25519"), signer.WithKeyID("ed-1"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := soldomock.NewServer(soldomock.Config{Members: map[string][]*signer.PublicKey{"m:1": pub.Keys()}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				env := with(b.env, map[string]string{"SOLDO_PRIVATE_KEY_FILE": tk.URI("cli-ed25519"), "SOLDO_KEY_ID": "ed-1", "SOLDO_MEMBER_ID": "m:1", "SOLDO_API_URL": m.URL})
+				c := finauth(t, env, "", "call", "--profile", "soldo", "-X", "PUT", "--data", "hello", m.URL+"/transfers/t-1")
+				if c.code != exitOK || !strings.Contains(c.stdout, `"method":"PUT"`) {
+					t.Fatalf("%+v", c)
+				}
+			}
+			if b.name == "hsm" {
+				t.Run("soldo-ed25519", ed25519)
+			}
 			t.Run("mia", func(t *testing.T) {
 				j := finauth(t, b.env, "", "jwk", "--kid", "mia-kms", "--alg", "RS256", b.rsa)
 				var jwk map[string]any

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/ThalesGroup/crypto11"
@@ -56,6 +57,17 @@ func Open(ctx context.Context, raw string, opts ...signer.LoadOption) (*signer.K
 		return nil, err
 	}
 	kp, err := find(c, u, pin)
+	if err != nil && strings.Contains(err.Error(), "unsupported key type: 40") { // CKK_EC_EDWARDS: Ed25519, which crypto11 does not do
+		ed, eerr := openEdDSA(u, pin)
+		if eerr != nil {
+			return nil, eerr
+		}
+		k, err := signer.NewKey(ed, opts...)
+		if err != nil {
+			return nil, &Error{Op: "use the key", Token: u.Token, Object: u.Object, Err: err}
+		}
+		return k, nil
+	}
 	if err != nil {
 		return nil, err
 	}

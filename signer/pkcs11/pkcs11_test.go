@@ -22,7 +22,8 @@ import (
 const keys = "../testdata/keys/"
 
 // Keys made inside SoftHSM2 and keys imported into it sign every algorithm finauth uses
-// (RS256, PS256 with a salt as long as the hash, ES256/384/512 as JOSE's r||s), each
+// (RS256, PS256 with a salt as long as the hash, ES256/384/512 as JOSE's r||s, EdDSA with an
+// Ed25519 key, which goes to the module directly: crypto11 has no EdDSA), each
 // signature verified by signer's verifier with the public key; from 8 goroutines at once.
 func TestPKCS11_SignsEveryAlgorithm(t *testing.T) {
 	tk := hsmtest.Shared(t)
@@ -32,12 +33,14 @@ func TestPKCS11_SignsEveryAlgorithm(t *testing.T) {
 	tk.Generate(t, "gen-p521", "EC:secp521r1")
 	tk.Import(t, "imported-rsa", keys+"test-rsa-pkcs8.pem")
 	tk.Import(t, "imported-p256", keys+"test-ec-p256-pkcs8.pem")
+	tk.Generate(t, "gen-ed25519", "EC:edwards25519")
 	for _, tc := range []struct {
 		label string
 		alg   signer.Algorithm
 	}{
 		{"gen-rsa", signer.RS256}, {"gen-rsa", signer.PS256}, {"gen-p256", signer.ES256}, {"gen-p384", signer.ES384}, {"gen-p521", signer.ES512},
 		{"imported-rsa", signer.PS256}, {"imported-rsa", signer.RS256}, {"imported-p256", signer.ES256},
+		{"gen-ed25519", signer.EdDSA},
 	} {
 		t.Run(fmt.Sprintf("%s/%s", tc.label, tc.alg), func(t *testing.T) {
 			key, err := signer.LoadKeyFile(tk.URI(tc.label), signer.WithKeyID(tc.label))
@@ -153,4 +156,42 @@ func TestPKCS11_SessionsLostAreReopened(t *testing.T) {
 			t.Fatalf("signature %d after the sessions were closed: %v", i+1, err)
 		}
 	}
+}
+
+// An Ed25519 key's sessions lost are reopened too.
+func TestPKCS11_Ed25519SessionsLostAreReopened(t *testing.T) {
+	tk := hsmtest.Shared(t)
+	tk.Generate(t, "gen-ed25519", "EC:edwards25519")
+	key, err := signer.LoadKeyFile(tk.URI("gen-ed25519"), signer.WithKeyID("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := signer.New(key, signer.Options{})
+	if _, err := s.Sign([]byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	closeAllSessions(t, tk.Label)
+	if _, err := s.Sign([]byte("after")); err != nil {
+		t.Fatalf("after the sessions were closed: %v", err)
+	}
+}
+
+// closeAllSessions closes every session of the token, under the process's feet.
+func closeAllSessions(t *testing.T, label string) {
+	t.Helper()
+	p := miekg.New(hsmtest.Module)
+	p.Initialize()
+	slots, err := p.GetSlotList(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, slot := range slots {
+		if info, err := p.GetTokenInfo(slot); err == nil && strings.TrimSpace(info.Label) == label {
+			if err := p.CloseAllSessions(slot); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no token %q", label)
 }

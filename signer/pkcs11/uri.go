@@ -10,7 +10,8 @@
 //
 // RSA signs with PKCS #1 v1.5 (RS256) and PSS with a salt as long as the hash (PS256);
 // ECDSA P-256, P-384 and P-521 (the module's signature is turned into JOSE's r||s by
-// package signer). Ed25519 is not offered: crypto11 has no EdDSA mechanism.
+// package signer); Ed25519 (EdDSA) where the module has CKM_EDDSA (SoftHSM2 does), through
+// the module directly, since crypto11 has no EdDSA.
 // Sessions are pooled (max-sessions in the URI's query, default 8), one login per module
 // and token, kept for the life of the process; when the token's sessions are lost (an HSM
 // restart, a failover), the next signature logs in again and finds the key again.
