@@ -45,8 +45,9 @@ func with(env map[string]string, more map[string]string) map[string]string {
 // Every provider's flow with a key that never leaves SoftHSM2 or the KMS, by the CLI alone:
 // the Pismo exchange, a Soldo request the strict mock verifies, the Mia assertion (the
 // client registered with jwk of the HSM/KMS key), Revolut's x-jws-signature on a payment
-// consent and its request object (the mock authorises the consent). With the local KMS,
-// Revolut's PS256 fails with the reason: local-kms signs PSS with the wrong salt.
+// consent and its request object (the mock authorises the consent). With local-kms,
+// Revolut's PS256 fails with the reason (local-kms signs PSS with the wrong salt), and then
+// runs against kmstest.StartAWSLike, an endpoint that signs PSS as AWS KMS documents.
 func TestCLI_EveryProviderWithAnHSMOrKMSKey(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
@@ -116,10 +117,14 @@ func TestCLI_EveryProviderWithAnHSMOrKMSKey(t *testing.T) {
 				env = with(env, with(b.env, map[string]string{"REVOLUT_PRIVATE_KEY_FILE": b.rsa}))
 				r := finauth(t, env, "", "call", "--profile", "revolut", "-X", "POST", "--data", `{"Data":{"Initiation":{"InstructedAmount":{"Amount":"5.00","Currency":"GBP"}}},"Risk":{}}`, m.URL+revolutmock.PaymentConsentsPath)
 				if !b.pssWorks {
+					// local-kms signs PSS with the largest salt: refused by name. The flow
+					// then runs against a KMS endpoint that signs as AWS documents.
 					if r.code == exitOK || !strings.Contains(r.stderr, "salt is not as long as the hash") {
 						t.Fatalf("PS256 through local-kms: %+v", r)
 					}
-					return
+					aws := kmstest.StartAWSLike(t, keys+"test-rsa-pkcs8.pem", "revolut-ps256")
+					env = with(env, with(aws.Env, map[string]string{"REVOLUT_PRIVATE_KEY_FILE": "awskms:revolut-ps256"}))
+					r = finauth(t, env, "", "call", "--profile", "revolut", "-X", "POST", "--data", `{"Data":{"Initiation":{"InstructedAmount":{"Amount":"5.00","Currency":"GBP"}}},"Risk":{}}`, m.URL+revolutmock.PaymentConsentsPath)
 				}
 				var consent struct{ Data struct{ ConsentID string } }
 				if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &consent) != nil || consent.Data.ConsentID == "" {
