@@ -50,6 +50,7 @@ func (revolutCLI) bindings() []binding {
 		binding{flag: "transport-cert", variable: "REVOLUT_TRANSPORT_CERT_FILE", help: "the transport certificate, PEM"},
 		binding{flag: "transport-key", variable: "REVOLUT_TRANSPORT_KEY_FILE", help: "the transport certificate's key, PEM"},
 		binding{flag: "token-url", variable: "REVOLUT_TOKEN_URL", help: "token endpoint"},
+		binding{flag: "registration-url", variable: "REVOLUT_REGISTRATION_URL", help: "the dynamic client registration endpoint (register revolut); default the token URL's origin + /register"},
 		binding{flag: "aud", variable: "REVOLUT_AUDIENCE", help: "the request object's audience"},
 		binding{flag: "cacert", variable: "REVOLUT_CA_FILE", help: "PEM file of CA certificates to trust besides the system's"},
 		binding{flag: "scope", help: "accounts or payments: the client-credentials token's (token: default accounts; call: default from the path), or the consent's kind (mint, authorize: default payments)"},
