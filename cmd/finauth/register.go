@@ -35,7 +35,19 @@ func (a *app) registerCmd(args []string) error {
 	}
 	p := revolutCLI{}
 	f := a.newFlags("register revolut", "register revolut [--self-signed-ssa --jwks-url URL --org-name NAME | --ssa FILE] [--show|--update|--delete CLIENT_ID] [flags]")
-	register(f, p, "register")
+	// Revolut's flags, without those of the flow after registration (the client ID is what
+	// registration gives; the API, the consent UI and the request object's audience are not
+	// used by it).
+	var bs []binding
+	for _, b := range p.bindings() {
+		switch b.flag {
+		case "client-id", "api-url", "auth-url", "aud", "scope":
+			continue
+		}
+		bs = append(bs, b)
+	}
+	f.bind(p.name(), bs...)
+	p.ownFlags(f, "register")
 	selfSigned := f.Bool("self-signed-ssa", false, "make a self-signed software statement (sandbox, eIDAS certificates) naming --jwks-url and --org-name/--client-name")
 	ssaFile := f.String("ssa", "", "FILE: the software statement to register with (production with an Open Banking certificate: from the Open Banking directory)")
 	jwksURL := f.String("jwks-url", a.env("REVOLUT_JWKS_URL"), "your public JWKS URL, org_jwks_endpoint of a self-signed software statement (REVOLUT_JWKS_URL)")
