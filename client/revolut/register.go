@@ -21,6 +21,7 @@ import (
 
 	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/client/internal/config"
+	"github.com/finauth/finauth/client/internal/tokenendpoint"
 	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/internal/telemetry"
 )
@@ -198,13 +199,13 @@ func (s *Scopes) UnmarshalJSON(b []byte) error {
 // Registrar registers the application (no client ID needed: it is what registration gives)
 // and reads, updates and deletes its registration. Make it with NewRegistrar.
 type Registrar struct {
-	cfg    Config
-	signer *Signer
-	hc     *http.Client
-	url    string
-	dn     string
-	now    func() time.Time
-	opts   []Option
+	cfg      Config
+	signer   *Signer
+	hc       *http.Client
+	url      string
+	dn       string
+	now      func() time.Time
+	endpoint *tokenendpoint.Endpoint // nil without a token URL
 }
 
 // NewRegistrar checks what registration needs: the signing key and its kid (the JWKS the
@@ -247,9 +248,18 @@ func NewRegistrar(cfg Config, opts ...Option) (*Registrar, error) {
 		t.TLSClientConfig = tc
 		base = t
 	}
-	return &Registrar{cfg: cfg, signer: &Signer{cfg: cfg, ring: r, clock: o.Cache.Clock}, url: regURL, dn: DistinguishedName(leaf),
+	reg := &Registrar{cfg: cfg, signer: &Signer{cfg: cfg, ring: r, clock: o.Cache.Clock}, url: regURL, dn: DistinguishedName(leaf),
 		hc:  &http.Client{Transport: base, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		now: o.Cache.Clock.Now, opts: opts}, nil
+		now: o.Cache.Clock.Now}
+	if cfg.TokenURL != "" { // for get, update and delete: a client-credentials token of the application
+		p := config.NewProblems(provider)
+		if config.CheckURL(p, cfg.TokenURL, "TokenURL", "REVOLUT_TOKEN_URL", cfg.AllowInsecureHTTP); p.Err() != nil {
+			return nil, p.Err()
+		}
+		o.Settings.TokenClient = reg.hc
+		reg.endpoint = tokenendpoint.New(provider, cfg.TokenURL, cfg.Exchange, &o.Settings)
+	}
+	return reg, nil
 }
 
 // registrationURL is RegistrationURL, else the token URL's origin + /register.
@@ -441,12 +451,11 @@ func (r *Registrar) token(ctx context.Context, clientID string) (string, error) 
 	if strings.TrimSpace(clientID) == "" {
 		return "", fmt.Errorf("%w: give the client ID registration answered", ErrRegistration)
 	}
-	cfg := r.cfg
-	cfg.ClientID = clientID
-	if cfg.RedirectURI == "" {
-		cfg.RedirectURI = "https://unused.invalid/" // not used by a client-credentials grant
+	if r.endpoint == nil {
+		return "", config.Problemf(provider, "TokenURL", "REVOLUT_TOKEN_URL", "required to read, update or delete a registration (its client-credentials token), or REVOLUT_ENV=sandbox|production")
 	}
-	tok, err := Token(ctx, cfg, "accounts", r.opts...)
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"accounts"}, "client_id": {clientID}}
+	tok, err := r.endpoint.Token(ctx, "application/x-www-form-urlencoded", []byte(form.Encode()))
 	if err != nil {
 		return "", fmt.Errorf("%w: a client-credentials token of %s: %w", ErrRegistration, clientID, err)
 	}
