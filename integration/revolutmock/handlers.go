@@ -168,7 +168,7 @@ func (m *Mock) bearer(w http.ResponseWriter, r *http.Request) (*token, bool) {
 		return nil, false
 	}
 	m.mu.Unlock()
-	if m.Take401() {
+	if m.Take401For(r) {
 		m.refuse(w, http.StatusUnauthorized, ReasonInjected401, "injected 401")
 		return nil, false
 	}

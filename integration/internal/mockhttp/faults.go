@@ -11,13 +11,14 @@ import (
 // evenly), added latency, and 401s on demand. Mocks embed it; its methods are theirs. The
 // zero value injects nothing. Safe for concurrent use.
 type Faults struct {
-	mu         sync.Mutex
-	rate       float64
-	status     int
-	retryAfter time.Duration
-	requests   int
-	latency    time.Duration
-	fail401    int
+	mu            sync.Mutex
+	rate          float64
+	status        int
+	retryAfter    time.Duration
+	requests      int
+	latency       time.Duration
+	fail401       int
+	fail401Header string // Fail401With: only calls carrying it
 }
 
 // FailTokens makes the token endpoint answer status (with Retry-After when retryAfter > 0)
@@ -37,10 +38,15 @@ func (f *Faults) SetLatency(d time.Duration) {
 }
 
 // Fail401 makes the next n API calls answer 401 whatever their token.
-func (f *Faults) Fail401(n int) {
+func (f *Faults) Fail401(n int) { f.Fail401With(n, "") }
+
+// Fail401With makes the next n API calls that carry header (any value) answer 401; ""
+// means any call. A test aims the fault at its own client with it: another client's late
+// request (its handler still running after the client went) does not take it.
+func (f *Faults) Fail401With(n int, header string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.fail401 = n
+	f.fail401, f.fail401Header = n, header
 }
 
 // Delay waits out the latency; false when the request was cancelled meanwhile.
@@ -73,10 +79,13 @@ func (f *Faults) TokenFailure() (status int, retryAfter time.Duration, fail bool
 }
 
 // Take401 reports whether this API call must answer 401 (Fail401), counting it down.
-func (f *Faults) Take401() bool {
+func (f *Faults) Take401() bool { return f.Take401For(nil) }
+
+// Take401For is Take401 for request r, which Fail401With's header selects.
+func (f *Faults) Take401For(r *http.Request) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.fail401 > 0 {
+	if f.fail401 > 0 && (f.fail401Header == "" || r != nil && r.Header.Get(f.fail401Header) != "") {
 		f.fail401--
 		return true
 	}
