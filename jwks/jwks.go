@@ -79,7 +79,7 @@ func loadKey(k Key) (*signer.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: kid %q: %w", ErrKey, k.KID, errors.Unwrap(err))
 	}
-	chain, err := certificates(data)
+	chain, err := Certificates(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: kid %q, %s: %w", ErrKey, k.KID, k.File, err)
 	}
@@ -111,8 +111,8 @@ func loadKey(k Key) (*signer.PublicKey, error) {
 	return pub, nil
 }
 
-// certificates returns the PEM certificates in data, in order (none for a bare key).
-func certificates(data []byte) ([]*x509.Certificate, error) {
+// Certificates returns the PEM certificates in data, in order (none for a bare key).
+func Certificates(data []byte) ([]*x509.Certificate, error) {
 	if !bytes.Contains(data, []byte("-----BEGIN CERTIFICATE-----")) {
 		return nil, nil
 	}

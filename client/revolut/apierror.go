@@ -51,15 +51,8 @@ func CheckResponse(resp *http.Response) error {
 		io.Reader
 		io.Closer
 	}{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
-	var body struct {
-		Code, Message string
-		Errors        []struct{ ErrorCode, Message string }
-		Error         string `json:"error"`
-		Description   string `json:"error_description"`
-		LowerMessage  string `json:"message"`
-	}
 	e := &APIError{Status: resp.StatusCode}
-	if json.Unmarshal(b, &body) == nil {
+	if body, ok := parseErrorBody(b); ok {
 		switch {
 		case len(body.Errors) > 0:
 			e.Code, e.Message = body.Errors[0].ErrorCode, body.Errors[0].Message
@@ -74,6 +67,23 @@ func CheckResponse(resp *http.Response) error {
 	}
 	e.Message = strings.TrimSpace(e.Message)
 	return e
+}
+
+// errorBody is an error answer of Revolut's API or auth host: Open Banking's
+// {"Code","Message","Errors":[{"ErrorCode","Message"}]}, OAuth's {"error",
+// "error_description"}, or {"error","message"}.
+type errorBody struct {
+	Code, Message string
+	Errors        []struct{ ErrorCode, Message string }
+	Error         string `json:"error"`
+	Description   string `json:"error_description"`
+	LowerMessage  string `json:"message"`
+}
+
+// parseErrorBody reads an error answer; ok is false when it is not a JSON object.
+func parseErrorBody(b []byte) (errorBody, bool) {
+	var body errorBody
+	return body, json.Unmarshal(b, &body) == nil
 }
 
 func firstNonEmpty(s ...string) string {

@@ -506,21 +506,12 @@ func (r *Registrar) do(ctx context.Context, op, method, u string, body []byte, t
 // registrationError reads Revolut's reason: OAuth's {"error","error_description"}, or
 // Open Banking's {"Code","Message","Errors":[{"ErrorCode","Message"}]}.
 func registrationError(op string, status int, data []byte) *RegistrationError {
-	var body struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-		Code        string `json:"Code"`
-		Message     string `json:"Message"`
-		Lower       string `json:"message"`
-		Errors      []struct {
-			ErrorCode, Message string
-		} `json:"Errors"`
-	}
 	e := &RegistrationError{Op: op, Status: status}
-	if json.Unmarshal(data, &body) != nil {
+	body, ok := parseErrorBody(data)
+	if !ok {
 		return e
 	}
-	e.Code, e.Description = firstNonEmpty(body.Error, body.Code), firstNonEmpty(body.Description, body.Message, body.Lower)
+	e.Code, e.Description = firstNonEmpty(body.Error, body.Code), firstNonEmpty(body.Description, body.Message, body.LowerMessage)
 	for _, x := range body.Errors {
 		e.Description = strings.TrimPrefix(e.Description+"; "+strings.TrimSpace(x.ErrorCode+" "+x.Message), "; ")
 		if e.Code == "" {

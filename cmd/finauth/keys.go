@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -182,21 +181,9 @@ func readCertificates(what, file string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, usagef("%s: %v", what, errors.Unwrap(err))
 	}
-	var chain []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, usagef("%s %s: %v", what, file, err)
-		}
-		chain = append(chain, c)
+	chain, err := jwkspkg.Certificates(data)
+	if err != nil {
+		return nil, usagef("%s %s: %v", what, file, err)
 	}
 	if len(chain) == 0 {
 		return nil, usagef("%s %s: no PEM certificate in it", what, file)

@@ -177,30 +177,40 @@ type registrationClaims struct {
 	SoftwareStatement        string   `json:"software_statement"`
 }
 
+// registration is a registration JWT that passed every rule: its claims, scopes, JWKS URL
+// and the verifiers of that JWKS as fetched.
+type registration struct {
+	claims  registrationClaims
+	scopes  []string
+	jwksURL string
+	ro, jws *signer.Verifier
+}
+
 // checkRegistration verifies a registration JWT sent on r's connection: every rule of
-// Revolut's guide. It returns the claims and the JWKS URL, or the reason and what is wrong.
-func (m *Mock) checkRegistration(r *http.Request, jwt string) (c registrationClaims, jwksURL string, set *signer.KeySet, reason, msg string) {
+// Revolut's guide. It returns the registration, or the reason and what is wrong.
+func (m *Mock) checkRegistration(r *http.Request, jwt string) (reg *registration, reason, msg string) {
+	var c registrationClaims
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
-		return c, "", nil, ReasonRegistrationJWT, "the body must be a compact JWT"
+		return nil, ReasonRegistrationJWT, "the body must be a compact JWT"
 	}
 	var hdr struct {
 		Alg, Kid string
 	}
 	if hb, err := base64.RawURLEncoding.DecodeString(parts[0]); err != nil || json.Unmarshal(hb, &hdr) != nil {
-		return c, "", nil, ReasonRegistrationJWT, "the JWT header is not base64url JSON"
+		return nil, ReasonRegistrationJWT, "the JWT header is not base64url JSON"
 	}
 	if hdr.Alg != "PS256" || hdr.Kid == "" {
-		return c, "", nil, ReasonRegistrationJWT, `the JWT header must be {"kid": ..., "alg": "PS256"}`
+		return nil, ReasonRegistrationJWT, `the JWT header must be {"kid": ..., "alg": "PS256"}`
 	}
 	pb, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil || json.Unmarshal(pb, &c) != nil {
-		return c, "", nil, ReasonRegistrationJWT, "the JWT claims are not a base64url JSON object"
+		return nil, ReasonRegistrationJWT, "the JWT claims are not a base64url JSON object"
 	}
 	// The software statement: self-signed (alg none), naming the JWKS.
 	ssa := strings.Split(c.SoftwareStatement, ".")
 	if len(ssa) != 3 {
-		return c, "", nil, ReasonSSA, "software_statement must be a JWT"
+		return nil, ReasonSSA, "software_statement must be a JWT"
 	}
 	var sh struct{ Alg string }
 	var sp struct {
@@ -210,39 +220,39 @@ func (m *Mock) checkRegistration(r *http.Request, jwt string) (c registrationCla
 	spb, err2 := base64.RawURLEncoding.DecodeString(ssa[1])
 	var spm map[string]any
 	if err1 != nil || err2 != nil || json.Unmarshal(shb, &sh) != nil || json.Unmarshal(spb, &spm) != nil {
-		return c, "", nil, ReasonSSA, "the software statement's header and payload must be base64url JSON"
+		return nil, ReasonSSA, "the software statement's header and payload must be base64url JSON"
 	}
 	sp.JWKS, _ = spm["org_jwks_endpoint"].(string)
 	sp.OrgName, _ = spm["org_name"].(string)
 	sp.ClientName, _ = spm["software_client_name"].(string)
 	switch {
 	case sh.Alg != "none" || ssa[2] != "":
-		return c, "", nil, ReasonSSA, `this mock takes self-signed software statements only (header {"alg":"none"}, no signature), as Revolut's sandbox`
+		return nil, ReasonSSA, `this mock takes self-signed software statements only (header {"alg":"none"}, no signature), as Revolut's sandbox`
 	case sp.JWKS == "":
-		return c, "", nil, ReasonSSA, "the software statement has no org_jwks_endpoint"
+		return nil, ReasonSSA, "the software statement has no org_jwks_endpoint"
 	case sp.OrgName == "" && sp.ClientName == "":
-		return c, "", nil, ReasonSSA, "the software statement needs org_name or software_client_name"
+		return nil, ReasonSSA, "the software statement needs org_name or software_client_name"
 	}
 	set, raw, err := m.fetchJWKS(sp.JWKS)
 	if err != nil {
-		return c, "", nil, ReasonJWKSFetch, err.Error()
+		return nil, ReasonJWKSFetch, err.Error()
 	}
 	k, ok := raw[hdr.Kid]
 	if !ok {
-		return c, "", nil, ReasonKID, fmt.Sprintf("kid %q is not in the JWKS at %s", hdr.Kid, sp.JWKS)
+		return nil, ReasonKID, fmt.Sprintf("kid %q is not in the JWKS at %s", hdr.Kid, sp.JWKS)
 	}
 	var x5c struct {
 		X5C []string `json:"x5c"`
 	}
 	if json.Unmarshal(k, &x5c) != nil || len(x5c.X5C) == 0 {
-		return c, "", nil, ReasonX5C, fmt.Sprintf("the JWK of kid %q has no x5c: Revolut needs the signing certificate chain", hdr.Kid)
+		return nil, ReasonX5C, fmt.Sprintf("the JWK of kid %q has no x5c: Revolut needs the signing certificate chain", hdr.Kid)
 	}
-	ro, _, err := verifiersOf(set)
+	ro, jws, err := verifiersOf(set)
 	if err != nil {
-		return c, "", nil, ReasonJWKSFetch, err.Error()
+		return nil, ReasonJWKSFetch, err.Error()
 	}
 	if _, err := ro.Verify(jwt); err != nil {
-		return c, "", nil, ReasonRegistrationJWT, "the registration JWT does not verify with its kid's key: " + err.Error()
+		return nil, ReasonRegistrationJWT, "the registration JWT does not verify with its kid's key: " + err.Error()
 	}
 	now := m.cfg.Now().Unix()
 	scope, _ := c.Scope.(string)
@@ -255,35 +265,44 @@ func (m *Mock) checkRegistration(r *http.Request, jwt string) (c registrationCla
 	aud, _ := c.Aud.(string)
 	switch {
 	case c.Iat == nil || c.Exp == nil:
-		return c, "", nil, ReasonTimes, "iat and exp are required"
+		return nil, ReasonTimes, "iat and exp are required"
 	case *c.Iat > now+60:
-		return c, "", nil, ReasonTimes, "iat is in the future"
+		return nil, ReasonTimes, "iat is in the future"
 	case *c.Exp <= now:
-		return c, "", nil, ReasonTimes, "the registration JWT has expired (exp)"
+		return nil, ReasonTimes, "the registration JWT has expired (exp)"
 	case *c.Exp <= *c.Iat:
-		return c, "", nil, ReasonTimes, "exp must be after iat"
+		return nil, ReasonTimes, "exp must be after iat"
 	case !audiencePattern.MatchString(aud):
-		return c, "", nil, ReasonAudience, "aud must match ^[0-9a-zA-Z]{1,18}$ (Revolut suggests revolut)"
+		return nil, ReasonAudience, "aud must match ^[0-9a-zA-Z]{1,18}$ (Revolut suggests revolut)"
 	case !slices.Contains(strings.Fields(scope), "openid"):
-		return c, "", nil, ReasonScope, "scope must include openid"
+		return nil, ReasonScope, "scope must include openid"
 	case c.TokenEndpointAuthMethod != "tls_client_auth":
-		return c, "", nil, ReasonAuthMethod, "token_endpoint_auth_method must be tls_client_auth (the only one supported)"
+		return nil, ReasonAuthMethod, "token_endpoint_auth_method must be tls_client_auth (the only one supported)"
 	case c.IDTokenSignedResponseAlg != "PS256" || c.RequestObjectSigningAlg != "PS256":
-		return c, "", nil, ReasonRegistrationAlgs, "id_token_signed_response_alg and request_object_signing_alg must be PS256"
+		return nil, ReasonRegistrationAlgs, "id_token_signed_response_alg and request_object_signing_alg must be PS256"
 	case c.ApplicationType != "web" && c.ApplicationType != "mobile":
-		return c, "", nil, ReasonAppType, "application_type must be web or mobile"
+		return nil, ReasonAppType, "application_type must be web or mobile"
 	case c.TLSClientAuthDN != peerDN(r):
-		return c, "", nil, ReasonDN, fmt.Sprintf("tls_client_auth_dn %q is not the subject DN of this connection's certificate (GET %s says which)", c.TLSClientAuthDN, DistinguishedNamePath)
+		return nil, ReasonDN, fmt.Sprintf("tls_client_auth_dn %q is not the subject DN of this connection's certificate (GET %s says which)", c.TLSClientAuthDN, DistinguishedNamePath)
 	case len(c.RedirectURIs) == 0:
-		return c, "", nil, ReasonRedirectURI, "redirect_uris must list at least one URI"
+		return nil, ReasonRedirectURI, "redirect_uris must list at least one URI"
 	}
 	for _, u := range c.RedirectURIs {
 		if pu, err := url.Parse(u); err != nil || pu.Scheme == "" || pu.Host == "" {
-			return c, "", nil, ReasonRedirectURI, fmt.Sprintf("redirect URI %q is not absolute", u)
+			return nil, ReasonRedirectURI, fmt.Sprintf("redirect URI %q is not absolute", u)
 		}
 	}
-	c.Scope = strings.Fields(scope)
-	return c, sp.JWKS, set, "", ""
+	return &registration{claims: c, scopes: strings.Fields(scope), jwksURL: sp.JWKS, ro: ro, jws: jws}, "", ""
+}
+
+// accept checks the registration JWT in body, refusing it with its reason.
+func (m *Mock) accept(w http.ResponseWriter, r *http.Request, body []byte) (*registration, bool) {
+	reg, reason, msg := m.checkRegistration(r, strings.TrimSpace(string(body)))
+	if reason != "" {
+		m.refuse(w, http.StatusBadRequest, reason, "%s", msg)
+		return nil, false
+	}
+	return reg, true
 }
 
 // register serves POST /register.
@@ -293,19 +312,13 @@ func (m *Mock) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	c, jwksURL, set, reason, msg := m.checkRegistration(r, strings.TrimSpace(string(body)))
-	if reason != "" {
-		m.refuse(w, http.StatusBadRequest, reason, "%s", msg)
+	reg, ok := m.accept(w, r, body)
+	if !ok {
 		return
 	}
-	ro, jws, err := verifiersOf(set)
-	if err != nil {
-		m.refuse(w, http.StatusBadRequest, ReasonJWKSFetch, "%v", err)
-		return
-	}
-	a := &app{id: randomID("client-"), redirectURIs: c.RedirectURIs, scopes: c.Scope.([]string), dn: c.TLSClientAuthDN, jwksURL: jwksURL,
-		ro: ro, jws: jws, fetched: m.cfg.Now()}
-	a.answer = registrationAnswer(a, c)
+	a := &app{id: randomID("client-"), redirectURIs: reg.claims.RedirectURIs, scopes: reg.scopes, dn: reg.claims.TLSClientAuthDN,
+		jwksURL: reg.jwksURL, ro: reg.ro, jws: reg.jws, fetched: m.cfg.Now()}
+	a.answer = registrationAnswer(a, reg.claims)
 	m.mu.Lock()
 	m.apps[a.id] = a
 	m.stats.Registered++
@@ -353,22 +366,16 @@ func (m *Mock) registration(w http.ResponseWriter, r *http.Request) {
 			m.refuse(w, http.StatusBadRequest, ReasonJWS, "%s", reason)
 			return
 		}
-		c, jwksURL, set, reason, msg := m.checkRegistration(r, strings.TrimSpace(string(body)))
-		if reason != "" {
-			m.refuse(w, http.StatusBadRequest, reason, "%s", msg)
-			return
-		}
-		ro, jws, err := verifiersOf(set)
-		if err != nil {
-			m.refuse(w, http.StatusBadRequest, ReasonJWKSFetch, "%v", err)
+		reg, ok := m.accept(w, r, body)
+		if !ok {
 			return
 		}
 		a.mu.Lock()
-		a.ro, a.jws, a.fetched = ro, jws, m.cfg.Now()
+		a.ro, a.jws, a.fetched = reg.ro, reg.jws, m.cfg.Now()
 		a.mu.Unlock()
 		m.mu.Lock()
-		a.redirectURIs, a.scopes, a.jwksURL = c.RedirectURIs, c.Scope.([]string), jwksURL
-		a.answer = registrationAnswer(a, c)
+		a.redirectURIs, a.scopes, a.jwksURL = reg.claims.RedirectURIs, reg.scopes, reg.jwksURL
+		a.answer = registrationAnswer(a, reg.claims)
 		ans := a.answer
 		m.mu.Unlock()
 		mockhttp.WriteJSON(w, http.StatusOK, ans)

@@ -144,11 +144,10 @@ func scrub(err error, pin string) error {
 	if err == nil || pin == "" {
 		return err
 	}
-	msg := err.Error()
-	if !containsSecret(msg, pin) {
-		return err
+	if msg := err.Error(); strings.Contains(msg, pin) {
+		return errors.New(strings.ReplaceAll(msg, pin, "***"))
 	}
-	return errors.New(replaceSecret(msg, pin))
+	return err
 }
 
 // hsmSigner is the module's key as a crypto.Signer, with errors that name the key. When the
