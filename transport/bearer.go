@@ -95,8 +95,10 @@ const DefaultFleetWait = time.Second
 // others which token worked (tokencache.Cache.Confirm, once per token); a 401 of a token that
 // worked anywhere is a revocation and refreshes (one fetch for the fleet, through its lock),
 // and a 401 held back waits up to FleetWait for the token another process is fetching and is
-// replayed with it. An API that rejects every token still costs each process at most one
-// token request per RefreshInterval.
+// replayed with it. An API that rejects every token still costs each process at most two
+// token requests per RefreshInterval: one for its own rejected token, and one more when
+// that refresh adopted another process's token that is rejected too with no word that it
+// worked (which might otherwise leave every process waiting on a token none refreshes).
 //
 // A replay's 401 of another token that worked (revoked between the refresh and the replay,
 // as a server that revokes tokens after so many uses does; with a shared store, any other

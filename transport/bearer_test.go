@@ -508,8 +508,9 @@ func TestBearer_ARevokedTokenThatWorkedIsRefreshedAtOnce(t *testing.T) {
 }
 
 // Replicas sharing a store, in front of an API that rejects every token: each still costs at
-// most one token request per refresh interval (the cold one, and the first 401's), however
-// many 401s they see; their held-back 401s wait at most FleetWait and come back as they came.
+// most two token requests per refresh interval beside its cold one (the first 401's, and
+// one for an adopted token rejected without word), however many 401s they see; their
+// held-back 401s wait at most FleetWait and come back as they came.
 func TestBearer_AnAPIRejectingEveryTokenCostsEachReplicaOneRefreshWithAStore(t *testing.T) {
 	t.Parallel()
 	srv := newAPI(t) // accepts nothing
@@ -541,8 +542,11 @@ func TestBearer_AnAPIRejectingEveryTokenCostsEachReplicaOneRefreshWithAStore(t *
 		}()
 	}
 	wg.Wait()
-	if n := fetches.Load(); n > 2*replicas {
-		t.Fatalf("%d token requests for %d replicas in one interval, want at most %d", n, replicas, 2*replicas)
+	// Each replica: its first token, one refresh of its own rejected token, and one more
+	// when that refresh adopted another replica's token, rejected without word (Bearer's
+	// documented bound). Seen: 4 in most runs, up to 7 in 3 of 300; a storm would be 120.
+	if n := fetches.Load(); n > 3*replicas {
+		t.Fatalf("%d token requests for %d replicas in one interval, want at most %d", n, replicas, 3*replicas)
 	}
 	t.Logf("%d token requests, %d API calls", fetches.Load(), len(srv.requests()))
 }
