@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // The index maps keys to their entry's view: the entry's current token slot (or, while it
@@ -94,6 +95,34 @@ func entryOf(p *atomic.Pointer[entry], key string) *entry {
 	return nil
 }
 
+// slot returns key's view (its entry's current slot, or its placeholder), or nil: view
+// without the entry, for the hit path.
+func (x *index) slot(key string) *slot {
+	t := x.t.Load()
+	h := maphash.String(x.seed, key)
+	tag := tagOf(h)
+	for i, n := h&t.mask, uint64(0); n <= t.mask; i, n = (i+1)&t.mask, n+1 {
+		b := &t.buckets[i]
+		tags := b.tags.Load()
+		for m := matches(tags, tag); m != 0; m &= m - 1 {
+			if v := b.slots[bits.TrailingZeros64(m)/8].Load(); v != nil && sameKey(v.key, key) {
+				return v
+			}
+		}
+		if matches(tags, tagEmpty) != 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// sameKey is a == b, with the common case first: the key a caller passes is often the very
+// string the cache holds (a map's key, a config's tenant ID), and then its bytes, another
+// cache miss at scale, are not read.
+func sameKey(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
+
 // view returns key's view (its entry's current slot, or its placeholder) and where its
 // entry is (check it with entryOf), or nil.
 func (x *index) view(key string) (*slot, *atomic.Pointer[entry]) {
@@ -105,7 +134,7 @@ func (x *index) view(key string) (*slot, *atomic.Pointer[entry]) {
 		tags := b.tags.Load()
 		for m := matches(tags, tag); m != 0; m &= m - 1 {
 			j := bits.TrailingZeros64(m) / 8
-			if v := b.slots[j].Load(); v != nil && v.key == key {
+			if v := b.slots[j].Load(); v != nil && sameKey(v.key, key) {
 				return v, &b.entries[j]
 			}
 		}

@@ -18,16 +18,25 @@ import (
 // A caller that asks for the same key again and again can skip the key lookup with a
 // [Handle].
 func (c *Cache) Token(ctx context.Context, key string) (Token, error) {
-	if s, e := c.idx.view(key); s != nil {
-		if s.state.Load() == fresh { // as in Handle.Token
-			c.touch(s)
-			c.c.hits.add()
-			return s.tok, nil
-		}
-		if e := entryOf(e, key); e != nil {
-			if tok, ok := c.serve(ctx, e); ok {
-				return tok, nil
-			}
+	// The hit is written out here, and everything else is in tokenSlow: at a million keys
+	// a hit is two cache misses (the key's bucket, then its slot), and the fewer
+	// instructions a hit runs, the more of the next lookup's misses the CPU overlaps with
+	// them (BenchmarkLookupAtScale/1000000/interleaved: 2.0x a map lookup before the split,
+	// 1.8x after).
+	if s := c.idx.slot(key); s != nil && s.state.Load() == fresh { // as in Handle.Token
+		c.touch(s)
+		c.c.hits.add()
+		return s.tok, nil
+	}
+	return c.tokenSlow(ctx, key)
+}
+
+// tokenSlow is Token for a key without a fresh token: a stale one is served, else the
+// caller waits.
+func (c *Cache) tokenSlow(ctx context.Context, key string) (Token, error) {
+	if e := c.idx.load(key); e != nil {
+		if tok, ok := c.serve(ctx, e); ok {
+			return tok, nil
 		}
 	}
 	return c.wait(ctx, key)
