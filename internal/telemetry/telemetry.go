@@ -13,8 +13,10 @@ package telemetry
 
 import (
 	"context"
+	"maps"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -288,7 +290,16 @@ type Recorder struct {
 	m        *meters
 	tracer   trace.Tracer
 	fetchOK  metric.MeasurementOption
-	attrs    sync.Map // attribute sets by reason, alg, op+outcome: built once
+	attrs    sync.Map // attribute sets by reason, op+outcome: built once
+	// sigOpts are the options of Signed by algorithm, built once: a map replaced, never
+	// changed (a signature per request allocates nothing to record).
+	sigOpts atomic.Pointer[map[string]sigOptions]
+	sigMu   sync.Mutex // sigOpts' writers
+}
+
+type sigOptions struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
 }
 
 // New returns the Recorder of provider (the finauth.provider attribute) over p.
@@ -329,12 +340,35 @@ func (r *Recorder) Fetched(ctx context.Context, d time.Duration, reason string) 
 
 // Signed records one signature with alg and its duration.
 func (r *Recorder) Signed(alg string, d time.Duration) {
-	opt := r.option("alg:"+alg, func() attribute.Set {
-		return attribute.NewSet(AttrProvider.String(r.provider), AttrAlg.String(alg))
-	})
+	var o sigOptions
+	ok := false
+	if m := r.sigOpts.Load(); m != nil {
+		o, ok = (*m)[alg]
+	}
+	if !ok {
+		o = r.newSigOptions(alg)
+	}
 	ctx := context.Background()
-	r.m.sigs.Add(ctx, 1, opt)
-	r.m.sigDur.Record(ctx, d.Seconds(), opt)
+	r.m.sigs.Add(ctx, 1, o.add...)
+	r.m.sigDur.Record(ctx, d.Seconds(), o.rec...)
+}
+
+// newSigOptions builds alg's options and adds them to sigOpts.
+func (r *Recorder) newSigOptions(alg string) sigOptions {
+	r.sigMu.Lock()
+	defer r.sigMu.Unlock()
+	next := map[string]sigOptions{}
+	if m := r.sigOpts.Load(); m != nil {
+		if o, ok := (*m)[alg]; ok {
+			return o
+		}
+		maps.Copy(next, *m)
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(AttrProvider.String(r.provider), AttrAlg.String(alg)))
+	o := sigOptions{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}}
+	next[alg] = o
+	r.sigOpts.Store(&next)
+	return o
 }
 
 // StoreOp records one store call: op is load, save, delete or lock.
