@@ -116,9 +116,9 @@ func (x *index) slot(key string) *slot {
 	return nil
 }
 
-// sameKey is a == b, with the common case first: the key a caller passes is often the very
-// string the cache holds (a map's key, a config's tenant ID), and then its bytes, another
-// cache miss at scale, are not read.
+// sameKey is a == b, with the common case checked inline: the key a caller passes is often
+// the very string the cache holds (a map's key, a config's tenant ID), and then the hit
+// makes no call to compare bytes.
 func sameKey(a, b string) bool {
 	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
