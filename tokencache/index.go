@@ -99,7 +99,9 @@ func entryOf(p *atomic.Pointer[entry], key string) *entry {
 }
 
 // slot returns key's view (its entry's current slot, or its placeholder), or nil: view
-// without the entry, for the hit path.
+// without the entry, for the hit path. Its probe is view's, written again on purpose:
+// returning one pointer instead of two made Cache.Token's hit 1.77-1.81x a map lookup at a
+// million keys, beside 1.87-1.95x calling view (BenchmarkLookupAtScale/1000000/interleaved).
 func (x *index) slot(key string) *slot {
 	t := x.t.Load()
 	h := maphash.String(x.seed, key)
