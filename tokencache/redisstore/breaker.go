@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,15 +62,28 @@ func (b *breaker) probeUntilUp(s *shared) {
 
 func (b *breaker) close() { b.stopOnce.Do(func() { close(b.stop) }) }
 
-// ping is the breaker's probe. A Cluster answers when every master does, as the cluster's
-// current view of its slots (read again at each probe) lists them: one live node answering
-// is not enough, since the keys of a dead master's slots fail until its replica is promoted,
-// and the client follows the promotion only once it reads the slots again.
+// ping is the breaker's probe. A Cluster answers when it serves every slot (CLUSTER INFO's
+// cluster_state:ok, as the node asked sees it) and every node it routes to answers a PING,
+// its view of the slots read again at each probe: one live node answering is not enough,
+// since the keys of a dead master's slots fail until its replica is promoted, and the client
+// follows the promotion only once it reads the slots again. A dead master that lost its
+// slots to its replica is no longer asked (go-redis v9.24's ForEachMaster still lists it,
+// so a probe over it never succeeded after a failover).
 func (s *shared) ping() error {
 	ctx, cancel := context.WithTimeout(context.Background(), max(s.timeout, time.Second))
 	defer cancel()
 	if c, ok := s.rdb.(*redis.ClusterClient); ok {
-		return c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.Ping(ctx).Err() })
+		info, err := c.ClusterInfo(ctx).Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return errClusterDown
+		}
+		return c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() })
 	}
 	return s.rdb.Ping(ctx).Err()
 }
+
+// errClusterDown is a probe's answer from a Cluster that does not serve every slot.
+var errClusterDown = errors.New("finauth: redisstore: the Redis Cluster does not serve every slot (cluster_state is not ok)")
