@@ -44,7 +44,9 @@ func NewOrigins(origins []string, allowInsecure bool) (*Origins, error) {
 			return nil, fmt.Errorf("finauth: transport: %q is not an absolute http(s) URL", redact.URL(raw))
 		}
 		if u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("%w: plain http to %s is refused: use https (plain http is allowed only for loopback hosts, or when allowed explicitly)", ErrInsecureOrigin, u.Host)
+			// raw through the redactor, not u.Host: net/url reads "http://svc:12/pw@host" as
+			// host "svc:12", the start of a password holding a "/".
+			return nil, fmt.Errorf("%w: plain http to %s is refused: use https (plain http is allowed only for loopback hosts, or when allowed explicitly)", ErrInsecureOrigin, redact.URL(raw))
 		}
 		if key := Origin(u); !seen[key] {
 			seen[key] = true

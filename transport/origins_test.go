@@ -105,3 +105,19 @@ func TestRoundTrippers_AForeignHostHeaderGetsNoCredentials(t *testing.T) {
 		t.Fatalf("%d requests reached the server, want 2 (the allowed hosts only)", n)
 	}
 }
+
+// Issue 31 (3): a URL whose password holds a "/" parses, but net/url reads the start of the
+// password as the port ("http://svc:12/pw@host" is host "svc:12"): the refusal shows the URL
+// through the one redactor, never the host net/url read.
+func TestNewOrigins_RefusalsShowNoPartOfAPassword(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{"http://svc:4711/Zq+x@api.example.com", "http://svc:4711?Zq#x@api.example.com/", "ftp://svc:4711/Zq@api.example.com"} {
+		_, err := transport.NewOrigins([]string{raw}, false)
+		if err == nil {
+			t.Fatalf("%s: accepted", raw)
+		}
+		if strings.Contains(err.Error(), "4711") || strings.Contains(err.Error(), "Zq") {
+			t.Errorf("%s: the refusal shows part of the password: %v", raw, err)
+		}
+	}
+}

@@ -46,10 +46,12 @@ func TestURL(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"https://svc:pw@token.example/oauth?x=1": "https://svc:***@token.example/oauth?x=1",
-		"https://svc@token.example/":             "https://svc@token.example/",
-		"https://token.example/a@b":              "https://token.example/a@b",
-		"not a url":                              "not a url",
-		"":                                       "",
+		// A bare user info may be a password (go-redis reads "redis://secret@host" so).
+		"https://svc@token.example/": "https://***@token.example/",
+		// An "@" in a path cannot be told from a password holding a "/": hidden.
+		"https://token.example/a@b": "https://***@b",
+		"not a url":                 "not a url",
+		"":                          "",
 	} {
 		t.Run(in, func(t *testing.T) {
 			if got := URL(in); got != want {
@@ -67,10 +69,10 @@ func TestURL_UnparsableURLsKeepNoPassword(t *testing.T) {
 		"redis://:hunter2@localhost:bad/0":   "redis://:***@localhost:bad/0",
 		"redis://svc:hunter2@[::1/0":         "redis://svc:***@[::1/0",
 		"https://svc:hun%zzter2@host/x":      "https://svc:***@host/x",
-		"https://svc:hunter 2@host/x@y":      "https://svc:***@host/x@y",
+		"https://svc:hunter 2@host/x@y":      "https://svc:***@y",
 		"redis://hunter2@host:bad port/0":    "redis://***@host:bad port/0",
 		"svc:hunter2@localhost:6379":         "svc:***@localhost:6379",
-		"https://host/a@b?c=d@e":             "https://host/a@b?c=d@e",
+		"https://host/a@b?c=d@e":             "https://***@e",
 		"http://svc:hunter2@host:8080/token": "http://svc:***@host:8080/token",
 	} {
 		if got := URL(in); got != want {
@@ -191,5 +193,33 @@ func TestFormat_ShowsTheSetFieldsByName(t *testing.T) {
 	}
 	if got := fmt.Sprintf("%+v", c); strings.Contains(got, "hunter2") || !strings.Contains(got, "Debug:false") {
 		t.Errorf("%%+v: %q", got)
+	}
+}
+
+// Issue 31 (3): a password holding "/", "?", "#", "@" or ":" (half of what `openssl rand
+// -base64 32` makes holds a "/") is user info all the same: whatever lies between "://" and
+// the last "@" is hidden, whether net/url reads the URL or not, and whatever it reads.
+func TestURL_PasswordsWithDelimitersAreHidden(t *testing.T) {
+	t.Parallel()
+	for _, pass := range []string{"ab/cd+ef=", "ab?cd", "ab#cd", "ab@cd", "ab:cd", "12/34", "/?#@:", "k9/Zq+3x/Pw==", "a%2Fb/c"} {
+		for _, form := range []struct{ raw, want string }{
+			{"redis://:" + pass + "@localhost:6379/0", "redis://:***@localhost:6379/0"},
+			{"redis://svc:" + pass + "@localhost:6379", "redis://svc:***@localhost:6379"},
+			{"rediss://svc:" + pass + "@localhost:6379/2", "rediss://svc:***@localhost:6379/2"},
+			{"redis+sentinel://:" + pass + "@127.0.0.1:26379,127.0.0.1:26380/mymaster/1", "redis+sentinel://:***@127.0.0.1:26379,127.0.0.1:26380/mymaster/1"},
+			{"redis+cluster://u:" + pass + "@h:7000,h:7001", "redis+cluster://u:***@h:7000,h:7001"},
+			{"https://svc:" + pass + "@token.example/oauth?x=1", "https://svc:***@token.example/oauth?x=1"},
+			{"https://" + strings.ReplaceAll(pass, ":", "") + "@token.example/", "https://***@token.example/"},
+		} {
+			got := URL(form.raw)
+			if got != form.want {
+				t.Errorf("URL(%q) = %q, want %q", form.raw, got, form.want)
+			}
+			if _, err := url.Parse(form.raw); err != nil {
+				if msg := URLError(form.raw, err); strings.Contains(msg, pass) {
+					t.Errorf("URLError(%q) = %q: shows the password", form.raw, msg)
+				}
+			}
+		}
 	}
 }

@@ -7,57 +7,36 @@ import (
 	"strings"
 )
 
-// URL returns raw with the password of its userinfo replaced by "***", as net/http shows
-// URLs ("https://svc:***@host/path"); a string without userinfo is returned as it is. It is
-// the one URL redactor of the module: configuration problems, errors, -v output and
-// printed configurations all use it, so that they agree.
+// URL returns raw with its user info hidden: "scheme://user:***@host/path", or
+// "scheme://***@host/path" when the user info has no ":" (some clients read
+// "redis://secret@host" as a password); a string without "@" is returned as it is. It is the
+// one URL redactor of the module: configuration problems, errors, -v output and printed
+// configurations all use it, so that they agree.
 //
-// A URL net/url cannot read (a bad port, a bad % escape, a space) is redacted by hand: the
-// part of its authority before the last "@" keeps the user name before a ":" and loses the
-// rest, and loses all of it when there is no ":" (some clients read "redis://secret@host"
-// as a password).
+// The user info is whatever lies between "://" (or the start, for "svc:pw@host") and the
+// last "@", parsed or not, whatever net/url would read: a password may hold "/", "?", "#",
+// "@" or ":" (half of what `openssl rand -base64 32` makes holds a "/"), and a parser that
+// ends the authority at the first of those never sees the "@". A URL whose path or query
+// holds an "@" loses what comes before it: which of the two a "/" ends cannot be told
+// ("https://u:8080/a@b" is user u with a password, or port 8080 with a path), and
+// showing a password is the worse mistake.
 func URL(raw string) string {
 	if strings.Contains(raw, "pin-value=") {
 		raw = pinValue(raw)
 	}
-	if !strings.Contains(raw, "@") {
-		return raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Opaque != "" || (u.User == nil && u.Host == "") {
-		return byHand(raw)
-	}
-	if u.User == nil {
-		return raw // the "@" is in the path or the query
-	}
-	if _, hasPassword := u.User.Password(); !hasPassword {
-		return raw
-	}
-	// net/http's form (its stripPassword): url.URL.Redacted writes "xxxxx" instead.
-	return strings.Replace(u.String(), u.User.String()+"@", u.User.Username()+":***@", 1)
-}
-
-// byHand hides the userinfo of a URL that net/url cannot read (or reads as an opaque
-// scheme:rest, as it does "svc:pw@host:6379").
-func byHand(raw string) string {
-	start := 0
-	if i := strings.Index(raw, "://"); i >= 0 {
-		start = i + 3
-	}
-	end := len(raw)
-	if i := strings.IndexAny(raw[start:], "/?#"); i >= 0 {
-		end = start + i
-	}
-	at := strings.LastIndex(raw[start:end], "@")
+	at := strings.LastIndex(raw, "@")
 	if at < 0 {
 		return raw
 	}
-	userinfo := raw[start : start+at]
+	start := 0
+	if i := strings.Index(raw[:at], "://"); i >= 0 {
+		start = i + len("://")
+	}
 	hidden := "***"
-	if user, _, ok := strings.Cut(userinfo, ":"); ok {
+	if user, _, ok := strings.Cut(raw[start:at], ":"); ok {
 		hidden = user + ":***"
 	}
-	return raw[:start] + hidden + raw[start+at:]
+	return raw[:start] + hidden + raw[at:]
 }
 
 // quoted is a double-quoted fragment of an error message.

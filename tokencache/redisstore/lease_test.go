@@ -132,3 +132,65 @@ func TestFromEnv_Sentinel(t *testing.T) {
 		t.Fatalf("the master holds %d keys, want the one saved through the sentinels", g.Master.Keys())
 	}
 }
+
+// Issue 31 (3): a password holding "/", "?", "#", "@" or ":" (as `openssl rand -base64 32`
+// makes them) is the password, in every form of FINAUTH_REDIS_URL: what lies between "://"
+// and the last "@" is user info. No error shows any of it, and a plain URL written with it
+// unencoded reaches a Redis that asks for it.
+func TestNew_PasswordsWithDelimitersAreUserInfo(t *testing.T) {
+	t.Parallel()
+	const pass = "Zq/3x?Pw#k9@m:T+e="
+	for _, raw := range []string{
+		"redis://:" + pass + "@localhost:bad/0",
+		"redis://svc:" + pass + "@[::1/0",
+		"redis+sentinel://:" + pass + "@127.0.0.1:26379",
+		"redis+sentinel://:" + pass + "@127.0.0.1:26379/m/x",
+		"redis+cluster://:" + pass + "@127.0.0.1:7000/0",
+		"redis+cluster://u:" + pass + "@127.0.0.1",
+		"redis+cluster://:" + pass + "@",
+		"rediss+sentinel://:" + pass + "@h:1,bad/m",
+	} {
+		_, err := redisstore.New(redisstore.Options{URL: raw, Keys: [][]byte{key1}})
+		_, envErr := redisstore.FromEnv(func(k string) (string, bool) {
+			return map[string]string{"FINAUTH_REDIS_URL": raw, "FINAUTH_CACHE_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}[k], true
+		}, nil)
+		for _, e := range []error{err, envErr} {
+			if e == nil {
+				t.Errorf("%s: accepted", redact(raw, pass))
+				continue
+			}
+			for _, part := range []string{"Zq/3x", "3x?Pw", "Pw#k9", "k9@m", "m:T+", "T+e="} {
+				if strings.Contains(e.Error(), part) {
+					t.Errorf("%s: the error shows %q of the password: %v", redact(raw, pass), part, e)
+				}
+			}
+		}
+	}
+	for _, good := range []string{
+		"redis+sentinel://:" + pass + "@127.0.0.1:26379,127.0.0.1:26380/mymaster/1",
+		"redis+cluster://u:" + pass + "@127.0.0.1:7000,127.0.0.1:7001",
+	} {
+		s, err := redisstore.New(redisstore.Options{URL: good, Keys: [][]byte{key1}})
+		if err != nil {
+			t.Errorf("%s: %v", redact(good, pass), err)
+			continue
+		}
+		s.Close()
+	}
+
+	srv := redistest.Start(t)
+	if err := raw(t, srv).ConfigSet(context.Background(), "requirepass", pass).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := redisstore.New(redisstore.Options{URL: "redis://:" + pass + "@" + srv.Addr + "/0", Keys: [][]byte{key1}, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatalf("a plain URL with the password unencoded: %v", err)
+	}
+	defer s.Close()
+	if err := s.Save(context.Background(), "k", tokencache.Token{Value: "v", Expiry: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatalf("Redis refused the password read from the URL: %v", err)
+	}
+}
+
+// redact stands for the password in a test's own messages.
+func redact(raw, pass string) string { return strings.ReplaceAll(raw, pass, "<password>") }

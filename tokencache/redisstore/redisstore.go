@@ -234,9 +234,14 @@ func New(o Options) (*Store, error) {
 		}
 		sh.rdb, sh.own = u.client(o.SentinelPassword), true
 	default:
-		opt, err := redis.ParseURL(o.URL)
+		encoded, err := withEncodedUserInfo(o.URL)
 		if err != nil {
-			p.Add("URL", EnvURL, "URL %s does not parse: %s (use redis://[user:password@]host:port[/db], rediss:// for TLS, redis+sentinel://[:password@]host:port[,...]/master or redis+cluster://[:password@]host:port[,...]; special characters in the password must be %%-encoded)", redact.URL(o.URL), redact.URLError(o.URL, err))
+			p.Add("URL", EnvURL, "URL %s: %s", redact.URL(o.URL), err)
+			break
+		}
+		opt, err := redis.ParseURL(encoded)
+		if err != nil {
+			p.Add("URL", EnvURL, "URL %s does not parse: %s (use redis://[user:password@]host:port[/db], rediss:// for TLS, redis+sentinel://[:password@]host:port[,...]/master or redis+cluster://[:password@]host:port[,...])", redact.URL(o.URL), redact.URLError(encoded, err))
 			break
 		}
 		opt.ContextTimeoutEnabled = true

@@ -65,24 +65,15 @@ func parseURL(raw string) (parsedURL, error) {
 	default:
 		return p, fmt.Errorf("scheme %q is not one of redis, rediss, redis+sentinel, rediss+sentinel, redis+cluster, rediss+cluster", scheme)
 	}
-	if i := strings.IndexAny(rest, "?#"); i >= 0 {
-		return p, fmt.Errorf("a query or fragment (%q...) is not read in a %s URL: give the addresses in the host part, separated by commas", rest[i:i+1], scheme)
+	info, hostPart, err := splitUserInfo(rest)
+	if err != nil {
+		return p, err
 	}
-	hosts, path, _ := strings.Cut(rest, "/")
-	if at := strings.LastIndex(hosts, "@"); at >= 0 {
-		info := hosts[:at]
-		hosts = hosts[at+1:]
-		user, pass, hasPass := strings.Cut(info, ":")
-		var err error
-		if p.user, err = url.PathUnescape(user); err != nil {
-			return p, fmt.Errorf("the user name is not %%-encoded correctly")
-		}
-		if hasPass {
-			if p.password, err = url.PathUnescape(pass); err != nil {
-				return p, fmt.Errorf("the password is not %%-encoded correctly (special characters in it must be %%-encoded)")
-			}
-		}
+	p.user, p.password = info.user, info.password
+	if i := strings.IndexAny(hostPart, "?#"); i >= 0 {
+		return p, fmt.Errorf("a query or fragment (%q...) is not read in a %s URL: give the addresses in the host part, separated by commas", hostPart[i:i+1], scheme)
 	}
+	hosts, path, _ := strings.Cut(hostPart, "/")
 	for _, h := range strings.Split(hosts, ",") {
 		h = strings.TrimSpace(h)
 		if h == "" {
@@ -145,6 +136,55 @@ func (p parsedURL) client(sentinelPassword string) redis.UniversalClient {
 		Addrs: p.addrs, Username: p.user, Password: p.password, TLSConfig: tc,
 		ContextTimeoutEnabled: true, MaxRetries: -1,
 	})
+}
+
+// userInfo is a URL's user name and password, %-decoded.
+type userInfo struct {
+	user, password   string
+	has, hasPassword bool
+}
+
+// splitUserInfo takes the part of a URL after "://" apart at its last "@": whatever lies
+// before it is user info, a user name and, after the first ":", a password, whatever they
+// hold ("/", "?", "#", "@" and ":" included, as `openssl rand -base64 32` makes them: half
+// of its passwords hold a "/", which a parser ending the authority there reads as a path).
+// A "%" followed by two hex digits is an escape, as in any URL. The error never shows any
+// part of the user info.
+func splitUserInfo(rest string) (info userInfo, hostPart string, err error) {
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return userInfo{}, rest, nil
+	}
+	user, pass, hasPass := strings.Cut(rest[:at], ":")
+	info = userInfo{has: true, hasPassword: hasPass}
+	if info.user, err = url.PathUnescape(user); err != nil {
+		return userInfo{}, "", fmt.Errorf("the user name is not %%-encoded correctly (a %% in it is written %%25)")
+	}
+	if hasPass {
+		if info.password, err = url.PathUnescape(pass); err != nil {
+			return userInfo{}, "", fmt.Errorf("the password is not %%-encoded correctly (a %% in it is written %%25)")
+		}
+	}
+	return info, rest[at+1:], nil
+}
+
+// withEncodedUserInfo rewrites a one-server URL so that net/url reads its user info as
+// splitUserInfo does: "redis://:ab/cd@host:6379/0" becomes "redis://:ab%2Fcd@host:6379/0",
+// which go-redis's ParseURL reads (its url.Parse would take ":ab" for the host).
+func withEncodedUserInfo(raw string) (string, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw, nil // go-redis's own error says what is wrong
+	}
+	info, hostPart, err := splitUserInfo(rest)
+	if err != nil || !info.has {
+		return raw, err
+	}
+	u := url.User(info.user)
+	if info.hasPassword {
+		u = url.UserPassword(info.user, info.password)
+	}
+	return scheme + "://" + u.String() + "@" + hostPart, nil
 }
 
 // isSentinelOrCluster tells the URL forms parseURL reads from the one-server ones.
