@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/finauth/finauth/internal/absent"
 	"github.com/finauth/finauth/internal/telemetry"
 	"golang.org/x/sync/semaphore"
 )
@@ -190,6 +191,7 @@ type Cache struct {
 // New returns a Cache that fetches tokens with fetch.
 func New(fetch FetchFunc, opts Options) *Cache {
 	base, cancel := context.WithCancel(context.Background())
+	absent.Clear(&opts) // a nil of any type (a nil *redisstore.Store as Store) means "none"
 	o := opts.withDefaults()
 	c := &Cache{fetch: fetch, o: o, base: base, cancel: cancel, idx: newIndex(), fetchSlots: semaphore.NewWeighted(int64(o.MaxConcurrentFetches)),
 		tel: telemetry.New(o.Name, telemetry.Providers{Meter: o.MeterProvider, Tracer: o.TracerProvider})}

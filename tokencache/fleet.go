@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"time"
+
+	"github.com/finauth/finauth/internal/absent"
 )
 
 // FleetStore is a Store shared by several processes (the replicas of a service) that lets
@@ -56,7 +58,7 @@ type Scoper interface {
 // Keys of two identities never meet. The providers' transports scope every store they are
 // given with their configuration's identity.
 func Scope(s Store, identity string) Store {
-	if s == nil {
+	if absent.Is(s) {
 		return nil
 	}
 	if sc, ok := s.(Scoper); ok {

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/finauth/finauth/client/internal/bearer"
+	"github.com/finauth/finauth/internal/absent"
 	"github.com/finauth/finauth/tokencache"
 )
 
@@ -82,6 +83,7 @@ func collect(opts []Option) *options {
 			f(o)
 		}
 	}
+	absent.Clear(o) // a nil of any type given to an option means "none"
 	o.Resolve()
 	return o
 }

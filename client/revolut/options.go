@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/finauth/finauth/client/internal/bearer"
+	"github.com/finauth/finauth/internal/absent"
 	"github.com/finauth/finauth/tokencache"
 )
 
@@ -63,6 +64,10 @@ func collect(opts []Option) *options {
 			f(o)
 		}
 	}
+	absent.Clear(o)    // a nil of any type given to an option means "none"
+	if o.Base != nil { // WithBaseTransport: token requests go through it too
+		o.TokenClient = tokenClient(o.Base)
+	}
 	if o.Clock == nil && o.Cache.Clock == nil {
 		o.Clock = tokencache.RealClock{}
 	}
@@ -94,10 +99,13 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Logger = l 
 // WithBaseTransport sends API and token requests through rt instead of the mutual-TLS
 // transport made from the configuration: rt must present the transport certificate itself.
 func WithBaseTransport(rt http.RoundTripper) Option {
-	return func(o *options) {
-		o.Base = rt
-		o.TokenClient = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
+	return func(o *options) { o.Base = rt }
+}
+
+// tokenClient sends token requests through rt (which presents the transport certificate),
+// following no redirect.
+func tokenClient(rt http.RoundTripper) *http.Client {
+	return &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // WithTokenStore shares the client-credentials and consent tokens through s beyond this

@@ -101,7 +101,7 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		}
 		base := client.DefaultTransport()
 		base.TLSClientConfig = tc
-		WithBaseTransport(base)(o)
+		o.Base, o.TokenClient = base, tokenClient(base)
 		o.Own(base)
 	}
 	s, err := newSigner(cfg, o) // the same options: the clock, the JWS profile

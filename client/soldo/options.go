@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/finauth/finauth/client/internal/settings"
+	"github.com/finauth/finauth/internal/absent"
 	"github.com/finauth/finauth/tokencache"
 )
 
@@ -45,5 +46,6 @@ func collect(opts []Option) *options {
 			f(o)
 		}
 	}
+	absent.Clear(o) // a nil of any type given to an option means "none"
 	return o
 }

@@ -24,6 +24,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/finauth/finauth/internal/absent"
 )
 
 // Scope is the instrumentation scope of every meter and tracer.
@@ -68,6 +70,7 @@ type Providers struct {
 }
 
 func (p Providers) resolve() Providers {
+	absent.Clear(&p) // a nil *sdkmetric.MeterProvider means "the global one"
 	if p.Meter == nil {
 		p.Meter = otel.GetMeterProvider()
 	}
