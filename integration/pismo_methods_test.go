@@ -178,3 +178,27 @@ func TestPismoMethods_RefusalsAreNamed(t *testing.T) {
 		t.Fatalf("JSON: %v", err)
 	}
 }
+
+// The legacy login's secret member is secret_key (as Pismo's page shows the login) unless
+// PISMO_BASIC_SECRET_FIELD names server_secret; a login refused for it says which member was
+// sent and how to send the other, and never the secret.
+func TestPismoMethods_TheLegacyLoginsSecretMemberIsConfigurable(t *testing.T) {
+	t.Parallel()
+	e := newPismo(t, func(c *pismomock.Config) { withMethods(c); c.BasicSecretField = "server_secret" }, methodConfig(pismo.Basic))
+	_, err := pismo.Token(context.Background(), e.cfg, pismo.Account{})
+	var te *client.TokenEndpointError
+	if !errors.As(err, &te) || te.Code != pismomock.ReasonBadLogin || !strings.Contains(err.Error(), `sent the secret as "secret_key"`) ||
+		!strings.Contains(err.Error(), "PISMO_BASIC_SECRET_FIELD=server_secret") || strings.Contains(err.Error(), string(e.cfg.SecretKey)) {
+		t.Fatalf("a login with the other member: %v", err)
+	}
+	cfg := e.cfg
+	cfg.BasicSecretField = "server_secret"
+	if _, err := pismo.Token(context.Background(), cfg, pismo.Account{}); err != nil {
+		t.Fatalf("PISMO_BASIC_SECRET_FIELD=server_secret: %v", err)
+	}
+	env := map[string]string{"PISMO_AUTH_METHOD": "basic", "PISMO_TOKEN_URL": e.cfg.TokenURL, "PISMO_SERVER_KEY": e.cfg.ServerKey,
+		"PISMO_SECRET_KEY": string(e.cfg.SecretKey), "PISMO_BASIC_SECRET_FIELD": "server-secret"}
+	if _, err := pismo.ConfigFromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err == nil || !strings.Contains(err.Error(), "PISMO_BASIC_SECRET_FIELD") {
+		t.Fatalf("a member that is neither: %v", err)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/finauth/finauth/integration/pismomock"
 	"github.com/finauth/finauth/internal/testwait"
 	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/transport"
 )
 
@@ -519,4 +520,40 @@ func TestPismo_Soak(t *testing.T) {
 	testwait.Eventually(t, "goroutines to settle", func() bool { return runtime.NumGoroutine() <= before+2 })
 	t.Logf("sent %d, ok %d, typed errors %d, exchanges %d, faults %d, replays %d, mock %+v",
 		sent.Load(), succeeded.Load(), typedErrors.Load(), st.Exchanges, faults.Load(), e.rt.Replays(), st)
+}
+
+// Issue 31 (1): a replica whose key Pismo does not know (a canary rolling out a new key)
+// sharing a store with replicas whose key it knows gets its own token request, refused,
+// instead of adopting the fleet's token and looking healthy for an hour.
+func TestPismo_ACanaryWithAnUnknownKeyDoesNotAdoptTheFleetsToken(t *testing.T) {
+	t.Parallel()
+	store := tokencache.NewMemoryStore(nil, 0)
+	fleet := newPismo(t, nil, nil, pismo.WithTokenStore(store))
+	if _, status, err := fleet.call(context.Background(), http.MethodGet, "/cards/v1/cards", nil); err != nil || status != 200 {
+		t.Fatalf("the fleet's request: %d %v", status, err)
+	}
+	newKey, err := signer.GenerateRSAKey(signer.RS256, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fleet.cfg
+	cfg.Key = newKey
+	canary, err := pismo.NewTransport(cfg, pismo.WithTokenStore(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer canary.Close()
+	req, _ := http.NewRequest(http.MethodGet, fleet.mock.URL+"/cards/v1/cards", nil)
+	resp, err := (&http.Client{Transport: canary}).Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("the canary with a key Pismo does not know got %d: it used the fleet's token", resp.StatusCode)
+	}
+	var te *client.TokenEndpointError
+	if !errors.As(err, &te) || te.Status != http.StatusUnauthorized {
+		t.Fatalf("the canary's error: %v, want the token endpoint's refusal of its JWT", err)
+	}
+	if s := canary.Stats(); s.Fetches != 1 || s.StoreHits != 0 {
+		t.Fatalf("canary stats %+v: want its own token request and nothing from the store", s)
+	}
 }

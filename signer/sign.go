@@ -101,6 +101,11 @@ func (s *Signer) Algorithm() Algorithm { return s.alg }
 // KeyID returns the "kid" the Signer writes, or "".
 func (s *Signer) KeyID() string { return s.keyID }
 
+// JWTHeader returns the protected header Sign and SignJWT write ({"alg"[,"kid"][,"typ"]}),
+// base64url-encoded: with Public().Thumbprint() it is everything of a JWT that its claims
+// do not say (what names a client's tokens in a shared store).
+func (s *Signer) JWTHeader() string { return s.jwtHeader }
+
 // Public returns the public key that verifies this Signer's signatures.
 func (s *Signer) Public() *PublicKey {
 	return &PublicKey{key: s.key.Public(), keyID: s.keyID, alg: s.alg, fixedAlg: true}

@@ -52,17 +52,18 @@ func (c Config) assertions() (*assertions, error) {
 	return &assertions{signer: s, clientID: c.ClientID, audience: aud, ttl: ttl}, nil
 }
 
-// mint signs a new assertion dated now.
+// claims are the claims of an assertion made at now with the unique ID jti.
+func (a *assertions) claims(now time.Time, jti string) any {
+	return claims{Iss: a.clientID, Sub: a.clientID, Aud: a.audience, Jti: jti, Iat: now.Unix(), Exp: now.Add(a.ttl).Unix()}
+}
+
+// mint signs a new assertion dated now, with a random 128-bit jti.
 func (a *assertions) mint(now time.Time) (string, error) {
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", err
 	}
-	return a.signer.SignJWT(claims{
-		Iss: a.clientID, Sub: a.clientID, Aud: a.audience,
-		Jti: base64.RawURLEncoding.EncodeToString(jti[:]),
-		Iat: now.Unix(), Exp: now.Add(a.ttl).Unix(),
-	})
+	return a.signer.SignJWT(a.claims(now, base64.RawURLEncoding.EncodeToString(jti[:])))
 }
 
 // MintAssertion signs one client assertion for cfg at now, as a token request would send it

@@ -67,7 +67,7 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		return nil, config.Problemf(cfg.provider(), "APIURLs", cfg.name("API_URL"), "%v", err)
 	}
 	def := scopeKey(cfg.Scopes)
-	o.Identity = strings.Join([]string{cfg.provider(), cfg.TokenURL, cfg.ClientID, cfg.Audience}, "\x00")
+	o.Identity = r.endpoint.Identity(r.request(def))
 	b := bearer.New(r.fetch, func(req *http.Request) (string, error) {
 		if k, ok := req.Context().Value(scopesKey{}).(string); ok {
 			return k, nil
@@ -155,14 +155,20 @@ func newRequester(cfg Config, o *options) (*requester, error) {
 // fetch is the token cache's FetchFunc: one token request for the scope set key. Each
 // attempt gets a fresh assertion.
 func (r *requester) fetch(ctx context.Context, scope string) (tokencache.Token, error) {
+	return r.endpoint.Token(ctx, r.request(scope))
+}
+
+// request is the token request for the scope set: what is sent, and what names this
+// client's tokens in a shared store (tokenendpoint.Endpoint.Identity).
+func (r *requester) request(scope string) tokenendpoint.Request {
 	form := url.Values{"grant_type": {"client_credentials"}}
 	for k, v := range r.cfg.Params {
-		form[k] = v
+		form[k] = slices.Clone(v)
 	}
 	if scope != "" {
 		form.Set("scope", scope)
 	}
-	req := tokenendpoint.Request{ContentType: "application/x-www-form-urlencoded"}
+	req := tokenendpoint.Request{Form: form}
 	switch r.method {
 	case ClientSecretBasic:
 		// RFC 6749 section 2.3.1: both form-urlencoded before Basic encoding.
@@ -174,20 +180,7 @@ func (r *requester) fetch(ctx context.Context, scope string) (tokencache.Token, 
 	default:
 		form.Set("client_id", r.cfg.ClientID)
 		form.Set("client_assertion_type", AssertionType)
+		req.JWT = &tokenendpoint.JWT{Field: "client_assertion", Signer: r.assertions.signer, Claims: r.assertions.claims}
 	}
-	req.Body = func() ([]byte, error) {
-		if r.method != PrivateKeyJWT {
-			return []byte(form.Encode()), nil
-		}
-		jwt, err := r.assertions.mint(r.now())
-		if err != nil {
-			return nil, fmt.Errorf("signing the client assertion: %w", err)
-		}
-		f := url.Values{"client_assertion": {jwt}}
-		for k, v := range form {
-			f[k] = v
-		}
-		return []byte(f.Encode()), nil
-	}
-	return r.endpoint.TokenFor(ctx, req)
+	return req
 }

@@ -84,9 +84,13 @@ type Config struct {
 	Scopes       []string
 	OAuth2JSON   bool
 
-	// Basic: ServerKey and SecretKey, from Pismo Console.
-	ServerKey string
-	SecretKey client.Secret
+	// Basic: ServerKey and SecretKey, from Pismo Console. BasicSecretField is the body
+	// member that carries SecretKey: "secret_key" (the default, as Pismo's page shows the
+	// login) or "server_secret" (the name of the value it shows there; a refused login says
+	// which one was sent).
+	ServerKey        string
+	SecretKey        client.Secret
+	BasicSecretField string
 
 	// AllowInsecureHTTP permits plain http to non-loopback hosts (tests on private networks).
 	AllowInsecureHTTP bool
@@ -100,8 +104,8 @@ type Config struct {
 // PISMO_PRIVATE_KEY_PASSWORD, PISMO_KEY_ID, PISMO_ISSUER, PISMO_SUBJECT, PISMO_AUDIENCE,
 // PISMO_TENANT_ID, PISMO_GROUP, PISMO_UID, PISMO_CUSTOM_CLAIMS (a JSON object) and
 // PISMO_JWT_TTL (seconds or a duration); for oauth2 PISMO_CLIENT_ID, PISMO_CLIENT_SECRET,
-// PISMO_SCOPES (space- or comma-separated) and PISMO_OAUTH2_JSON; for basic PISMO_SERVER_KEY
-// and PISMO_SECRET_KEY. Every problem is reported at once, by variable name, in a
+// PISMO_SCOPES (space- or comma-separated) and PISMO_OAUTH2_JSON; for basic PISMO_SERVER_KEY,
+// PISMO_SECRET_KEY and PISMO_BASIC_SECRET_FIELD. Every problem is reported at once, by variable name, in a
 // *client.ConfigError; values of secret variables never appear in it.
 func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
 
@@ -118,6 +122,7 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		OAuth2JSON:         env.Bool(p, "OAuth2JSON", "PISMO_OAUTH2_JSON", false),
 		ServerKey:          env.String("PISMO_SERVER_KEY"),
 		SecretKey:          env.Secret("PISMO_SECRET_KEY"),
+		BasicSecretField:   env.String("PISMO_BASIC_SECRET_FIELD"),
 		TokenURL:           env.String("PISMO_TOKEN_URL"),
 		APIURLs:            env.List("PISMO_API_URL"),
 		PrivateKeyFile:     env.String("PISMO_PRIVATE_KEY_FILE"),
@@ -171,9 +176,22 @@ func (c Config) check(p *config.Problems) {
 	case Basic:
 		requireFor(c.ServerKey, "ServerKey", "PISMO_SERVER_KEY")
 		requireFor(string(c.SecretKey), "SecretKey", "PISMO_SECRET_KEY")
+		switch c.BasicSecretField {
+		case "", "secret_key", "server_secret":
+		default:
+			p.Add("BasicSecretField", "PISMO_BASIC_SECRET_FIELD", "%q is not secret_key or server_secret", c.BasicSecretField)
+		}
 	default:
 		p.Add("AuthMethod", "PISMO_AUTH_METHOD", "%q is not openid, oauth2 or basic", string(c.AuthMethod))
 	}
+}
+
+// secretField is BasicSecretField, secret_key when empty.
+func (c Config) secretField() string {
+	if c.BasicSecretField == "" {
+		return "secret_key"
+	}
+	return c.BasicSecretField
 }
 
 // method is AuthMethod, OpenID when empty.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/finauth/finauth/client/internal/bearer"
 	"github.com/finauth/finauth/client/internal/config"
@@ -46,11 +45,15 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		return nil, config.Problemf(provider, "APIURLs", "PISMO_API_URL", "%v", err)
 	}
 	sel := o.selector
-	o.Identity = strings.Join([]string{provider, string(cfg.method()), cfg.TokenURL, cfg.TenantID, cfg.Issuer, cfg.Subject, cfg.Group, cfg.KeyID, cfg.ClientID, cfg.ServerKey}, "\x00")
 	scopes := ""
 	if cfg.method() == OAuth2 {
 		scopes = scopeSet(cfg.Scopes)
 	}
+	tenant, err := x.request(Account{}, scopes)
+	if err != nil {
+		return nil, err
+	}
+	o.Identity = x.endpoint.Identity(tenant)
 	b := bearer.New(x.fetch, func(req *http.Request) (string, error) {
 		a, err := sel(req)
 		if err != nil {

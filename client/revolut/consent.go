@@ -113,7 +113,11 @@ func (t *Transport) renew(ctx context.Context, id string) (tokencache.Token, err
 	if !rec.expires.IsZero() && !t.now().Before(rec.expires) {
 		return tokencache.Token{}, fmt.Errorf("%w (consent %s, refresh token expired at %s)", ErrConsentExpired, id, rec.expires.UTC().Format(time.RFC3339))
 	}
-	tok, err := t.grant(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rec.token}})
+	// Once: a refresh grant whose answer was lost is not sent again with the same token (a
+	// server that rotated it would take the second use for theft and revoke the consent).
+	req := t.grantRequest(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rec.token}})
+	req.Once = true
+	tok, err := t.endpoint.Token(ctx, req)
 	var te *client.TokenEndpointError
 	if errors.As(err, &te) && te.Status == http.StatusBadRequest && te.Code == "invalid_grant" {
 		return tokencache.Token{}, fmt.Errorf("%w (consent %s): %w", ErrConsentExpired, id, err)
@@ -376,7 +380,10 @@ func (t *Transport) ExchangeCode(ctx context.Context, consentID, code string) (t
 	// Not a fetch of the cache: counted and traced here as one.
 	ctx, span := t.rec.Tracer().Start(ctx, telemetry.SpanFetch, trace.WithAttributes(telemetry.AttrProvider.String(t.rec.Provider()), telemetry.AttrBackground.Bool(false)))
 	start := time.Now()
-	tok, err := t.grant(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {t.cfg.RedirectURI}})
+	// Once: an authorization code is good for one use.
+	req := t.grantRequest(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {t.cfg.RedirectURI}})
+	req.Once = true
+	tok, err := t.endpoint.Token(ctx, req)
 	t.rec.Fetched(ctx, time.Since(start), telemetry.ReasonOf(err))
 	if err == nil {
 		span.SetAttributes(telemetry.AttrSource.String("endpoint"))

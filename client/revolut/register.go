@@ -455,7 +455,7 @@ func (r *Registrar) token(ctx context.Context, clientID string) (string, error) 
 		return "", config.Problemf(provider, "TokenURL", "REVOLUT_TOKEN_URL", "required to read, update or delete a registration (its client-credentials token), or REVOLUT_ENV=sandbox|production")
 	}
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"accounts"}, "client_id": {clientID}}
-	tok, err := r.endpoint.Token(ctx, "application/x-www-form-urlencoded", []byte(form.Encode()))
+	tok, err := r.endpoint.Token(ctx, tokenendpoint.Request{Form: form})
 	if err != nil {
 		return "", fmt.Errorf("%w: a client-credentials token of %s: %w", ErrRegistration, clientID, err)
 	}

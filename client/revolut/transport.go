@@ -94,11 +94,11 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		return nil, err
 	}
 	o := collect(opts)
+	tc, err := cfg.TLSConfig() // the transport certificate names the tokens, whatever transport carries it
+	if err != nil {
+		return nil, err
+	}
 	if o.Base == nil {
-		tc, err := cfg.TLSConfig()
-		if err != nil {
-			return nil, err
-		}
 		base := client.DefaultTransport()
 		base.TLSClientConfig = tc
 		o.Base, o.TokenClient = base, tokenClient(base)
@@ -118,13 +118,19 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 	}
 	t := &Transport{signer: s, cfg: cfg, origins: origins, refresh: map[string]refreshRecord{}, log: o.Log(), warnIn: o.expiryWarning, now: o.Now,
 		endpoint: tokenendpoint.New(provider, cfg.TokenURL, cfg.Exchange, &o.Settings), rec: o.Recorder()}
+	t.endpoint.PresentsCertificates(tc)
 	apiBase := o.Base
 	o.Base = &transport.Signing{Base: apiBase, Sign: s.JWSSignature, Origins: origins, Header: "x-jws-signature", Applies: jwsFor}
-	o.Identity = strings.Join([]string{provider, cfg.TokenURL, cfg.ClientID}, "\x00")
+	o.Identity = t.endpoint.Identity(t.ccRequest("accounts"))
+	// The consents' refresh tokens are the client's at the authorization server (its token
+	// URL and client ID), whatever certificate presents them: a renewed transport
+	// certificate, which gives the access tokens a new identity (RFC 8705 binds them to it),
+	// must not lose every consent's refresh token.
+	atServer := strings.Join([]string{provider, cfg.TokenURL, cfg.ClientID}, "\x00")
 	if o.Store != nil {
-		t.store = tokencache.Scope(o.Store, o.Identity)
+		t.store = tokencache.Scope(o.Store, atServer)
 	} else if o.Cache.Store != nil {
-		t.store = tokencache.Scope(o.Cache.Store, o.Identity)
+		t.store = tokencache.Scope(o.Cache.Store, atServer)
 	}
 	if _, fleet := t.store.(tokencache.FleetStore); t.store != nil && !fleet {
 		t.log.Warn("finauth: revolut: the shared store has no locks (not a tokencache.FleetStore): replicas may renew a consent at the same time, which a server that rotates refresh tokens refuses; use redisstore")
@@ -225,15 +231,22 @@ func (t *Transport) Close() error { return t.bearer.Close() }
 // grant for "consent:<id>".
 func (t *Transport) fetch(ctx context.Context, key string) (tokencache.Token, error) {
 	if scope, ok := strings.CutPrefix(key, "cc:"); ok {
-		return t.grant(ctx, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}})
+		return t.endpoint.Token(ctx, t.ccRequest(scope))
 	}
 	return t.renew(ctx, strings.TrimPrefix(key, "consent:"))
 }
 
-// grant posts one token request (form, client_id added) over mutual TLS.
-func (t *Transport) grant(ctx context.Context, form url.Values) (tokencache.Token, error) {
+// ccRequest is the client-credentials token request of scope: what is sent, and what names
+// this client's tokens in a shared store (tokenendpoint.Endpoint.Identity, with the
+// transport certificate).
+func (t *Transport) ccRequest(scope string) tokenendpoint.Request {
+	return t.grantRequest(url.Values{"grant_type": {"client_credentials"}, "scope": {scope}})
+}
+
+// grantRequest is a token request of form, client_id added, sent over mutual TLS.
+func (t *Transport) grantRequest(form url.Values) tokenendpoint.Request {
 	form.Set("client_id", t.cfg.ClientID)
-	return t.endpoint.Token(ctx, "application/x-www-form-urlencoded", []byte(form.Encode()))
+	return tokenendpoint.Request{Form: form}
 }
 
 // Token performs one client-credentials token request for scope ("accounts" or
@@ -245,7 +258,7 @@ func Token(ctx context.Context, cfg Config, scope string, opts ...Option) (token
 		return tokencache.Token{}, err
 	}
 	defer t.Close()
-	return t.grant(ctx, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}})
+	return t.endpoint.Token(ctx, t.ccRequest(scope))
 }
 
 // String describes the transport without its tokens or refresh tokens.

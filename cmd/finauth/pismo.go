@@ -52,6 +52,7 @@ func (pismoCLI) bindings() []binding {
 		binding{flag: "scope", variable: "PISMO_SCOPES", help: "oauth2: the token's permission groups, space- or comma-separated (pismo-v1:accounts:rw ...)"},
 		binding{flag: "server-key", variable: "PISMO_SERVER_KEY", help: "basic: the server key"},
 		binding{flag: "secret-key-env", variable: "PISMO_SECRET_KEY", help: "basic: name of the environment variable holding the secret key", kind: indirect},
+		binding{flag: "basic-secret-field", variable: "PISMO_BASIC_SECRET_FIELD", help: "basic: the login member that carries the secret key: secret_key (default) or server_secret"},
 	)
 }
 

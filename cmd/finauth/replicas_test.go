@@ -198,7 +198,7 @@ func TestCLI_RedisWithoutACacheKeyIsRefused(t *testing.T) {
 		t.Fatalf("%+v, %d exchanges", r, m.Stats().Exchanges)
 	}
 	env["FINAUTH_CACHE_KEY"] = cacheKey
-	for _, bad := range []string{"redis://:hunter2@127.0.0.1:bad/0", "redis://:hunter2%zz@127.0.0.1:1/0", "redis://:hunter 2@127.0.0.1:1/0"} {
+	for _, bad := range []string{"redis://:hunter2@127.0.0.1:bad/0", "redis://:hunter2%zz@127.0.0.1:1/0", "redis://:hunter/2@127.0.0.1:bad/0"} {
 		env["FINAUTH_REDIS_URL"] = bad
 		if r := finauth(t, env, "", "load", "-n", "1", m.URL+"/cards/v1/cards"); r.code != exitUsage || strings.Contains(r.stderr, "hunter") || !strings.Contains(r.stderr, "FINAUTH_REDIS_URL") {
 			t.Fatalf("%s: %+v", bad, r)

@@ -124,7 +124,8 @@ func params(r *http.Request) (map[string]string, bool) {
 	return out, true
 }
 
-// basic answers the legacy login: {"server_key", "secret_key", "account_id"} (or
+// basic answers the legacy login: {"server_key", "secret_key" (or BasicSecretField),
+// "account_id"} (or
 // "external_account_id") gives {"token": <JWT>, "tenant", "roles", ...}, the expiry only in
 // the JWT's exp.
 func (m *Mock) basic(w http.ResponseWriter, r *http.Request) {
@@ -139,18 +140,27 @@ func (m *Mock) basic(w http.ResponseWriter, r *http.Request) {
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxTokenRequest))
+	field := m.cfg.BasicSecretField
+	if field == "" {
+		field = "secret_key"
+	}
 	var req struct {
 		ServerKey         string          `json:"server_key"`
-		SecretKey         string          `json:"secret_key"`
 		AccountID         json.RawMessage `json:"account_id"`
 		ExternalAccountID string          `json:"external_account_id"`
 	}
-	if ct != contentTypeJSON || json.Unmarshal(body, &req) != nil {
-		m.rejections.Refuse(w, http.StatusBadRequest, ReasonBadLogin, `the body must be the JSON {"server_key", "secret_key", "account_id"}`)
+	var members map[string]json.RawMessage
+	if ct != contentTypeJSON || json.Unmarshal(body, &req) != nil || json.Unmarshal(body, &members) != nil {
+		m.rejections.Refuse(w, http.StatusBadRequest, ReasonBadLogin, `the body must be the JSON {"server_key", "`+field+`", "account_id"}`)
+		return
+	}
+	var secretKey string
+	if raw, ok := members[field]; !ok || json.Unmarshal(raw, &secretKey) != nil {
+		m.rejections.Refuse(w, http.StatusBadRequest, ReasonBadLogin, `no "`+field+`" in the login: the secret key goes there`)
 		return
 	}
 	secret, known := m.cfg.ServerKeys[req.ServerKey]
-	if !known || req.SecretKey != secret {
+	if !known || secretKey != secret {
 		m.rejections.Refuse(w, http.StatusUnauthorized, ReasonInvalidClient, "unknown server_key or wrong secret_key")
 		return
 	}

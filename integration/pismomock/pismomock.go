@@ -88,6 +88,10 @@ type Config struct {
 	Clients map[string]string
 	// ServerKeys are the legacy logins of BasicPath: server key to its secret key.
 	ServerKeys map[string]string
+	// BasicSecretField is the member of the legacy login that carries the secret key:
+	// "secret_key" (default, as Pismo's page shows the login) or "server_secret". A login
+	// that sends it under the other name is refused for that reason (ReasonBadLogin).
+	BasicSecretField string
 	// Scopes are the permission groups OAuth 2.0 tokens may have; default DefaultScopes.
 	Scopes []string
 	// Accounts are the accounts an OAuth 2.0 or legacy token may be for (uid, account_id);

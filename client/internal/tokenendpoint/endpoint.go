@@ -70,6 +70,7 @@ type Endpoint struct {
 	rand     func() float64
 	logger   *slog.Logger
 	clamped  atomic.Bool // a clamped lifetime was logged
+	certs    []string    // the client certificates the token client presents (Identity)
 }
 
 // New returns the endpoint of provider (as named in errors) at url, called through
@@ -79,6 +80,7 @@ func New(provider, url string, opts client.ExchangeOptions, settings *settings.S
 	logger := settings.Log()
 	te := &Endpoint{provider: provider, url: url, opts: opts, now: settings.Now, rand: settings.Random(), logger: logger}
 	hc := *settings.TokenHTTPClient()
+	te.certs = clientCertificates(&hc)
 	hc.Transport = attemptTimeout{base: traced{base: hc.Transport, tracer: settings.Recorder().Tracer(), provider: settings.Name}, d: opts.AttemptTimeout}
 	hc.CheckRedirect = sameOriginRedirects(hc.CheckRedirect)
 	rc := retryablehttp.NewClient()
@@ -162,6 +164,9 @@ func sameOrigin(a, b *url.URL) bool { return transport.Origin(a) == transport.Or
 // longer than what is left of the exchange's time stops the retries at once: waiting it out
 // would only end in "context deadline exceeded" and lose the server's answer.
 func (te *Endpoint) retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if once, _ := ctx.Value(onceKey{}).(bool); once && !surelyNotSent(resp, err) {
+		return false, nil // the server may have acted on it: its answer, if any, is lost
+	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) && dns.IsNotFound {
 		return false, nil // a name that does not exist will not exist in 250 ms either
@@ -231,26 +236,27 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 // attemptsKey carries a counter of attempts through the request context.
 type attemptsKey struct{}
 
-// Post sends body (JSON or form, as contentType says) and returns the status and body of a
+// onceKey marks, in the request context, a Request.Once.
+type onceKey struct{}
+
+// surelyNotSent tells a failure that the server surely did not act on: no connection could
+// be made (the name, the dial, the TLS handshake), or the server said it did not handle the
+// request: 429 Too Many Requests (RFC 6585) or 503 Service Unavailable (RFC 9110: "unable
+// to handle the request"). Anything else (a timeout or a reset after the request was
+// written, a 500, a gateway's 502 or 504) may have come after the server acted.
+func surelyNotSent(resp *http.Response, err error) bool {
+	if resp != nil {
+		return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable
+	}
+	var op *net.OpError
+	var dns *net.DNSError
+	var rec tls.RecordHeaderError
+	var cert *tls.CertificateVerificationError
+	return errors.As(err, &dns) || errors.As(err, &rec) || errors.As(err, &cert) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+// Send posts r (its body made anew for every attempt) and returns the status and body of a
 // 2xx answer; any other answer is a *TokenEndpointError.
-func (te *Endpoint) Post(ctx context.Context, contentType string, body []byte) (status int, resp []byte, err error) {
-	return te.Send(ctx, Request{ContentType: contentType, Body: func() ([]byte, error) { return body, nil }})
-}
-
-// Request is one token-endpoint call.
-type Request struct {
-	// ContentType of the body: application/json, application/x-www-form-urlencoded.
-	ContentType string
-	// Body is called for every attempt, retries included, so that each can carry fresh
-	// content: a client assertion must have a new jti every time (servers refuse a replayed
-	// one), which a body fixed once would repeat.
-	Body func() ([]byte, error)
-	// Header holds extra request headers (Authorization for client_secret_basic).
-	Header http.Header
-}
-
-// Send posts r's body (a new one per attempt) and returns the status and body of a 2xx
-// answer; any other answer is a *TokenEndpointError.
 func (te *Endpoint) Send(ctx context.Context, tr Request) (status int, resp []byte, err error) {
 	status, _, resp, err = te.send(ctx, tr)
 	return status, resp, err
@@ -262,8 +268,21 @@ func (te *Endpoint) send(ctx context.Context, tr Request) (status int, contentTy
 	defer cancel()
 	attempts := new(int)
 	ctx = context.WithValue(ctx, attemptsKey{}, attempts)
+	if tr.Once {
+		ctx = context.WithValue(ctx, onceKey{}, true)
+	}
+	ctype, first, err := tr.body(te.now()) // its errors come before anything is sent
+	if err != nil {
+		return 0, "", nil, fmt.Errorf("%w: %s: %w", client.ErrTokenExchange, te.provider, err)
+	}
+	// go-retryablehttp calls body once for the length, then once per attempt: the first two
+	// calls get the body just made, every retry a new one (a new JWT).
+	calls := 0
 	body := retryablehttp.ReaderFunc(func() (io.Reader, error) {
-		b, err := tr.Body()
+		if calls++; calls <= 2 {
+			return bytes.NewReader(first), nil
+		}
+		_, b, err := tr.body(te.now())
 		if err != nil {
 			return nil, err
 		}
@@ -276,7 +295,7 @@ func (te *Endpoint) send(ctx context.Context, tr Request) (status int, contentTy
 	for k, v := range tr.Header {
 		req.Header[k] = v
 	}
-	req.Header.Set("Content-Type", tr.ContentType)
+	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "finauth")
 	r, err := te.client.Do(req)
@@ -303,15 +322,10 @@ func (te *Endpoint) send(ctx context.Context, tr Request) (status int, contentTy
 	return r.StatusCode, r.Header.Get("Content-Type"), data, nil
 }
 
-// Token posts body and reads the answer as a token (ParseTokenResponse, with
+// Token sends r and reads the answer as a token (ParseTokenResponse, with
 // MaxTokenLifetime): a 200 or 201 with a usable token, or an error naming the endpoint. The
 // lifetime is counted from before the request.
-func (te *Endpoint) Token(ctx context.Context, contentType string, body []byte) (tokencache.Token, error) {
-	return te.TokenFor(ctx, Request{ContentType: contentType, Body: func() ([]byte, error) { return body, nil }})
-}
-
-// TokenFor is Token for a Request (a body made anew for every attempt, extra headers).
-func (te *Endpoint) TokenFor(ctx context.Context, r Request) (tokencache.Token, error) {
+func (te *Endpoint) Token(ctx context.Context, r Request) (tokencache.Token, error) {
 	now := te.now()
 	status, contentType, data, err := te.send(ctx, r)
 	if err != nil {

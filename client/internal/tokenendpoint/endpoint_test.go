@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,7 +37,7 @@ func TestTokenEndpoint_RetryPolicy(t *testing.T) {
 			}))
 			defer srv.Close()
 			te := New("Test", srv.URL, fastRetries, &settings.Settings{TokenClient: srv.Client()})
-			_, _, err := te.Post(context.Background(), "application/json", []byte(`{}`))
+			_, _, err := te.Send(context.Background(), Request{JSON: map[string]any{}})
 			var e *client.TokenEndpointError
 			if !errors.As(err, &e) || e.Status != status || e.Attempts != wantAttempts || int(n.Load()) != wantAttempts {
 				t.Errorf("%d: err %v, server saw %d", status, err, n.Load())
@@ -51,7 +52,7 @@ func TestTokenEndpoint_UnreachableIsRetriedThenClear(t *testing.T) {
 	url := strings.Replace(srv.URL, "http://", "http://svc:hunter2-pw@", 1)
 	srv.Close()
 	te := New("Test", url, fastRetries, &settings.Settings{})
-	_, _, err := te.Post(context.Background(), "application/json", []byte(`{"token":"secret-jwt"}`))
+	_, _, err := te.Send(context.Background(), Request{JSON: map[string]any{"token": "secret-jwt"}})
 	if !errors.Is(err, client.ErrTokenExchange) || !strings.Contains(err.Error(), "after 4 attempt") {
 		t.Fatalf("err = %v", err)
 	}
@@ -67,7 +68,7 @@ func TestTokenEndpoint_TotalTimeoutBoundsRetries(t *testing.T) {
 	}))
 	defer srv.Close()
 	te := New("Test", srv.URL, client.ExchangeOptions{TotalTimeout: 200 * time.Millisecond, RetryWaitMin: 10 * time.Second, RetryWaitMax: 10 * time.Second}, &settings.Settings{TokenClient: srv.Client()})
-	_, _, err := te.Post(context.Background(), "application/json", []byte(`{}`))
+	_, _, err := te.Send(context.Background(), Request{JSON: map[string]any{}})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v, want the total deadline", err)
 	}
@@ -96,7 +97,7 @@ func TestTokenEndpoint_AttemptTimeoutCutsAHangingAttempt(t *testing.T) {
 	for name, hc := range map[string]*http.Client{"own client": nil, "caller's client without timeout": {Transport: srv.Client().Transport}} {
 		n.Store(0)
 		te := New("Test", srv.URL, opts, &settings.Settings{TokenClient: hc})
-		status, body, err := te.Post(context.Background(), "application/x-www-form-urlencoded", []byte("grant_type=client_credentials"))
+		status, body, err := te.Send(context.Background(), Request{Form: url.Values{"grant_type": {"client_credentials"}}})
 		if err != nil || status != 200 || string(body) != `{"access_token":"a","expires_in":60}` || n.Load() != 2 {
 			t.Fatalf("%s: %d %q %v after %d attempts", name, status, body, err, n.Load())
 		}
@@ -161,7 +162,7 @@ func TestTokenEndpoint_AbsurdLifetimesAreClampedAndLoggedOnce(t *testing.T) {
 	te := New("Test", srv.URL, client.ExchangeOptions{MaxTokenLifetime: 2 * time.Hour},
 		&settings.Settings{TokenClient: srv.Client(), Clock: tokencachetest.NewFakeClock(now), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	for range 3 {
-		tok, err := te.Token(context.Background(), "application/json", nil)
+		tok, err := te.Token(context.Background(), Request{JSON: map[string]any{}})
 		if err != nil || !tok.Expiry.Equal(now.Add(2*time.Hour)) {
 			t.Fatalf("expiry %v, err %v", tok.Expiry, err)
 		}
@@ -181,7 +182,7 @@ func TestTokenEndpoint_RefusesTokensThatCannotGoInAHeader(t *testing.T) {
 				fmt.Fprintf(w, `{"access_token":%q,"expires_in":60}`, bad)
 			}))
 			defer srv.Close()
-			_, err := New("Test", srv.URL, client.ExchangeOptions{}, &settings.Settings{TokenClient: srv.Client()}).Token(context.Background(), "application/json", nil)
+			_, err := New("Test", srv.URL, client.ExchangeOptions{}, &settings.Settings{TokenClient: srv.Client()}).Token(context.Background(), Request{JSON: map[string]any{}})
 			if !errors.Is(err, client.ErrTokenResponse) || !strings.Contains(err.Error(), srv.URL) || strings.Contains(err.Error(), bad) {
 				t.Fatalf("err = %v", err)
 			}
@@ -203,7 +204,7 @@ func TestTokenEndpoint_ARetryAfterBeyondTheBudgetFailsAtOnceWithTheStatus(t *tes
 			}))
 			defer srv.Close()
 			te := New("Test", srv.URL, client.ExchangeOptions{TotalTimeout: time.Minute}, &settings.Settings{TokenClient: srv.Client()})
-			_, _, err := te.Post(context.Background(), "application/json", nil)
+			_, _, err := te.Send(context.Background(), Request{JSON: map[string]any{}})
 			var e *client.TokenEndpointError
 			if !errors.As(err, &e) || e.Status != 503 || e.RetryAfter < time.Hour || n.Load() != 1 || !strings.Contains(err.Error(), "Retry-After") {
 				t.Fatalf("err = %v after %d attempts", err, n.Load())
@@ -236,13 +237,13 @@ func TestTokenEndpoint_DoesNotFollowRedirectsToAnotherOrigin(t *testing.T) {
 	}))
 	defer srv.Close()
 	away := New("Test", srv.URL+"/away", fastRetries, &settings.Settings{TokenClient: http.DefaultClient})
-	_, _, err := away.Post(context.Background(), "application/json", []byte(`{"token":"signed-jwt"}`))
+	_, _, err := away.Send(context.Background(), Request{JSON: map[string]any{"token": "signed-jwt"}})
 	var e *client.TokenEndpointError
 	if !errors.As(err, &e) || e.Status != http.StatusTemporaryRedirect || stolen.Load() != 0 {
 		t.Fatalf("err %v, the other origin got %d requests", err, stolen.Load())
 	}
 	moved := New("Test", srv.URL+"/moved", fastRetries, &settings.Settings{TokenClient: http.DefaultClient})
-	if _, err := moved.Token(context.Background(), "application/json", []byte(`{"token":"signed-jwt"}`)); err != nil || same.Load() != 1 {
+	if _, err := moved.Token(context.Background(), Request{JSON: map[string]any{"token": "signed-jwt"}}); err != nil || same.Load() != 1 {
 		t.Fatalf("a same-origin redirect: %v", err)
 	}
 }
@@ -269,7 +270,7 @@ func TestTokenEndpoint_DNSAndTLSFailuresAreNotRetried(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ft := &failingTransport{err: err}
 			te := New("Test", "https://auth.invalid/token", fastRetries, &settings.Settings{TokenClient: &http.Client{Transport: ft}})
-			_, _, perr := te.Post(context.Background(), "application/json", nil)
+			_, _, perr := te.Send(context.Background(), Request{JSON: map[string]any{}})
 			if perr == nil || ft.calls.Load() != 1 || !strings.Contains(perr.Error(), "after 1 attempt") {
 				t.Fatalf("%d attempts: %v", ft.calls.Load(), perr)
 			}
@@ -286,8 +287,75 @@ func TestTokenEndpoint_AnHTMLAnswerIsShownBriefly(t *testing.T) {
 		io.WriteString(w, "<html><body>Please log in to the corporate proxy "+strings.Repeat("x", 500)+" session eyJhbGciOiJIUzI1NiJ9.e30.abc</body></html>")
 	}))
 	defer srv.Close()
-	_, err := New("Test", srv.URL, client.ExchangeOptions{}, &settings.Settings{TokenClient: srv.Client()}).Token(context.Background(), "application/json", nil)
+	_, err := New("Test", srv.URL, client.ExchangeOptions{}, &settings.Settings{TokenClient: srv.Client()}).Token(context.Background(), Request{JSON: map[string]any{}})
 	if !errors.Is(err, client.ErrTokenResponse) || !strings.Contains(err.Error(), `Content-Type "text/html; charset=utf-8"`) || !strings.Contains(err.Error(), "Please log in") || len(err.Error()) > 500 || strings.Contains(err.Error(), "eyJ") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Issue 31: a request sent Once (a refresh grant) whose answer may have been lost after the
+// server acted on it (a 5xx, a connection closed once the request was read) is not sent
+// again: a server that rotated the refresh token would take its second use for theft and
+// revoke the consent. It is sent again only when it surely never reached the server: no
+// connection could be made, or a 429.
+func TestTokenEndpoint_AOnceRequestIsNotSentAgainAfterItMayHaveReachedTheServer(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct {
+		answer      func(w http.ResponseWriter)
+		once, plain int // attempts the server sees with Once and without
+	}{
+		"500":                     {func(w http.ResponseWriter) { w.WriteHeader(500) }, 1, 4},
+		"502":                     {func(w http.ResponseWriter) { w.WriteHeader(502) }, 1, 4},
+		"504":                     {func(w http.ResponseWriter) { w.WriteHeader(504) }, 1, 4},
+		"503 (not handled)":       {func(w http.ResponseWriter) { w.WriteHeader(503) }, 4, 4},
+		"the answer lost mid-way": {hangUp, 1, 4},
+		"429 (not processed)":     {func(w http.ResponseWriter) { w.WriteHeader(429) }, 4, 4},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, once := range []bool{true, false} {
+				var n atomic.Int64
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					io.ReadAll(r.Body) // the server has the refresh token: it may rotate it now
+					n.Add(1)
+					c.answer(w)
+				}))
+				te := New("Test", srv.URL, fastRetries, &settings.Settings{TokenClient: srv.Client()})
+				_, err := te.Token(context.Background(), Request{Form: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt-1"}}, Once: once})
+				srv.Close()
+				want := c.plain
+				if once {
+					want = c.once
+				}
+				if err == nil || int(n.Load()) != want {
+					t.Errorf("Once=%v: the server saw %d attempts, want %d (%v)", once, n.Load(), want, err)
+				}
+			}
+		})
+	}
+	// No connection at all: nothing reached a server, so sending again is safe.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	var attempts int
+	te := New("Test", "http://"+addr+"/token", fastRetries, &settings.Settings{})
+	_, err = te.Token(context.Background(), Request{Form: url.Values{"grant_type": {"refresh_token"}}, Once: true})
+	var target *client.TokenEndpointError
+	if err == nil || errors.As(err, &target) {
+		t.Fatalf("a closed port: %v", err)
+	}
+	if _, err := fmt.Sscanf(err.Error()[strings.Index(err.Error(), "after ")+len("after "):], "%d attempt", &attempts); err != nil || attempts != 4 {
+		t.Fatalf("a closed port: %d attempts (%v), want 4: a connection refused is sent again", attempts, err)
+	}
+}
+
+// hangUp closes the connection without an answer, as a proxy that dies after forwarding.
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err == nil {
+		conn.Close()
 	}
 }
