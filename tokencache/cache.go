@@ -117,6 +117,7 @@ type trouble struct {
 	lastErr    error // remembered failure (negative cache) ...
 	errUntil   time.Time
 	rejected   string       // the value last dropped by Invalidate, for the Store
+	replaced   Token        // the token Invalidate dropped, for the fetch that replaces it (Previous)
 	newer      *newerFlight // a wait for another process's token, shared by its waiters
 	lastReload int64        // Unix ns of the last Reload read from the Store
 }
@@ -147,7 +148,7 @@ func (e *entry) settled() {
 		e.t = nil
 		return
 	}
-	e.t.failures, e.t.lastErr, e.t.rejected = 0, nil, ""
+	e.t.failures, e.t.lastErr, e.t.rejected, e.t.replaced = 0, nil, "", Token{}
 }
 
 // flight is one fetch; done is closed when tok/err are set.

@@ -700,3 +700,42 @@ func TestCache_ATokenStillValidIsServedWhenItsRefreshFailsInTheMargin(t *testing
 		t.Fatal("the endpoint is back but the old token is served")
 	}
 }
+
+// A fetch finds the token it replaces (tokencache.Previous): the one held, or the one a
+// server rejected, even when it came from the Store: a renewal with what the old token carries
+// (a refresh token) must not lose it to the 401 that made it necessary.
+func TestPrevious_TheFetchSeesTheTokenItReplaces(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var seen []string
+	var mu sync.Mutex
+	n := 0
+	c := tokencache.New(func(ctx context.Context, key string) (tokencache.Token, error) {
+		prev, ok := tokencache.Previous(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if ok {
+			seen = append(seen, prev.RefreshToken)
+		} else {
+			seen = append(seen, "none")
+		}
+		return tokencache.Token{Value: fmt.Sprintf("at-%d", n), RefreshToken: fmt.Sprintf("rt-%d", n), Expiry: time.Now().Add(time.Hour)}, nil
+	}, tokencache.Options{})
+	defer c.Close()
+	tok, err := c.Token(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Invalidate("k", tok.Value) {
+		t.Fatal("not invalidated")
+	}
+	if _, err := c.Token(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0] != "none" || seen[1] != "rt-1" {
+		t.Fatalf("the fetches saw %v, want [none rt-1]: the second replaces the rejected first", seen)
+	}
+}

@@ -168,6 +168,9 @@ func (c *Cache) obtain(ctx context.Context, e *entry, slot *fetchSlot) (Token, b
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
 	defer cancel()
+	if prev, ok := c.previous(e); ok {
+		ctx = context.WithValue(ctx, previousKey{}, prev)
+	}
 	start := c.o.Clock.Now()
 	tok, err := c.callFetch(ctx, e.key)
 	now := c.o.Clock.Now()
@@ -421,4 +424,30 @@ func (c *Cache) onStale(e *entry, s *slot) {
 	if !c.o.NoPrefetch && s.mark.Load()&markUsed != 0 && e.claim(flagRefreshing) {
 		c.startBackground(e, trace.SpanContext{})
 	}
+}
+
+// previousKey carries, in a fetch's context, the token it replaces.
+type previousKey struct{}
+
+// Previous returns, inside a FetchFunc, the token the fetch replaces: the one the cache holds
+// for the key (stale, or past its safety margin), or the one a server rejected
+// (Invalidate) since. A fetch that renews with what the old token carries (a refresh token)
+// finds it here even when the token came from the Store and was rejected before the fetch
+// began. ok is false for a key that had no token.
+func Previous(ctx context.Context) (Token, bool) {
+	tok, ok := ctx.Value(previousKey{}).(Token)
+	return tok, ok
+}
+
+// previous is e's token, or the one Invalidate dropped since.
+func (c *Cache) previous(e *entry) (Token, bool) {
+	if s := e.cur.Load(); s != nil {
+		return s.tok, true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.t != nil && e.t.replaced.Value != "" {
+		return e.t.replaced, true
+	}
+	return Token{}, false
 }

@@ -156,7 +156,7 @@ func (c *Cache) Invalidate(key, rejected string) bool {
 	c.unschedule(e, s)
 	c.c.dropped.Add(1)
 	e.mu.Lock()
-	e.rare().rejected = rejected
+	e.rare().rejected, e.t.replaced = rejected, s.tok
 	e.mu.Unlock()
 	return true
 }

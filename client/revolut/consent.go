@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,16 +15,18 @@ import (
 
 	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/internal/telemetry"
+	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/tokencache"
 )
 
 // A consent's user tokens: the access token (cached and shared like every token, under
 // "consent:<id>") and its refresh token, kept apart (in this process and, with a shared
-// store, under "refresh:<id>") with its expiry, so that a 401 of the access token never takes
-// the refresh token with it. A renewal runs once for the fleet (the cache's fleet lock on the
-// consent's key), reads the newest refresh token from the store, and stores the new refresh
-// token before the new access token is cached and used: a server that rotates refresh
-// tokens (Revolut does not say whether it does) never sees one used twice.
+// store, under "refresh:<id>") with its expiry and generation (custody.go), so that a 401 of
+// the access token never takes the refresh token with it. A renewal runs once for the fleet
+// (the consent's renewal lock), presents the newest refresh token wherever it is found, and
+// stores its successor before the lock goes and before the new access token is used: a
+// server that rotates refresh tokens (Revolut does not say whether it does) never sees one
+// used twice.
 
 type consentKey struct{}
 
@@ -57,17 +60,6 @@ const DefaultConsentExpiryWarning = 7 * 24 * time.Hour
 // expiry (Revolut's last 90 or 180 days, longer in the UK).
 const refreshLifetime = 365 * 24 * time.Hour
 
-// maxRefreshTokens bounds the refresh tokens a Transport remembers beside its cache and the
-// shared store; past it one is forgotten (without a store, that consent then relies on the
-// token its cached access token carries).
-const maxRefreshTokens = 10_000
-
-// refreshRecord is a consent's refresh token and when it expires (zero: unknown).
-type refreshRecord struct {
-	token   string
-	expires time.Time
-}
-
 // ErrConsentRenewalNeedsStore is wrapped by the error of a renewal that the shared store
 // could not guard (it did not answer): renewing without its fleet lock could present a
 // refresh token another replica has already rotated, which a server detecting reuse answers
@@ -91,28 +83,35 @@ const (
 func renewalKey(id string) string { return "renewal:" + id }
 
 // renew is the token cache's fetch of a consent's user token: the refresh grant with the
-// consent's newest refresh token. With a shared store it runs under the consent's renewal
-// lock, which outlives it (renewalSlack), so that one replica at a time reads the newest
-// refresh token, presents it, and stores its successor before the lock goes: a refresh
-// token is never presented twice, whichever replica renews and whichever dies mid-way (the
-// lock of a dead holder expires; the next one reads the refresh token the dead one did not
-// get to replace).
+// consent's newest refresh token. It runs under the consent's renewal lock (this process's
+// and, with a shared store, the fleet's), which outlives it (renewalSlack), so that one
+// renewal at a time finds the newest refresh token, presents it, and stores its successor
+// before the lock goes: a refresh token is never presented twice, whichever replica renews
+// and whichever dies mid-way (the lock of a dead holder expires; the next one reads the
+// refresh token the dead one did not get to replace).
 func (t *Transport) renew(ctx context.Context, id string) (tokencache.Token, error) {
 	unlock, err := t.lockRenewal(ctx, id)
 	if err != nil {
 		return tokencache.Token{}, err
 	}
 	defer unlock()
-	rec, err := t.refreshRecord(ctx, id)
-	if err != nil {
+	rec, err := t.newest(ctx, id)
+	switch {
+	case err != nil:
 		return tokencache.Token{}, err
-	}
-	if rec.token == "" {
+	case rec.token == "":
 		return tokencache.Token{}, ErrNoUserToken
-	}
-	if !rec.expires.IsZero() && !t.now().Before(rec.expires) {
+	case rec.refused:
+		// Refused before (by this replica or another): presenting it again is no use, and
+		// every replica would do it every second. A new grant clears it.
+		return tokencache.Token{}, fmt.Errorf("%w (consent %s, its refresh token was refused)", ErrConsentExpired, id)
+	case !rec.expires.IsZero() && !t.now().Before(rec.expires):
 		return tokencache.Token{}, fmt.Errorf("%w (consent %s, refresh token expired at %s)", ErrConsentExpired, id, rec.expires.UTC().Format(time.RFC3339))
 	}
+	// The save of what comes back gets renewalSlack past ctx's deadline: a renewal that got
+	// its answer must not lose it.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), renewalSlack+time.Until(deadline(ctx)))
+	defer cancel()
 	// Once: a refresh grant whose answer was lost is not sent again with the same token (a
 	// server that rotated it would take the second use for theft and revoke the consent).
 	req := t.grantRequest(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rec.token}})
@@ -120,28 +119,29 @@ func (t *Transport) renew(ctx context.Context, id string) (tokencache.Token, err
 	tok, err := t.endpoint.Token(ctx, req)
 	var te *client.TokenEndpointError
 	if errors.As(err, &te) && te.Status == http.StatusBadRequest && te.Code == "invalid_grant" {
+		rec.refused = true
+		t.keep(sctx, id, rec)
 		return tokencache.Token{}, fmt.Errorf("%w (consent %s): %w", ErrConsentExpired, id, err)
 	}
 	if err != nil {
 		return tokencache.Token{}, err
 	}
+	next := refreshRecord{token: tok.RefreshToken, gen: generation{grant: rec.gen.grant, n: rec.gen.n + 1}}
+	next.expires, _ = RefreshTokenExpiry(tok)
 	if tok.RefreshToken == "" || tok.RefreshToken == rec.token {
 		// Not rotated: the old one still works, and keeps its expiry.
 		t.rotation.CompareAndSwap(rotationUnknown, rotationKeeps)
-		tok.RefreshToken = rec.token
-		if _, ok := RefreshTokenExpiry(tok); !ok && !rec.expires.IsZero() {
-			tok.Extra = withExtra(tok.Extra, refreshExpiresAt, float64(rec.expires.Unix()))
+		next.token = rec.token
+		if next.expires.IsZero() {
+			next.expires = rec.expires
 		}
 	} else {
 		t.rotation.Store(rotationRotates)
 	}
 	// Kept (in the shared store too) before the access token is returned and cached, and
-	// before the lock goes: a server that rotates has retired rec.token. The save gets
-	// renewalSlack past ctx's deadline: a renewal that got its answer must not lose it.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), renewalSlack+time.Until(deadline(ctx)))
-	defer cancel()
-	t.keepRefresh(sctx, id, tok)
-	return tok, nil
+	// before the lock goes: a server that rotates has retired rec.token.
+	t.keep(sctx, id, next)
+	return carry(tok, next), nil
 }
 
 // deadline is ctx's deadline, or now.
@@ -152,15 +152,17 @@ func deadline(ctx context.Context) time.Time {
 	return time.Now()
 }
 
-// lockRenewal takes the consent's renewal lock in the shared store (when it is a
-// tokencache.FleetStore), waiting for another replica's renewal to end first. The lock
-// lasts until renewalSlack*2 past ctx's deadline (the cache's FetchTimeout), after which a
-// dead holder's lock is gone. A store that does not answer fails the renewal
+// lockRenewal takes the consent's renewal lock: this process's, then the shared store's
+// (when it is a tokencache.FleetStore), waiting for another replica's renewal to end first.
+// The store's lock lasts until renewalSlack*2 past ctx's deadline (the cache's FetchTimeout),
+// after which a dead holder's lock is gone. A store that does not answer fails the renewal
 // (ErrConsentRenewalNeedsStore) unless the server is known not to rotate.
 func (t *Transport) lockRenewal(ctx context.Context, id string) (func(), error) {
+	local := t.locks.of(id)
+	local.Lock()
 	fs, ok := t.store.(tokencache.FleetStore)
 	if !ok {
-		return func() {}, nil
+		return local.Unlock, nil
 	}
 	ttl := 30 * time.Second
 	if d, ok := ctx.Deadline(); ok {
@@ -171,18 +173,19 @@ func (t *Transport) lockRenewal(ctx context.Context, id string) (func(), error) 
 		// moment must not lose the lock to another while it uses the refresh token.
 		rel, got, err := fs.Lock(tokencache.LockForWholeTTL(ctx), renewalKey(id), ttl)
 		if err == nil && got {
-			return rel, nil
+			return func() { rel(); local.Unlock() }, nil
 		}
 		if err == nil {
 			err = fs.Await(ctx, renewalKey(id))
 		}
 		if ctx.Err() != nil {
+			local.Unlock()
 			return nil, fmt.Errorf("finauth: revolut: waiting for another replica's renewal of consent %s: %w", id, ctx.Err())
 		}
 		if err != nil {
 			if t.rotation.Load() == rotationUnknown {
-				// Another replica's renewal may have shown that the server keeps its refresh
-				// tokens: the record says so, and loads may work while locks do not.
+				// Another replica's renewal may have shown what the server does: the record
+				// says so, and loads may work while locks do not.
 				lctx, cancel := context.WithTimeout(ctx, time.Second)
 				if st, ok, lerr := t.store.Load(lctx, refreshKey(id)); lerr == nil && ok {
 					t.learnRotation(st)
@@ -191,101 +194,21 @@ func (t *Transport) lockRenewal(ctx context.Context, id string) (func(), error) 
 			}
 			if t.rotation.Load() == rotationKeeps {
 				t.log.Warn("finauth: revolut: the shared store did not answer; renewing the consent without its lock (the token endpoint does not rotate refresh tokens)", "error", err)
-				return func() {}, nil
+				return local.Unlock, nil
 			}
+			local.Unlock()
 			return nil, fmt.Errorf("%w (consent %s): %w", ErrConsentRenewalNeedsStore, id, err)
 		}
 	}
 }
 
-// serverKeeps marks a stored refresh token whose renewal showed that the server does not
-// rotate refresh tokens.
-const serverKeeps = "finauth_server_keeps_refresh_tokens"
-
 // learnRotation takes up what another replica's renewal showed of the server (a stored
-// record marked serverKeeps), unless this process has seen the server rotate.
+// record marked serverKeeps or serverRotates): rotation, once seen, is never unlearnt.
 func (t *Transport) learnRotation(st tokencache.Token) {
-	if keeps, _ := st.Extra[serverKeeps].(bool); keeps {
+	if rotates, _ := st.Extra[serverRotates].(bool); rotates {
+		t.rotation.Store(rotationRotates)
+	} else if keeps, _ := st.Extra[serverKeeps].(bool); keeps {
 		t.rotation.CompareAndSwap(rotationUnknown, rotationKeeps)
-	}
-}
-
-// refreshRecord is the consent's newest refresh token: the shared store's (another replica
-// may have renewed it since), else this process's, else the one its cached access token
-// carries. A store that does not answer is an error (ErrConsentRenewalNeedsStore) unless
-// the server is known not to rotate: this process's refresh token may be an old one.
-func (t *Transport) refreshRecord(ctx context.Context, id string) (refreshRecord, error) {
-	if t.store != nil {
-		st, ok, err := t.store.Load(ctx, refreshKey(id))
-		if err == nil && ok && st.Value != "" {
-			t.learnRotation(st)
-			rec := refreshRecord{token: st.Value}
-			if exp, ok := st.Extra[refreshExpiresAt].(float64); ok {
-				rec.expires = time.Unix(int64(exp), 0)
-			}
-			return rec, nil
-		}
-		if err != nil {
-			if t.rotation.Load() != rotationKeeps {
-				return refreshRecord{}, fmt.Errorf("%w (consent %s): %w", ErrConsentRenewalNeedsStore, id, err)
-			}
-			t.log.Warn("finauth: revolut: the shared store did not answer for a consent's refresh token; renewing with this process's", "error", err)
-		}
-	}
-	return t.localRefresh(id), nil
-}
-
-// localRefresh is this process's refresh token of the consent: the one it kept, else the one
-// its cached access token carries.
-func (t *Transport) localRefresh(id string) refreshRecord {
-	t.mu.Lock()
-	rec, ok := t.refresh[id]
-	t.mu.Unlock()
-	if !ok {
-		if cur, ok := t.bearer.Cache().Peek(consentCacheKey(id)); ok && cur.RefreshToken != "" {
-			rec = refreshRecord{token: cur.RefreshToken}
-			rec.expires, _ = RefreshTokenExpiry(cur)
-		}
-	}
-	return rec
-}
-
-// keepRefresh remembers the consent's refresh token (a renewal may rotate it) and its
-// expiry, in this process and in the shared store, where no 401 of an access token can take
-// it, and warns once when the consent is near its end. A store that fails is logged, never a
-// failed request: this process still holds the token.
-func (t *Transport) keepRefresh(ctx context.Context, id string, tok tokencache.Token) {
-	if tok.RefreshToken == "" {
-		return
-	}
-	rec := refreshRecord{token: tok.RefreshToken}
-	rec.expires, _ = RefreshTokenExpiry(tok)
-	t.mu.Lock()
-	if _, ok := t.refresh[id]; !ok && len(t.refresh) >= maxRefreshTokens {
-		for k := range t.refresh { // any one: map iteration starts at random
-			delete(t.refresh, k)
-			break
-		}
-	}
-	t.refresh[id] = rec
-	t.mu.Unlock()
-	t.warnNearExpiry(id, rec.expires)
-	if t.store == nil {
-		return
-	}
-	keep := rec.expires
-	if keep.IsZero() {
-		keep = t.now().Add(refreshLifetime)
-	}
-	st := tokencache.Token{Value: rec.token, Type: "refresh", Expiry: keep, Extra: map[string]any{}}
-	if !rec.expires.IsZero() {
-		st.Extra[refreshExpiresAt] = float64(rec.expires.Unix())
-	}
-	if t.rotation.Load() == rotationKeeps {
-		st.Extra[serverKeeps] = true // what this renewal showed, for the replicas that have not renewed
-	}
-	if err := t.store.Save(ctx, refreshKey(id), st); err != nil {
-		t.log.Error("finauth: revolut: the shared store did not keep a consent's refresh token: this process holds it, the other replicas do not (a server that rotates refresh tokens will refuse theirs)", "error", err)
 	}
 }
 
@@ -306,9 +229,13 @@ func (t *Transport) warnNearExpiry(id string, expires time.Time) {
 // authorise the consent again), as the token endpoint said (refresh_token_expires_at); ok is
 // false when it is not known.
 func (t *Transport) ConsentExpiry(ctx context.Context, consentID string) (time.Time, bool) {
-	rec, err := t.refreshRecord(ctx, consentID)
-	if err != nil {
-		rec = t.localRefresh(consentID)
+	rec := t.localRefresh(consentID)
+	if t.store != nil {
+		if st, ok, err := t.store.Load(ctx, refreshKey(consentID)); err == nil && ok {
+			if stored := recordOf(st); !rec.gen.after(stored.gen) {
+				rec = stored
+			}
+		}
 	}
 	return rec.expires, rec.token != "" && !rec.expires.IsZero()
 }
@@ -319,44 +246,55 @@ const refreshExpiresAt = "refresh_token_expires_at"
 // RefreshTokenExpiry reads a token answer's refresh_token_expires_at (in tok.Extra, as
 // ExchangeCode returns it): when the refresh token expires, after which the user must
 // authorise the consent again. Revolut does not document the format: Unix seconds (or
-// milliseconds), as a number or a string of digits, and RFC 3339 times are read.
+// milliseconds), as a number or a string of digits, and RFC 3339 times are read. A number
+// too small to be a time after 2001 (7776000) is a lifetime, not a date in 1970: it is
+// counted in seconds from when the token was issued (tok.Issued; unknown without it), so
+// that a consent is never declared dead by a misread number.
 func RefreshTokenExpiry(tok tokencache.Token) (time.Time, bool) {
+	var n int64
 	switch v := tok.Extra[refreshExpiresAt].(type) {
 	case float64:
-		if v > 0 && v < maxUnixMilli {
-			return unixTime(int64(v))
+		if v <= 0 || v >= maxUnixMilli {
+			return time.Time{}, false
 		}
+		n = int64(v)
 	case int64:
-		return unixTime(v)
+		n = v
 	case json.Number:
-		if n, err := v.Int64(); err == nil {
-			return unixTime(n)
+		var err error
+		if n, err = v.Int64(); err != nil {
+			return time.Time{}, false
 		}
 	case string:
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return unixTime(n)
-		}
-		if t, err := time.Parse(time.RFC3339, v); err == nil && t.After(time.Unix(0, 0)) {
+		if t, err := time.Parse(time.RFC3339, v); err == nil && t.After(time.Unix(minUnixDate, 0)) {
 			return t, true
 		}
+		var err error
+		if n, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return time.Time{}, false
+		}
+	default:
+		return time.Time{}, false
 	}
-	return time.Time{}, false
-}
-
-// maxUnixMilli bounds the numbers read as a time: milliseconds up to the year 5138.
-const maxUnixMilli = 1e14
-
-// unixTime reads Unix seconds, or milliseconds when the number is too large to be seconds
-// (after the year 5138); not positive or beyond maxUnixMilli is not a time.
-func unixTime(n int64) (time.Time, bool) {
 	switch {
 	case n <= 0 || n >= maxUnixMilli:
 		return time.Time{}, false
+	case n < minUnixDate: // a lifetime in seconds
+		if tok.Issued.IsZero() {
+			return time.Time{}, false
+		}
+		return tok.Issued.Add(time.Duration(n) * time.Second), true
 	case n > 1e11:
 		return time.UnixMilli(n), true
 	}
 	return time.Unix(n, 0), true
 }
+
+// maxUnixMilli bounds the numbers read as a time: milliseconds up to the year 5138.
+const maxUnixMilli = 1e14
+
+// minUnixDate is the least number read as a date (2001-09-09); below it, a lifetime.
+const minUnixDate = 1e9
 
 func withExtra(m map[string]any, k string, v any) map[string]any {
 	out := map[string]any{k: v}
@@ -373,6 +311,13 @@ func withExtra(m map[string]any, k string, v any) map[string]any {
 // use it, renewed ahead of expiry with the refresh token (with a shared store, by whichever
 // replica). With consentID empty the token is only returned (the CLI prints it). The returned
 // Token holds the refresh token: never log its Value or RefreshToken (its String hides both).
+//
+// consentID must come from your server-side state (the consent you created and sent the user
+// to authorise, found by the state parameter), never from the redirect: a code from another
+// user's authorisation filed under your consent would give its tokens to the wrong party.
+// The id_token the token endpoint returns names the consent the authorisation was for
+// (openbanking_intent_id): a code for another consent is refused with ErrConsentMismatch,
+// and nothing is filed.
 func (t *Transport) ExchangeCode(ctx context.Context, consentID, code string) (tokencache.Token, error) {
 	if code == "" {
 		return tokencache.Token{}, fmt.Errorf("finauth: revolut: ExchangeCode needs the authorization code the redirect URI received")
@@ -380,7 +325,8 @@ func (t *Transport) ExchangeCode(ctx context.Context, consentID, code string) (t
 	// Not a fetch of the cache: counted and traced here as one.
 	ctx, span := t.rec.Tracer().Start(ctx, telemetry.SpanFetch, trace.WithAttributes(telemetry.AttrProvider.String(t.rec.Provider()), telemetry.AttrBackground.Bool(false)))
 	start := time.Now()
-	// Once: an authorization code is good for one use.
+	// Once: an authorization code is good for one use (RFC 6749 section 4.1.2: a second use
+	// may revoke the tokens the first one got).
 	req := t.grantRequest(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {t.cfg.RedirectURI}})
 	req.Once = true
 	tok, err := t.endpoint.Token(ctx, req)
@@ -392,7 +338,10 @@ func (t *Transport) ExchangeCode(ctx context.Context, consentID, code string) (t
 	if err != nil || consentID == "" {
 		return tok, err
 	}
-	if err := t.SetUserToken(consentID, tok); err != nil {
+	if err := t.checkIntent(consentID, tok); err != nil {
+		return tokencache.Token{}, err
+	}
+	if err := t.setUserToken(ctx, consentID, tok); err != nil {
 		return tokencache.Token{}, err
 	}
 	return tok, nil
@@ -400,12 +349,95 @@ func (t *Transport) ExchangeCode(ctx context.Context, consentID, code string) (t
 
 // SetUserToken makes tok the user's access token of consentID, for a token obtained
 // elsewhere (another process, an environment variable): requests WithConsent use it until
-// it expires, then renew it when its RefreshToken (or an earlier one of the consent) is
-// known.
+// it expires, then renew it with its RefreshToken. It is a new grant: its refresh token
+// outranks every one the consent had before, here and in the shared store.
 func (t *Transport) SetUserToken(consentID string, tok tokencache.Token) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return t.setUserToken(ctx, consentID, tok)
+}
+
+// setUserToken files a new grant under the consent's renewal lock, so that a renewal in
+// flight (here or on another replica) ends first: its successor record is older than the
+// grant's, whatever order the two reach the store in.
+func (t *Transport) setUserToken(ctx context.Context, consentID string, tok tokencache.Token) error {
 	if consentID == "" {
 		return fmt.Errorf("finauth: revolut: SetUserToken needs the consent ID")
 	}
-	t.keepRefresh(context.Background(), consentID, tok)
+	if tok.RefreshToken != "" {
+		unlock, err := t.lockRenewal(ctx, consentID)
+		if err != nil {
+			// A new grant's refresh token was never presented: filing it without the fleet's
+			// lock risks no reuse (its generation outranks any renewal still in flight).
+			t.log.Warn("finauth: revolut: filing a new grant without the renewal lock", "error", err)
+			unlock = func() {}
+		}
+		defer unlock()
+		rec := refreshRecord{token: tok.RefreshToken, gen: generation{grant: t.grantTime()}}
+		rec.expires, _ = RefreshTokenExpiry(tok)
+		t.keep(ctx, consentID, rec)
+		tok = carry(tok, rec)
+	}
 	return t.bearer.Cache().Put(consentCacheKey(consentID), tok)
+}
+
+// grantTime is a new grant's generation: now, in Unix µs, and later than every grant this
+// process has filed (two grants within a clock tick stay ordered).
+func (t *Transport) grantTime() int64 {
+	for {
+		last := t.lastGrant.Load()
+		g := max(t.now().UnixMicro(), last+1)
+		if t.lastGrant.CompareAndSwap(last, g) {
+			return g
+		}
+	}
+}
+
+// ErrConsentMismatch is wrapped by the error of ExchangeCode when the authorization code is
+// for another consent than the one given (the id_token's openbanking_intent_id), or for
+// another client (its aud): nothing is filed. The consent ID must come from your
+// server-side state, never from the redirect.
+var ErrConsentMismatch = telemetry.Sentinel("finauth: revolut: the authorization code was not issued for this consent", "consent_mismatch")
+
+// checkIntent compares the id_token of a code exchange's answer with the consent it is to be
+// filed under: its openbanking_intent_id must be consentID, and its aud this client. The
+// id_token came straight from the token endpoint over TLS whose server certificate was
+// verified, which OpenID Connect Core (3.1.3.7, 6) accepts in place of its signature. An
+// answer without an id_token, or an id_token without the claim, cannot be checked: logged
+// once.
+func (t *Transport) checkIntent(consentID string, tok tokencache.Token) error {
+	raw, _ := tok.Extra["id_token"].(string)
+	var claims struct {
+		Intent string          `json:"openbanking_intent_id"`
+		Aud    json.RawMessage `json:"aud"`
+	}
+	if raw != "" {
+		u, err := signer.DecodeUnverified(raw)
+		if err != nil || json.Unmarshal(u.Payload, &claims) != nil {
+			return fmt.Errorf("%w: the id_token of the token answer does not decode", ErrConsentMismatch)
+		}
+	}
+	if claims.Intent == "" {
+		t.noIDToken.Do(func() {
+			t.log.Warn("finauth: revolut: a code exchange's answer names no consent (no id_token with openbanking_intent_id): the consent ID given could not be checked; it must come from your server-side state (logged once)")
+		})
+		return nil
+	}
+	if claims.Intent != consentID {
+		return fmt.Errorf("%w: the code is for consent %.64q, not %s", ErrConsentMismatch, claims.Intent, consentID)
+	}
+	if len(claims.Aud) > 0 && !audienceHas(claims.Aud, t.cfg.ClientID) {
+		return fmt.Errorf("%w: the id_token's aud is not this client (%s)", ErrConsentMismatch, t.cfg.ClientID)
+	}
+	return nil
+}
+
+// audienceHas reports whether a JWT's aud (a string or a list) holds id.
+func audienceHas(aud json.RawMessage, id string) bool {
+	var one string
+	if json.Unmarshal(aud, &one) == nil {
+		return one == id
+	}
+	var many []string
+	return json.Unmarshal(aud, &many) == nil && slices.Contains(many, id)
 }

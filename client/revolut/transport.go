@@ -66,9 +66,14 @@ type Transport struct {
 	log   *slog.Logger
 
 	mu      sync.Mutex
-	refresh map[string]refreshRecord // consent ID -> its latest refresh token, in this process
-	warned  sync.Map                 // consent IDs whose near expiry was logged
-	warnIn  time.Duration            // ConsentExpiryWarning
+	refresh map[string]refreshRecord // consent ID -> its newest refresh token, in this process
+	locks   consentLocks             // a consent's renewals and new grants, one at a time here
+	// lastGrant is the generation of the last grant filed (grantTime).
+	lastGrant atomic.Int64
+	// noIDToken: a code exchange without an id_token was logged (checkIntent).
+	noIDToken sync.Once
+	warned    sync.Map      // consent IDs whose near expiry was logged
+	warnIn    time.Duration // ConsentExpiryWarning
 	// rotation is what renewals have shown of the server's refresh tokens (rotation*).
 	rotation atomic.Int32
 	rec      *telemetry.Recorder

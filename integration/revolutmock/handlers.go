@@ -21,6 +21,9 @@ type tokenAnswer struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	// RefreshTokenExpiresAt is Unix seconds (Revolut's format is not documented).
 	RefreshTokenExpiresAt int64 `json:"refresh_token_expires_at,omitempty"`
+	// IDToken answers a code exchange, as OpenID Connect and FAPI 1.0 Advanced have it: it
+	// names the consent the authorisation was for (openbanking_intent_id, and sub).
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // token serves the three grants.
@@ -70,6 +73,7 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		delete(m.codes, c.code)
+		ans.IDToken = m.idToken(a.id, c.id, now)
 		ans.AccessToken = m.issueLocked(a.id, "user", c.id, now)
 		ans.RefreshToken, ans.RefreshTokenExpiresAt = m.issueRefreshLocked(c.id, now.Add(m.cfg.RefreshTokenLifetime))
 		c.token = ans.AccessToken

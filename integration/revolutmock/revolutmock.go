@@ -182,6 +182,7 @@ type Mock struct {
 	stats    Stats
 	fail503  int
 	seen     []Request
+	idTokens *signer.Signer // signs the id_tokens of code exchanges
 }
 
 const maxSeen = 10_000
@@ -244,6 +245,13 @@ func New(cfg Config) (*Mock, error) {
 	m := &Mock{cfg: cfg, rejects: mockhttp.NewRejections(cfg.OnReject), jwksClient: jwksHTTPClient(cfg.JWKSRoots),
 		tokens: map[string]*token{}, refresh: map[string]*refreshToken{}, codes: map[string]*consent{},
 		consents: map[string]*consent{}, idem: map[string]*idem{}, issued: map[string]int{}, apps: map[string]*app{}}
+	idKey, err := signer.GenerateKey(signer.PS256)
+	if err != nil {
+		return nil, fmt.Errorf("revolutmock: %w", err)
+	}
+	if m.idTokens, err = signer.New(idKey, signer.Options{Algorithm: signer.PS256, KeyID: "revolutmock-id", Type: "JWT"}); err != nil {
+		return nil, fmt.Errorf("revolutmock: %w", err)
+	}
 	if cfg.ClientID != "" {
 		ro, jws, err := verifiersOf(cfg.Keys)
 		if err != nil {
@@ -362,4 +370,14 @@ func (m *Mock) RevokeRefreshTokens(consentID string) {
 			delete(m.refresh, k)
 		}
 	}
+}
+
+// idToken is the id_token of a code exchange for client's authorisation of consent.
+func (m *Mock) idToken(client, consent string, now time.Time) string {
+	tok, err := m.idTokens.SignJWT(map[string]any{"iss": m.cfg.Audience, "sub": consent, "aud": client,
+		"openbanking_intent_id": consent, "iat": now.Unix(), "exp": now.Add(m.cfg.TokenLifetime).Unix()})
+	if err != nil {
+		return ""
+	}
+	return tok
 }

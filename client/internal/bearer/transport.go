@@ -65,6 +65,7 @@ func (o *Options) Resolve() {
 type Transport struct {
 	bearer   *transport.Bearer
 	cache    *tokencache.Cache
+	store    tokencache.Store // the cache's store, scoped to Identity (nil without one)
 	settings *settings.Settings
 	observe  func() // stops the replay counters' observation
 }
@@ -91,6 +92,7 @@ func New(fetch tokencache.FetchFunc, keyFunc transport.KeyFunc, origins *transpo
 	cache := tokencache.New(fetch, co)
 	t := &Transport{
 		cache:    cache,
+		store:    co.Store,
 		settings: &o.Settings,
 		bearer: &transport.Bearer{
 			Base:            o.BaseTransport(),
@@ -133,6 +135,10 @@ func (t *Transport) Close() error {
 // Cache returns the token cache, for providers that put tokens obtained outside it (an
 // authorization-code exchange).
 func (t *Transport) Cache() *tokencache.Cache { return t.cache }
+
+// Store returns the store the cache shares its tokens through, scoped to the identity, or
+// nil: for providers that read a token's companions there (Revolut's refresh tokens).
+func (t *Transport) Store() tokencache.Store { return t.store }
 
 // Stats returns the token cache's counters (Fetches counts token requests).
 func (t *Transport) Stats() tokencache.Stats { return t.cache.Stats() }
