@@ -2,7 +2,10 @@ package redisstore
 
 import (
 	"context"
+	"encoding/hex"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,9 +28,10 @@ const maxReleases = 100_000
 
 // notices is a process's subscription to the releases of its store's locks.
 type notices struct {
-	once    sync.Once
-	ps      *redis.PubSub
+	started atomic.Bool // the subscription was started (subscribe)
 	mu      sync.Mutex
+	ps      *redis.PubSub
+	closed  bool
 	seq     uint64                     // releases seen
 	last    map[string]uint64          // lock name -> seq of its last release seen
 	waiters map[string][]chan struct{} // lock name -> waiting Awaits
@@ -35,29 +39,59 @@ type notices struct {
 	live    bool                       // the subscription is confirmed
 }
 
+func (n *notices) init() {
+	n.last, n.waiters, n.tried = map[string]uint64{}, map[string][]chan struct{}{}, map[string]uint64{}
+}
+
 func (s *shared) channel() string { return s.ns + ":released" }
 
-// subscribe starts the subscription, once.
+// subscribe starts the subscription, once, in the background: a Redis that is slow (or a
+// black hole) delays the subscription, never the call that starts it, which has its own
+// deadline (its first Lock took 6.3 s with Redis 2 s slow, while the subscription dialled
+// and authenticated without one). Nothing starts while the breaker is open; a later call
+// starts it once Redis answers. Until the subscription is confirmed, waiters poll.
 func (s *shared) subscribe() {
-	s.notes.once.Do(func() {
-		n := &s.notes
-		n.last, n.waiters, n.tried = map[string]uint64{}, map[string][]chan struct{}{}, map[string]uint64{}
-		n.ps = s.rdb.Subscribe(context.Background(), s.channel())
-		go func() {
-			// A (re)subscription confirms it live; until the first, waiters poll as before.
-			// Messages lost while it reconnects are made up for by the waiters' slow looks.
-			for m := range n.ps.ChannelWithSubscriptions() { // ends when Close closes it
-				switch m := m.(type) {
-				case *redis.Subscription:
-					n.mu.Lock()
-					n.live = m.Kind == "subscribe"
-					n.mu.Unlock()
-				case *redis.Message:
+	n := &s.notes
+	if n.started.Load() || s.breaker.open.Load() || !n.started.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		ps := s.rdb.Subscribe(context.Background(), s.channel())
+		n.mu.Lock()
+		if n.closed {
+			n.mu.Unlock()
+			ps.Close()
+			return
+		}
+		n.ps = ps
+		n.mu.Unlock()
+		// A (re)subscription confirms it live; until the first, waiters poll as before.
+		// Messages lost while it reconnects are made up for by the waiters' slow looks.
+		for m := range ps.ChannelWithSubscriptions() { // ends when Close closes it
+			switch m := m.(type) {
+			case *redis.Subscription:
+				n.mu.Lock()
+				n.live = m.Kind == "subscribe"
+				n.mu.Unlock()
+			case *redis.Message:
+				if s.isLockName(m.Payload) {
 					n.released(m.Payload)
 				}
 			}
-		}()
-	})
+		}
+	}()
+}
+
+// isLockName tells a message on the channel that names one of this store's locks (as
+// names makes them) from anything else published there, which is not kept: anyone who can
+// publish on the channel could otherwise fill the process's memory.
+func (s *shared) isLockName(v string) bool {
+	h, ok := strings.CutPrefix(v, s.ns+":lock:")
+	if !ok || len(h) != lockHashLen {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
 }
 
 // released records a release of lock and wakes its waiters.
@@ -130,8 +164,11 @@ func (n *notices) forget(lock string, ch chan struct{}) {
 	}
 }
 
-// close ends the subscription.
+// close ends the subscription (one still starting ends as soon as it has started).
 func (n *notices) close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed = true
 	if n.ps != nil {
 		n.ps.Close()
 	}

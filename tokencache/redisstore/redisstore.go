@@ -151,6 +151,7 @@ type shared struct {
 	undecLog atomic.Bool
 	notes    notices
 	lease    time.Duration
+	orphans  atomic.Int64 // lock attempts being released in the background (releaseLater)
 
 	loads, hits, misses, undecryptable atomic.Uint64
 	saves, deletes, taken, busy, waits atomic.Uint64
@@ -253,6 +254,7 @@ func New(o Options) (*Store, error) {
 		return nil, err
 	}
 	sh.breaker = breaker{threshold: threshold, probe: probe, stop: make(chan struct{})}
+	sh.notes.init()
 	routeGoRedisLogs(o.Logger)
 	sh.observe = telemetry.New("", telemetry.Providers{Meter: o.MeterProvider}).Observe(telemetry.Source{
 		Available: func() bool { return !sh.breaker.open.Load() }})
@@ -316,10 +318,13 @@ func (s *Store) Stats() Stats {
 	}
 }
 
+// lockHashLen is the length of the hex hash in a key name (names).
+const lockHashLen = 32
+
 // names returns the Redis keys of key's token and fetch lock.
 func (s *Store) names(key string) (token, lock string) {
 	sum := sha256.Sum256([]byte(s.identity + "\x00\x01" + key))
-	h := hex.EncodeToString(sum[:16])
+	h := hex.EncodeToString(sum[:lockHashLen/2])
 	return s.ns + ":token:" + h, s.ns + ":lock:" + h
 }
 
@@ -533,6 +538,12 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 		return err
 	})
 	if err != nil {
+		if !errors.Is(err, ErrUnavailable) {
+			// The SET may have reached Redis and its reply come late: a lock nobody holds
+			// would stand for its whole lease (a renewal lock, 31 s, blocked every replica's
+			// renewal of that consent). It is released as soon as Redis answers.
+			s.releaseLater(name, owner, lease)
+		}
 		return nil, false, err
 	}
 	if !ok {
@@ -555,6 +566,39 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 			})
 		})
 	}, true, nil
+}
+
+// maxOrphans bounds the lock attempts being released in the background at once; past it an
+// attempt's lock, if it was taken, is left to expire with its lease.
+const maxOrphans = 1024
+
+// releaseLater releases, once Redis answers, the lock an attempt that failed may have taken
+// (owner is the attempt's own random value: a lock another process took is never touched).
+// It tries until it gets an answer or the lease has passed (then the lock is gone anyway).
+func (s *Store) releaseLater(name, owner string, lease time.Duration) {
+	if s.orphans.Add(1) > maxOrphans {
+		s.orphans.Add(-1)
+		return
+	}
+	go func() {
+		defer s.orphans.Add(-1)
+		end := time.Now().Add(lease)
+		wait := 50 * time.Millisecond
+		for time.Now().Before(end) {
+			select {
+			case <-s.breaker.stop: // the store was closed
+				return
+			case <-time.After(wait):
+			}
+			err := s.do(context.Background(), func(ctx context.Context) error {
+				return releaseIfOwner.Run(ctx, s.rdb, []string{name}, owner, s.channel()).Err()
+			})
+			if err == nil {
+				return
+			}
+			wait = min(2*wait, time.Second)
+		}
+	}()
 }
 
 // Await returns when key's lock is gone: released by its holder (after it saved its token;
