@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/finauth/finauth/internal/redact"
 )
 
 // ErrAPI is wrapped by every *APIError.
@@ -39,6 +41,13 @@ func (e *APIError) Unwrap() error { return ErrAPI }
 // maxErrorBody bounds how much of an error body CheckResponse reads.
 const maxErrorBody = 64 << 10
 
+// What an error answer's code and text may show, at most: as the token endpoint's.
+const (
+	maxErrorCode    = 64
+	maxErrorText    = 500
+	maxErrorEntries = 8 // Open Banking's Errors entries read
+)
+
 // CheckResponse returns nil for a response below 400, and otherwise an *APIError made from
 // its body (Open Banking's {"Code","Message","Errors":[{"ErrorCode","Message"}]}, or
 // {"error","message"}). The body stays readable: what was read is put back.
@@ -62,11 +71,27 @@ func CheckResponse(resp *http.Response) error {
 			e.Code, e.Message = body.Error, firstNonEmpty(body.LowerMessage, body.Description)
 		}
 	}
-	if len(e.Message) > 300 {
-		e.Message = e.Message[:300] + "…"
-	}
-	e.Message = strings.TrimSpace(e.Message)
+	e.Code, e.Message = shown(e.Code, e.Message)
 	return e
+}
+
+// shown is an error answer's code and text as they may be shown: the text through the
+// redaction the token endpoint's answers go through (no control character, escape or bidi
+// control, which would forge log lines or drive a terminal; no token), the code kept to an
+// identifier's characters (Open Banking's UK.OBIE.Field.Invalid, OAuth's invalid_grant);
+// both bounded.
+func shown(code, text string) (string, string) {
+	code = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("._-: ", r):
+			return r
+		}
+		return -1
+	}, code)
+	if len(code) > maxErrorCode {
+		code = code[:maxErrorCode] + "..."
+	}
+	return strings.TrimSpace(code), redact.Text(text, maxErrorText)
 }
 
 // errorBody is an error answer of Revolut's API or auth host: Open Banking's

@@ -499,8 +499,30 @@ func (r *Registrar) do(ctx context.Context, op, method, u string, body []byte, t
 	if err := json.Unmarshal(data, &c); err != nil || c.ClientID == "" {
 		return nil, fmt.Errorf("%w: %s: Revolut answered %d without a client_id in JSON (%d bytes)", ErrRegistration, op, resp.StatusCode, len(data))
 	}
+	if !plainClientID(c.ClientID) {
+		return nil, fmt.Errorf("%w: %s: the client_id answered (%d bytes) is not 1 to %d characters of printable ASCII without spaces: refused, as a hostile or broken endpoint's answer (it is not shown)", ErrRegistration, op, len(c.ClientID), maxClientID)
+	}
 	c.Raw = data
 	return &c, nil
+}
+
+// maxClientID bounds a client ID's length.
+const maxClientID = 256
+
+// plainClientID reports whether id is printable ASCII without spaces (RFC 6749's VSCHAR
+// less the space) of at most maxClientID bytes: what a configuration, a log line or a shell
+// can carry without surprise. A newline in a client ID printed as "export ID=..." would be a
+// second command for whoever evals it.
+func plainClientID(id string) bool {
+	if id == "" || len(id) > maxClientID {
+		return false
+	}
+	for i := range len(id) {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // registrationError reads Revolut's reason: OAuth's {"error","error_description"}, or
@@ -511,17 +533,29 @@ func registrationError(op string, status int, data []byte) *RegistrationError {
 	if !ok {
 		return e
 	}
-	e.Code, e.Description = firstNonEmpty(body.Error, body.Code), firstNonEmpty(body.Description, body.Message, body.LowerMessage)
-	for _, x := range body.Errors {
-		e.Description = strings.TrimPrefix(e.Description+"; "+strings.TrimSpace(x.ErrorCode+" "+x.Message), "; ")
-		if e.Code == "" {
-			e.Code = x.ErrorCode
+	code := firstNonEmpty(body.Error, body.Code)
+	// Built once, in one pass, from at most maxErrorEntries entries: joining them one by
+	// one was quadratic (30,000 entries of an 88 KB answer allocated 934 MB).
+	var d strings.Builder
+	d.WriteString(firstNonEmpty(body.Description, body.Message, body.LowerMessage))
+	for i, x := range body.Errors {
+		if code == "" {
+			code = x.ErrorCode
 		}
+		entry := strings.TrimSpace(x.ErrorCode + " " + x.Message)
+		if entry == "" {
+			continue
+		}
+		if i == maxErrorEntries || d.Len() > 8*maxErrorText {
+			d.WriteString("; ...")
+			break
+		}
+		if d.Len() > 0 {
+			d.WriteString("; ")
+		}
+		d.WriteString(entry)
 	}
-	e.Description = redact.Tokens(e.Description)
-	if len(e.Description) > 500 {
-		e.Description = e.Description[:500] + "…"
-	}
+	e.Code, e.Description = shown(code, d.String())
 	return e
 }
 

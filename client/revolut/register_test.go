@@ -234,3 +234,26 @@ func TestNewRegistrar_NeedsNoClientID(t *testing.T) {
 		t.Fatalf("asks for a client ID: %v", err)
 	}
 }
+
+// Issue 31 (10): a client ID that is not printable ASCII without spaces (a hostile or broken
+// registration endpoint's newline, escape or space) is refused, never handed on to whoever
+// prints it for a shell; one that is (quotes, $( ) included) is the caller's to quote.
+func TestRegistrar_RefusesAClientIDThatIsNotPrintableASCII(t *testing.T) {
+	m, cfg, jwksURL := registrationSetup(t, true)
+	reg, err := revolut.NewRegistrar(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssa, _ := revolut.SelfSignedSSA(revolut.SoftwareStatement{JWKSURL: jwksURL, OrgName: "App Ltd"})
+	for _, id := range []string{"ok\nexport EVIL=1", "a b", "\x1b[2J", strings.Repeat("x", 300), "café"} {
+		m.IssueClientID(id)
+		_, err := reg.Register(context.Background(), revolut.Registration{SoftwareStatement: ssa})
+		if !errors.Is(err, revolut.ErrRegistration) || !strings.Contains(err.Error(), "client_id") || strings.Contains(err.Error(), id) {
+			t.Errorf("client ID %q: %v", id, err)
+		}
+	}
+	m.IssueClientID("$(touch${IFS}pwned)'`x`")
+	if c, err := reg.Register(context.Background(), revolut.Registration{SoftwareStatement: ssa}); err != nil || c.ClientID != "$(touch${IFS}pwned)'`x`" {
+		t.Fatalf("a printable client ID: %+v %v", c, err)
+	}
+}

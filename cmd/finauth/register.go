@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/finauth/finauth/client/revolut"
 )
@@ -159,8 +161,25 @@ func (a *app) printClient(c *revolut.Client, asJSON bool) error {
 		_, err := fmt.Fprintf(a.stdout, "%s\n", c.Raw)
 		return err
 	}
-	fmt.Fprintf(a.stdout, "client_id: %s\nscopes: %s\njwks: %s\nexport REVOLUT_CLIENT_ID=%s\n", c.ClientID, strings.Join(c.Scope, " "), c.OrgJWKSEndpoint, c.ClientID)
+	fmt.Fprintf(a.stdout, "client_id: %s\nscopes: %s\njwks: %s\nexport REVOLUT_CLIENT_ID=%s\n", terminalSafe(c.ClientID),
+		terminalSafe(strings.Join(c.Scope, " ")), terminalSafe(c.OrgJWKSEndpoint), shellQuote(c.ClientID))
 	return nil
+}
+
+// shellQuote quotes s for a POSIX shell: single quotes, which nothing inside escapes (a quote
+// in s ends them, is written escaped, and opens them again). What the CLI prints for a shell
+// to eval is never a command of the server's.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// terminalSafe is s as it may be printed to a terminal: as it is when it is printable, else
+// Go-quoted (no escape sequence, no second line).
+func terminalSafe(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // env is the variable's value, "" when unset.

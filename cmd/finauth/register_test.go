@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finauth/finauth/client/revolut"
 	"github.com/finauth/finauth/integration/revolutmock"
 	"github.com/finauth/finauth/signer"
 )
@@ -261,4 +262,35 @@ func jwsKID(t *testing.T, jws string) string {
 	}
 	kid, _ := h.HeaderString("kid")
 	return kid
+}
+
+// Issue 31 (10): what register revolut prints for a shell holds the client ID as a value,
+// whatever printable characters it has: eval'ing the export line runs nothing of the
+// server's and sets the variable to exactly the ID.
+func TestPrintClient_TheExportLineIsQuotedForTheShell(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, id := range []string{"client-1", "$(touch " + dir + "/pwned)", "`touch " + dir + "/pwned`", "a'b;touch " + dir + "/pwned", `x"y\z`} {
+		var out bytes.Buffer
+		a := &app{stdout: &out}
+		if err := a.printClient(&revolut.Client{ClientID: id, Scope: []string{"openid"}, OrgJWKSEndpoint: "https://x/\x1b[2J"}, false); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out.String(), "\x1b") {
+			t.Fatalf("an escape sequence printed: %q", out.String())
+		}
+		var export string
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(line, "export ") {
+				export = line
+			}
+		}
+		got, err := exec.Command("bash", "-c", export+"\nprintf %s \"$REVOLUT_CLIENT_ID\"").Output()
+		if err != nil || string(got) != id {
+			t.Errorf("%q: eval'd export line set %q (%v)", id, got, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
+		t.Fatal("eval'ing the export line ran a command of the client ID")
+	}
 }

@@ -316,7 +316,13 @@ func (m *Mock) register(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a := &app{id: randomID("client-"), redirectURIs: reg.claims.RedirectURIs, scopes: reg.scopes, dn: reg.claims.TLSClientAuthDN,
+	id := randomID("client-")
+	m.mu.Lock()
+	if m.nextClientID != "" {
+		id, m.nextClientID = m.nextClientID, ""
+	}
+	m.mu.Unlock()
+	a := &app{id: id, redirectURIs: reg.claims.RedirectURIs, scopes: reg.scopes, dn: reg.claims.TLSClientAuthDN,
 		jwksURL: reg.jwksURL, ro: reg.ro, jws: reg.jws, fetched: m.cfg.Now()}
 	a.answer = registrationAnswer(a, reg.claims)
 	m.mu.Lock()

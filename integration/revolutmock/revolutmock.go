@@ -183,6 +183,16 @@ type Mock struct {
 	fail503  int
 	seen     []Request
 	idTokens *signer.Signer // signs the id_tokens of code exchanges
+	// nextClientID, when set, is the client ID the next registration answers (IssueClientID).
+	nextClientID string
+}
+
+// IssueClientID makes the next registration answer id as its client ID, whatever it holds:
+// for tests of what a client does with a hostile or broken registration endpoint's answer.
+func (m *Mock) IssueClientID(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nextClientID = id
 }
 
 const maxSeen = 10_000
