@@ -61,6 +61,8 @@ type Handler struct {
 	etag    string
 	err     error
 	reloads int
+	expires expiry // the first published certificate to expire
+	expired bool   // its expiry was logged
 }
 
 // stamp is what the Handler last saw of a file.
@@ -112,10 +114,11 @@ func (h *Handler) loadLocked() error {
 	if len(present) == 0 {
 		return fmt.Errorf("%w: none of the key files exists (%s)", ErrKey, h.o.Keys[0].File)
 	}
-	set, err := Load(h.o.Now(), present...)
+	set, first, err := load(h.o.Now(), present)
 	if err != nil {
 		return err
 	}
+	h.expires, h.expired = first, false
 	for _, k := range missing {
 		h.o.Logger.Info("finauth: jwks: a key file is not there: its key is not published until it is", "kid", k.KID, "file", k.File)
 	}
@@ -149,6 +152,7 @@ func (h *Handler) refresh() {
 		return
 	}
 	h.checked = now
+	h.expiredLocked()
 	stamps := h.stat()
 	changed := false
 	for i := range stamps {
@@ -189,7 +193,25 @@ func (h *Handler) Reload() error {
 func (h *Handler) Err() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.expiredLocked(); err != nil && h.err == nil {
+		return err
+	}
 	return h.err
+}
+
+// expiredLocked says, once the first published certificate has expired, which and when
+// (logged once): a verifier refuses the signatures of its key. The document stays served
+// (withdrawing the key changes nothing for them); publish its successor.
+func (h *Handler) expiredLocked() error {
+	if h.expires.at.IsZero() || h.o.Now().Before(h.expires.at) {
+		return nil
+	}
+	err := fmt.Errorf("%w: the certificate of kid %q expired at %s: publish a new certificate for its key (or its successor)", ErrKey, h.expires.kid, h.expires.at.UTC().Format(time.RFC3339))
+	if !h.expired {
+		h.expired = true
+		h.o.Logger.Error("finauth: jwks: a published certificate has expired: verifiers refuse its key's signatures", "kid", h.expires.kid, "expired_at", h.expires.at.UTC().Format(time.RFC3339))
+	}
+	return err
 }
 
 // Document returns the JWKS served now and its ETag.

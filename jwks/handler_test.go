@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,5 +148,39 @@ func TestHandler_ReloadsWhenTheFilesChange(t *testing.T) {
 	resp.Body.Close()
 	if h.Err() != nil || resp.Header.Get("ETag") != etag2 {
 		t.Fatalf("after the fix: %v %s", h.Err(), resp.Header.Get("ETag"))
+	}
+}
+
+// Issue 31 (16): a certificate that expires while it is published is not served as if all
+// were well: Err says which kid's certificate expired and when (logged once), and the last
+// document stays served (verifiers refuse its signatures either way).
+func TestHandler_ACertificateThatExpiresWhilePublishedIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Now()
+	cert := writeCert(t, dir, "signing", rsaKeyFile, start.Add(-time.Hour), start.Add(time.Hour))
+	var mu sync.Mutex
+	now := start
+	var logs bytes.Buffer
+	h, err := jwks.NewHandler(jwks.HandlerOptions{Keys: []jwks.Key{{KID: "sig-1", File: cert}}, CheckInterval: time.Nanosecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Err() != nil {
+		t.Fatal(h.Err())
+	}
+	mu.Lock()
+	now = start.Add(2 * time.Hour)
+	mu.Unlock()
+	for range 2 {
+		if doc, _ := h.Document(); !strings.Contains(string(doc), "sig-1") {
+			t.Fatalf("the document stopped being served: %s", doc)
+		}
+	}
+	if err := h.Err(); err == nil || !strings.Contains(err.Error(), `"sig-1"`) || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("Err after the certificate expired: %v", err)
+	}
+	if n := strings.Count(logs.String(), "has expired"); n != 1 {
+		t.Fatalf("logged %d times, want once:\n%s", n, logs.String())
 	}
 }

@@ -60,55 +60,115 @@ var ErrKey = errors.New("finauth: jwks: cannot publish the key")
 // Load reads every key and returns the set to publish (signer.PublishKeySet: one kid per
 // key, certificates valid at now). The keys keep their order.
 func Load(now time.Time, keys ...Key) (*signer.KeySet, error) {
+	set, _, err := load(now, keys)
+	return set, err
+}
+
+// expiry is the first certificate of a published set to expire, and its kid.
+type expiry struct {
+	at  time.Time // zero: no certificate
+	kid string
+}
+
+// load is Load, also saying which certificate expires first.
+func load(now time.Time, keys []Key) (*signer.KeySet, expiry, error) {
 	var pubs []*signer.PublicKey
+	var first expiry
 	for _, k := range keys {
-		pub, err := loadKey(k)
+		pub, notAfter, err := loadKey(k)
 		if err != nil {
-			return nil, err
+			return nil, expiry{}, err
+		}
+		if !notAfter.IsZero() && (first.at.IsZero() || notAfter.Before(first.at)) {
+			first = expiry{notAfter, k.KID}
 		}
 		pubs = append(pubs, pub)
 	}
-	return signer.PublishKeySet(now, pubs...)
+	set, err := signer.PublishKeySet(now, pubs...)
+	return set, first, err
 }
 
-func loadKey(k Key) (*signer.PublicKey, error) {
+// loadKey reads one key, and when its certificate chain expires (zero for a bare key).
+func loadKey(k Key) (pub *signer.PublicKey, notAfter time.Time, err error) {
 	if k.KID == "" || k.File == "" {
-		return nil, fmt.Errorf("%w: every key needs its kid and its file", ErrKey)
+		return nil, time.Time{}, fmt.Errorf("%w: every key needs its kid and its file", ErrKey)
 	}
 	data, err := os.ReadFile(k.File)
 	if err != nil {
-		return nil, fmt.Errorf("%w: kid %q: %w", ErrKey, k.KID, errors.Unwrap(err))
+		return nil, time.Time{}, fmt.Errorf("%w: kid %q: %w", ErrKey, k.KID, errors.Unwrap(err))
 	}
 	chain, err := Certificates(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: kid %q, %s: %w", ErrKey, k.KID, k.File, err)
+		return nil, time.Time{}, fmt.Errorf("%w: kid %q, %s: %w", ErrKey, k.KID, k.File, err)
 	}
 	opts := []signer.LoadOption{signer.WithKeyID(k.KID)}
 	alg := k.Algorithm
+	if alg == "" && len(chain) > 0 {
+		if _, isRSA := chain[0].PublicKey.(*rsa.PublicKey); isRSA {
+			alg = signer.PS256 // Open Banking signs PS256
+		}
+	}
 	if alg != "" {
 		opts = append(opts, signer.WithAlgorithm(alg))
 	}
-	set, err := signer.ParsePublicKeys(data, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("%w: kid %q, %s: %w", ErrKey, k.KID, k.File, err)
-	}
-	if set.Len() != 1 {
-		return nil, fmt.Errorf("%w: kid %q, %s holds %d keys: give one key per kid", ErrKey, k.KID, k.File, set.Len())
-	}
-	pub := set.Keys()[0]
 	if len(chain) == 0 {
-		return pub, nil
-	}
-	if _, isRSA := pub.Key().(*rsa.PublicKey); isRSA && alg == "" {
-		if set, err = signer.ParsePublicKeys(data, append(opts, signer.WithAlgorithm(signer.PS256))...); err != nil {
-			return nil, fmt.Errorf("%w: kid %q, %s: %w", ErrKey, k.KID, k.File, err)
+		set, err := signer.ParsePublicKeys(data, opts...)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("%w: kid %q, %s: %w", ErrKey, k.KID, k.File, err)
 		}
-		pub = set.Keys()[0]
+		if set.Len() != 1 {
+			return nil, time.Time{}, fmt.Errorf("%w: kid %q, %s holds %d keys: give one key per kid", ErrKey, k.KID, k.File, set.Len())
+		}
+		return set.Keys()[0], time.Time{}, nil
+	}
+	// A chain: the key is its first certificate's (the leaf's), each certificate issued by
+	// the next (x5c's order), and a key the file holds besides must be the leaf's own.
+	for i := 0; i+1 < len(chain); i++ {
+		if err := chain[i].CheckSignatureFrom(chain[i+1]); err != nil {
+			return nil, time.Time{}, fmt.Errorf("%w: kid %q, %s: certificate %d is not issued by certificate %d: give the leaf first, then each issuer (%v)", ErrKey, k.KID, k.File, i+1, i+2, err)
+		}
+	}
+	pub, err = signer.NewPublicKey(chain[0].PublicKey, opts...)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("%w: kid %q, %s: %w", ErrKey, k.KID, k.File, err)
+	}
+	if rest := withoutCertificates(data); len(bytes.TrimSpace(rest)) > 0 {
+		set, err := signer.ParsePublicKeys(rest)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("%w: kid %q, %s: %w", ErrKey, k.KID, k.File, err)
+		}
+		for _, other := range set.Keys() {
+			if other.Thumbprint() != pub.Thumbprint() {
+				return nil, time.Time{}, fmt.Errorf("%w: kid %q, %s: %w", ErrKey, k.KID, k.File, signer.ErrCertificateMismatch)
+			}
+		}
 	}
 	if pub, err = pub.WithCertificates(chain); err != nil {
-		return nil, fmt.Errorf("%w: kid %q, %s: %w", ErrKey, k.KID, k.File, err)
+		return nil, time.Time{}, fmt.Errorf("%w: kid %q, %s: %w", ErrKey, k.KID, k.File, err)
 	}
-	return pub, nil
+	notAfter = chain[0].NotAfter
+	for _, c := range chain[1:] {
+		if c.NotAfter.Before(notAfter) {
+			notAfter = c.NotAfter
+		}
+	}
+	return pub, notAfter, nil
+}
+
+// withoutCertificates is data with its PEM certificates taken out (what else the file
+// holds: a key).
+func withoutCertificates(data []byte) []byte {
+	var out []byte
+	for {
+		block, rest := pem.Decode(data)
+		if block == nil {
+			return out
+		}
+		if block.Type != "CERTIFICATE" {
+			out = append(out, pem.EncodeToMemory(block)...)
+		}
+		data = rest
+	}
 }
 
 // Certificates returns the PEM certificates in data, in order (none for a bare key).

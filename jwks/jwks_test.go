@@ -129,3 +129,65 @@ func TestLoad_Refusals(t *testing.T) {
 		t.Fatalf("ParseKey: %+v %v", k, err)
 	}
 }
+
+// writeChain writes a leaf certificate of the key in keyFile issued by a CA made here, the
+// leaf first and the CA after it (as x5c has them), and returns its path and the two
+// certificates' DER.
+func writeChain(t *testing.T, dir, keyFile string, reversed bool) (string, [][]byte) {
+	t.Helper()
+	key, err := signer.LoadKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := signer.GenerateKey(signer.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Issuing CA"}, NotBefore: testNow.Add(-time.Hour),
+		NotAfter: testNow.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(nil, caTpl, caTpl, caKey.Public().Key(), caKey.Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	leafTpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "signing"}, NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(time.Hour)}
+	leafDER, err := x509.CreateCertificate(nil, leafTpl, ca, key.Public().Key(), caKey.Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ders := [][]byte{leafDER, caDER}
+	if reversed {
+		ders = [][]byte{caDER, leafDER}
+	}
+	var out []byte
+	for _, d := range ders {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d})...)
+	}
+	path := filepath.Join(dir, "chain.pem")
+	os.WriteFile(path, out, 0o644)
+	return path, ders
+}
+
+// Issue 31 (12): a leaf certificate followed by its issuing CA is one key with a chain (x5c
+// holds both, leaf first), not "2 keys"; a chain whose certificates do not issue each other,
+// leaf first, is refused by name.
+func TestLoad_ACertificateChainIsOneKeyWithItsChain(t *testing.T) {
+	dir := t.TempDir()
+	chain, ders := writeChain(t, dir, rsaKeyFile, false)
+	set, err := jwks.Load(testNow, jwks.Key{KID: "sig-1", File: chain})
+	if err != nil {
+		t.Fatalf("a leaf and its CA: %v", err)
+	}
+	doc, _ := json.Marshal(set)
+	var back jose.JSONWebKeySet
+	if err := json.Unmarshal(doc, &back); err != nil || len(back.Keys) != 1 {
+		t.Fatalf("go-jose reads %d keys (%v) from %s", len(back.Keys), err, doc)
+	}
+	if got := back.Keys[0].Certificates; len(got) != 2 || string(got[0].Raw) != string(ders[0]) || string(got[1].Raw) != string(ders[1]) {
+		t.Fatalf("x5c holds %d certificates, want the leaf then the CA", len(got))
+	}
+	reversed, _ := writeChain(t, t.TempDir(), rsaKeyFile, true)
+	if _, err := jwks.Load(testNow, jwks.Key{KID: "sig-1", File: reversed}); !errors.Is(err, jwks.ErrKey) || !strings.Contains(err.Error(), "issued") {
+		t.Fatalf("the CA first: %v", err)
+	}
+}

@@ -2,8 +2,10 @@ package tokencache
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -44,6 +46,26 @@ func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
 
 // Format keeps every fmt verb on String.
 func (t Token) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
+
+// MarshalJSON writes what String says, as JSON: the type, the expiry and issue times, the
+// names of the Extra members (their values may be secrets: an id_token), and that the rest
+// is redacted. It has no member a token reads back from: a Store that encodes tokens with
+// encoding/json gets an empty token, which the cache refuses (encode the fields yourself,
+// encrypted, as redisstore does).
+func (t Token) MarshalJSON() ([]byte, error) {
+	extra := make([]string, 0, len(t.Extra))
+	for k := range t.Extra {
+		extra = append(extra, k)
+	}
+	slices.Sort(extra)
+	return json.Marshal(struct {
+		Type     string    `json:"type,omitempty"`
+		Expiry   time.Time `json:"expiry,omitzero"`
+		Issued   time.Time `json:"issued,omitzero"`
+		Extra    []string  `json:"extra_members,omitempty"`
+		Redacted bool      `json:"redacted"`
+	}{t.Type, t.Expiry, t.Issued, extra, true})
+}
 
 // FetchFunc gets a new token for key. It runs on a context of its own, detached from every
 // caller (none of their values or deadlines), cancelled by Close and bounded by

@@ -335,7 +335,7 @@ func (a *app) jwksServe(args []string) error {
 	if err != nil {
 		return &failure{fmt.Sprintf("finauth: jwks serve: %v", err)}
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := jwksHTTPServer(mux)
 	scheme := "http"
 	if *tlsCert != "" {
 		scheme = "https"
@@ -358,6 +358,13 @@ func (a *app) jwksServe(args []string) error {
 		return &failure{fmt.Sprintf("finauth: jwks serve: %v", err)}
 	}
 	return nil
+}
+
+// jwksHTTPServer is the JWKS's HTTP server: every timeout set (a JWKS is a few KB), so that
+// clients that send slowly, read slowly or keep idle connections cannot hold it.
+func jwksHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
 }
 
 // loopbackHost reports whether host is localhost or a loopback IP.

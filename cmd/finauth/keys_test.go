@@ -1,8 +1,10 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -32,5 +34,19 @@ func TestCLI_KeygenKidTravelsWithTheFiles(t *testing.T) {
 		if out, err := exec.Command("openssl", args...).CombinedOutput(); err != nil {
 			t.Fatalf("openssl %v: %v\n%s", args, err, out)
 		}
+	}
+}
+
+// Issue 31: jwks serve sets every timeout of its server (found by name, so a timeout a
+// later Go adds is caught too): slow or idle clients cannot hold it.
+func TestJWKSServer_SetsEveryTimeout(t *testing.T) {
+	v := reflect.ValueOf(jwksHTTPServer(http.NotFoundHandler())).Elem()
+	for i := range v.NumField() {
+		if f := v.Type().Field(i); f.IsExported() && strings.HasSuffix(f.Name, "Timeout") && v.Field(i).Int() <= 0 {
+			t.Errorf("jwks serve's server has no %s", f.Name)
+		}
+	}
+	if jwksHTTPServer(http.NotFoundHandler()).MaxHeaderBytes <= 0 {
+		t.Error("no MaxHeaderBytes")
 	}
 }

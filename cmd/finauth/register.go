@@ -86,6 +86,11 @@ func (a *app) registerCmd(args []string) error {
 	if *show != "" || *del != "" {
 		drop = append(drop, "REVOLUT_REDIRECT_URI")
 	}
+	if *show == "" && *update == "" && *del == "" {
+		// A registration posts to the registration URL; only --show, --update and --delete
+		// take a client-credentials token at the token URL.
+		drop = append(drop, "REVOLUT_TOKEN_URL")
+	}
 	if err = dropProblems(err, drop...); err != nil {
 		return err
 	}

@@ -294,3 +294,20 @@ func TestPrintClient_TheExportLineIsQuotedForTheShell(t *testing.T) {
 		t.Fatal("eval'ing the export line ran a command of the client ID")
 	}
 }
+
+// Issue 31: a plain registration needs the registration URL, not the token URL (which only
+// --show, --update and --delete need, for their client-credentials token), as --help says.
+func TestCLI_RegisterNeedsNoTokenURL(t *testing.T) {
+	t.Parallel()
+	m, env := revolutEnv(t)
+	delete(env, "REVOLUT_TOKEN_URL")
+	delete(env, "REVOLUT_CLIENT_ID")
+	env["REVOLUT_REGISTRATION_URL"] = m.URL + "/register"
+	r := finauth(t, env, "", "register", "revolut", "--self-signed-ssa", "--jwks-url", "https://app.example/jwks.json", "--org-name", "App Ltd", "--print-jwt")
+	if r.code != exitOK || strings.Count(strings.TrimSpace(r.stdout), ".") != 2 {
+		t.Fatalf("a registration without REVOLUT_TOKEN_URL: %+v", r)
+	}
+	if r := finauth(t, env, "", "register", "revolut", "--show", "client-1"); r.code == exitOK || !strings.Contains(r.stderr, "REVOLUT_TOKEN_URL") {
+		t.Fatalf("--show without REVOLUT_TOKEN_URL: %+v", r)
+	}
+}

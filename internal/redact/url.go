@@ -61,21 +61,15 @@ func URLError(raw string, err error) string {
 // KeyURI hides the PIN of a PKCS#11 URI (RFC 7512's pin-value query attribute).
 func KeyURI(raw string) string { return pinValue(raw) }
 
-// pinValue hides the PIN of a PKCS#11 URI (RFC 7512's pin-value query attribute).
+// pinValue hides the PIN of a PKCS#11 URI (RFC 7512's pin-value query attribute): everything
+// from "pin-value=" to the end of the URI, since a PIN may hold ";", "&" or "?" and no
+// parser can tell where such a PIN ends. What the URI says after its PIN is lost to the
+// redaction: write pin-value last (or use pin-source, a file).
 func pinValue(raw string) string {
 	const attr = "pin-value="
-	out := raw
-	for start := 0; ; {
-		i := strings.Index(out[start:], attr)
-		if i < 0 {
-			return out
-		}
-		i += start + len(attr)
-		end := strings.IndexAny(out[i:], "&;")
-		if end < 0 {
-			end = len(out) - i
-		}
-		out = out[:i] + "***" + out[i+end:]
-		start = i + 3
+	i := strings.Index(raw, attr)
+	if i < 0 {
+		return raw
 	}
+	return raw[:i+len(attr)] + "***"
 }

@@ -6,9 +6,12 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"encoding/asn1"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -53,6 +56,21 @@ func isCode(err error, code uint) bool {
 	var pe p11.Error
 	return errors.As(err, &pe) && uint(pe) == code
 }
+
+// String names the key by its URI, never its PIN (the field a plain %v would show).
+func (e *edSigner) String() string { return "pkcs11 Ed25519 key " + e.u.String() }
+
+// GoString is String: %#v shows no PIN either.
+func (e *edSigner) GoString() string { return strconv.Quote(e.String()) }
+
+// Format keeps every fmt verb on String.
+func (e *edSigner) Format(f fmt.State, _ rune) { fmt.Fprint(f, e.String()) }
+
+// LogValue keeps slog output on String.
+func (e *edSigner) LogValue() slog.Value { return slog.StringValue(e.String()) }
+
+// MarshalJSON marshals String.
+func (e *edSigner) MarshalJSON() ([]byte, error) { return json.Marshal(e.String()) }
 
 // edSigner is an Ed25519 key in a token.
 type edSigner struct {

@@ -6,9 +6,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,6 +162,21 @@ type hsmSigner struct {
 	mu sync.Mutex
 	s  crypto11.Signer
 }
+
+// String names the key by its URI, never its PIN (the field a plain %v would show).
+func (h *hsmSigner) String() string { return "pkcs11 key " + h.u.String() }
+
+// GoString is String: %#v shows no PIN either.
+func (h *hsmSigner) GoString() string { return strconv.Quote(h.String()) }
+
+// Format keeps every fmt verb on String.
+func (h *hsmSigner) Format(f fmt.State, _ rune) { fmt.Fprint(f, h.String()) }
+
+// LogValue keeps slog output on String.
+func (h *hsmSigner) LogValue() slog.Value { return slog.StringValue(h.String()) }
+
+// MarshalJSON marshals String.
+func (h *hsmSigner) MarshalJSON() ([]byte, error) { return json.Marshal(h.String()) }
 
 func (h *hsmSigner) current() crypto11.Signer {
 	h.mu.Lock()

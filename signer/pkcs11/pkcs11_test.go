@@ -195,3 +195,65 @@ func closeAllSessions(t *testing.T, label string) {
 	}
 	t.Fatalf("no token %q", label)
 }
+
+// printings is v through every fmt verb, encoding/json and slog's text and JSON handlers.
+func printings(v any) []string {
+	out := []string{}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T"} {
+		out = append(out, fmt.Sprintf(verb, v))
+	}
+	if b, err := json.Marshal(v); err == nil {
+		out = append(out, string(b))
+	}
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("m", "v", v)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("m", "v", v)
+	return append(out, text.String(), js.String())
+}
+
+// Issue 31 (13): a PKCS#11 key's crypto.Signer (Key.Signer(), what a caller hands to other
+// code) never prints the PIN it logs in with, through any verb, JSON or slog; nor does its
+// Ed25519 form.
+func TestPKCS11_TheSignerNeverPrintsThePIN(t *testing.T) {
+	tk := hsmtest.Shared(t)
+	tk.Generate(t, "print-rsa", "rsa:2048")
+	tk.Generate(t, "print-ed25519", "EC:edwards25519")
+	for _, label := range []string{"print-rsa", "print-ed25519"} {
+		key, err := signer.LoadKeyFile(tk.URI(label))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []any{key.Signer(), key} {
+			for _, out := range printings(v) {
+				if strings.Contains(out, tk.PIN) {
+					t.Errorf("%s: the PIN shows: %s", label, out)
+				}
+			}
+		}
+	}
+}
+
+// Issue 31 (17): a PIN holding ";", "&", "?", "#", "=" or a bad "%" shows no part of itself
+// in a redacted URI, in ParseURI's errors, nor in a parsed URI through any verb, JSON or slog.
+func TestURI_NoPartOfThePINShowsWhateverItHolds(t *testing.T) {
+	for _, pin := range []string{"k9;q7", "k9&q7", "k9%zzq7", "k9%q7", "k9?q7", "k9#q7", "k9=q7", "k9&module-path=q7"} {
+		for _, raw := range []string{
+			"pkcs11:token=t;object=o?module-path=/lib/m.so&pin-value=" + pin,
+			"pkcs11:token=t;object=o?pin-value=" + pin + "&module-path=/lib/m.so",
+			"pkcs11:token=t;pin-value=" + pin + ";object=o?module-path=/lib/m.so",
+		} {
+			outs := []string{signer.RedactKeyURI(raw)}
+			u, err := pkcs11.ParseURI(raw)
+			if err != nil {
+				outs = append(outs, err.Error())
+			} else {
+				outs = append(append(outs, printings(u)...), printings(*u)...)
+			}
+			for _, out := range outs {
+				if strings.Contains(out, "k9") || strings.Contains(out, "q7") {
+					t.Errorf("PIN %q in %q: a part shows: %s", pin, raw, out)
+				}
+			}
+		}
+	}
+}

@@ -22,8 +22,10 @@
 package pkcs11
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
@@ -72,6 +74,18 @@ func (u URI) String() string {
 	return fmt.Sprintf("pkcs11:token=%s;object=%s (module %s)", u.Token, u.Object, u.ModulePath)
 }
 
+// GoString is String: %#v shows no PIN either.
+func (u URI) GoString() string { return strconv.Quote(u.String()) }
+
+// Format keeps every fmt verb on String.
+func (u URI) Format(f fmt.State, _ rune) { fmt.Fprint(f, u.String()) }
+
+// LogValue keeps slog output on String.
+func (u URI) LogValue() slog.Value { return slog.StringValue(u.String()) }
+
+// MarshalJSON marshals String.
+func (u URI) MarshalJSON() ([]byte, error) { return json.Marshal(u.String()) }
+
 // ParseURI reads a pkcs11: URI. A path attribute or query parameter it does not know is an
 // error (a typo would otherwise pick another key).
 func ParseURI(raw string) (*URI, error) {
@@ -87,6 +101,10 @@ func ParseURI(raw string) (*URI, error) {
 	for _, attr := range strings.Split(path, ";") {
 		if attr == "" {
 			continue
+		}
+		if strings.HasPrefix(attr, "pin-value=") {
+			// Nothing after it is quoted: a PIN may hold ";".
+			return bad("pin-value goes in the query, after \"?\" (pkcs11:token=...;object=...?module-path=...&pin-value=...), or use pin-source")
 		}
 		k, v, ok := strings.Cut(attr, "=")
 		if !ok {
@@ -121,13 +139,27 @@ func ParseURI(raw string) (*URI, error) {
 			return bad("unknown path attribute %q", k)
 		}
 	}
+	// Once the query holds a PIN, no part of it is quoted in an error: a PIN may hold "&", and
+	// then what follows it reads as a parameter of its own.
+	hasPIN := strings.Contains(query, "pin-value=")
+	seen := map[string]bool{}
 	for _, kv := range strings.Split(query, "&") {
 		if kv == "" {
 			continue
 		}
 		k, v, _ := strings.Cut(kv, "=")
+		if seen[k] {
+			if hasPIN {
+				return bad("a query parameter is given twice (a \"&\" in the PIN? write it %%26)")
+			}
+			return bad("query parameter %q is given twice", k)
+		}
+		seen[k] = true
 		val, err := url.QueryUnescape(v)
 		if err != nil {
+			if k == "pin-value" || hasPIN {
+				return bad("a query value is not %%-encoded correctly (a %% in the PIN is written %%25)")
+			}
 			return bad("query %s: %v", k, err)
 		}
 		switch k {
@@ -146,6 +178,9 @@ func ParseURI(raw string) (*URI, error) {
 		case "module-name":
 			return bad("module-name is not supported: give module-path, the module's file (e.g. /usr/lib/softhsm/libsofthsm2.so)")
 		default:
+			if hasPIN {
+				return bad("an unknown query parameter (a \"&\" in the PIN? write it %%26)")
+			}
 			return bad("unknown query parameter %q", k)
 		}
 	}

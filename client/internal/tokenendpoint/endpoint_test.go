@@ -359,3 +359,15 @@ func hangUp(w http.ResponseWriter) {
 		conn.Close()
 	}
 }
+
+// A token request prints its parameters' names, never their values.
+func TestRequest_PrintsNoValue(t *testing.T) {
+	r := Request{Form: url.Values{"client_secret": {"s3cret-value"}, "refresh_token": {"rt-value"}}, Header: http.Header{"Authorization": {"Basic c2VjcmV0"}}}
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("m", "r", r)
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v %s %q", r, r, r, r, r), logs.String()} {
+		if strings.Contains(out, "s3cret") || strings.Contains(out, "rt-value") || strings.Contains(out, "c2VjcmV0") {
+			t.Fatalf("a value shows: %s", out)
+		}
+	}
+}

@@ -8,10 +8,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/finauth/finauth/signer"
@@ -40,6 +42,32 @@ type Request struct {
 	// connection could be made), never after an answer was lost.
 	Once bool
 }
+
+// String names the request's parameters and headers, never their values (client secrets,
+// refresh tokens, authorization codes).
+func (r Request) String() string {
+	var names []string
+	for k := range r.Form {
+		names = append(names, k)
+	}
+	for k := range r.JSON {
+		names = append(names, k)
+	}
+	for k := range r.Header {
+		names = append(names, "header "+k)
+	}
+	if r.JWT != nil {
+		names = append(names, r.JWT.Field+" (a JWT)")
+	}
+	slices.Sort(names)
+	return "tokenendpoint.Request(" + strings.Join(names, ", ") + ")"
+}
+
+// Format keeps every fmt verb on String.
+func (r Request) Format(f fmt.State, _ rune) { fmt.Fprint(f, r.String()) }
+
+// LogValue keeps slog output on String.
+func (r Request) LogValue() slog.Value { return slog.StringValue(r.String()) }
 
 // JWT is a JWT a token request carries, signed for each attempt.
 type JWT struct {
