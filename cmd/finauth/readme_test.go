@@ -349,6 +349,10 @@ func runWalkthrough(t *testing.T, name string, ports ...string) (output, dir str
 	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "PATH="+gobin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A block that fails (bash -e) leaves its servers running, holding the output pipes:
+	// Run returns 5 s after bash has exited instead of waiting for them (it hung 9.5 min when
+	// the Revolut walkthrough failed under load), and they are killed below.
+	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()

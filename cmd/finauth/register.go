@@ -171,10 +171,17 @@ func (a *app) printClient(c *revolut.Client, asJSON bool) error {
 	return nil
 }
 
-// shellQuote quotes s for a POSIX shell: single quotes, which nothing inside escapes (a quote
-// in s ends them, is written escaped, and opens them again). What the CLI prints for a shell
-// to eval is never a command of the server's.
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+// shellQuote quotes s for a POSIX shell when it needs it: as it is when every character is
+// one no shell reads specially (letters, digits and @%+=:,./_-, as Python's shlex.quote has
+// it: what client IDs hold, printed as before), else in single quotes, which nothing inside
+// escapes (a quote in s ends them, is written escaped, and opens them again). What the CLI
+// prints for a shell to eval is never a command of the server's.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
 
 // terminalSafe is s as it may be printed to a terminal: as it is when it is printable, else
 // Go-quoted (no escape sequence, no second line).
