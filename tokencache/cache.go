@@ -79,8 +79,9 @@ type entry struct {
 
 // Entry flags.
 const (
-	flagRefreshing = 1 << iota // a background refresh runs or waits for its backoff
-	flagEvicted                // dropped (evicted, or Close): holds no token
+	flagRefreshing        = 1 << iota // a background refresh runs or waits for its backoff
+	flagEvicted                       // dropped (evicted, or Close): holds no token
+	flagRejectionOnRecord             // a rejection's fetch is on record and no newer token accepted since (Accepted)
 )
 
 // placeholder is e's view while it has no token: expired, so that it never hits. The
@@ -119,7 +120,14 @@ type trouble struct {
 	rejected   string       // the value last dropped by Invalidate, for the Store
 	replaced   Token        // the token Invalidate dropped, for the fetch that replaces it (Previous)
 	newer      *newerFlight // a wait for another process's token, shared by its waiters
-	lastReload int64        // Unix ns of the last Reload read from the Store
+	lastReload int64        // Unix ns of the last reload read from the Store
+	// The last fetch a rejection caused (Rejected): when, after a rejection of which token,
+	// whether a newer token was accepted since, and the last fetch granted without the
+	// fleet's word (blind). Kept across fetches: it is what limits them.
+	lastRejection time.Time
+	refreshedFor  string
+	acceptedSince bool
+	blindAt       time.Time
 }
 
 // rare returns e's trouble, making it. e.mu is held.
@@ -144,7 +152,7 @@ func (e *entry) settled() {
 	if e.t == nil {
 		return
 	}
-	if e.t.newer == nil && e.t.retry == nil {
+	if e.t.newer == nil && e.t.retry == nil && e.t.lastRejection.IsZero() {
 		e.t = nil
 		return
 	}
@@ -183,7 +191,8 @@ type Cache struct {
 	qmu        sync.Mutex // guards q; a leaf lock
 	q          refreshQueue
 
-	c counters
+	c          counters
+	rejections atomic.Int64 // entries that ever had a rejection's fetch on record (Accepted's fast path)
 
 	tel         *telemetry.Recorder
 	stopObserve func()
@@ -220,6 +229,7 @@ func (c *Cache) Stats() Stats {
 		InvalidationsDropped: c.c.dropped.Load(),
 		InvalidationsNoop:    c.c.noop.Load(),
 		Evictions:            c.c.evictions.Load(),
+		SuppressedRefreshes:  c.c.suppressed.Load(),
 		Keys:                 keys,
 	}
 }

@@ -6,120 +6,19 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"time"
-
-	"github.com/finauth/finauth/internal/absent"
 )
 
-// FleetStore is a Store shared by several processes (the replicas of a service) that lets
-// them fetch each key once for all of them. A Cache whose Store is a FleetStore, on a miss
-// with nothing usable stored, takes the key's fetch lock before fetching; when another
-// process holds it, the Cache waits for that process's token (Await) and loads it instead
-// of fetching. A lock whose holder died expires after its ttl (the Cache's FetchTimeout),
-// or sooner when the Store keeps locks as leases its holder extends (redisstore does), and
-// another process takes over. Store trouble never fails a fetch: on an error the Cache
-// fetches on its own.
-type FleetStore interface {
-	Store
-	// Lock tries to take key's fetch lock for ttl. ok is false when another holder has it.
-	// release gives the lock up, only if it is still this caller's.
-	Lock(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
-	// Await returns when key's lock is gone: released by its holder (which saves its token
-	// first) or expired. It returns ctx's error when ctx ends first.
-	Await(ctx context.Context, key string) error
-}
-
-// exclusiveKey marks a context whose Lock must hold for its whole ttl.
-type exclusiveKey struct{}
-
-// LockForWholeTTL returns ctx marked so that a FleetStore's Lock holds the lock for its
-// whole ttl, never as a shorter lease: for a lock whose loss costs more than a second fetch
-// (renewing with a refresh token the server rotates, where two holders at once would reuse
-// it and lose the consent). A holder that dies then blocks the key for the whole ttl.
-func LockForWholeTTL(ctx context.Context) context.Context {
-	return context.WithValue(ctx, exclusiveKey{}, true)
-}
-
-// LocksForWholeTTL reports whether ctx was marked by LockForWholeTTL.
-func LocksForWholeTTL(ctx context.Context) bool {
-	v, _ := ctx.Value(exclusiveKey{}).(bool)
-	return v
-}
-
-// Scoper is a Store shared by several token issuers (tenants, providers): Scope returns the
-// Store for one of them, whose keys cannot meet another identity's.
-type Scoper interface {
-	Scope(identity string) Store
-}
-
-// Scope returns the Store of identity (a token issuer and client): s.Scope(identity) when s
-// is a Scoper, and otherwise s wrapped so that every key it is given carries the identity
-// (Load, Save and Delete; Lock and Await when s is a FleetStore, which the result then is
-// too), whatever s's type: a MemoryStore, or a wrapper of yours around a redisstore.Store.
-// Keys of two identities never meet. The providers' transports scope every store they are
-// given with their configuration's identity.
-func Scope(s Store, identity string) Store {
-	if absent.Is(s) {
-		return nil
-	}
-	if sc, ok := s.(Scoper); ok {
-		return sc.Scope(identity)
-	}
-	sum := sha256.Sum256([]byte(identity))
-	sc := scoped{s: s, prefix: hex.EncodeToString(sum[:12]) + ":"}
-	if fs, ok := s.(FleetStore); ok {
-		return scopedFleet{scoped: sc, fs: fs}
-	}
-	return sc
-}
-
-// scoped is a Store whose keys carry an identity's prefix.
-type scoped struct {
-	s      Store
-	prefix string
-}
-
-func (s scoped) Load(ctx context.Context, key string) (Token, bool, error) {
-	return s.s.Load(ctx, s.prefix+key)
-}
-
-func (s scoped) Save(ctx context.Context, key string, tok Token) error {
-	return s.s.Save(ctx, s.prefix+key, tok)
-}
-
-func (s scoped) Delete(ctx context.Context, key, rejected string) error {
-	return s.s.Delete(ctx, s.prefix+key, rejected)
-}
-
-// scopedFleet is a FleetStore whose keys carry an identity's prefix.
-type scopedFleet struct {
-	scoped
-	fs FleetStore
-}
-
-func (s scopedFleet) Lock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
-	return s.fs.Lock(ctx, s.prefix+key, ttl)
-}
-
-func (s scopedFleet) Await(ctx context.Context, key string) error {
-	return s.fs.Await(ctx, s.prefix+key)
-}
-
-// reloadInterval is the least time between two Reload reads of one key from the Store.
+// reloadInterval is the least time between two reload reads of one key from the Store.
 const reloadInterval = 100 * time.Millisecond
 
-// Reload adopts key's token from the Store when the Store has a usable one other than
-// rejected and newer than the one held (another process replaced it), without fetching, and
-// reports whether it did. It is for a transport whose token was rejected while its own
-// refreshes are held back (transport.Bearer's RefreshInterval): a token shared by several
-// processes may have been replaced by another process already. A key is read from the
-// Store at most once per 100 ms, so an API that rejects every token does not turn each of
-// its 401s into a Store read.
-func (c *Cache) Reload(ctx context.Context, key, rejected string) (Token, bool) {
+// reload adopts e's token from the Store when the Store has a usable one other than
+// rejected and newer than the one held (another process replaced it), without fetching,
+// and reports whether it did: for a rejection held back (Rejected), since a token shared by
+// several processes may have been replaced by another process already. A key is read from
+// the Store at most once per 100 ms, so that an API that rejects every token does not turn
+// each rejection into a Store read.
+func (c *Cache) reload(ctx context.Context, e *entry, rejected string) (Token, bool) {
 	if c.o.Store == nil {
-		return Token{}, false
-	}
-	e := c.idx.load(key)
-	if e == nil {
 		return Token{}, false
 	}
 	now := c.o.Clock.Now().UnixNano()
@@ -135,51 +34,35 @@ func (c *Cache) Reload(ctx context.Context, key, rejected string) (Token, bool) 
 	if !ok {
 		return Token{}, false
 	}
+	return tok, c.adopt(e, tok)
+}
+
+// adopt makes tok, another process's token from the Store, e's token if it is newer than
+// the one held (confirmed by this process too: it was adopted after a rejection), and
+// reports whether it was the holder's token afterwards.
+func (c *Cache) adopt(e *entry, tok Token) bool {
 	e.mu.Lock()
 	if e.has(flagEvicted) || c.closed.Load() {
 		e.mu.Unlock()
-		return Token{}, false
+		return false
 	}
 	stored := false
 	if cur := e.cur.Load(); cur == nil || newer(tok, cur) {
-		c.storeLocked(e, tok, markAdopted|markFetched) // adopted after a 401: this process confirms it too
+		c.storeLocked(e, tok, markAdopted|markFetched)
 		c.c.storeHits.Add(1)
 		stored = true
 	}
 	e.mu.Unlock()
 	if stored {
-		c.onTokenChange(key, tok, true)
+		c.onTokenChange(e.key, tok, true)
 	}
-	return tok, true
+	return true
 }
 
-// Shared reports whether the cache shares its tokens with other processes through a Store.
-func (c *Cache) Shared() bool { return c.o.Store != nil }
-
-// Confirm tells the Store, once per token, that value (key's current token) was accepted by
+// confirm tells the Store, once per token, that value (e's current token) was accepted by
 // the server: the other processes sharing the Store then know that its rejection later is a
-// revocation of a token that worked, not a token refused at once (see Worked). It costs
-// nothing without a Store, and a few atomic loads once the token is confirmed; the Store is
-// written in the background. A transport calls it after each accepted request.
-func (c *Cache) Confirm(key, value string) {
-	if c.o.Store == nil {
-		return
-	}
-	if e := c.idx.load(key); e != nil {
-		c.confirm(e, value)
-	}
-}
-
-// Confirm is Cache.Confirm for the handle's key.
-func (h *Handle) Confirm(value string) {
-	if h.c.o.Store == nil {
-		return
-	}
-	if e := h.e.Load(); e != nil {
-		h.c.confirm(e, value)
-	}
-}
-
+// revocation of a token that worked, not a token refused at once (worked). The Store is
+// written in the background.
 func (c *Cache) confirm(e *entry, value string) {
 	s := e.cur.Load()
 	if s == nil || s.mark.Load()&(markConfirmed|markFetched) != markFetched || s.tok.Value != value || !s.confirm() || c.closed.Load() {
@@ -197,25 +80,15 @@ func (c *Cache) confirm(e *entry, value string) {
 	}()
 }
 
-// Adopted reports whether value is key's current token and came from the Store (another
+// adopted reports whether value is e's current token and came from the Store (another
 // process fetched it), rather than from this cache's own fetch.
-func (c *Cache) Adopted(key, value string) bool {
-	e := c.idx.load(key)
-	if e == nil {
-		return false
-	}
+func (c *Cache) adopted(e *entry, value string) bool {
 	s := e.cur.Load()
 	return s != nil && s.tok.Value == value && s.mark.Load()&markAdopted != 0
 }
 
-// Worked reports whether a process sharing the Store confirmed that value, a token of key,
-// was accepted by the server (Confirm). False without a Store.
-func (c *Cache) Worked(ctx context.Context, key, value string) bool {
-	w, _ := c.worked(ctx, key, value)
-	return w
-}
-
-// worked is Worked, with the Store's error.
+// worked reports whether a process sharing the Store confirmed that value, a token of key,
+// was accepted by the server (confirm), with the Store's error.
 func (c *Cache) worked(ctx context.Context, key, value string) (bool, error) {
 	if c.o.Store == nil {
 		return false, nil
@@ -245,47 +118,42 @@ const newerPoll = 20 * time.Millisecond
 type newerFlight struct {
 	rejected string
 	done     chan struct{}
-	tok      Token
-	ok       bool
-	worked   bool // a process confirmed that rejected worked: its rejection is a revocation
-	unknown  bool // the Store did not answer: no process could say
+	result   newerResult // set before done is closed
 }
 
-// NewerResult is what AwaitNewer found: a newer token (Token, OK), or that the rejected
-// token had worked for another process (Worked: its rejection is a revocation, which the
-// caller may refresh), or neither within the wait.
-type NewerResult struct {
-	Token  Token
-	OK     bool
-	Worked bool
-	// Unknown: neither, because the Store did not answer (its breaker is open). The
-	// token may have been shared, and used up, before the Store went: the caller may
-	// refresh now and then rather than hold every request back until the Store is back.
-	Unknown bool
+// newerResult is what awaitNewer found: a newer token (tok, ok), or that the rejected token
+// had worked for another process (worked: its rejection is a revocation, which may be
+// fetched), or neither within the wait; unknown: neither, because the Store did not answer
+// (its breaker is open): the token may have been shared, and used up, before the Store
+// went, and may be fetched now and then rather than every request held back until the
+// Store is back.
+type newerResult struct {
+	tok                 Token
+	ok, worked, unknown bool
 }
 
-// AwaitNewer waits, for at most wait, for a usable token of key other than rejected that
-// another process puts in the Store (or that this cache gets meanwhile), adopts it and
-// returns it; it stops early, with Worked, when a process confirms that rejected had worked
-// (Confirm). It never fetches; without a Store it returns at once with nothing. It is for a
-// transport whose token was rejected while its own refreshes are held back
-// (transport.Bearer's RefreshInterval) and whose fleet shares tokens: the token it adopted
-// may have been revoked before it used it, while another replica, for which it worked, is
-// already fetching the next. The wait follows that replica's fetch lock (a FleetStore's
+// awaitNewer waits, for at most FleetWait, for a usable token of e's key other than
+// rejected that another process puts in the Store (or that this cache gets meanwhile),
+// adopts it and returns it; it stops early, with worked, when a process confirms that
+// rejected had worked. It never fetches; without a Store it returns at once with nothing.
+// It is for a rejection held back whose fleet shares tokens: the token this process adopted
+// may have been revoked before it used it, while another process, for which it worked, is
+// already fetching the next. The wait follows that process's fetch lock (a FleetStore's
 // Await) and otherwise reads the Store every 20 ms; concurrent callers waiting for the same
 // share one wait, on a context of its own (each caller leaves on its own ctx).
-func (c *Cache) AwaitNewer(ctx context.Context, key, rejected string, wait time.Duration) NewerResult {
-	if c.o.Store == nil || wait <= 0 {
-		return NewerResult{}
+func (c *Cache) awaitNewer(ctx context.Context, e *entry, rejected string) newerResult {
+	wait := c.o.FleetWait
+	if c.o.Store == nil || wait == 0 {
+		return newerResult{}
 	}
-	e := c.idx.load(key)
-	if e == nil {
-		return NewerResult{}
+	if wait < 0 { // no wait: what the Store holds now, if anything
+		tok, ok := c.reload(ctx, e, rejected)
+		return newerResult{tok: tok, ok: ok && tok.Value != rejected}
 	}
 	e.mu.Lock()
 	if e.has(flagEvicted) || c.closed.Load() {
 		e.mu.Unlock()
-		return NewerResult{}
+		return newerResult{}
 	}
 	var f *newerFlight
 	if e.t != nil {
@@ -295,20 +163,20 @@ func (c *Cache) AwaitNewer(ctx context.Context, key, rejected string, wait time.
 		f = &newerFlight{rejected: rejected, done: make(chan struct{})}
 		e.rare().newer = f
 		c.wg.Add(1)
-		go c.awaitNewer(e, f, wait)
+		go c.runNewer(e, f, wait)
 	}
 	e.mu.Unlock()
 	select {
 	case <-f.done:
-		return NewerResult{Token: f.tok, OK: f.ok, Worked: f.worked, Unknown: f.unknown}
+		return f.result
 	case <-ctx.Done():
-		return NewerResult{}
+		return newerResult{}
 	}
 }
 
-// awaitNewer runs a newerFlight: until wait has passed or the cache closes, it takes the
+// runNewer runs a newerFlight: until wait has passed or the cache closes, it takes the
 // token the cache holds if it is newer, or one from the Store, following the fleet lock.
-func (c *Cache) awaitNewer(e *entry, f *newerFlight, wait time.Duration) {
+func (c *Cache) runNewer(e *entry, f *newerFlight, wait time.Duration) {
 	defer c.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(c.base, cancel)
@@ -326,34 +194,22 @@ func (c *Cache) awaitNewer(e *entry, f *newerFlight, wait time.Duration) {
 	fs, fleet := c.o.Store.(FleetStore)
 	for {
 		if cur := e.cur.Load(); cur != nil && cur.tok.Value != f.rejected && cur.state.Load() != expired {
-			f.tok, f.ok = cur.tok, true
+			f.result = newerResult{tok: cur.tok, ok: true}
 			return
 		}
 		if tok, ok := c.loadUsable(ctx, c.o.Store, e, f.rejected); ok {
-			e.mu.Lock()
-			stored := false
-			if !e.has(flagEvicted) && !c.closed.Load() {
-				if cur := e.cur.Load(); cur == nil || newer(tok, cur) {
-					c.storeLocked(e, tok, markAdopted|markFetched) // adopted after a 401: this process confirms it too
-					c.c.storeHits.Add(1)
-					stored = true
-				}
-			}
-			e.mu.Unlock()
-			if stored {
-				c.onTokenChange(e.key, tok, true)
-			}
-			f.tok, f.ok = tok, true
+			c.adopt(e, tok)
+			f.result = newerResult{tok: tok, ok: true}
 			return
 		}
 		worked, err := c.worked(ctx, e.key, f.rejected)
 		if worked {
-			f.worked = true
+			f.result.worked = true
 			return
 		}
 		left := deadline.Sub(c.o.Clock.Now())
 		if err != nil || left <= 0 || ctx.Err() != nil {
-			f.unknown = err != nil
+			f.result.unknown = err != nil
 			return // nothing within the wait, or the Store does not answer
 		}
 		start := c.o.Clock.Now()

@@ -145,44 +145,6 @@ func TestFleet_ARevocationSeenByEveryCacheCostsOneFetch(t *testing.T) {
 	}
 }
 
-// Reload adopts a newer token another process stored, without fetching, at most once per
-// key per 100 ms (as its doc says), and never the rejected token.
-func TestCache_ReloadAdoptsANewerStoredToken(t *testing.T) {
-	t.Parallel()
-	clock := tokencachetest.NewFakeClock(t0)
-	store := tokencache.NewMemoryStore(clock, 0)
-	f := newFetcher(clock, time.Hour)
-	c := newCache(t, f, tokencache.Options{Store: store})
-	ctx := context.Background()
-	if _, ok := c.Reload(ctx, "k", "x"); ok {
-		t.Fatal("Reload of an unknown key")
-	}
-	first := mustToken(t, c, "k")
-	if _, ok := c.Reload(ctx, "k", first.Value); ok {
-		t.Fatal("Reload adopted the rejected token")
-	}
-	store.Save(ctx, "k", tokencache.Token{Value: "from-another-process", Expiry: first.Expiry.Add(time.Minute)})
-	if _, ok := c.Reload(ctx, "k", first.Value); ok {
-		t.Fatal("a second Reload at once read the store")
-	}
-	clock.Advance(50 * time.Millisecond)
-	if _, ok := c.Reload(ctx, "k", first.Value); ok {
-		t.Fatal("a Reload 50 ms after the last read the store")
-	}
-	clock.Advance(50 * time.Millisecond)
-	if tok, ok := c.Reload(ctx, "k", first.Value); !ok || tok.Value != "from-another-process" {
-		t.Fatalf("%q %v", tok.Value, ok)
-	}
-	if got := mustToken(t, c, "k").Value; got != "from-another-process" || f.calls.Load() != 1 {
-		t.Fatalf("cache serves %q after %d fetches", got, f.calls.Load())
-	}
-	noStore := newCache(t, f, tokencache.Options{})
-	mustToken(t, noStore, "k")
-	if _, ok := noStore.Reload(ctx, "k", "x"); ok {
-		t.Fatal("Reload without a store")
-	}
-}
-
 // keyLog is a FleetStore that only records the keys of every call.
 type keyLog struct{ keys []string }
 

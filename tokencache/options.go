@@ -45,6 +45,15 @@ type Options struct {
 	Clock Clock
 	// Rand returns a random float in [0, 1) for jitter. Default math/rand/v2.Float64.
 	Rand func() float64
+	// RejectionInterval is the least time between two fetches of one key caused by
+	// rejections of tokens that never worked (Rejected): an API that rejects every token
+	// costs one token request per interval, not one per request. Default
+	// DefaultRejectionInterval; negative means no limit.
+	RejectionInterval time.Duration
+	// FleetWait bounds how long a rejection held back waits for the token another process
+	// is fetching, with a shared Store (Rejected). Default DefaultFleetWait; negative means
+	// not at all.
+	FleetWait time.Duration
 	// Store, when set, shares tokens beyond this process: it is read on a miss before
 	// fetching, written after a fetch, and told about rejected tokens. Default nil: tokens
 	// live in this cache's own memory only.
@@ -80,7 +89,19 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 }
 
+// Defaults of Options.
+const (
+	DefaultRejectionInterval = 10 * time.Second
+	DefaultFleetWait         = time.Second
+)
+
 func (o Options) withDefaults() Options {
+	if o.RejectionInterval == 0 {
+		o.RejectionInterval = DefaultRejectionInterval
+	}
+	if o.FleetWait == 0 {
+		o.FleetWait = DefaultFleetWait
+	}
 	if o.RefreshJitter == 0 {
 		o.RefreshJitter = 0.1
 	} else if o.RefreshJitter < 0 {

@@ -17,11 +17,9 @@ import (
 // maxSleep bounds the scheduler's sleep on a clock whose timers are monotonic.
 const maxSleep = time.Second
 
-// monotonicTimers marks a Clock whose timers run on the monotonic clock (time.AfterFunc):
-// the wall clock may pass them by (a suspend), so the scheduler does not sleep long on them.
-type monotonicTimers interface{ monotonicTimers() }
-
-func (RealClock) monotonicTimers() {}
+// monotonicTimers is a Clock whose timers run on the monotonic clock (clock.Real): the wall
+// clock may pass them by (a suspend), so the scheduler does not sleep long on them.
+type monotonicTimers interface{ Monotonic() bool }
 
 // scheduler is a Cache's heap of transitions.
 type scheduler struct {
@@ -111,7 +109,7 @@ func (c *Cache) armLocked(now int64) {
 		return
 	}
 	at := sc.items[0].next
-	if _, mono := c.o.Clock.(monotonicTimers); mono {
+	if m, ok := c.o.Clock.(monotonicTimers); ok && m.Monotonic() {
 		at = min(at, now+int64(maxSleep))
 	}
 	if sc.armed != 0 && sc.armed <= at {

@@ -17,7 +17,7 @@ func (c *suspendClock) Now() time.Time { return time.Now().Add(time.Duration(c.a
 func (c *suspendClock) AfterFunc(d time.Duration, f func()) Timer {
 	return time.AfterFunc(d, f)
 }
-func (c *suspendClock) monotonicTimers() {}
+func (c *suspendClock) Monotonic() bool { return true }
 
 // After a suspend longer than a token's life, the token is not served as fresh until its
 // (monotonic) timer fires: within a second of the wake-up, the scheduler reads the wall

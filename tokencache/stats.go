@@ -21,6 +21,7 @@ type Stats struct {
 	InvalidationsDropped uint64 // Invalidate calls that dropped the cached token
 	InvalidationsNoop    uint64 // Invalidate calls that found another token (already refreshed)
 	Evictions            uint64 // keys evicted beyond MaxKeys
+	SuppressedRefreshes  uint64 // rejections returned to the caller without a fetch (Rejected: fetched after a rejection within RejectionInterval)
 	Keys                 int    // keys held now
 }
 
@@ -61,4 +62,5 @@ type counters struct {
 	fetchErrors, storeHits, background atomic.Uint64
 	fleetWaits, lapsed                 atomic.Uint64
 	dropped, noop, evictions           atomic.Uint64
+	suppressed                         atomic.Uint64
 }

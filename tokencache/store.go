@@ -2,8 +2,12 @@ package tokencache
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
+
+	"github.com/finauth/finauth/internal/absent"
 )
 
 // Store shares tokens beyond one Cache (across replicas, with a Redis store in a later
@@ -17,6 +21,100 @@ type Store interface {
 	Save(ctx context.Context, key string, tok Token) error
 	// Delete removes key's token only if its value is still rejected (compare and delete).
 	Delete(ctx context.Context, key, rejected string) error
+}
+
+// FleetStore is a Store shared by several processes (the replicas of a service) that lets
+// them fetch each key once for all of them. A Cache whose Store is a FleetStore, on a miss
+// with nothing usable stored, takes the key's fetch lock before fetching; when another
+// process holds it, the Cache waits for that process's token (Await) and loads it instead
+// of fetching. A lock whose holder died expires after its ttl (the Cache's FetchTimeout),
+// or sooner when the Store keeps locks as leases its holder extends (redisstore does), and
+// another process takes over. Store trouble never fails a fetch: on an error the Cache
+// fetches on its own.
+type FleetStore interface {
+	Store
+	// Lock tries to take key's fetch lock for ttl. ok is false when another holder has it.
+	// release gives the lock up, only if it is still this caller's.
+	Lock(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
+	// Await returns when key's lock is gone: released by its holder (which saves its token
+	// first) or expired. It returns ctx's error when ctx ends first.
+	Await(ctx context.Context, key string) error
+}
+
+// exclusiveKey marks a context whose Lock must hold for its whole ttl.
+type exclusiveKey struct{}
+
+// LockForWholeTTL returns ctx marked so that a FleetStore's Lock holds the lock for its
+// whole ttl, never as a shorter lease: for a lock whose loss costs more than a second fetch
+// (renewing with a refresh token the server rotates, where two holders at once would reuse
+// it and lose the consent). A holder that dies then blocks the key for the whole ttl.
+func LockForWholeTTL(ctx context.Context) context.Context {
+	return context.WithValue(ctx, exclusiveKey{}, true)
+}
+
+// LocksForWholeTTL reports whether ctx was marked by LockForWholeTTL.
+func LocksForWholeTTL(ctx context.Context) bool {
+	v, _ := ctx.Value(exclusiveKey{}).(bool)
+	return v
+}
+
+// Scoper is a Store shared by several token issuers (tenants, providers): Scope returns the
+// Store for one of them, whose keys cannot meet another identity's.
+type Scoper interface {
+	Scope(identity string) Store
+}
+
+// Scope returns the Store of identity (a token issuer and client): s.Scope(identity) when s
+// is a Scoper, and otherwise s wrapped so that every key it is given carries the identity
+// (Load, Save and Delete; Lock and Await when s is a FleetStore, which the result then is
+// too), whatever s's type: a MemoryStore, or a wrapper of yours around a redisstore.Store.
+// Keys of two identities never meet. The providers' transports scope every store they are
+// given with their configuration's identity.
+func Scope(s Store, identity string) Store {
+	if absent.Is(s) {
+		return nil
+	}
+	if sc, ok := s.(Scoper); ok {
+		return sc.Scope(identity)
+	}
+	sum := sha256.Sum256([]byte(identity))
+	sc := scoped{s: s, prefix: hex.EncodeToString(sum[:12]) + ":"}
+	if fs, ok := s.(FleetStore); ok {
+		return scopedFleet{scoped: sc, fs: fs}
+	}
+	return sc
+}
+
+// scoped is a Store whose keys carry an identity's prefix.
+type scoped struct {
+	s      Store
+	prefix string
+}
+
+func (s scoped) Load(ctx context.Context, key string) (Token, bool, error) {
+	return s.s.Load(ctx, s.prefix+key)
+}
+
+func (s scoped) Save(ctx context.Context, key string, tok Token) error {
+	return s.s.Save(ctx, s.prefix+key, tok)
+}
+
+func (s scoped) Delete(ctx context.Context, key, rejected string) error {
+	return s.s.Delete(ctx, s.prefix+key, rejected)
+}
+
+// scopedFleet is a FleetStore whose keys carry an identity's prefix.
+type scopedFleet struct {
+	scoped
+	fs FleetStore
+}
+
+func (s scopedFleet) Lock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	return s.fs.Lock(ctx, s.prefix+key, ttl)
+}
+
+func (s scopedFleet) Await(ctx context.Context, key string) error {
+	return s.fs.Await(ctx, s.prefix+key)
 }
 
 // MemoryStore is a FleetStore in this process's memory, for sharing tokens (and fetches)

@@ -145,7 +145,7 @@ func TestBearer_HeldBackRefreshAdoptsATokenAnotherProcessStored(t *testing.T) {
 	accepted.Store("tok-3", true)
 	// A: tok-2 rejected again; refreshing is held back, but the store has tok-3.
 	if got := status(); got != 200 {
-		t.Fatalf("second request: %d (suppressed: %d)", got, bearer.SuppressedRefreshes())
+		t.Fatalf("second request: %d (suppressed: %d)", got, a.Stats().SuppressedRefreshes)
 	}
 	if aFetches.Load() != 2 {
 		t.Fatalf("A fetched again (%d fetches) instead of adopting the stored token", aFetches.Load())

@@ -26,8 +26,10 @@ type Origins struct {
 	list    []string
 }
 
-// origin is one allowed origin, normalized: scheme and host in lower case, port explicit.
-type origin struct{ scheme, host, port string }
+// origin is one allowed origin, normalized: scheme and host in lower case, port explicit;
+// hostPort and bare are the URL.Host forms that match it as they are (host:port, and the
+// host alone when the port is the scheme's default), compared before anything is parsed.
+type origin struct{ scheme, host, port, hostPort, bare string }
 
 // NewOrigins parses origins (URLs; only scheme, host and port count). Plain http is
 // accepted only for loopback hosts (localhost, 127.0.0.0/8, ::1) unless allowInsecure.
@@ -51,7 +53,12 @@ func NewOrigins(origins []string, allowInsecure bool) (*Origins, error) {
 		if key := Origin(u); !seen[key] {
 			seen[key] = true
 			scheme := strings.ToLower(u.Scheme)
-			o.allowed = append(o.allowed, origin{scheme, strings.ToLower(u.Hostname()), portOf(scheme, u.Port())})
+			a := origin{scheme: scheme, host: strings.ToLower(u.Hostname()), port: portOf(scheme, u.Port())}
+			a.hostPort = net.JoinHostPort(a.host, a.port)
+			if a.port == defaultPort(scheme) {
+				a.bare = strings.TrimSuffix(a.hostPort, ":"+a.port)
+			}
+			o.allowed = append(o.allowed, a)
 			o.list = append(o.list, key)
 		}
 	}
@@ -66,6 +73,11 @@ func NewOrigins(origins []string, allowInsecure bool) (*Origins, error) {
 func (o *Origins) Allows(u *url.URL) bool {
 	if o == nil || u == nil {
 		return false
+	}
+	for _, a := range o.allowed { // the common case: the URL as the origin was given
+		if u.Scheme == a.scheme && (u.Host == a.hostPort || u.Host == a.bare && a.bare != "") {
+			return true
+		}
 	}
 	host, port := u.Hostname(), u.Port()
 	for _, a := range o.allowed {

@@ -27,7 +27,11 @@ type staticTokens struct{}
 func (staticTokens) Token(context.Context, string) (tokencache.Token, error) {
 	return tokencache.Token{Value: "t"}, nil
 }
-func (staticTokens) Invalidate(string, string) bool { return true }
+func (staticTokens) Rejected(context.Context, string, string, tokencache.Attempt) (tokencache.Token, bool, error) {
+	return tokencache.Token{Value: "t"}, true, nil
+}
+
+func (staticTokens) Accepted(string, string) {}
 
 func hexSum(b []byte) string {
 	s := sha256.Sum256(b)
@@ -95,7 +99,7 @@ func TestSpool_ReusedOnlyWhenNothingCanReadIt(t *testing.T) {
 		b, err := io.ReadAll(body)
 		return "sig " + hexSum(b), err
 	}}
-	bearer := &Bearer{Base: base, Origins: origins, Tokens: staticTokens{}, RefreshInterval: -1}
+	bearer := &Bearer{Base: base, Origins: origins, Tokens: staticTokens{}}
 
 	var ok, cancelled atomic.Int64
 	var wg sync.WaitGroup

@@ -26,8 +26,6 @@ type options struct {
 	retryWait     [2]time.Duration
 }
 
-// collect applies opts over the defaults; the cache's clock is the real one unless
-// WithClock says otherwise.
 // WithMeterProvider records the client's metrics (finauth.token.*, finauth.signatures,
 // finauth.signature.duration, finauth.store.operations) in mp (default: the global
 // MeterProvider, otel.GetMeterProvider(): a service that has set up OpenTelemetry gets them
@@ -56,6 +54,8 @@ func WithOnRefreshError(f func(tokencache.RefreshError)) Option {
 	return func(o *options) { o.OnRefreshError = f }
 }
 
+// collect applies opts over the defaults; the cache's clock is the real one unless
+// WithClock says otherwise.
 func collect(opts []Option) *options {
 	o := &options{retries: 3, retryWait: [2]time.Duration{200 * time.Millisecond, 2 * time.Second}, expiryWarning: DefaultConsentExpiryWarning}
 	o.Name = "revolut"

@@ -7,8 +7,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/finauth/finauth/client/internal/settings"
+	"github.com/finauth/finauth/clock"
 	"github.com/finauth/finauth/internal/absent"
-	"github.com/finauth/finauth/tokencache"
 )
 
 // Option adjusts a client built by [NewClient], [NewTransport] or [NewSigner].
@@ -22,7 +22,7 @@ type options struct {
 func WithBaseTransport(rt http.RoundTripper) Option { return func(o *options) { o.Base = rt } }
 
 // WithClock sets the clock that dates each signature's "exp" (default: the real clock).
-func WithClock(c tokencache.Clock) Option { return func(o *options) { o.Clock = c } }
+func WithClock(c clock.Clock) Option { return func(o *options) { o.Clock = c } }
 
 // WithMeterProvider records the signatures (finauth.signatures,
 // finauth.signature.duration) in mp (default: the global MeterProvider,

@@ -50,21 +50,7 @@ func (a *app) registerCmd(args []string) error {
 	}
 	f.bind(p.name(), bs...)
 	p.ownFlags(f, "register")
-	selfSigned := f.Bool("self-signed-ssa", false, "make a self-signed software statement (sandbox, eIDAS certificates) naming --jwks-url and --org-name/--client-name")
-	ssaFile := f.String("ssa", "", "FILE: the software statement to register with (production with an Open Banking certificate: from the Open Banking directory)")
-	jwksURL := f.String("jwks-url", a.env("REVOLUT_JWKS_URL"), "your public JWKS URL, org_jwks_endpoint of a self-signed software statement (REVOLUT_JWKS_URL)")
-	orgName := f.String("org-name", "", "your organisation's legal name (org_name of a self-signed software statement)")
-	clientName := f.String("client-name", "", "the name users see in the Revolut app (software_client_name)")
-	onBehalf := f.String("on-behalf-of", "", "software_on_behalf_of_org: the partner a solution provider registers for")
-	scopes := f.String("scopes", strings.Join(revolut.DefaultRegistrationScopes, " "), "the scopes to register, space-separated (openid is required; accounts, payments, fundsconfirmations)")
-	appType := f.String("application-type", "web", "web or mobile")
-	aud := f.String("register-aud", revolut.DefaultRegistrationAudience, "the registration JWT's aud (1 to 18 letters and digits)")
-	iss := f.String("iss", "", "the registration JWT's iss; default the software statement's software_id, else its org_name or software_client_name")
-	show := f.String("show", "", "CLIENT_ID: print the registration of CLIENT_ID (GET /register/CLIENT_ID)")
-	update := f.String("update", "", "CLIENT_ID: replace the registration of CLIENT_ID (PUT, signed with x-jws-signature; needs REVOLUT_TAN)")
-	del := f.String("delete", "", "CLIENT_ID: delete the registration of CLIENT_ID")
-	printJWT := f.Bool("print-jwt", false, "print the registration JWT instead of sending it")
-	asJSON := f.Bool("json", false, "print Revolut's answer as JSON (client_id included)")
+	rf := registerFlags(a, f)
 	pos, err := f.parse(args[1:])
 	if err != nil {
 		return err
@@ -72,7 +58,7 @@ func (a *app) registerCmd(args []string) error {
 	if len(pos) != 0 {
 		return usagef("register revolut takes no arguments (got %q)", pos)
 	}
-	if count(*show != "", *update != "", *del != "") > 1 {
+	if count(*rf.show != "", *rf.update != "", *rf.del != "") > 1 {
 		return usagef("give one of --show, --update and --delete")
 	}
 	o, err := variables(a, f, p)
@@ -80,18 +66,7 @@ func (a *app) registerCmd(args []string) error {
 		return err
 	}
 	cfg, err := revolut.ConfigFromLookup(o.lookup)
-	// Registration needs neither the client ID (it gives one) nor the API, the consent UI
-	// and the request object's audience (the flow after it does).
-	drop := []string{"REVOLUT_CLIENT_ID", "REVOLUT_API_URL", "REVOLUT_AUTH_URL", "REVOLUT_AUDIENCE"}
-	if *show != "" || *del != "" {
-		drop = append(drop, "REVOLUT_REDIRECT_URI")
-	}
-	if *show == "" && *update == "" && *del == "" {
-		// A registration posts to the registration URL; only --show, --update and --delete
-		// take a client-credentials token at the token URL.
-		drop = append(drop, "REVOLUT_TOKEN_URL")
-	}
-	if err = dropProblems(err, drop...); err != nil {
+	if err = dropProblems(err, rf.notNeeded()...); err != nil {
 		return err
 	}
 	reg, err := revolut.NewRegistrar(cfg, revolut.WithLogger(a.logger()))
@@ -102,37 +77,84 @@ func (a *app) registerCmd(args []string) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-
 	switch {
-	case *show != "":
-		c, err := reg.Get(ctx, *show)
+	case *rf.show != "":
+		c, err := reg.Get(ctx, *rf.show)
 		if err != nil {
 			return &failure{err.Error()}
 		}
 		return a.printClient(c, true)
-	case *del != "":
-		if err := reg.Delete(ctx, *del); err != nil {
+	case *rf.del != "":
+		if err := reg.Delete(ctx, *rf.del); err != nil {
 			return &failure{err.Error()}
 		}
-		fmt.Fprintf(a.stdout, "deleted %s\n", *del)
+		fmt.Fprintf(a.stdout, "deleted %s\n", *rf.del)
 		return nil
 	}
-	r := revolut.Registration{Scopes: strings.Fields(*scopes), Audience: *aud, ApplicationType: *appType, Issuer: *iss}
+	return a.register(ctx, reg, rf, cfg.RedirectURI)
+}
+
+// registerOpts are register revolut's own flags.
+type registerOpts struct {
+	selfSigned, printJWT, asJSON                                          *bool
+	ssaFile, jwksURL, orgName, clientName, onBehalf, scopes, appType, aud *string
+	iss, show, update, del                                                *string
+}
+
+func registerFlags(a *app, f *flags) registerOpts {
+	return registerOpts{
+		selfSigned: f.Bool("self-signed-ssa", false, "make a self-signed software statement (sandbox, eIDAS certificates) naming --jwks-url and --org-name/--client-name"),
+		ssaFile:    f.String("ssa", "", "FILE: the software statement to register with (production with an Open Banking certificate: from the Open Banking directory)"),
+		jwksURL:    f.String("jwks-url", a.env("REVOLUT_JWKS_URL"), "your public JWKS URL, org_jwks_endpoint of a self-signed software statement (REVOLUT_JWKS_URL)"),
+		orgName:    f.String("org-name", "", "your organisation's legal name (org_name of a self-signed software statement)"),
+		clientName: f.String("client-name", "", "the name users see in the Revolut app (software_client_name)"),
+		onBehalf:   f.String("on-behalf-of", "", "software_on_behalf_of_org: the partner a solution provider registers for"),
+		scopes:     f.String("scopes", strings.Join(revolut.DefaultRegistrationScopes, " "), "the scopes to register, space-separated (openid is required; accounts, payments, fundsconfirmations)"),
+		appType:    f.String("application-type", "web", "web or mobile"),
+		aud:        f.String("register-aud", revolut.DefaultRegistrationAudience, "the registration JWT's aud (1 to 18 letters and digits)"),
+		iss:        f.String("iss", "", "the registration JWT's iss; default the software statement's software_id, else its org_name or software_client_name"),
+		show:       f.String("show", "", "CLIENT_ID: print the registration of CLIENT_ID (GET /register/CLIENT_ID)"),
+		update:     f.String("update", "", "CLIENT_ID: replace the registration of CLIENT_ID (PUT, signed with x-jws-signature; needs REVOLUT_TAN)"),
+		del:        f.String("delete", "", "CLIENT_ID: delete the registration of CLIENT_ID"),
+		printJWT:   f.Bool("print-jwt", false, "print the registration JWT instead of sending it"),
+		asJSON:     f.Bool("json", false, "print Revolut's answer as JSON (client_id included)"),
+	}
+}
+
+// notNeeded are the variables this use of register revolut does not need: never the client
+// ID (registration gives one), the API, the consent UI or the request object's audience
+// (the flow after it needs them); the redirect URI only to register or update; the token
+// URL only for --show, --update and --delete (their client-credentials token).
+func (rf registerOpts) notNeeded() []string {
+	drop := []string{"REVOLUT_CLIENT_ID", "REVOLUT_API_URL", "REVOLUT_AUTH_URL", "REVOLUT_AUDIENCE"}
+	if *rf.show != "" || *rf.del != "" {
+		drop = append(drop, "REVOLUT_REDIRECT_URI")
+	}
+	if *rf.show == "" && *rf.update == "" && *rf.del == "" {
+		drop = append(drop, "REVOLUT_TOKEN_URL")
+	}
+	return drop
+}
+
+// register registers (or, with --update, replaces) the application, or prints the
+// registration JWT.
+func (a *app) register(ctx context.Context, reg *revolut.Registrar, rf registerOpts, redirectURI string) error {
+	r := revolut.Registration{Scopes: strings.Fields(*rf.scopes), Audience: *rf.aud, ApplicationType: *rf.appType, Issuer: *rf.iss}
 	switch {
-	case *selfSigned && *ssaFile != "":
+	case *rf.selfSigned && *rf.ssaFile != "":
 		return usagef("give --ssa FILE or --self-signed-ssa, not both")
-	case *ssaFile != "":
-		data, err := os.ReadFile(*ssaFile)
+	case *rf.ssaFile != "":
+		data, err := os.ReadFile(*rf.ssaFile)
 		if err != nil {
 			return usagef("--ssa: %v", err)
 		}
 		r.SoftwareStatement = strings.TrimSpace(string(data))
-	case *selfSigned:
-		if *jwksURL == "" {
+	case *rf.selfSigned:
+		if *rf.jwksURL == "" {
 			return usagef("--self-signed-ssa needs your JWKS URL: --jwks-url URL or REVOLUT_JWKS_URL (publish it first: finauth jwks serve, or jwks build for a static host)")
 		}
-		ssa, err := revolut.SelfSignedSSA(revolut.SoftwareStatement{JWKSURL: *jwksURL, OrgName: *orgName, SoftwareClientName: *clientName,
-			OnBehalfOfOrg: *onBehalf, RedirectURIs: []string{cfg.RedirectURI}})
+		ssa, err := revolut.SelfSignedSSA(revolut.SoftwareStatement{JWKSURL: *rf.jwksURL, OrgName: *rf.orgName, SoftwareClientName: *rf.clientName,
+			OnBehalfOfOrg: *rf.onBehalf, RedirectURIs: []string{redirectURI}})
 		if err != nil {
 			return usagef("%v", err)
 		}
@@ -140,7 +162,7 @@ func (a *app) registerCmd(args []string) error {
 	default:
 		return usagef("give the software statement: --ssa FILE (from the Open Banking directory), or --self-signed-ssa --jwks-url URL --org-name NAME (sandbox, eIDAS)")
 	}
-	if *printJWT {
+	if *rf.printJWT {
 		jwt, err := reg.RegistrationJWT(r)
 		if err != nil {
 			return usagef("%v", err)
@@ -149,15 +171,16 @@ func (a *app) registerCmd(args []string) error {
 		return nil
 	}
 	var c *revolut.Client
-	if *update != "" {
-		c, err = reg.Update(ctx, *update, r)
+	var err error
+	if *rf.update != "" {
+		c, err = reg.Update(ctx, *rf.update, r)
 	} else {
 		c, err = reg.Register(ctx, r)
 	}
 	if err != nil {
 		return &failure{err.Error()}
 	}
-	return a.printClient(c, *asJSON)
+	return a.printClient(c, *rf.asJSON)
 }
 
 // printClient prints a registration: its JSON, or the client ID and its export line.

@@ -18,7 +18,7 @@ type Options struct {
 	settings.Settings
 	// Cache are the token cache's options; its Clock and Logger default to Settings'.
 	Cache tokencache.Options
-	// RefreshInterval is transport.Bearer's.
+	// RefreshInterval is the cache's RejectionInterval (set when not zero).
 	RefreshInterval time.Duration
 	// Store shares tokens beyond this process (tokencache/redisstore); it replaces
 	// Cache.Store when set. Either is scoped to Identity (tokencache.Scope), whatever its type.
@@ -78,6 +78,9 @@ func New(fetch tokencache.FetchFunc, keyFunc transport.KeyFunc, origins *transpo
 		co.Store = o.Store
 	}
 	co.Store = tokencache.Scope(co.Store, o.Identity)
+	if o.RefreshInterval != 0 {
+		co.RejectionInterval = o.RefreshInterval
+	}
 	if co.Name == "" {
 		co.Name = o.Name
 	}
@@ -94,16 +97,9 @@ func New(fetch tokencache.FetchFunc, keyFunc transport.KeyFunc, origins *transpo
 		cache:    cache,
 		store:    co.Store,
 		settings: &o.Settings,
-		bearer: &transport.Bearer{
-			Base:            o.BaseTransport(),
-			Tokens:          cache,
-			Origins:         origins,
-			Key:             keyFunc,
-			RefreshInterval: o.RefreshInterval,
-			Now:             o.Now,
-		},
+		bearer:   &transport.Bearer{Base: o.BaseTransport(), Tokens: cache, Origins: origins, Key: keyFunc},
 	}
-	t.observe = o.Recorder().Observe(telemetry.Source{Replays: t.bearer.Replays, Suppressed: t.bearer.SuppressedRefreshes})
+	t.observe = o.Recorder().Observe(telemetry.Source{Replays: t.bearer.Replays, Suppressed: t.SuppressedRefreshes})
 	return t
 }
 
@@ -149,4 +145,4 @@ func (t *Transport) Replays() uint64 { return t.bearer.Replays() }
 // SuppressedRefreshes returns how many 401s went back to the caller without a new token
 // request, because the key's token had been refreshed after a 401 within the refresh
 // interval.
-func (t *Transport) SuppressedRefreshes() uint64 { return t.bearer.SuppressedRefreshes() }
+func (t *Transport) SuppressedRefreshes() uint64 { return t.cache.Stats().SuppressedRefreshes }

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/client"
+	"github.com/finauth/finauth/clock"
 	"github.com/finauth/finauth/internal/telemetry"
 	"github.com/finauth/finauth/signer"
-	"github.com/finauth/finauth/tokencache"
 )
 
 // Settings are the options every provider honours. Each provider package has its own Option
@@ -27,7 +27,7 @@ type Settings struct {
 	// Logger receives retries and refresh events. Default: silent.
 	Logger *slog.Logger
 	// Clock is the clock of signatures, token lifetimes and timers. Default: the real clock.
-	Clock tokencache.Clock
+	Clock clock.Clock
 	// Rand returns a random float in [0, 1) for backoff jitter. Default: math/rand/v2.
 	Rand func() float64
 	// Telemetry are the MeterProvider and TracerProvider of the provider's metrics and
