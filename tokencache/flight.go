@@ -143,12 +143,16 @@ func (c *Cache) runWith(e *entry, f *flight, slot *fetchSlot) {
 // long queue never outlives the lock and lets another process fetch the key too.
 func (c *Cache) obtain(ctx context.Context, e *entry, slot *fetchSlot) (Token, bool, error) {
 	defer slot.release()
+	if cl, ok := c.o.Store.(Claimer); ok {
+		return c.claim(ctx, e, slot, cl)
+	}
 	if tok, ok := c.load(ctx, e); ok {
 		return tok, true, nil
 	}
 	if err := slot.acquire(ctx); err != nil {
 		return Token{}, false, ErrClosed // only Close cancels ctx
 	}
+	keep := c.saver(e)
 	if fs, ok := c.o.Store.(FleetStore); ok {
 		release, tok, ok := c.fleet(ctx, e, fs, slot)
 		if ok {
@@ -161,10 +165,93 @@ func (c *Cache) obtain(ctx context.Context, e *entry, slot *fetchSlot) (Token, b
 			return Token{}, false, ErrClosed
 		}
 	}
+	tok, err := c.fetchNow(ctx, e, keep)
+	return tok, false, err
+}
+
+// claim is obtain over a Claimer: a miss asks the Store once (drop the rejected token, adopt
+// a usable one, or take the fleet lock), and the holder hands its token to the others in one
+// more call; a waiter gets it with the release notice. The lock is asked only with a slot
+// held (a queued fetch holds no lock); store trouble fetches alone.
+func (c *Cache) claim(ctx context.Context, e *entry, slot *fetchSlot, cl Claimer) (Token, bool, error) {
+	e.mu.Lock()
+	rejected := e.rejected()
+	e.mu.Unlock()
+	for range fleetRounds + 1 { // one more: a first look without a slot
+		q := Claim{Rejected: rejected, Now: c.o.Clock.Now(), SafetyMargin: c.o.SafetyMargin}
+		if cur := e.cur.Load(); cur != nil {
+			q.NewerThan = cur.tok.Expiry
+		}
+		if slot.try() {
+			q.Lock = c.o.FetchTimeout
+		}
+		cctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
+		got, err := cl.Claim(cctx, e.key, q)
+		cancel()
+		switch {
+		case err != nil:
+			c.log(e, slog.LevelWarn, "store claim failed; fetching without the fleet", "error", err)
+			return c.fetchAlone(ctx, e, slot)
+		case got.Found && got.Token.Value != rejected && c.adoptable(got.Token, c.o.Clock.Now()) && newer(got.Token, e.cur.Load()):
+			return got.Token, true, nil
+		case got.Found: // a stored token the Store could not judge, and the caller cannot use
+			return c.fetchAlone(ctx, e, slot)
+		case got.Held:
+			tok, err := c.fetchNow(ctx, e, func(ctx context.Context, tok Token) error { return got.Handoff(ctx, tok) })
+			if err != nil {
+				got.Release()
+			}
+			return tok, false, err
+		case q.Lock == 0: // nothing usable, and no slot yet: queue for one, then claim the lock
+			if err := slot.acquire(ctx); err != nil {
+				return Token{}, false, ErrClosed
+			}
+			continue
+		}
+		// Another process fetches: its token comes with the release notice.
+		c.c.fleetWaits.Add(1)
+		slot.release() // waiting for another process's fetch takes no slot of ours
+		wctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
+		tok, ok, err := cl.AwaitToken(wctx, e.key)
+		werr := wctx.Err()
+		cancel()
+		if ok && tok.Value != rejected && c.adoptable(tok, c.o.Clock.Now()) && newer(tok, e.cur.Load()) {
+			return tok, true, nil
+		}
+		if ctx.Err() != nil {
+			return Token{}, false, ErrClosed
+		}
+		if err != nil && werr == nil {
+			c.log(e, slog.LevelWarn, "store wait failed; fetching without the fleet", "error", err)
+			return c.fetchAlone(ctx, e, slot)
+		}
+	}
+	return c.fetchAlone(ctx, e, slot) // a holder that did not deliver: this process must not stall
+}
+
+// fetchAlone fetches without the fleet (its token still saved for the others).
+func (c *Cache) fetchAlone(ctx context.Context, e *entry, slot *fetchSlot) (Token, bool, error) {
+	if err := slot.acquire(ctx); err != nil {
+		return Token{}, false, ErrClosed
+	}
+	tok, err := c.fetchNow(ctx, e, c.saver(e))
+	return tok, false, err
+}
+
+// saver keeps e's fetched token in the Store (a failure is logged: the token is served from
+// memory all the same).
+func (c *Cache) saver(e *entry) func(context.Context, Token) error {
+	return func(ctx context.Context, tok Token) error { return c.o.Store.Save(ctx, e.key, tok) }
+}
+
+// fetchNow calls the fetch function (the slot is held), counts and records the fetch, and
+// hands a token it got to keep (the Store's save, or a Claimer's handoff), all within
+// FetchTimeout.
+func (c *Cache) fetchNow(ctx context.Context, e *entry, keep func(context.Context, Token) error) (Token, error) {
 	if ctx.Err() != nil || c.closed.Load() {
 		// Closed while waiting: the slot may still be granted (a release racing the
 		// cancellation, which reaches ctx asynchronously), but no fetch starts after Close.
-		return Token{}, false, ErrClosed
+		return Token{}, ErrClosed
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.o.FetchTimeout)
 	defer cancel()
@@ -192,11 +279,11 @@ func (c *Cache) obtain(ctx context.Context, e *entry, slot *fetchSlot) (Token, b
 	c.fetched(now.Sub(start))
 	c.onFetch(e.key, now.Sub(start), err)
 	if err == nil && c.o.Store != nil {
-		if serr := c.o.Store.Save(ctx, e.key, tok); serr != nil {
+		if serr := keep(ctx, tok); serr != nil {
 			c.log(e, slog.LevelWarn, "store save failed", "error", serr)
 		}
 	}
-	return tok, false, err
+	return tok, err
 }
 
 // fetchSlot is one of the MaxConcurrentFetches slots, held or not.
@@ -215,6 +302,14 @@ func (s *fetchSlot) acquire(ctx context.Context) error {
 	}
 	s.held = true
 	return nil
+}
+
+// try takes the slot if one is free at once (or it is held already), without waiting.
+func (s *fetchSlot) try() bool {
+	if !s.held && s.c.fetchSlots.TryAcquire(1) {
+		s.held = true
+	}
+	return s.held
 }
 
 // release gives the slot back if it is held.

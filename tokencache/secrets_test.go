@@ -31,6 +31,7 @@ var secretToken = tokencache.Token{Value: secretAccess, RefreshToken: secretRefr
 var holdingTokens = map[string]any{
 	"Token":       secretToken,
 	"TokenChange": tokencache.TokenChange{Name: "p", Key: "k", Token: secretToken},
+	"Claimed":     tokencache.Claimed{Token: secretToken, Found: true},
 }
 
 // Issue 31 (14): a token never shows, whatever holds it and however it is printed: every fmt

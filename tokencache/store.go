@@ -41,6 +41,64 @@ type FleetStore interface {
 	Await(ctx context.Context, key string) error
 }
 
+// Claimer is a FleetStore that hands a token to the fleet in at most two round trips per
+// process, which a slow store turns into time every process waits: Claim does what a miss
+// asks of the store (drop the rejected token, read a usable one, or take the fetch lock) in
+// one, the holder's Claimed.Handoff saves its token, releases the lock and hands the token
+// to the processes waiting for it in one, and AwaitToken gives a waiter that token without
+// reading the store again. A Cache whose Store is a Claimer uses it on every miss.
+type Claimer interface {
+	FleetStore
+	// Claim, in one round trip: deletes key's token if it is c.Rejected (compare and delete);
+	// returns the stored token (Found) if it is usable: more than twice c.SafetyMargin left at
+	// c.Now (the margin scaled down to a quarter of the token's lifetime), and expiring after
+	// c.NewerThan; else, when c.Lock is not zero, takes key's fetch lock for c.Lock (Held) or
+	// finds another process holding it.
+	Claim(ctx context.Context, key string, c Claim) (Claimed, error)
+	// AwaitToken returns the token the holder of key's fetch lock hands off (ok), or ok false
+	// when the lock went without one (its holder failed or died), or ctx's error.
+	AwaitToken(ctx context.Context, key string) (tok Token, ok bool, err error)
+}
+
+// Claim is what a miss asks of a Claimer.
+type Claim struct {
+	Rejected     string        // the token a server rejected, to delete if still stored
+	Now          time.Time     // the caller's clock
+	SafetyMargin time.Duration // a stored token needs more than twice this left (scaled)
+	NewerThan    time.Time     // and must expire after this (zero: any)
+	Lock         time.Duration // the fetch lock's ttl, when nothing usable is stored; 0: look only
+}
+
+// Claimed is what Claim found: a usable token, or the fetch lock (Held), or neither (another
+// process holds the lock: AwaitToken).
+type Claimed struct {
+	Token Token
+	// Found: a token is stored that the caller should not wait for the fleet to replace:
+	// Token, when usable, or a zero Token for one the Store could not read (a value sealed
+	// with another key): the caller fetches, and its token replaces it.
+	Found bool
+	Held  bool
+	// Handoff, when Held: saves tok, releases the lock and hands tok to the waiting
+	// processes, in one round trip.
+	Handoff func(ctx context.Context, tok Token) error `json:"-"`
+	// Release, when Held: gives the lock up without a token (the fetch failed).
+	Release func() `json:"-"`
+}
+
+// scopedClaimer is a Claimer whose keys carry an identity's prefix.
+type scopedClaimer struct {
+	scopedFleet
+	cl Claimer
+}
+
+func (s scopedClaimer) Claim(ctx context.Context, key string, c Claim) (Claimed, error) {
+	return s.cl.Claim(ctx, s.prefix+key, c)
+}
+
+func (s scopedClaimer) AwaitToken(ctx context.Context, key string) (Token, bool, error) {
+	return s.cl.AwaitToken(ctx, s.prefix+key)
+}
+
 // exclusiveKey marks a context whose Lock must hold for its whole ttl.
 type exclusiveKey struct{}
 
@@ -79,6 +137,9 @@ func Scope(s Store, identity string) Store {
 	}
 	sum := sha256.Sum256([]byte(identity))
 	sc := scoped{s: s, prefix: hex.EncodeToString(sum[:12]) + ":"}
+	if cl, ok := s.(Claimer); ok {
+		return scopedClaimer{scopedFleet: scopedFleet{scoped: sc, fs: cl}, cl: cl}
+	}
 	if fs, ok := s.(FleetStore); ok {
 		return scopedFleet{scoped: sc, fs: fs}
 	}

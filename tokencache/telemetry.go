@@ -76,6 +76,9 @@ func observeStore(s Store, rec *telemetry.Recorder) Store {
 		return nil
 	}
 	o := observed{s: s, rec: rec}
+	if cl, ok := s.(Claimer); ok {
+		return observedClaimer{observedFleet: observedFleet{observed: o, fs: cl}, cl: cl}
+	}
 	if fs, ok := s.(FleetStore); ok {
 		return observedFleet{observed: o, fs: fs}
 	}
@@ -152,4 +155,42 @@ func (o observedFleet) Await(ctx context.Context, key string) error {
 		telemetry.EndSpan(span, nil) // a wait that ran out is how waits end
 	}
 	return err
+}
+
+type observedClaimer struct {
+	observedFleet
+	cl Claimer
+}
+
+func (o observedClaimer) Claim(ctx context.Context, key string, c Claim) (got Claimed, err error) {
+	o.call(ctx, "claim", "finauth.store.claim", func(ctx context.Context) error {
+		got, err = o.cl.Claim(ctx, key, c)
+		return err
+	})
+	if got.Held {
+		handoff := got.Handoff
+		got.Handoff = func(ctx context.Context, tok Token) (err error) {
+			o.call(ctx, "handoff", "finauth.store.handoff", func(ctx context.Context) error {
+				err = handoff(ctx, tok)
+				return err
+			})
+			return err
+		}
+	}
+	return got, err
+}
+
+// AwaitToken is traced within a fetch, not counted: it is a wait, not an operation.
+func (o observedClaimer) AwaitToken(ctx context.Context, key string) (tok Token, ok bool, err error) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return o.cl.AwaitToken(ctx, key)
+	}
+	ctx, span := o.rec.Tracer().Start(ctx, "finauth.store.await", trace.WithAttributes(telemetry.AttrProvider.String(o.rec.Provider())))
+	tok, ok, err = o.cl.AwaitToken(ctx, key)
+	if ctx.Err() == nil {
+		telemetry.EndSpan(span, err)
+	} else {
+		telemetry.EndSpan(span, nil)
+	}
+	return tok, ok, err
 }

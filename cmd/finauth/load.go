@@ -63,6 +63,7 @@ type storeSummary struct {
 	Errors        uint64 `json:"errors"`
 	Refused       uint64 `json:"refused"`
 	BreakerOpens  uint64 `json:"breaker_opens"`
+	SlowOpens     uint64 `json:"breaker_slow_opens"` // of BreakerOpens, those for replies over FINAUTH_REDIS_SLOW_REPLY
 	BreakerOpen   bool   `json:"breaker_open"`
 	Undecryptable uint64 `json:"undecryptable,omitempty"`
 }
@@ -126,7 +127,7 @@ func (a *app) load(args []string) error {
 	if a.store != nil {
 		st := a.store.Stats()
 		sum.Store = &storeSummary{Loads: st.Loads, Hits: st.Hits, Saves: st.Saves, Deletes: st.Deletes, LocksTaken: st.LocksTaken,
-			LocksBusy: st.LocksBusy, Waits: st.Waits, Errors: st.Errors, Refused: st.Refused, BreakerOpens: st.BreakerOpens,
+			LocksBusy: st.LocksBusy, Waits: st.Waits, Errors: st.Errors, Refused: st.Refused, BreakerOpens: st.BreakerOpens, SlowOpens: st.SlowOpens,
 			BreakerOpen: st.Open, Undecryptable: st.Undecryptable}
 	}
 	if *asJSON {
@@ -170,8 +171,8 @@ func (a *app) printLoad(s loadSummary) {
 		if st.BreakerOpen {
 			state = "open (working alone until Redis answers)"
 		}
-		fmt.Fprintf(a.stdout, "  store:     %d loads (%d hits), %d saves, %d locks taken, %d busy, %d waits; %d Redis errors, %d refused; breaker opened %d times, now %s\n",
-			st.Loads, st.Hits, st.Saves, st.LocksTaken, st.LocksBusy, st.Waits, st.Errors, st.Refused, st.BreakerOpens, state)
+		fmt.Fprintf(a.stdout, "  store:     %d loads (%d hits), %d saves, %d locks taken, %d busy, %d waits; %d Redis errors, %d refused; breaker opened %d times (%d for slow replies), now %s\n",
+			st.Loads, st.Hits, st.Saves, st.LocksTaken, st.LocksBusy, st.Waits, st.Errors, st.Refused, st.BreakerOpens, st.SlowOpens, state)
 	}
 }
 

@@ -210,6 +210,8 @@ environment (pismo, mia and revolut profiles): share tokens with other processes
                            first encrypts (required with FINAUTH_REDIS_URL; openssl rand -base64 32)
   FINAUTH_CACHE_NAMESPACE  prefix of the Redis keys (default finauth)
   FINAUTH_REDIS_TIMEOUT    bound of one Redis call (default 100ms): a slower Redis counts as down
+  FINAUTH_REDIS_SLOW_REPLY latency budget of a reply (default 20ms, off: none): replies over it
+                           for a second make each process cache alone until Redis is fast again
   FINAUTH_REDIS_SENTINEL_PASSWORD  the sentinels' own password, if they ask for one
 `
 

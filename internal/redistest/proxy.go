@@ -101,27 +101,44 @@ func (p *Proxy) accept() {
 	}
 }
 
-// replies copies Redis's replies to the client, each read's worth held or delayed.
+// replies copies Redis's replies to the client, each read's worth held, or delayed by the
+// delay from when it came (as a network's latency: replies that follow each other close are
+// not delayed one after the other, and their order is kept).
 func (p *Proxy) replies(c, s net.Conn) {
-	defer c.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := s.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			held, delay := p.held, p.delay
-			p.mu.Unlock()
-			if held != nil {
-				<-held
+	type chunk struct {
+		b    []byte
+		send time.Time
+	}
+	ch := make(chan chunk, 1024)
+	go func() {
+		defer close(ch)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := s.Read(buf)
+			if n > 0 {
+				p.mu.Lock()
+				delay := p.delay
+				p.mu.Unlock()
+				ch <- chunk{b: append([]byte(nil), buf[:n]...), send: time.Now().Add(delay)}
 			}
-			if delay > 0 {
-				time.Sleep(delay)
-			}
-			if _, werr := c.Write(buf[:n]); werr != nil {
+			if err != nil {
 				return
 			}
 		}
-		if err != nil {
+	}()
+	defer c.Close()
+	for k := range ch {
+		p.mu.Lock()
+		held := p.held
+		p.mu.Unlock()
+		if held != nil {
+			<-held
+		}
+		time.Sleep(time.Until(k.send))
+		if _, err := c.Write(k.b); err != nil {
+			s.Close()
+			for range ch { // let the reader end
+			}
 			return
 		}
 	}

@@ -374,7 +374,7 @@ func (r *Recorder) newSigOptions(alg string) sigOptions {
 	return o
 }
 
-// StoreOp records one store call: op is load, save, delete or lock.
+// StoreOp records one store call: op is load, save, delete, lock, claim or handoff.
 func (r *Recorder) StoreOp(ctx context.Context, op string, err error) {
 	outcome := "ok"
 	if err != nil {

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,33 +12,66 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// breaker counts consecutive failures; at threshold it opens (every call refused at once)
-// and a probe pings Redis every probe interval until it answers, which closes it.
+// breaker counts consecutive failures, and consecutive replies slower than the latency
+// budget; at either threshold it opens (every call refused at once) and a probe pings Redis
+// every probe interval until it answers, within the budget, which closes it. Slow replies
+// open it only when they have gone on for a probe interval besides: a process starved of
+// CPU for a moment (a GC pause, a busy host) sees a burst of them from a healthy Redis.
 type breaker struct {
 	threshold int
 	probe     time.Duration
+	slow      time.Duration // the latency budget of a reply (negative: none)
+	slowN     int64         // replies in a row over it that open the breaker
 	failures  atomic.Int64
+	slowRun   atomic.Int64
+	slowSince atomic.Int64 // Unix ns of the first reply of the run of slow ones
 	open      atomic.Bool
 	opens     atomic.Uint64
+	slowOpens atomic.Uint64 // opened for latency
 	stopOnce  sync.Once
 	stop      chan struct{}
 }
 
-func (b *breaker) succeeded() {
+// answered records a reply that took d: within the budget, it ends a run of slow ones.
+func (b *breaker) answered(s *shared, d time.Duration) {
 	if b.failures.Load() != 0 {
 		b.failures.Store(0)
+	}
+	if b.slow < 0 || d <= b.slow {
+		if b.slowRun.Load() != 0 {
+			b.slowRun.Store(0)
+		}
+		return
+	}
+	now := time.Now().UnixNano()
+	n := b.slowRun.Add(1)
+	if n == 1 {
+		b.slowSince.Store(now)
+	}
+	if since := time.Duration(now - b.slowSince.Load()); n >= b.slowN && since >= b.probe {
+		b.trip(s, fmt.Errorf("%d replies in a row over %v slower than %v (the last: %v)", n, since.Round(time.Millisecond), b.slow, d.Round(time.Millisecond)), true)
 	}
 }
 
 func (b *breaker) failed(s *shared, err error) {
-	if b.failures.Add(1) < int64(b.threshold) || !b.open.CompareAndSwap(false, true) {
+	if b.failures.Add(1) >= int64(b.threshold) {
+		b.trip(s, err, false)
+	}
+}
+
+// trip opens the breaker (once) and starts the probe.
+func (b *breaker) trip(s *shared, err error, slow bool) {
+	if !b.open.CompareAndSwap(false, true) {
 		return
 	}
 	b.opens.Add(1)
+	if slow {
+		b.slowOpens.Add(1)
+	}
 	if c, ok := s.rdb.(*redis.ClusterClient); ok {
 		c.ReloadState(context.Background()) // a failed master: learn its replica's promotion
 	}
-	s.log.Warn("finauth: redisstore: Redis is unavailable; tokens are cached per process until it answers again", "error", err)
+	s.log.Warn("finauth: redisstore: Redis is unavailable or slow; tokens are cached per process until it answers again, in time", "error", err)
 	go b.probeUntilUp(s)
 }
 
@@ -50,9 +84,11 @@ func (b *breaker) probeUntilUp(s *shared) {
 			return
 		case <-t.C:
 		}
+		start := time.Now()
 		err := s.ping()
-		if err == nil {
+		if err == nil && (b.slow < 0 || time.Since(start) <= b.slow) {
 			b.failures.Store(0)
+			b.slowRun.Store(0)
 			b.open.Store(false)
 			s.log.Info("finauth: redisstore: Redis answers again; the shared cache is back")
 			return

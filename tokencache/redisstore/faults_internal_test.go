@@ -153,7 +153,7 @@ func TestNotices_KeepOnlyThisStoresLockNames(t *testing.T) {
 	for i := range 100 {
 		raw.Publish(ctx, s.channel(), big+string(rune('a'+i%26)))
 	}
-	raw.Publish(ctx, s.channel(), s.ns+":lock:nothex-nothex-nothex-nothex-!!")
+	raw.Publish(ctx, s.channel(), "{"+s.ns+":token:nothex-nothex-nothex-nothex-!!}:lock")
 	_, lock := s.names("k")
 	raw.Publish(ctx, s.channel(), lock) // after the others: once it is seen, they all were
 	testwait.Eventually(t, "a real release seen", func() bool {
@@ -166,5 +166,36 @@ func TestNotices_KeepOnlyThisStoresLockNames(t *testing.T) {
 	defer s.notes.mu.Unlock()
 	if len(s.notes.last) != 1 {
 		t.Fatalf("%d release names kept, want only the store's own lock", len(s.notes.last))
+	}
+}
+
+// Values of version 1 (earlier releases' replicas, during a rollout) still open; a version
+// 2 value whose clear expiry was changed does not (it is associated data).
+func TestOpen_ReadsVersion1AndRefusesAChangedExpiry(t *testing.T) {
+	s, err := New(Options{URL: "redis://127.0.0.1:1/0", Keys: [][]byte{faultKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	name, _ := s.names("k")
+	k := &s.keys[0]
+	plain := []byte(`{"v":"old-token","e":1900000000000}`)
+	nonce := make([]byte, k.aead.NonceSize())
+	v1 := append(append(append([]byte(k.fingerprint("old-token")), 1), k.id[:]...), nonce...)
+	v1 = k.aead.Seal(v1, nonce, plain, []byte(name))
+	if tok, ok := s.open(name, v1); !ok || tok.Value != "old-token" || tok.Expiry.UnixMilli() != 1_900_000_000_000 {
+		t.Fatalf("a version 1 value: %v %v", tok, ok)
+	}
+	v2, err := s.seal(name, tokencache.Token{Value: "new-token", Expiry: time.UnixMilli(1_900_000_000_000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, ok := s.open(name, v2); !ok || tok.Value != "new-token" {
+		t.Fatalf("a version 2 value: %v %v", tok, ok)
+	}
+	changed := bytes.Clone(v2)
+	changed[fpSize+1] = '9' // the expiry, years later
+	if _, ok := s.open(name, changed); ok {
+		t.Fatal("a value whose clear expiry was changed opened")
 	}
 }

@@ -22,7 +22,7 @@ func FuzzOpen(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(good, name)
-	f.Add(good[:headerSize], name)
+	f.Add(good[:header2], name)
 	f.Add([]byte{}, name)
 	f.Add(good, "other-name")
 	f.Fuzz(func(t *testing.T, raw []byte, key string) {

@@ -36,11 +36,12 @@ type notices struct {
 	last    map[string]uint64          // lock name -> seq of its last release seen
 	waiters map[string][]chan struct{} // lock name -> waiting Awaits
 	tried   map[string]uint64          // lock name -> seq when a Lock found it busy
+	values  map[string][]byte          // lock name -> the token its holder handed off, for this process's waiters
 	live    bool                       // the subscription is confirmed
 }
 
 func (n *notices) init() {
-	n.last, n.waiters, n.tried = map[string]uint64{}, map[string][]chan struct{}{}, map[string]uint64{}
+	n.last, n.waiters, n.tried, n.values = map[string]uint64{}, map[string][]chan struct{}{}, map[string]uint64{}, map[string][]byte{}
 }
 
 func (s *shared) channel() string { return s.ns + ":released" }
@@ -74,28 +75,43 @@ func (s *shared) subscribe() {
 				n.live = m.Kind == "subscribe"
 				n.mu.Unlock()
 			case *redis.Message:
-				if s.isLockName(m.Payload) {
-					n.released(m.Payload)
+				lock, value, _ := strings.Cut(m.Payload, "\n") // a handoff carries the sealed token
+				if !s.isLockName(lock) {
+					continue
 				}
+				var v []byte
+				if value != "" && len(value) <= maxHandoff {
+					v = []byte(value)
+				}
+				n.released(lock, v)
 			}
 		}
 	}()
 }
 
+// maxHandoff bounds the token a release message may hand off (a sealed token is a few KB);
+// a larger one is dropped and its waiters read the store instead.
+const maxHandoff = 64 << 10
+
 // isLockName tells a message on the channel that names one of this store's locks (as
 // names makes them) from anything else published there, which is not kept: anyone who can
 // publish on the channel could otherwise fill the process's memory.
 func (s *shared) isLockName(v string) bool {
-	h, ok := strings.CutPrefix(v, s.ns+":lock:")
-	if !ok || len(h) != lockHashLen {
-		return false
+	for _, token := range []string{strings.TrimSuffix(v, ":lock"), strings.TrimSuffix(strings.TrimPrefix(v, "{"), "}:lock")} {
+		h, ok := strings.CutPrefix(token, s.ns+":token:")
+		if !ok || len(h) != lockHashLen || lockName(token) != v {
+			continue
+		}
+		if _, err := hex.DecodeString(h); err == nil {
+			return true
+		}
 	}
-	_, err := hex.DecodeString(h)
-	return err == nil
+	return false
 }
 
-// released records a release of lock and wakes its waiters.
-func (n *notices) released(lock string) {
+// released records a release of lock, with the token its holder handed off (nil: none),
+// and wakes its waiters. The token is kept only for a lock this process waits for or tried.
+func (n *notices) released(lock string, value []byte) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.seq++
@@ -103,10 +119,25 @@ func (n *notices) released(lock string) {
 		clear(n.last)
 	}
 	n.last[lock] = n.seq
+	if _, tried := n.tried[lock]; value != nil && (tried || len(n.waiters[lock]) > 0) {
+		if len(n.values) >= maxReleases {
+			clear(n.values)
+		}
+		n.values[lock] = value
+	}
 	for _, ch := range n.waiters[lock] {
 		close(ch)
 	}
 	delete(n.waiters, lock)
+}
+
+// take returns (and forgets) the token handed off with lock's last release, or nil.
+func (n *notices) take(lock string) []byte {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	v := n.values[lock]
+	delete(n.values, lock)
+	return v
 }
 
 // mark is called before a Lock attempt: the sequence number its Await compares with.

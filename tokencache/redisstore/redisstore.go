@@ -59,6 +59,8 @@ const (
 	DefaultFailureThreshold = 3
 	DefaultProbeInterval    = time.Second
 	DefaultPollInterval     = 20 * time.Millisecond
+	DefaultSlowReply        = 20 * time.Millisecond
+	DefaultSlowReplies      = 10
 )
 
 // KeySize is the size of an encryption key: AES-256.
@@ -91,6 +93,16 @@ type Options struct {
 	FailureThreshold int
 	// ProbeInterval is how often an open breaker pings Redis; default DefaultProbeInterval.
 	ProbeInterval time.Duration
+	// SlowReply is the latency budget of a Redis reply: after SlowReplies replies in a row
+	// slower than it, over at least a ProbeInterval (a brownout: Redis answers, late), the
+	// breaker opens as for failures, and each process caches alone until a probe is
+	// answered within it; sharing a token through a slow Redis costs more than fetching it.
+	// Default DefaultSlowReply; negative turns it off (a Redis far away: set the budget
+	// above its round trip instead).
+	SlowReply time.Duration
+	// SlowReplies is how many replies in a row over SlowReply (over at least a
+	// ProbeInterval) open the breaker; default DefaultSlowReplies.
+	SlowReplies int
 	// LockLease is how long a fetch lock lives unless its holder extends it (every third
 	// of a lease, while it fetches): how soon a lock whose holder died, or whose release a
 	// failover lost, is gone; default DefaultLockLease.
@@ -129,6 +141,7 @@ type Stats struct {
 	Errors                uint64 // Redis calls that failed (timeouts included)
 	Refused               uint64 // calls refused at once while the breaker was open
 	BreakerOpens          uint64 // times the breaker opened
+	SlowOpens             uint64 // of them, for replies slower than SlowReply (a brownout)
 	Open                  bool   // the breaker is open now: the caches work alone
 }
 
@@ -199,6 +212,9 @@ func New(o Options) (*Store, error) {
 	}
 	if strings.ContainsAny(sh.ns, " \t\r\n") {
 		p.Add("Namespace", EnvNamespace, "namespace %q has white space", sh.ns)
+	} else if t := sh.ns + ":token:"; strings.Contains(sh.ns, "}") && hashTag(t) == t {
+		// A token's lock takes its name as hash tag, which cannot hold a "}".
+		p.Add("Namespace", EnvNamespace, "namespace %q has a \"}\" outside a Redis hash tag: Redis Cluster could not keep a token and its fetch lock in one slot; leave the braces out, or make them a whole tag (e.g. \"{finauth}\")", sh.ns)
 	}
 	if sh.timeout <= 0 {
 		sh.timeout = DefaultTimeout
@@ -253,7 +269,14 @@ func New(o Options) (*Store, error) {
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	sh.breaker = breaker{threshold: threshold, probe: probe, stop: make(chan struct{})}
+	slow, slowN := o.SlowReply, o.SlowReplies
+	if slow == 0 {
+		slow = DefaultSlowReply
+	}
+	if slowN <= 0 {
+		slowN = DefaultSlowReplies
+	}
+	sh.breaker = breaker{threshold: threshold, probe: probe, stop: make(chan struct{}), slow: slow, slowN: int64(slowN)}
 	sh.notes.init()
 	routeGoRedisLogs(o.Logger)
 	sh.observe = telemetry.New("", telemetry.Providers{Meter: o.MeterProvider}).Observe(telemetry.Source{
@@ -314,7 +337,7 @@ func (s *Store) Stats() Stats {
 		Loads: s.loads.Load(), Hits: s.hits.Load(), Misses: s.misses.Load(), Undecryptable: s.undecryptable.Load(),
 		Saves: s.saves.Load(), Deletes: s.deletes.Load(), LocksTaken: s.taken.Load(), LocksBusy: s.busy.Load(),
 		Waits: s.waits.Load(), Errors: s.errs.Load(), Refused: s.refused.Load(),
-		BreakerOpens: s.breaker.opens.Load(), Open: s.breaker.open.Load(),
+		BreakerOpens: s.breaker.opens.Load(), SlowOpens: s.breaker.slowOpens.Load(), Open: s.breaker.open.Load(),
 	}
 }
 
@@ -324,8 +347,31 @@ const lockHashLen = 32
 // names returns the Redis keys of key's token and fetch lock.
 func (s *Store) names(key string) (token, lock string) {
 	sum := sha256.Sum256([]byte(s.identity + "\x00\x01" + key))
-	h := hex.EncodeToString(sum[:lockHashLen/2])
-	return s.ns + ":token:" + h, s.ns + ":lock:" + h
+	token = s.ns + ":token:" + hex.EncodeToString(sum[:lockHashLen/2])
+	return token, lockName(token)
+}
+
+// lockName is the name of the fetch lock of the token named token. Its hash tag is the
+// token's name, so that Redis Cluster keeps both in one slot (Claim and the handoff touch
+// both in one script): "{token}:lock", or token+":lock" when the token's name has a hash tag
+// already (a namespace such as "{finauth}"). The token's name is not changed: the values
+// stored under it (tokens, refresh-token records) are read after an upgrade.
+func lockName(token string) string {
+	if hashTag(token) != token {
+		return token + ":lock"
+	}
+	return "{" + token + "}:lock"
+}
+
+// hashTag is the part of key Redis Cluster hashes to find its slot: the text between the
+// first "{" and the first "}" after it when that is not empty, else the whole key.
+func hashTag(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
+		}
+	}
+	return key
 }
 
 // do runs one Redis call with the store's deadline, through the breaker.
@@ -336,13 +382,14 @@ func (s *Store) do(ctx context.Context, call func(context.Context) error) error 
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	start := time.Now()
 	err := call(ctx)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		s.errs.Add(1)
 		s.breaker.failed(s.shared, err)
 		return fmt.Errorf("finauth: redisstore: %w", err)
 	}
-	s.breaker.succeeded()
+	s.breaker.answered(s.shared, time.Since(start))
 	return nil
 }
 
@@ -356,10 +403,19 @@ type sealed struct {
 	Extra        map[string]any `json:"x,omitempty"`
 }
 
-// Value layout: fingerprint (16) | version 1 (1) | key ID (4) | nonce (12) | AES-GCM(JSON).
+// Value layout, version 2: fingerprint (16) | '2' (1) | expiry (13) | issued (13) | key ID (4) |
+// nonce (12) | AES-GCM(JSON). The expiry and issue times are Unix milliseconds in ASCII
+// digits (0: none), in clear so that a script judges whether a token is worth adopting
+// without decrypting it (Claim); they are part of the associated data, so a changed one
+// does not decrypt. Version 1 (fingerprint | 1 | key ID | nonce | AES-GCM), which replicas of
+// earlier releases wrote, is still read.
 const (
 	fpSize     = 16
-	headerSize = fpSize + 1 + 4
+	timeSize   = 13
+	header1    = fpSize + 1 + 4
+	header2    = fpSize + 1 + 2*timeSize + 4
+	version2   = '2'
+	timeFormat = "%013d"
 )
 
 func (k *sealKey) fingerprint(value string) string {
@@ -384,33 +440,44 @@ func (s *Store) Load(ctx context.Context, key string) (tokencache.Token, bool, e
 	}
 	tok, ok := s.open(name, raw)
 	if !ok {
-		s.misses.Add(1)
-		s.undecryptable.Add(1)
-		if s.undecLog.CompareAndSwap(false, true) {
-			s.log.Warn("finauth: redisstore: a stored token does not decrypt with the configured keys (a wrong or rotated-out FINAUTH_CACHE_KEY?); treated as a miss: the token is fetched again (logged once)")
-		}
+		s.notOpened()
 		return tokencache.Token{}, false, nil
 	}
 	s.hits.Add(1)
 	return tok, true, nil
 }
 
+// notOpened counts (and logs, once) a stored value that does not open: a miss.
+func (s *Store) notOpened() {
+	s.misses.Add(1)
+	s.undecryptable.Add(1)
+	if s.undecLog.CompareAndSwap(false, true) {
+		s.log.Warn("finauth: redisstore: a stored token does not decrypt with the configured keys (a wrong or rotated-out FINAUTH_CACHE_KEY?); treated as a miss: the token is fetched again (logged once)")
+	}
+}
+
 func (s *Store) open(name string, raw []byte) (tokencache.Token, bool) {
-	if len(raw) < headerSize || raw[fpSize] != 1 {
+	var id [4]byte
+	var body, ad []byte
+	switch {
+	case len(raw) >= header2 && raw[fpSize] == version2:
+		id, body = [4]byte(raw[header2-4:header2]), raw[header2:]
+		ad = append([]byte(name+"\x00"), raw[fpSize+1:header2-4]...)
+	case len(raw) >= header1 && raw[fpSize] == 1:
+		id, body, ad = [4]byte(raw[fpSize+1:header1]), raw[header1:], []byte(name)
+	default:
 		return tokencache.Token{}, false
 	}
-	id := [4]byte(raw[fpSize+1 : headerSize])
 	for i := range s.keys {
 		k := &s.keys[i]
 		if k.id != id {
 			continue
 		}
-		body := raw[headerSize:]
 		ns := k.aead.NonceSize()
 		if len(body) < ns {
 			return tokencache.Token{}, false
 		}
-		plain, err := k.aead.Open(nil, body[:ns], body[ns:], []byte(name))
+		plain, err := k.aead.Open(nil, body[:ns], body[ns:], ad)
 		if err != nil {
 			return tokencache.Token{}, false
 		}
@@ -453,8 +520,9 @@ func (s *Store) Save(ctx context.Context, key string, tok tokencache.Token) erro
 	return err
 }
 
-// seal makes the value of tok under the Redis key name: fingerprint, version, key ID, nonce,
-// and the AES-GCM sealed JSON with name as associated data.
+// seal makes the value of tok under the Redis key name (version 2): fingerprint, version,
+// expiry and issue times, key ID, nonce, and the AES-GCM sealed JSON with name and the times
+// as associated data.
 func (s *Store) seal(name string, tok tokencache.Token) ([]byte, error) {
 	v := sealed{Value: tok.Value, Type: tok.Type, RefreshToken: tok.RefreshToken, Extra: tok.Extra}
 	if !tok.Expiry.IsZero() {
@@ -470,12 +538,14 @@ func (s *Store) seal(name string, tok tokencache.Token) ([]byte, error) {
 	k := &s.keys[0]
 	nonce := make([]byte, k.aead.NonceSize())
 	rand.Read(nonce)
-	raw := make([]byte, 0, headerSize+len(nonce)+len(plain)+k.aead.Overhead())
+	raw := make([]byte, 0, header2+len(nonce)+len(plain)+k.aead.Overhead())
 	raw = append(raw, k.fingerprint(tok.Value)...)
-	raw = append(raw, 1)
+	raw = append(raw, version2)
+	raw = fmt.Appendf(raw, timeFormat+timeFormat, max(v.Expiry, 0), max(v.Issued, 0))
+	ad := append([]byte(name+"\x00"), raw[fpSize+1:]...)
 	raw = append(raw, k.id[:]...)
 	raw = append(raw, nonce...)
-	return k.aead.Seal(raw, nonce, plain, []byte(name)), nil
+	return k.aead.Seal(raw, nonce, plain, ad), nil
 }
 
 // deleteIfFingerprint deletes KEYS[1] if its value starts with one of ARGV (the rejected

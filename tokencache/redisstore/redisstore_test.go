@@ -345,6 +345,27 @@ func TestFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+	base := map[string]string{"FINAUTH_REDIS_URL": "redis://localhost:6379", "FINAUTH_CACHE_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}
+	for _, v := range []string{"50ms", "off"} {
+		base["FINAUTH_REDIS_SLOW_REPLY"] = v
+		s, err := redisstore.FromEnv(env(base), nil)
+		if err != nil {
+			t.Fatalf("FINAUTH_REDIS_SLOW_REPLY=%s: %v", v, err)
+		}
+		s.Close()
+	}
+	for _, v := range []string{"0", "-5ms", "fast", "20"} {
+		base["FINAUTH_REDIS_SLOW_REPLY"] = v
+		_, err := redisstore.FromEnv(env(base), nil)
+		if err == nil || !strings.Contains(err.Error(), "FINAUTH_REDIS_SLOW_REPLY") || !strings.Contains(err.Error(), "off") {
+			t.Fatalf("FINAUTH_REDIS_SLOW_REPLY=%s: %v", v, err)
+		}
+	}
+	delete(base, "FINAUTH_REDIS_SLOW_REPLY")
+	base["FINAUTH_CACHE_NAMESPACE"] = "a}b"
+	if _, err := redisstore.FromEnv(env(base), nil); err == nil || !strings.Contains(err.Error(), "FINAUTH_CACHE_NAMESPACE") {
+		t.Fatalf("a namespace with a brace outside a hash tag: %v", err)
+	}
 }
 
 // Sentinel, through Options.Universal: the store finds the master through the sentinel.
@@ -373,7 +394,8 @@ func TestStore_ThroughSentinel(t *testing.T) {
 }
 
 // Redis Cluster, through Options.Universal: every command and script of the store touches one
-// key, so tokens and locks spread over the slots of three masters work as on one server.
+// key, or a token and its lock (Claim, the handoff), which share a slot; so tokens and locks
+// spread over the slots of three masters work as on one server.
 func TestStore_OnACluster(t *testing.T) {
 	t.Parallel()
 	addrs, password := redistest.StartCluster(t)
@@ -405,6 +427,24 @@ func TestStore_OnACluster(t *testing.T) {
 		if _, ok, _ := s.Load(ctx, k); ok {
 			t.Fatalf("%s survived its compare-and-delete", k)
 		}
+		// The fleet handoff: a claim takes the lock, the handoff saves and releases, and a
+		// claim with that token rejected deletes it and takes the lock again (issue 32: the
+		// scripts failed with CROSSSLOT when a token and its lock were in different slots).
+		c, err := s.Claim(ctx, k, tokencache.Claim{Now: time.Now(), Lock: time.Minute})
+		if err != nil || !c.Held {
+			t.Fatalf("claim %s: %+v %v", k, c, err)
+		}
+		if err := c.Handoff(ctx, tokencache.Token{Value: "new-" + k, Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatalf("handoff %s: %v", k, err)
+		}
+		if c, err := s.Claim(ctx, k, tokencache.Claim{Now: time.Now(), Lock: time.Minute}); err != nil || !c.Found || c.Token.Value != "new-"+k {
+			t.Fatalf("claim %s after the handoff: %+v %v", k, c, err)
+		}
+		c, err = s.Claim(ctx, k, tokencache.Claim{Now: time.Now(), Lock: time.Minute, Rejected: "new-" + k})
+		if err != nil || !c.Held {
+			t.Fatalf("claim %s rejecting its token: %+v %v", k, c, err)
+		}
+		c.Release()
 	}
 	if st := s.Stats(); st.Errors != 0 || st.Deletes != 20 {
 		t.Fatalf("stats %+v", st)
