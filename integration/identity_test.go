@@ -535,14 +535,15 @@ func TestIdentity_EveryRevolutFieldThatReachesTheTokenRequestChangesTheStoreIden
 		"TokenURL":        func(c *revolut.Config) { c.TokenURL += "2" },
 		"APIURLs":         func(c *revolut.Config) { c.APIURLs = append(c.APIURLs, "https://api.other.example") },
 		"RegistrationURL": func(c *revolut.Config) { c.RegistrationURL = "https://other.example/register" },
-		"APIURL":          func(c *revolut.Config) { c.APIURL = "https://api.other.example" },
-		"AuthURL":         func(c *revolut.Config) { c.AuthURL = "https://other.example/ui" },
-		"Audience":        func(c *revolut.Config) { c.Audience = "https://sandbox-oba-auth.revolut.com" },
-		"RedirectURI":     func(c *revolut.Config) { c.RedirectURI = "https://app.example/other" },
-		"TAN":             func(c *revolut.Config) { c.TAN = "other.example" },
-		"Key":             func(c *revolut.Config) { c.Key, c.PrivateKeyFile = k.rsa2, "" },
-		"PrivateKeyPEM":   func(c *revolut.Config) { c.PrivateKeyPEM, c.PrivateKeyFile = client.Secret(k.rsa2PEM), "" },
-		"PrivateKeyFile":  func(c *revolut.Config) { c.PrivateKeyFile = k.rsa2File },
+		//lint:ignore SA1019 every field is walked, the deprecated one too
+		"APIURL":         func(c *revolut.Config) { c.APIURL = "https://api.other.example" },
+		"AuthURL":        func(c *revolut.Config) { c.AuthURL = "https://other.example/ui" },
+		"Audience":       func(c *revolut.Config) { c.Audience = "https://sandbox-oba-auth.revolut.com" },
+		"RedirectURI":    func(c *revolut.Config) { c.RedirectURI = "https://app.example/other" },
+		"TAN":            func(c *revolut.Config) { c.TAN = "other.example" },
+		"Key":            func(c *revolut.Config) { c.Key, c.PrivateKeyFile = k.rsa2, "" },
+		"PrivateKeyPEM":  func(c *revolut.Config) { c.PrivateKeyPEM, c.PrivateKeyFile = client.Secret(k.rsa2PEM), "" },
+		"PrivateKeyFile": func(c *revolut.Config) { c.PrivateKeyFile = k.rsa2File },
 		"PrivateKeyPassword": func(c *revolut.Config) {
 			c.PrivateKeyFile, c.PrivateKeyPassword = k.encryptedRSAFile, client.Secret(k.pw)
 		},

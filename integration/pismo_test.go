@@ -21,8 +21,8 @@ import (
 	"github.com/finauth/finauth/client"
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/integration/pismomock"
-	"github.com/finauth/finauth/internal/testwait"
 	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/testkit/testwait"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/transport"
 )

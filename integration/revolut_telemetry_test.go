@@ -11,7 +11,7 @@ import (
 
 	"github.com/finauth/finauth/client/revolut"
 	"github.com/finauth/finauth/integration/revolutmock"
-	"github.com/finauth/finauth/internal/telemetry/telemetrytest"
+	"github.com/finauth/finauth/testkit/telemetrytest"
 	"github.com/finauth/finauth/tokencache"
 )
 

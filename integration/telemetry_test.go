@@ -12,7 +12,7 @@ import (
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/integration/pismomock"
-	"github.com/finauth/finauth/internal/telemetry/telemetrytest"
+	"github.com/finauth/finauth/testkit/telemetrytest"
 	"github.com/finauth/finauth/tokencache"
 )
 

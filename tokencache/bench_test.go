@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/finauth/finauth/internal/telemetry/telemetrytest"
+	"github.com/finauth/finauth/testkit/telemetrytest"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/tokencache/tokencachetest"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/internal/testwait"
+	"github.com/finauth/finauth/testkit/testwait"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/tokencache/tokencachetest"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/internal/telemetry/telemetrytest"
+	"github.com/finauth/finauth/testkit/telemetrytest"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/tokencache/tokencachetest"
 )

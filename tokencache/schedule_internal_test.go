@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/internal/testwait"
+	"github.com/finauth/finauth/testkit/testwait"
 )
 
 // suspendClock is the real clock with a wall clock that can jump ahead, as it does across a

@@ -12,8 +12,8 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/finauth/finauth/internal/telemetry/telemetrytest"
-	"github.com/finauth/finauth/internal/testwait"
+	"github.com/finauth/finauth/testkit/telemetrytest"
+	"github.com/finauth/finauth/testkit/testwait"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/tokencache/tokencachetest"
 )

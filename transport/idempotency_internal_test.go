@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/finauth/finauth/internal/testwait"
+	"github.com/finauth/finauth/testkit/testwait"
 )
 
 type okTransport struct{}

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/internal/testwait"
+	"github.com/finauth/finauth/testkit/testwait"
 	"github.com/finauth/finauth/tokencache"
 )
 

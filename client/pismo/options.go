@@ -48,7 +48,7 @@ func WithTokenStore(s tokencache.Store) Option { return func(o *options) { o.Sto
 
 // WithRefreshInterval sets the least time between two refreshes of one account's token
 // triggered by 401s of tokens rejected as soon as they were fetched (an API that refuses
-// every token): default 10s, negative for no limit. See transport.Bearer.
+// every token): default 10s, negative for no limit (tokencache.Options.RejectionInterval).
 func WithRefreshInterval(d time.Duration) Option {
 	return func(o *options) { o.RefreshInterval = d }
 }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/integration/pismomock"
-	"github.com/finauth/finauth/internal/testwait"
 	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/testkit/testwait"
 	"github.com/finauth/finauth/tokencache"
 )
 

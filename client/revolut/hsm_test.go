@@ -17,10 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/finauth/finauth/client/revolut"
 	"github.com/finauth/finauth/integration/revolutmock"
-	"github.com/finauth/finauth/internal/hsmtest"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/signer/awskms"
 	_ "github.com/finauth/finauth/signer/pkcs11"
+	"github.com/finauth/finauth/testkit/hsmtest"
 )
 
 // By the library: a Revolut transport whose signing key is in SoftHSM2 (a pkcs11: URI as

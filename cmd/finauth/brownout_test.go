@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/internal/redistest"
+	"github.com/finauth/finauth/testkit/redistest"
 )
 
 // Issue 32 (3): a Redis brownout (every reply late, but under the store's timeout) returns

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/internal/redistest"
+	"github.com/finauth/finauth/testkit/redistest"
 )
 
 // revocation is one RevokeAll of a failover test: when, and how many live tokens it found

@@ -17,7 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/finauth/finauth/integration/pismomock"
-	"github.com/finauth/finauth/internal/redistest"
+	"github.com/finauth/finauth/testkit/redistest"
 )
 
 // fleetAccounts is how many accounts the fleet test asks for: 1,000, or FINAUTH_FLEET_ACCOUNTS.

@@ -9,9 +9,9 @@ import (
 	"github.com/finauth/finauth/integration/miamock"
 	"github.com/finauth/finauth/integration/revolutmock"
 	"github.com/finauth/finauth/integration/soldomock"
-	"github.com/finauth/finauth/internal/hsmtest"
-	"github.com/finauth/finauth/internal/kmstest"
 	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/testkit/hsmtest"
+	"github.com/finauth/finauth/testkit/kmstest"
 )
 
 // keyBackend is where a test key lives: SoftHSM2 (imported from the repository's key

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/finauth/finauth/internal/testwait"
+	"github.com/finauth/finauth/testkit/testwait"
 )
 
 // Ctrl-C during a load, through the built binary: the summary is printed with "interrupted":

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/internal/promtest"
+	"github.com/finauth/finauth/testkit/promtest"
 )
 
 // A real Prometheus scrapes a finauth load --profile pismo run's exporter

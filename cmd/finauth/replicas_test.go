@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/integration/pismomock"
-	"github.com/finauth/finauth/internal/redistest"
 	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/testkit/redistest"
 )
 
 const cacheKey = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/finauth/finauth/integration/revolutmock"
-	"github.com/finauth/finauth/internal/redistest"
+	"github.com/finauth/finauth/testkit/redistest"
 )
 
 // revolutConsent creates an accounts consent with the CLI, has the mock's user authorise

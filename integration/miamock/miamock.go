@@ -37,32 +37,32 @@ const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // Refusal reasons: the start of an error_description, and the counters' keys.
 const (
-	ReasonBadRequest      = "bad_request"          // not a form POST, or a parameter missing
-	ReasonGrantType       = "grant_type"           // not client_credentials
-	ReasonAssertionType   = "assertion_type"       // client_assertion_type is not the JWT bearer URN
-	ReasonUnknownClient   = "unknown_client"       // client_id (or iss) not registered
-	ReasonClientID        = "client_id"            // client_id differs from the assertion's iss/sub
-	ReasonAuthMethod      = "auth_method"          // token_endpoint_auth_method is not private_key_jwt
-	ReasonSecretAlongside = "secret_alongside"     // a client secret sent with an assertion
-	ReasonSecret          = "client_secret"        // wrong or missing client secret
-	ReasonMalformed       = "malformed_jwt"        // not a compact JWS
-	ReasonUnknownKey      = "unknown_key"          // kid not registered for the client
-	ReasonAlgorithm       = "algorithm"            // alg not the registered one
-	ReasonSignature       = "signature"            // does not verify
-	ReasonIssuer          = "iss"                  // iss is not the client ID
-	ReasonSubject         = "sub"                  // sub is not the client ID
-	ReasonAudience        = "aud"                  // aud is not the issuer
-	ReasonJTI             = "jti"                  // jti missing
-	ReasonReplay          = "jti_replayed"         // jti seen before
-	ReasonIssuedAt        = "iat"                  // iat missing or outside the skew
-	ReasonExpiry          = "exp"                  // exp missing, past, or too far after iat
-	ReasonInjected        = "injected_failure"     // FailTokens
-	ReasonNoToken         = "missing_token"        // API call without a bearer token
-	ReasonInvalidToken    = "invalid_token"        // unknown token
-	ReasonExpiredToken    = "expired_token"        // token past its lifetime
-	ReasonRevokedToken    = "revoked_token"        // token revoked
-	ReasonInjected401     = "injected_401"         // Fail401
-	ReasonRegistration    = "invalid_registration" // Register refused the JWK
+	ReasonBadRequest      = "bad_request"               // not a form POST, or a parameter missing
+	ReasonGrantType       = "grant_type"                // not client_credentials
+	ReasonAssertionType   = "assertion_type"            // client_assertion_type is not the JWT bearer URN
+	ReasonUnknownClient   = "unknown_client"            // client_id (or iss) not registered
+	ReasonClientID        = "client_id"                 // client_id differs from the assertion's iss/sub
+	ReasonAuthMethod      = "auth_method"               // token_endpoint_auth_method is not private_key_jwt
+	ReasonSecretAlongside = "secret_alongside"          // a client secret sent with an assertion
+	ReasonSecret          = "client_secret"             // wrong or missing client secret
+	ReasonMalformed       = "malformed_jwt"             // not a compact JWS
+	ReasonUnknownKey      = "unknown_key"               // kid not registered for the client
+	ReasonAlgorithm       = "algorithm"                 // alg not the registered one
+	ReasonSignature       = "signature"                 // does not verify
+	ReasonIssuer          = "iss"                       // iss is not the client ID
+	ReasonSubject         = "sub"                       // sub is not the client ID
+	ReasonAudience        = "aud"                       // aud is not the issuer
+	ReasonJTI             = "jti"                       // jti missing
+	ReasonReplay          = "jti_replayed"              // jti seen before
+	ReasonIssuedAt        = "iat"                       // iat missing or outside the skew
+	ReasonExpiry          = "exp"                       // exp missing, past, or too far after iat
+	ReasonInjected        = "injected_failure"          // FailTokens
+	ReasonNoToken         = mockhttp.ReasonNoToken      // API call without a bearer token
+	ReasonInvalidToken    = mockhttp.ReasonInvalidToken // unknown token
+	ReasonExpiredToken    = mockhttp.ReasonExpiredToken // token past its lifetime
+	ReasonRevokedToken    = mockhttp.ReasonRevokedToken // token revoked
+	ReasonInjected401     = mockhttp.ReasonInjected401  // Fail401
+	ReasonRegistration    = "invalid_registration"      // Register refused the JWK
 )
 
 // Config configures the mock.
@@ -115,9 +115,16 @@ type Mock struct {
 }
 
 type issued struct {
-	client  string
-	expires time.Time
-	revoked bool
+	mockhttp.Grant
+	client string
+}
+
+// grant is the Grant of an issued token, nil for none (Judge's lookup). m.mu is held.
+func (m *Mock) grant(tok string) *mockhttp.Grant {
+	if t := m.tokens[tok]; t != nil {
+		return &t.Grant
+	}
+	return nil
 }
 
 // Server is a Mock on a loopback port.
@@ -268,7 +275,7 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 	tok := newOpaque()
 	now := m.cfg.Now()
 	m.mu.Lock()
-	m.tokens[tok] = &issued{client: client, expires: now.Add(m.cfg.TokenLifetime)}
+	m.tokens[tok] = &issued{client: client, Grant: mockhttp.Grant{Expires: now.Add(m.cfg.TokenLifetime)}}
 	m.tokenCount++
 	m.mu.Unlock()
 	mockhttp.WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(m.cfg.TokenLifetime / time.Second)})
@@ -382,29 +389,16 @@ func (m *Mock) checkTimesAndJTI(jti string, iatN, expN json.Number, clientID str
 func (m *Mock) api(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	sum := sha256.Sum256(body)
-	tok, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	now := m.cfg.Now()
 	m.mu.Lock()
-	status, reason := http.StatusOK, ""
-	t := m.tokens[tok]
-	switch {
-	case !hasBearer || tok == "":
-		status, reason = http.StatusUnauthorized, ReasonNoToken
-	case m.Take401():
-		status, reason = http.StatusUnauthorized, ReasonInjected401
-	case t == nil:
-		status, reason = http.StatusUnauthorized, ReasonInvalidToken
-	case t.revoked:
+	tok, reason := mockhttp.Judge(r, now, m.grant, m.Take401)
+	status, t := http.StatusOK, m.tokens[tok]
+	if reason != "" {
+		status = http.StatusUnauthorized
+	} else if m.uses++; m.revokeEvery > 0 && m.uses%m.revokeEvery == 0 {
+		t.Revoked = true
+		m.revoked++
 		status, reason = http.StatusUnauthorized, ReasonRevokedToken
-	case !now.Before(t.expires):
-		status, reason = http.StatusUnauthorized, ReasonExpiredToken
-	default:
-		m.uses++
-		if m.revokeEvery > 0 && m.uses%m.revokeEvery == 0 {
-			t.revoked = true
-			m.revoked++
-			status, reason = http.StatusUnauthorized, ReasonRevokedToken
-		}
 	}
 	m.apiCalls[status]++
 	client := ""
@@ -442,8 +436,8 @@ func (m *Mock) RevokeAll() int {
 	defer m.mu.Unlock()
 	now, n := m.cfg.Now(), 0
 	for _, t := range m.tokens {
-		if !t.revoked && now.Before(t.expires) {
-			t.revoked = true
+		if t.Live(now) {
+			t.Revoked = true
 			n++
 		}
 	}

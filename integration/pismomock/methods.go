@@ -182,7 +182,7 @@ func (m *Mock) basic(w http.ResponseWriter, r *http.Request) {
 
 // issue records a token living TokenLifetime.
 func (m *Mock) issue(tok string, t *issued) {
-	t.expires = m.cfg.Now().Add(m.cfg.TokenLifetime)
+	t.Expires = m.cfg.Now().Add(m.cfg.TokenLifetime)
 	m.mu.Lock()
 	m.tokens[tok] = t
 	m.stats.Exchanges++

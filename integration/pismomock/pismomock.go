@@ -45,27 +45,27 @@ const (
 
 // Rejection reasons, used in answers and counters.
 const (
-	ReasonBadRequest      = "bad_request"      // body is not {"token": "..."}
-	ReasonMalformedJWT    = "malformed_jwt"    // not a compact JWS
-	ReasonAlgorithm       = "algorithm"        // alg is not RS256
-	ReasonUnknownKey      = "unknown_key"      // kid not registered
-	ReasonSignature       = "signature"        // does not verify
-	ReasonIssuer          = "iss"              // iss differs
-	ReasonSubject         = "sub"              // sub differs
-	ReasonAudience        = "aud"              // aud differs
-	ReasonAudienceNotStr  = "aud_not_string"   // aud is an array or not a string
-	ReasonTenant          = "tenant_id"        // tenant_id differs
-	ReasonGroup           = "pismo.group"      // pismo.group differs or missing
-	ReasonIssuedAt        = "iat"              // iat missing or outside the skew
-	ReasonExpiry          = "exp"              // exp missing, not after iat, or more than 3600 s after it
-	ReasonNoAccount       = "uid"              // neither uid nor external_account_id
-	ReasonInjectedFailure = "injected_failure" // FailTokens fault
-	ReasonNoToken         = "missing_token"    // API call without a bearer token
-	ReasonInvalidToken    = "invalid_token"    // unknown token
-	ReasonExpiredToken    = "expired_token"    // token past its lifetime
-	ReasonRevokedToken    = "revoked_token"    // token revoked
-	ReasonInjected401     = "injected_401"     // Fail401 fault
-	ReasonWrongAccount    = "wrong_account"    // /accounts/{id} with another account's token
+	ReasonBadRequest      = "bad_request"               // body is not {"token": "..."}
+	ReasonMalformedJWT    = "malformed_jwt"             // not a compact JWS
+	ReasonAlgorithm       = "algorithm"                 // alg is not RS256
+	ReasonUnknownKey      = "unknown_key"               // kid not registered
+	ReasonSignature       = "signature"                 // does not verify
+	ReasonIssuer          = "iss"                       // iss differs
+	ReasonSubject         = "sub"                       // sub differs
+	ReasonAudience        = "aud"                       // aud differs
+	ReasonAudienceNotStr  = "aud_not_string"            // aud is an array or not a string
+	ReasonTenant          = "tenant_id"                 // tenant_id differs
+	ReasonGroup           = "pismo.group"               // pismo.group differs or missing
+	ReasonIssuedAt        = "iat"                       // iat missing or outside the skew
+	ReasonExpiry          = "exp"                       // exp missing, not after iat, or more than 3600 s after it
+	ReasonNoAccount       = "uid"                       // neither uid nor external_account_id
+	ReasonInjectedFailure = "injected_failure"          // FailTokens fault
+	ReasonNoToken         = mockhttp.ReasonNoToken      // API call without a bearer token
+	ReasonInvalidToken    = mockhttp.ReasonInvalidToken // unknown token
+	ReasonExpiredToken    = mockhttp.ReasonExpiredToken // token past its lifetime
+	ReasonRevokedToken    = mockhttp.ReasonRevokedToken // token revoked
+	ReasonInjected401     = mockhttp.ReasonInjected401  // Fail401 fault
+	ReasonWrongAccount    = "wrong_account"             // /accounts/{id} with another account's token
 )
 
 // Config configures the mock. Keys and the claim values are required.
@@ -128,11 +128,17 @@ type Mock struct {
 }
 
 type issued struct {
+	mockhttp.Grant
 	tenant, uid, external string
-	expires               time.Time
-	revoked               bool
-	uses                  int
 	scopes                []string // OAuth 2.0 tokens: the permission groups; nil: every path
+}
+
+// grant is the Grant of an issued token, nil for none (Judge's lookup). m.mu is held.
+func (m *Mock) grant(tok string) *mockhttp.Grant {
+	if t := m.tokens[tok]; t != nil {
+		return &t.Grant
+	}
+	return nil
 }
 
 // Server is a Mock listening on loopback.
@@ -230,7 +236,7 @@ func (m *Mock) token(w http.ResponseWriter, r *http.Request) {
 	now := m.cfg.Now()
 	tok := newOpaque()
 	m.mu.Lock()
-	m.tokens[tok] = &issued{tenant: claims.TenantID, uid: claims.UID, external: claims.ExternalAccountID, expires: now.Add(m.cfg.TokenLifetime)}
+	m.tokens[tok] = &issued{tenant: claims.TenantID, uid: claims.UID, external: claims.ExternalAccountID, Grant: mockhttp.Grant{Expires: now.Add(m.cfg.TokenLifetime)}}
 	m.stats.Exchanges++
 	m.mu.Unlock()
 	secs := int(m.cfg.TokenLifetime / time.Second)
@@ -330,22 +336,12 @@ func (m *Mock) check(jwt string) (claims, int, string, string) {
 func (m *Mock) api(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	sum := sha256.Sum256(body)
-	tok, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	now := m.cfg.Now()
 	m.mu.Lock()
-	status, reason := http.StatusOK, ""
-	t := m.tokens[tok]
-	switch {
-	case !hasBearer || tok == "":
-		status, reason = http.StatusUnauthorized, ReasonNoToken
-	case m.Take401():
-		status, reason = http.StatusUnauthorized, ReasonInjected401
-	case t == nil:
-		status, reason = http.StatusUnauthorized, ReasonInvalidToken
-	case t.revoked:
-		status, reason = http.StatusUnauthorized, ReasonRevokedToken
-	case !now.Before(t.expires):
-		status, reason = http.StatusUnauthorized, ReasonExpiredToken
+	tok, reason := mockhttp.Judge(r, now, m.grant, m.Take401)
+	status, t := http.StatusOK, m.tokens[tok]
+	if reason != "" {
+		status = http.StatusUnauthorized
 	}
 	if status == http.StatusOK {
 		if id, ok := accountOf(r.URL.Path); ok && t.uid != id && t.external != id {
@@ -356,8 +352,8 @@ func (m *Mock) api(w http.ResponseWriter, r *http.Request) {
 		status, reason = http.StatusForbidden, ReasonInsufficientScope
 	}
 	if status == http.StatusOK {
-		if t.uses++; m.revokeEvery > 0 && t.uses >= m.revokeEvery {
-			t.revoked = true // this use is answered; the next gets 401
+		if t.Uses++; m.revokeEvery > 0 && t.Uses >= m.revokeEvery {
+			t.Revoked = true // this use is answered; the next gets 401
 			m.stats.Revoked++
 		}
 	}
@@ -403,10 +399,10 @@ func (m *Mock) RevokeAll() int {
 	now := m.cfg.Now()
 	n := 0
 	for _, t := range m.tokens {
-		if !t.revoked && now.Before(t.expires) {
+		if t.Live(now) {
 			n++
 		}
-		t.revoked = true
+		t.Revoked = true
 	}
 	return n
 }
@@ -423,8 +419,8 @@ func (m *Mock) RevokeEvery(n int) {
 func (m *Mock) Revoke(token string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if t, ok := m.tokens[token]; ok && !t.revoked {
-		t.revoked = true
+	if t, ok := m.tokens[token]; ok && !t.Revoked {
+		t.Revoked = true
 		return true
 	}
 	return false

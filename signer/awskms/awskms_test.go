@@ -16,9 +16,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/finauth/finauth/internal/kmstest"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/signer/awskms"
+	"github.com/finauth/finauth/testkit/kmstest"
 )
 
 const keys = "../testdata/keys/"

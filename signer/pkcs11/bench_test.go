@@ -5,10 +5,10 @@ package pkcs11_test
 import (
 	"testing"
 
-	"github.com/finauth/finauth/internal/hsmtest"
-	"github.com/finauth/finauth/internal/kmstest"
 	"github.com/finauth/finauth/signer"
 	_ "github.com/finauth/finauth/signer/awskms"
+	"github.com/finauth/finauth/testkit/hsmtest"
+	"github.com/finauth/finauth/testkit/kmstest"
 )
 
 // BenchmarkSignatureWhereTheKeyLives: one JWS signature with the same key in memory,

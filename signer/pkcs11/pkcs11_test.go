@@ -14,9 +14,9 @@ import (
 
 	miekg "github.com/miekg/pkcs11"
 
-	"github.com/finauth/finauth/internal/hsmtest"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/signer/pkcs11"
+	"github.com/finauth/finauth/testkit/hsmtest"
 )
 
 const keys = "../testdata/keys/"

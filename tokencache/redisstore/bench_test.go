@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/internal/redistest"
+	"github.com/finauth/finauth/testkit/redistest"
 	"github.com/finauth/finauth/tokencache"
 )
 

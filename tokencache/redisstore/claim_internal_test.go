@@ -12,8 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/finauth/finauth/internal/redistest"
-	"github.com/finauth/finauth/internal/testwait"
+	"github.com/finauth/finauth/testkit/redistest"
+	"github.com/finauth/finauth/testkit/testwait"
 	"github.com/finauth/finauth/tokencache"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/internal/redistest"
+	"github.com/finauth/finauth/testkit/redistest"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/tokencache/redisstore"
 )

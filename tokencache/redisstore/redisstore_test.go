@@ -15,8 +15,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/finauth/finauth/internal/redistest"
-	"github.com/finauth/finauth/internal/telemetry/telemetrytest"
+	"github.com/finauth/finauth/testkit/redistest"
+	"github.com/finauth/finauth/testkit/telemetrytest"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/tokencache/redisstore"
 )

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finauth/finauth/internal/redistest"
-	"github.com/finauth/finauth/internal/testwait"
+	"github.com/finauth/finauth/testkit/redistest"
+	"github.com/finauth/finauth/testkit/testwait"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/tokencache/redisstore"
 )

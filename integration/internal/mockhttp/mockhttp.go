@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"time"
 )
@@ -110,4 +111,48 @@ func Listen(addr string, h http.Handler) (*http.Server, net.Addr, error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
 	return srv, l.Addr(), nil
+}
+
+// The reasons an API call's bearer token is refused, the same in every mock.
+const (
+	ReasonNoToken      = "missing_token" // no bearer token
+	ReasonInvalidToken = "invalid_token" // a token the mock did not issue
+	ReasonExpiredToken = "expired_token" // past its lifetime
+	ReasonRevokedToken = "revoked_token" // revoked
+	ReasonInjected401  = "injected_401"  // a Fail401 fault
+)
+
+// Grant is what a mock keeps of an access token it issued (its own record embeds it).
+type Grant struct {
+	Expires time.Time
+	Revoked bool
+	Uses    int // successful API calls made with it
+}
+
+// Live reports whether the token can still be used at now.
+func (g *Grant) Live(now time.Time) bool { return !g.Revoked && now.Before(g.Expires) }
+
+// Judge reads r's bearer token and says why the call is refused (one of the reasons above),
+// or "" when it may go on: grant finds the token's Grant (nil: not issued), inject401 says
+// whether an injected 401 is due (asked only of a call that sent a token). The caller holds
+// whatever lock grant needs.
+func Judge(r *http.Request, now time.Time, grant func(token string) *Grant, inject401 func() bool) (token, reason string) {
+	token, sent := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	var g *Grant
+	if sent && token != "" {
+		g = grant(token)
+	}
+	switch {
+	case !sent || token == "":
+		return token, ReasonNoToken
+	case inject401():
+		return token, ReasonInjected401
+	case g == nil:
+		return token, ReasonInvalidToken
+	case g.Revoked:
+		return token, ReasonRevokedToken
+	case !now.Before(g.Expires):
+		return token, ReasonExpiredToken
+	}
+	return token, ""
 }

@@ -2,6 +2,9 @@
 // .ci/run) for tests, seeded with the repository's test keys: keys whose public halves the
 // mocks already know. A test that needs it skips when local-kms is not installed, and fails
 // under CI=true.
+//
+// It is one of finauth's test kits (testkit/), for the project's own tests: importable,
+// but not part of the API, and changed without notice.
 package kmstest
 
 import (

@@ -1,6 +1,9 @@
 // Package telemetrytest records finauth's telemetry through the real OpenTelemetry SDK, for
 // tests: a MeterProvider over a ManualReader and a TracerProvider over a SpanRecorder, and
 // readers of what they hold. Only tests import it: the library imports the API alone.
+//
+// It is one of finauth's test kits (testkit/), for the project's own tests: importable,
+// but not part of the API, and changed without notice.
 package telemetrytest
 
 import (

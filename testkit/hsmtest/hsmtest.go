@@ -2,6 +2,9 @@
 // with keys generated inside it (pkcs11-tool --keypairgen) and keys imported into it. A test
 // that needs SoftHSM2 skips when it is not installed, and fails under CI=true (which must
 // install softhsm2 and opensc).
+//
+// It is one of finauth's test kits (testkit/), for the project's own tests: importable,
+// but not part of the API, and changed without notice.
 package hsmtest
 
 import (

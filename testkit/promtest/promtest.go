@@ -1,6 +1,9 @@
 // Package promtest runs a real Prometheus server for tests: on a free loopback port,
 // scraping the given targets every second, its data in the test's temporary directory,
 // stopped when the test ends; and queries its HTTP API.
+//
+// It is one of finauth's test kits (testkit/), for the project's own tests: importable,
+// but not part of the API, and changed without notice.
 package promtest
 
 import (

@@ -1,6 +1,9 @@
 // Package redistest starts a real redis-server for tests: on a free loopback port, with a
 // password, without persistence, stopped when the test ends; with TLS (certificates made
 // in the test) and a Sentinel when asked.
+//
+// It is one of finauth's test kits (testkit/), for the project's own tests: importable,
+// but not part of the API, and changed without notice.
 package redistest
 
 import (

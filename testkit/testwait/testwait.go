@@ -1,4 +1,7 @@
 // Package testwait waits in tests for a condition on state, not for elapsed time.
+//
+// It is one of finauth's test kits (testkit/), for the project's own tests: importable,
+// but not part of the API, and changed without notice.
 package testwait
 
 import (
