@@ -75,18 +75,24 @@ func (s *shared) subscribe() {
 				n.live = m.Kind == "subscribe"
 				n.mu.Unlock()
 			case *redis.Message:
-				lock, value, _ := strings.Cut(m.Payload, "\n") // a handoff carries the sealed token
-				if !s.isLockName(lock) {
-					continue
-				}
-				var v []byte
-				if value != "" && len(value) <= maxHandoff {
-					v = []byte(value)
-				}
-				n.released(lock, v)
+				s.onRelease(m.Payload)
 			}
 		}
 	}()
+}
+
+// onRelease takes a message of the channel: a lock name, and after a newline the sealed
+// token its holder handed off. Anything else published there is dropped.
+func (s *shared) onRelease(payload string) {
+	lock, value, _ := strings.Cut(payload, "\n")
+	if !s.isLockName(lock) {
+		return
+	}
+	var v []byte
+	if value != "" && len(value) <= maxHandoff {
+		v = []byte(value)
+	}
+	s.notes.released(lock, v)
 }
 
 // maxHandoff bounds the token a release message may hand off (a sealed token is a few KB);
