@@ -284,7 +284,10 @@ func RefreshTokenExpiry(tok tokencache.Token) (time.Time, bool) {
 			return time.Time{}, false
 		}
 		return tok.Issued.Add(time.Duration(n) * time.Second), true
-	case n > 1e11:
+	case n > 1e11: // milliseconds; below 2001 in them (and past 5138 in seconds), neither
+		if n < minUnixDate*1000 {
+			return time.Time{}, false
+		}
 		return time.UnixMilli(n), true
 	}
 	return time.Unix(n, 0), true
