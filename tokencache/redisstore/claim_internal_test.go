@@ -255,21 +255,29 @@ func statsDelta(before, after map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
+// slowBudgetStore is a store through a latency proxy, with a budget of 20 ms a reply, 3 slow
+// replies in a row to open, and probe as its probe interval.
+func slowBudgetStore(t *testing.T, probe time.Duration) (*Store, *redistest.Proxy) {
+	t.Helper()
+	srv := redistest.Start(t)
+	proxy := redistest.StartProxy(t, srv.Addr)
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr, Password: srv.Password, ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	s, err := New(Options{Client: rdb, Keys: [][]byte{faultKey}, Timeout: time.Second, SlowReply: 20 * time.Millisecond, SlowReplies: 3,
+		ProbeInterval: probe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, proxy
+}
+
 // Issue 32 (3): the breaker opens on latency as on failures: replies that all come, but
 // slower than the budget (a brownout), make each process cache alone, and sharing resumes
 // once Redis answers within the budget again.
 func TestBreaker_OpensOnASlowRedisAndClosesWhenItIsFastAgain(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
-	proxy := redistest.StartProxy(t, srv.Addr)
-	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr, Password: srv.Password, ContextTimeoutEnabled: true, MaxRetries: -1})
-	defer rdb.Close()
-	s, err := New(Options{Client: rdb, Keys: [][]byte{faultKey}, Timeout: time.Second, SlowReply: 20 * time.Millisecond, SlowReplies: 3,
-		ProbeInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, proxy := slowBudgetStore(t, 50*time.Millisecond)
 	ctx := context.Background()
 	proxy.SetDelay(60 * time.Millisecond)
 	for i := range 3 {
@@ -294,16 +302,7 @@ func TestBreaker_OpensOnASlowRedisAndClosesWhenItIsFastAgain(t *testing.T) {
 // moment sees a burst of them) do not open the breaker.
 func TestBreaker_ABurstOfSlowRepliesDoesNotOpenIt(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
-	proxy := redistest.StartProxy(t, srv.Addr)
-	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr, Password: srv.Password, ContextTimeoutEnabled: true, MaxRetries: -1})
-	defer rdb.Close()
-	s, err := New(Options{Client: rdb, Keys: [][]byte{faultKey}, Timeout: time.Second, SlowReply: 20 * time.Millisecond, SlowReplies: 3,
-		ProbeInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, proxy := slowBudgetStore(t, time.Hour)
 	ctx := context.Background()
 	proxy.SetDelay(60 * time.Millisecond)
 	for i := range 6 {
