@@ -99,6 +99,10 @@ type Bearer struct {
 	// DrainTimeout bounds the wait for a rejected response's body before the replay;
 	// 0 means DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// Header are headers every request to Origins carries beside the token, replacing the
+	// caller's (a credential that goes with the token, such as Soldo Business's
+	// X-Soldo-Internal-Token: like the token, never sent elsewhere). Keys in canonical form.
+	Header http.Header
 
 	replays atomic.Uint64
 	header  atomic.Pointer[authHeader]
@@ -288,5 +292,8 @@ func (b *Bearer) authorize(req *http.Request, token string) *http.Request {
 		b.header.Store(ah)
 	}
 	out.Header["Authorization"] = ah.value
+	for k, v := range b.Header {
+		out.Header[k] = v
+	}
 	return out
 }

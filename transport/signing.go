@@ -12,6 +12,10 @@ import (
 // request without body). It must not change req.
 type SignFunc func(req *http.Request, body io.Reader) (authorization string, err error)
 
+// SignHeadersFunc is SignFunc for a scheme whose signature takes several headers: it returns
+// them all (they replace the caller's). It must not change req.
+type SignHeadersFunc func(req *http.Request, body io.Reader) (http.Header, error)
+
 // ErrSign is wrapped by the error Signing returns when the signature cannot be made.
 var ErrSign = errors.New("finauth: transport: signing the request failed")
 
@@ -37,8 +41,11 @@ var ErrSign = errors.New("finauth: transport: signing the request failed")
 type Signing struct {
 	// Base sends the requests; nil means http.DefaultTransport.
 	Base http.RoundTripper
-	// Sign makes the Authorization value. Required.
+	// Sign makes the Authorization value. Required unless SignHeaders is set.
 	Sign SignFunc
+	// SignHeaders, used instead of Sign, makes several headers (Soldo Business's fingerprint
+	// and its signature).
+	SignHeaders SignHeadersFunc
 	// Origins that receive signed requests. Required.
 	Origins *Origins
 	// MaxBodyBytes bounds the buffering of bodies without GetBody; 0 means
@@ -56,7 +63,7 @@ type Signing struct {
 func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
 	body := bodyCloser{req: req}
 	defer body.close()
-	base, credentials, err := begin(s.Base, s.Origins, s.Sign != nil, "Signing needs Sign and Origins", req)
+	base, credentials, err := begin(s.Base, s.Origins, s.Sign != nil || s.SignHeaders != nil, "Signing needs Sign (or SignHeaders) and Origins", req)
 	if err != nil {
 		return nil, err
 	}
@@ -95,15 +102,9 @@ func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
 		signed, spooled = rc, sp
 		out.GetBody, out.ContentLength = sp.open, sp.size
 	}
-	auth, err := s.Sign(req, signed)
-	if err != nil {
+	if err := s.sign(req, signed, out.Header); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSign, err)
 	}
-	name := "Authorization"
-	if s.Header != "" {
-		name = http.CanonicalHeaderKey(s.Header)
-	}
-	out.Header[name] = []string{auth}
 	if spooled != nil { // opened only now, so that a failed signature leaves no reader open
 		out.Body, _ = spooled.open()
 	}
@@ -111,6 +112,30 @@ func (s *Signing) RoundTrip(req *http.Request) (*http.Response, error) {
 		body.handOver()
 	}
 	return base.RoundTrip(out)
+}
+
+// sign sets the signature's header(s) in h.
+func (s *Signing) sign(req *http.Request, body io.Reader, h http.Header) error {
+	if s.SignHeaders != nil {
+		set, err := s.SignHeaders(req, body)
+		if err != nil {
+			return err
+		}
+		for k, v := range set {
+			h[http.CanonicalHeaderKey(k)] = v
+		}
+		return nil
+	}
+	auth, err := s.Sign(req, body)
+	if err != nil {
+		return err
+	}
+	name := "Authorization"
+	if s.Header != "" {
+		name = http.CanonicalHeaderKey(s.Header)
+	}
+	h[name] = []string{auth}
+	return nil
 }
 
 // sizedReader tells the signer how long the body is (a sizing hint; GetBody readers are

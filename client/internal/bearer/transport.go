@@ -26,6 +26,9 @@ type Options struct {
 	// Identity names the token issuer and client (the provider sets it from its
 	// configuration), so that a shared store keeps different clients' tokens apart.
 	Identity string
+	// Header are headers sent with the token (transport.Bearer.Header): a credential that
+	// goes where the token goes and nowhere else.
+	Header http.Header
 	// OnTokenChange and OnRefreshError are called besides the cache options' own.
 	OnTokenChange  func(tokencache.TokenChange)
 	OnRefreshError func(tokencache.RefreshError)
@@ -97,7 +100,7 @@ func New(fetch tokencache.FetchFunc, keyFunc transport.KeyFunc, origins *transpo
 		cache:    cache,
 		store:    co.Store,
 		settings: &o.Settings,
-		bearer:   &transport.Bearer{Base: o.BaseTransport(), Tokens: cache, Origins: origins, Key: keyFunc},
+		bearer:   &transport.Bearer{Base: o.BaseTransport(), Tokens: cache, Origins: origins, Key: keyFunc, Header: o.Header},
 	}
 	t.observe = o.Recorder().Observe(telemetry.Source{Replays: t.bearer.Replays, Suppressed: t.SuppressedRefreshes})
 	return t

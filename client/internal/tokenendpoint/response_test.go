@@ -79,7 +79,8 @@ func TestProviderMessage_RedactedAndBounded(t *testing.T) {
 var fullToken = regexp.MustCompile(`^[A-Za-z0-9_\-+/=.~]{32,}$`)
 
 func FuzzParseResponse(f *testing.F) {
-	for _, s := range []string{`{"access_token":"a","expires_in":"3600"}`, `{"token":"a","expires_in":3600}`, `{"access_token":"eyJhbGciOiJub25lIn0.eyJleHAiOjF9.x"}`, `{"expires_in":1e308}`, `{"access_token":"a","expires_in":1,"scope":"s","refresh_token":"r"}`} {
+	for _, s := range []string{`{"access_token":"a","expires_in":"3600"}`, `{"token":"a","expires_in":3600}`, `{"access_token":"eyJhbGciOiJub25lIn0.eyJleHAiOjF9.x"}`, `{"expires_in":1e308}`, `{"access_token":"a","expires_in":1,"scope":"s","refresh_token":"r"}`,
+		`{"refresh_token":"r","token_type":"bearer","access_token":"a","expires_in":"7200"}`} { // the last: Soldo Business
 		f.Add([]byte(s))
 	}
 	now := time.Unix(1_700_000_000, 0)
