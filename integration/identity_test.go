@@ -25,6 +25,7 @@ import (
 	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/client/revolut"
+	"github.com/finauth/finauth/client/soldo/business"
 	"github.com/finauth/finauth/integration/revolutmock"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/tokencache"
@@ -64,7 +65,7 @@ func newCapture(t *testing.T, keys map[string]*signer.PublicKey, tlsConfig *tls.
 }
 
 func (c *capture) serve(w http.ResponseWriter, r *http.Request) {
-	if !strings.Contains(r.URL.Path, "token") && !strings.Contains(r.URL.Path, "login") {
+	if !strings.Contains(r.URL.Path, "token") && !strings.Contains(r.URL.Path, "login") && !strings.Contains(r.URL.Path, "authorize") {
 		w.Write([]byte(`{}`)) // the API
 		return
 	}
@@ -444,6 +445,38 @@ func keyedVariants(v map[string]func(*clientcredentials.Config)) map[string]func
 		out[k] = f
 	}
 	return out
+}
+
+func TestIdentity_EverySoldoBusinessFieldThatReachesTheTokenRequestChangesTheStoreIdentity(t *testing.T) {
+	t.Parallel()
+	k := newIdentityKeys(t)
+	c := newCapture(t, k.pubs, nil)
+	observe := func(cfg business.Config) seen {
+		return observeWith(c, func(store tokencache.Store) (http.RoundTripper, io.Closer, error) {
+			rt, err := business.NewTransport(cfg, business.WithTokenStore(store))
+			return rt, rt, err
+		})
+	}
+	base := business.Config{APIURL: c.srv.URL, ClientID: "biz-1", ClientSecret: "s3cret", InternalToken: "it-1", PrivateKeyFile: k.rsaFile}
+	variants := map[string]func(*business.Config){
+		"APIURL":         func(cfg *business.Config) { cfg.APIURL = c.srv.URL + "/v2" }, // the default token URL follows the base
+		"TokenURL":       func(cfg *business.Config) { cfg.TokenURL = c.srv.URL + "/other/oauth/authorize" },
+		"Key":            func(cfg *business.Config) { cfg.Key, cfg.PrivateKeyFile = k.rsa2, "" },
+		"PrivateKeyPEM":  func(cfg *business.Config) { cfg.PrivateKeyPEM, cfg.PrivateKeyFile = client.Secret(k.rsa2PEM), "" },
+		"PrivateKeyFile": func(cfg *business.Config) { cfg.PrivateKeyFile = k.rsa2File },
+		"PrivateKeyPassword": func(cfg *business.Config) {
+			cfg.PrivateKeyFile, cfg.PrivateKeyPassword = k.encryptedRSAFile, client.Secret(k.pw)
+		},
+	}
+	reached := walk(t, "soldo-business", base, variants, observe)
+	checkListed(t, reflect.TypeFor[business.Config](), reached, with(exchangeNotInTheRequest, map[string]string{
+		"InternalToken":      "sent with every API request, never in the token request: one client's tokens serve whatever internal token it sends",
+		"Key":                "signs fingerprints of API requests; the token request carries no signature",
+		"PrivateKeyPEM":      "the fingerprint key, as above",
+		"PrivateKeyFile":     "the fingerprint key, as above",
+		"PrivateKeyPassword": "decrypts the fingerprint key",
+		"AllowInsecureHTTP":  "which URLs are accepted",
+	}))
 }
 
 func TestIdentity_EveryPismoFieldThatReachesTheTokenRequestChangesTheStoreIdentity(t *testing.T) {

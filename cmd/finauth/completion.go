@@ -36,11 +36,12 @@ func (a *app) completion(args []string) error {
 		fmt.Fprint(a.stdout, "autoload -U +X bashcompinit && bashcompinit\n"+bashCompletion(cmds))
 	case "fish":
 		fmt.Fprintf(a.stdout, `complete -c finauth -f -n '__fish_use_subcommand' -a '%s'
-complete -c finauth -f -n '__fish_seen_subcommand_from mint token; and not __fish_seen_subcommand_from pismo mia revolut' -a 'pismo mia revolut'
-complete -c finauth -f -n '__fish_seen_subcommand_from authorize; and not __fish_seen_subcommand_from revolut' -a 'revolut'
-complete -c finauth -f -n '__fish_seen_subcommand_from sign; and not __fish_seen_subcommand_from soldo' -a 'soldo'
+complete -c finauth -f -n '__fish_seen_subcommand_from mint; and not __fish_seen_subcommand_from %[2]s' -a '%[2]s'
+complete -c finauth -f -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from %[3]s' -a '%[3]s'
+complete -c finauth -f -n '__fish_seen_subcommand_from authorize; and not __fish_seen_subcommand_from %[4]s' -a '%[4]s'
+complete -c finauth -f -n '__fish_seen_subcommand_from sign; and not __fish_seen_subcommand_from %[5]s' -a '%[5]s'
 complete -c finauth -f -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
-`, cmds)
+`, cmds, servingNames[minter](" "), servingNames[tokenSource](" "), servingNames[authorizer](" "), servingNames[requestSigner](" "))
 	default:
 		return usagef("completion %q: use bash, zsh or fish", pos[0])
 	}
@@ -55,9 +56,10 @@ _finauth() {
     COMPREPLY=($(compgen -W "` + cmds + `" -- "$cur")); return
   fi
   case "$cmd" in
-    mint|token) sub="pismo mia revolut" ;;
-    authorize) sub="revolut" ;;
-    sign) sub="soldo" ;;
+    mint) sub="` + servingNames[minter](" ") + `" ;;
+    token) sub="` + servingNames[tokenSource](" ") + `" ;;
+    authorize) sub="` + servingNames[authorizer](" ") + `" ;;
+    sign) sub="` + servingNames[requestSigner](" ") + `" ;;
     completion) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return ;;
   esac
   if [ -n "$sub" ] && [ "$COMP_CWORD" -eq 2 ]; then

@@ -14,13 +14,14 @@ import (
 
 // demoResult is what finauth demo --json prints: one section per provider's leg.
 type demoResult struct {
-	DurationS float64     `json:"duration_s"`
-	Pismo     pismoDemo   `json:"pismo"`
-	Soldo     soldoDemo   `json:"soldo"`
-	Mia       miaDemo     `json:"mia"`
-	Revolut   revolutDemo `json:"revolut"`
-	Failures  []string    `json:"failures"`
-	AllOK     bool        `json:"all_ok"`
+	DurationS     float64           `json:"duration_s"`
+	Pismo         pismoDemo         `json:"pismo"`
+	Soldo         soldoDemo         `json:"soldo"`
+	SoldoBusiness soldoBusinessDemo `json:"soldo_business"`
+	Mia           miaDemo           `json:"mia"`
+	Revolut       revolutDemo       `json:"revolut"`
+	Failures      []string          `json:"failures"`
+	AllOK         bool              `json:"all_ok"`
 }
 
 // demoer is a provider with a leg in finauth demo.

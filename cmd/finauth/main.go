@@ -63,15 +63,15 @@ var commands = []struct {
 	{"jwk", "print the public JWK (or JWKS with --set) of a key file in any format", (*app).jwk},
 	{"jwks", "jwks build|serve: print or serve the JWKS to publish (x5c and x5t#S256 from certificates)", (*app).jwks},
 	{"register", "register revolut: register your application by dynamic client registration (gives the client ID)", (*app).registerCmd},
-	{"mint", "mint pismo|mia|revolut: print a signed Pismo JWT, Mia-Platform client assertion or Revolut request object", (*app).mint},
-	{"sign", "sign soldo: print the Authorization value for a Soldo request", (*app).sign},
+	{"mint", "mint " + servingNames[minter]("|") + ": print a signed Pismo JWT, Mia-Platform client assertion or Revolut request object", (*app).mint},
+	{"sign", "sign " + servingNames[requestSigner]("|") + ": print the Authorization value for a Soldo (PSD2 via Token.io) request", (*app).sign},
 	{"verify", "verify a JWS/JWT (detached with --payload); print header and claims", (*app).verify},
 	{"decode", "print a JWT's header and claims WITHOUT verifying", (*app).decode},
-	{"token", "token pismo|mia|revolut: get a token and print it (redacted)", (*app).token},
+	{"token", "token " + servingNames[tokenSource]("|") + ": get a token and print it (redacted)", (*app).token},
 	{"authorize", "authorize revolut: print the consent authorisation URL to send the user to", (*app).authorize},
-	{"call", "make one authenticated request (pismo, soldo, mia or revolut)", (*app).call},
+	{"call", "make one authenticated request (--profile " + servingNames[caller]("|") + ")", (*app).call},
 	{"load", "send N requests (or for a duration) with concurrency C; print a summary", (*app).load},
-	{"demo", "run Pismo, Soldo, Mia-Platform and Revolut mocks in-process and show finauth handling them", (*app).demo},
+	{"demo", "run Pismo, Soldo, Soldo Business, Mia-Platform and Revolut mocks in-process and show finauth handling them", (*app).demo},
 }
 
 func (a *app) run(args []string) int {
@@ -114,12 +114,15 @@ func (a *app) usage(w io.Writer) {
 const topHelpFooter = `
   finauth --version       the build (module version, VCS revision, Go version)
 
-Each provider reads its settings from environment variables (PISMO_*, SOLDO_*, MIA_*,
-REVOLUT_*; call --profile NAME --help and token NAME --help list them beside their flags,
+Each provider reads its settings from environment variables (PISMO_*, SOLDO_*,
+SOLDO_BUSINESS_*, MIA_*, REVOLUT_*; call --profile NAME --help and token NAME --help list them beside their flags,
 which override them), and FINAUTH_REDIS_URL and FINAUTH_CACHE_KEY share tokens between
 processes (call --help). Exit status: 0 success; 1 a verification failed or an HTTP status
 >= 400; 2 bad usage or configuration (the flag or variable is named); 130 a load interrupted
 with Ctrl-C, after its summary.
+
+Two Soldo APIs: soldo signs for Soldo's PSD2 interface (run by Token.io, a detached JWS);
+soldo-business is the Soldo Business API v2 that Soldo's customers call (api.soldo.com).
 `
 
 // version names the module version and the VCS revision the binary was built from.

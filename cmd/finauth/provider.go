@@ -107,7 +107,7 @@ func bearerSession(a *app, n *network, variable, def string, build func(base htt
 }
 
 // providers are the CLI's providers, in the order help lists them.
-var providers = []provider{pismoCLI{}, soldoCLI{}, miaCLI{}, revolutCLI{}, noneCLI{}}
+var providers = []provider{pismoCLI{}, soldoCLI{}, soldoBusinessCLI{}, miaCLI{}, revolutCLI{}, noneCLI{}}
 
 // serving lists the providers that implement T, and so serve cmd.
 func serving[T provider]() []T {
@@ -118,6 +118,16 @@ func serving[T provider]() []T {
 		}
 	}
 	return out
+}
+
+// servingNames are the names of the providers that implement T, separated by sep: help and
+// completion lists derived from the providers, never kept by hand.
+func servingNames[T provider](sep string) string {
+	var names []string
+	for _, p := range serving[T]() {
+		names = append(names, p.name())
+	}
+	return strings.Join(names, sep)
 }
 
 // pick handles "finauth CMD NAME ...": the provider NAME among those that serve cmd, and

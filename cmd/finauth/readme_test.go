@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"maps"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/finauth/finauth/integration/miamock"
 	"github.com/finauth/finauth/integration/pismomock"
+	"github.com/finauth/finauth/integration/soldobizmock"
 	"github.com/finauth/finauth/integration/soldomock"
 	"github.com/finauth/finauth/signer"
 )
@@ -133,7 +135,8 @@ func TestREADME(t *testing.T) {
 		}
 	}
 	// The exports must describe what docker-compose.yml starts.
-	for compVar, readmeVar := range map[string]string{"MOCK_PISMO_ISSUER": "PISMO_ISSUER", "MOCK_PISMO_SUBJECT": "PISMO_SUBJECT", "MOCK_PISMO_AUDIENCE": "PISMO_AUDIENCE", "MOCK_PISMO_TENANT": "PISMO_TENANT_ID", "MOCK_PISMO_GROUP": "PISMO_GROUP", "MOCK_SOLDO_MEMBER": "SOLDO_MEMBER_ID", "MOCK_MIA_CLIENT_ID": "MIA_CLIENT_ID", "MOCK_MIA_ISSUER": "MIA_AUDIENCE"} {
+	for compVar, readmeVar := range map[string]string{"MOCK_PISMO_ISSUER": "PISMO_ISSUER", "MOCK_PISMO_SUBJECT": "PISMO_SUBJECT", "MOCK_PISMO_AUDIENCE": "PISMO_AUDIENCE", "MOCK_PISMO_TENANT": "PISMO_TENANT_ID", "MOCK_PISMO_GROUP": "PISMO_GROUP", "MOCK_SOLDO_MEMBER": "SOLDO_MEMBER_ID", "MOCK_MIA_CLIENT_ID": "MIA_CLIENT_ID", "MOCK_MIA_ISSUER": "MIA_AUDIENCE",
+		"MOCK_SOLDO_BUSINESS_CLIENT_ID": "SOLDO_BUSINESS_CLIENT_ID", "MOCK_SOLDO_BUSINESS_CLIENT_SECRET": "SOLDO_BUSINESS_CLIENT_SECRET", "MOCK_SOLDO_BUSINESS_INTERNAL_TOKEN": "SOLDO_BUSINESS_INTERNAL_TOKEN"} {
 		m := regexp.MustCompile(compVar + `: "?([^"\n]+)"?`).FindSubmatch(compose)
 		if m == nil || string(m[1]) != env[readmeVar] {
 			t.Errorf("docker-compose.yml %s does not match the README's %s=%q", compVar, readmeVar, env[readmeVar])
@@ -172,10 +175,19 @@ func TestREADME(t *testing.T) {
 	if err := mm.Register(env["MIA_CLIENT_ID"], jwks); err != nil {
 		t.Fatal(err)
 	}
+	bk, err := signer.LoadPublicKeysFile(filepath.Join(root, "signer/testdata/keys/test-rsa-public.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm, err := soldobizmock.New(soldobizmock.Config{ClientID: env["SOLDO_BUSINESS_CLIENT_ID"], ClientSecret: env["SOLDO_BUSINESS_CLIENT_SECRET"],
+		InternalToken: env["SOLDO_BUSINESS_INTERNAL_TOKEN"], PublicKey: bk.Keys()[0].Key().(*rsa.PublicKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// On free ports, whatever else runs on the README's (docker-compose's mocks, say): the
 	// session runs with the README's environment rewritten only in its port numbers. The
 	// README's own ports are held busy while it runs, to show that it needs none of them.
-	for variable, h := range map[string]http.Handler{"PISMO_API": pm, "SOLDO_API": sm, "MIA_API": mm} {
+	for variable, h := range map[string]http.Handler{"PISMO_API": pm, "SOLDO_API": sm, "MIA_API": mm, "SOLDO_BUSINESS_API_URL": bm} {
 		u, err := url.Parse(env[variable])
 		if err != nil || u.Hostname() != "localhost" || u.Port() == "" {
 			t.Fatalf("the README's %s=%q is not a localhost URL with a port", variable, env[variable])

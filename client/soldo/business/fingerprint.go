@@ -200,7 +200,7 @@ func (t table) planFor(req *http.Request) (plan, error) {
 		return plan{fields: p.Fields, params: params}, nil
 	}
 	if needsAdvanced(req.Method, path) {
-		return plan{}, fmt.Errorf("%w: %s %s: give its order with business.WithEndpoints(business.Endpoint{Method, Path, Fields}) or per request with business.WithFingerprintOrder(ctx, fields...), from Soldo's \"Fingerprint order\" page; or, if the page does not list it, business.WithStandardAuthentication(ctx)",
+		return plan{}, fmt.Errorf("%w: %s %s: copy its order from Soldo's \"Fingerprint order\" page into business.WithEndpoints(business.Endpoint{Method, Path, Fields}) or, per request, business.WithFingerprintOrder(ctx, fields...) (CLI: --fingerprint-order a,b,token); if the page does not list the endpoint, send it with business.WithStandardAuthentication(ctx) (CLI: --standard-auth)",
 			ErrFingerprintOrderUnknown, req.Method, path)
 	}
 	return plan{}, nil

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -31,6 +32,7 @@ import (
 	"github.com/finauth/finauth/integration/miamock"
 	"github.com/finauth/finauth/integration/pismomock"
 	"github.com/finauth/finauth/integration/revolutmock"
+	"github.com/finauth/finauth/integration/soldobizmock"
 	"github.com/finauth/finauth/integration/soldomock"
 	"github.com/finauth/finauth/signer"
 )
@@ -49,6 +51,9 @@ type config struct {
 	soldoAddr, soldoKeys, soldoMember, soldoKID                                                         string
 	soldoReplay                                                                                         bool
 	miaAddr, miaKeys, miaKID, miaClient, miaIssuer                                                      string
+	bizAddr, bizKey, bizClient, bizSecret, bizInternal                                                  string
+	bizLifetime                                                                                         time.Duration
+	bizRevokeEvery                                                                                      int
 	miaLifetime                                                                                         time.Duration
 	miaRevokeEvery                                                                                      int
 	sinkAddr                                                                                            string
@@ -73,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		return 2
 	}
 	if len(mocks) == 0 {
-		fmt.Fprintln(stderr, "mockserver: every mock is disabled (--pismo-addr, --soldo-addr, --mia-addr, --revolut-addr and --sink-addr are empty)")
+		fmt.Fprintln(stderr, "mockserver: every mock is disabled (--pismo-addr, --soldo-addr, --soldo-business-addr, --mia-addr, --revolut-addr and --sink-addr are empty)")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -116,6 +121,7 @@ func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, b
 	c.pismoFlags(fs, v)
 	c.soldoFlags(fs, v)
 	c.miaFlags(fs, v)
+	c.bizFlags(fs, v)
 	c.revolutFlags(fs, v)
 	fs.StringVar(&c.sinkAddr, "sink-addr", v.env("MOCK_SINK_ADDR", ""), "listen address of a sink that answers 200 to every request and checks nothing (the fast server of load baselines, e.g. finauth load --profile none); empty (the default) disables it (MOCK_SINK_ADDR)")
 	if err := fs.Parse(args); err != nil {
@@ -200,6 +206,47 @@ func (c *config) miaFlags(fs *flag.FlagSet, v *vars) {
 	fs.IntVar(&c.miaRevokeEvery, "mia-revoke-every", int(v.num("MOCK_MIA_REVOKE_EVERY", "0")), "revoke the token of every N-th API use, 0 never (MOCK_MIA_REVOKE_EVERY)")
 }
 
+// bizFlags registers the Soldo Business API mock's flags.
+func (c *config) bizFlags(fs *flag.FlagSet, v *vars) {
+	fs.StringVar(&c.bizAddr, "soldo-business-addr", v.env("MOCK_SOLDO_BUSINESS_ADDR", ""), "Soldo Business API v2 mock listen address, e.g. :8086; empty (the default) disables it (MOCK_SOLDO_BUSINESS_ADDR)")
+	fs.StringVar(&c.bizKey, "soldo-business-key", v.env("MOCK_SOLDO_BUSINESS_KEY", ""), "the uploaded RSA public key (PEM) that verifies fingerprint signatures (MOCK_SOLDO_BUSINESS_KEY)")
+	fs.StringVar(&c.bizClient, "soldo-business-client-id", v.env("MOCK_SOLDO_BUSINESS_CLIENT_ID", "finauth-test-client"), "the API credentials' client ID (MOCK_SOLDO_BUSINESS_CLIENT_ID)")
+	c.bizSecret = v.env("MOCK_SOLDO_BUSINESS_CLIENT_SECRET", "")
+	c.bizInternal = v.env("MOCK_SOLDO_BUSINESS_INTERNAL_TOKEN", "")
+	fs.DurationVar(&c.bizLifetime, "soldo-business-token-lifetime", v.dur("MOCK_SOLDO_BUSINESS_TOKEN_LIFETIME", "2h"), "access token lifetime, answered as a string of seconds (MOCK_SOLDO_BUSINESS_TOKEN_LIFETIME)")
+	fs.IntVar(&c.bizRevokeEvery, "soldo-business-revoke-every", int(v.num("MOCK_SOLDO_BUSINESS_REVOKE_EVERY", "0")), "revoke the token of every N-th API use, 0 never (MOCK_SOLDO_BUSINESS_REVOKE_EVERY)")
+}
+
+// bizHandler is the Soldo Business API mock; its client secret and internal token come from
+// MOCK_SOLDO_BUSINESS_CLIENT_SECRET and MOCK_SOLDO_BUSINESS_INTERNAL_TOKEN only (secrets
+// stay out of the process list).
+func bizHandler(c config, log *slog.Logger) (http.Handler, error) {
+	if c.bizSecret == "" || c.bizInternal == "" {
+		return nil, errors.New("soldo-business: MOCK_SOLDO_BUSINESS_CLIENT_SECRET and MOCK_SOLDO_BUSINESS_INTERNAL_TOKEN are required (the API credentials the mock accepts)")
+	}
+	keys, err := requiredKeys(c.bizKey, "--soldo-business-key (MOCK_SOLDO_BUSINESS_KEY)", "the uploaded RSA public key")
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := keys.Keys()[0].Key().(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("--soldo-business-key (MOCK_SOLDO_BUSINESS_KEY): not an RSA public key (Soldo's fingerprint signatures are SHA512withRSA)")
+	}
+	m, err := soldobizmock.New(soldobizmock.Config{ClientID: c.bizClient, ClientSecret: c.bizSecret, InternalToken: c.bizInternal, PublicKey: pub, TokenLifetime: c.bizLifetime})
+	if err != nil {
+		return nil, err
+	}
+	if c.bizRevokeEvery > 0 {
+		m.RevokeEvery(c.bizRevokeEvery)
+	}
+	log.Info("soldo-business client registered", "client_id", c.bizClient)
+	stats := func() mockStats {
+		st := m.Stats()
+		return mockStats{TokensIssued: st.Tokens, SignaturesVerified: st.Verified, Refusals: merged(st.Rejections, st.APIDenials)}
+	}
+	return withStats("soldo-business", m, stats, soldobizmock.TokenPath), nil
+}
+
 // revolutFlags registers the Revolut mock's flags.
 func (c *config) revolutFlags(fs *flag.FlagSet, v *vars) {
 	fs.StringVar(&c.revolutAddr, "revolut-addr", v.env("MOCK_REVOLUT_ADDR", ""), "Revolut Open Banking mock listen address (TLS, client certificates), e.g. :8085; empty (the default) disables it (MOCK_REVOLUT_ADDR)")
@@ -259,7 +306,7 @@ func (c config) mocks(log *slog.Logger) ([]mock, []string) {
 	for _, m := range []struct {
 		name, addr string
 		handler    func(config, *slog.Logger) (http.Handler, error)
-	}{{"pismo", c.pismoAddr, pismoHandler}, {"soldo", c.soldoAddr, soldoHandler}, {"mia", c.miaAddr, miaHandler}, {"sink", c.sinkAddr, sinkHandler}} {
+	}{{"pismo", c.pismoAddr, pismoHandler}, {"soldo", c.soldoAddr, soldoHandler}, {"mia", c.miaAddr, miaHandler}, {"soldo-business", c.bizAddr, bizHandler}, {"sink", c.sinkAddr, sinkHandler}} {
 		if m.addr == "" {
 			continue
 		}

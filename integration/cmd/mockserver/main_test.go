@@ -20,6 +20,7 @@ import (
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/client/revolut"
 	"github.com/finauth/finauth/client/soldo"
+	"github.com/finauth/finauth/client/soldo/business"
 	"github.com/finauth/finauth/signer"
 )
 
@@ -48,9 +49,11 @@ func TestMockserverProcess(t *testing.T) {
 	cmd := exec.Command(bin, "--pismo-addr", "127.0.0.1:0", "--soldo-addr", "127.0.0.1:0", "--mia-addr", "127.0.0.1:0",
 		"--pismo-keys", keys+"test-rsa-public.pem", "--soldo-keys", keys+"test-ec-p256-public.pem", "--soldo-kid", "ec-1",
 		"--mia-keys", keys+"test-rsa-public.pem", "--mia-kid", "mia-1",
-		"--revolut-addr", "127.0.0.1:0", "--revolut-keys", keys+"test-rsa-public.pem", "--revolut-kid", "sig-1")
+		"--revolut-addr", "127.0.0.1:0", "--revolut-keys", keys+"test-rsa-public.pem", "--revolut-kid", "sig-1",
+		"--soldo-business-addr", "127.0.0.1:0", "--soldo-business-key", keys+"test-rsa-public.pem")
 	pkiDir := filepath.Join(t.TempDir(), "pki") // made by the mockserver
-	cmd.Env = append(cmd.Environ(), "MOCK_PISMO_TENANT=tenant-from-env", "MOCK_SINK_ADDR=127.0.0.1:0", "MOCK_REVOLUT_PKI_DIR="+pkiDir)
+	cmd.Env = append(cmd.Environ(), "MOCK_PISMO_TENANT=tenant-from-env", "MOCK_SINK_ADDR=127.0.0.1:0", "MOCK_REVOLUT_PKI_DIR="+pkiDir,
+		"MOCK_SOLDO_BUSINESS_CLIENT_SECRET=biz-secret", "MOCK_SOLDO_BUSINESS_INTERNAL_TOKEN=biz-internal")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -75,14 +78,14 @@ func TestMockserverProcess(t *testing.T) {
 	}()
 	urls := map[string]string{}
 	sc := bufio.NewScanner(stdout)
-	for len(urls) < 5 && sc.Scan() {
+	for len(urls) < 6 && sc.Scan() {
 		name, url, ok := strings.Cut(sc.Text(), " mock listening on ")
 		if ok {
 			urls[name] = url
 		}
 	}
 	go func() { io.Copy(io.Discard, stdout); exited <- cmd.Wait() }()
-	if len(urls) != 5 {
+	if len(urls) != 6 {
 		t.Fatalf("did not start: %v\n%s", urls, stderr.String())
 	}
 	// The sink answers anything, body or not, with 200 and checks nothing.
@@ -159,6 +162,20 @@ func TestMockserverProcess(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	// The Soldo Business API through the real client: a standard call and an advanced one.
+	bc, err := business.NewClient(business.Config{APIURL: urls["soldo-business"], ClientID: "finauth-test-client", ClientSecret: "biz-secret",
+		InternalToken: "biz-internal", Key: pkey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/business/v2/wallets", "/business/v2/transactions?type=company&fromDate=2026-01-01"} {
+		resp, err = bc.Get(urls["soldo-business"] + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("soldo-business call %s: %v %v\n%s", path, err, resp, stderr.String())
+		}
+		resp.Body.Close()
+	}
+
 	// A refused request is logged with its reason.
 	resp, err = http.Get(urls["soldo"] + "/transfers/t-1")
 	if err != nil || resp.StatusCode != 401 {
@@ -191,6 +208,9 @@ func TestMockserverProcess(t *testing.T) {
 	}
 	if s := stats(urls["soldo"]); s.SignaturesVerified != 1 || s.Refusals["missing_authorization"] != 1 || s.APIAnswers["401"] != 1 || s.APIAnswers["200"] != 1 {
 		t.Errorf("soldo stats %+v", s)
+	}
+	if s := stats(urls["soldo-business"]); s.Mock != "soldo-business" || s.TokensIssued != 1 || s.SignaturesVerified != 1 || s.APIAnswers["200"] != 2 {
+		t.Errorf("soldo-business stats %+v", s)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(stderr.String(), "reason=missing_authorization") {
