@@ -9,6 +9,7 @@ import (
 	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/client/soldo"
+	"github.com/finauth/finauth/client/soldo/business"
 	"github.com/finauth/finauth/integration/internal/nilopts"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/tokencache/redisstore"
@@ -56,6 +57,16 @@ func TestProviders_ANilOfAnyTypeIsAbsent(t *testing.T) {
 		hc := newSoldoClient(t, soldoConfig(t, m.URL, 0), opts...)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.URL+"/accounts", nil)
 		doSoldo(t, hc, req)
+	})
+	t.Run("soldo-business", func(t *testing.T) {
+		opts := nilopts.Options[business.Option](t, "../client/soldo/business", business.WithBaseTransport, business.WithTokenHTTPClient,
+			business.WithLogger, business.WithClock, business.WithCacheOptions, business.WithTokenStore, business.WithEndpoints,
+			business.WithMeterProvider, business.WithTracerProvider, business.WithOnTokenChange, business.WithOnRefreshError)
+		m, cfg, _ := soldoBiz(t)
+		_, hc := bizClient(t, cfg, opts...)
+		if code, body := bizDo(t, hc, http.MethodGet, m.URL+"/business/v2/transactions/tx-1", ""); code != http.StatusOK {
+			t.Fatalf("a request with every option nil: %d %s", code, body)
+		}
 	})
 	t.Run("tokencache", func(t *testing.T) {
 		o, _ := nilopts.Of(t, reflect.TypeFor[tokencache.Options]())

@@ -11,6 +11,7 @@ import (
 	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/client/pismo"
 	"github.com/finauth/finauth/client/soldo"
+	"github.com/finauth/finauth/client/soldo/business"
 	"github.com/finauth/finauth/integration/pismomock"
 	"github.com/finauth/finauth/testkit/telemetrytest"
 	"github.com/finauth/finauth/tokencache"
@@ -99,6 +100,23 @@ func TestTelemetry_NoSecretInAnyAttributeOrSpan(t *testing.T) {
 		doSoldo(t, hc, req)
 	}
 
+	bm, bcfg, _ := soldoBiz(t)
+	secrets.Add(bizClientSecret, bizInternalToken)
+	bt, err := business.NewTransport(bcfg, business.WithMeterProvider(rec.Meter), business.WithTracerProvider(rec.Tracer),
+		business.WithTokenHTTPClient(&http.Client{Transport: secrets.Transport(nil)}), business.WithBaseTransport(secrets.Transport(nil)),
+		business.WithOnTokenChange(func(c tokencache.TokenChange) { secrets.Add(c.Token.Value, c.Token.RefreshToken) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bt.Close() })
+	for _, path := range []string{"/business/v2/wallets", "/business/v2/transactions/tx-1", "/business/v2/transactions?type=company"} {
+		resp, err := (&http.Client{Transport: bt}).Get(bm.URL + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("soldo business %s: %v %v", path, err, resp)
+		}
+		resp.Body.Close()
+	}
+
 	ms := rec.Metrics(t)
 	for _, c := range []struct {
 		name  string
@@ -115,6 +133,8 @@ func TestTelemetry_NoSecretInAnyAttributeOrSpan(t *testing.T) {
 		{"finauth.signatures", []string{"finauth.provider=clientcredentials", "finauth.alg=RS256"}},
 		{"finauth.signatures", []string{"finauth.provider=soldo", "finauth.alg=ES256"}},
 		{"finauth.signature.duration", []string{"finauth.provider=soldo"}},
+		{"finauth.token.fetches", []string{"finauth.provider=soldo-business", "finauth.outcome=ok"}},
+		{"finauth.signatures", []string{"finauth.provider=soldo-business", "finauth.alg=RS512"}},
 		{"finauth.store.operations", []string{"finauth.provider=pismo", "finauth.op=save", "finauth.outcome=ok"}},
 	} {
 		if telemetrytest.Sum(ms, c.name, c.attrs...) <= 0 {
@@ -128,6 +148,9 @@ func TestTelemetry_NoSecretInAnyAttributeOrSpan(t *testing.T) {
 	}
 	if n := telemetrytest.Sum(ms, "finauth.signatures", "finauth.provider=soldo"); n != 3 {
 		t.Errorf("%v Soldo signatures, want 3", n)
+	}
+	if n := telemetrytest.Sum(ms, "finauth.signatures", "finauth.provider=soldo-business"); n != 2 {
+		t.Errorf("%v Soldo Business fingerprint signatures, want 2 (the standard call has none)", n)
 	}
 	if len(rec.SpansNamed("finauth.token.fetch")) == 0 || len(rec.SpansNamed("POST")) == 0 {
 		t.Error("no fetch spans or token endpoint client spans")

@@ -30,4 +30,23 @@
 // when Soldo's public key is given).
 //
 // A Config prints, marshals and logs with its secrets redacted.
+//
+// # What Soldo's pages say, and what finauth decided where they are silent
+//
+// From developer.soldo.com (Authentication, Advanced authentication): OAuth 2.0 client
+// credentials at /oauth/authorize; HTTPS only; the fingerprint is the SHA-512 of the values
+// concatenated in the per-endpoint order, lowercase hex; the signature is SHA512withRSA, in
+// base64, with the 2048-bit RSA key whose X.509 SubjectPublicKeyInfo PEM was uploaded in
+// the web app. From public client code that runs against the API (recorded in finauth's
+// PROTOCOLS notes): the orders of the table, expires_in as a string, the internal token as
+// the order's last field. Decided here, where the pages finauth could read are silent: no
+// grant_type in the token request (Soldo's page shows client_id and client_secret only); a
+// JSON number is fingerprinted as written in the body, true and false as such, null as an
+// empty string; a query parameter given twice, an object or array, or one field with two
+// different values in the path, query and body is an error rather than a guess; an internal
+// transfer is listed under both PUT and POST; a request Soldo's 401 refuses is replayed once
+// with a new token (the 401 does not say which credential it refused). Webhooks: the
+// X-Soldo-Fingerprint-Order and X-Soldo-Fingerprint headers are confirmed by a public SDK;
+// X-Soldo-Fingerprint-Signature on webhooks is not confirmed by any page finauth could read,
+// so it is checked only when Soldo's public key is given (WebhookVerifier.PublicKey).
 package business

@@ -82,7 +82,11 @@ func Options[O any](t *testing.T, pkg string, withs ...any) []O {
 			}
 			args = append(args, a)
 		}
-		opts = append(opts, fv.Call(args)[0].Interface().(O))
+		call := fv.Call
+		if fv.Type().IsVariadic() { // the last parameter is the slice itself: a nil one
+			call = fv.CallSlice
+		}
+		opts = append(opts, call(args)[0].Interface().(O))
 	}
 	for _, name := range nillableOptions(t, pkg) {
 		if !given[name] {
