@@ -61,8 +61,11 @@ func bizDo(t *testing.T, hc *http.Client, method, url, body string) (int, string
 		r = strings.NewReader(body)
 	}
 	req, _ := http.NewRequest(method, url, r)
-	if body != "" {
+	switch {
+	case strings.HasPrefix(body, "{"):
 		req.Header.Set("Content-Type", "application/json")
+	case body != "":
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -83,9 +86,11 @@ func TestSoldoBusiness_StandardAndAdvancedEndpoints(t *testing.T) {
 	calls := []struct{ method, path, body string }{
 		{"GET", "/business/v2/ping/whoami", ""},
 		{"GET", "/business/v2/transactions/1309-189704842", ""},
-		{"GET", "/business/v2/transactions?type=company&fromDate=2026-01-01&toDate=2026-01-31&status=Settled&text=caf%C3%A9%20%26%20co&dateType=TRANSACTION", ""},
-		{"PUT", "/business/v2/wallets/internalTransfer/w-main/w-team", `{"amount": 120.50, "currency": "EUR"}`},
-		{"POST", "/business/v2/wallets/internalTransfer/w-main/w%2Fteam", `{"currency":"GBP","amount":7}`},
+		{"GET", "/business/v2/transactions?type=company&fromDate=2026-01-01&toDate=2026-01-31&status=Settled&text=caf%C3%A9%20%26%20co&dateType=TRANSACTION&requiredInformation=RECEIPT", ""},
+		{"PUT", "/business/v2/wallets/internalTransfer/w-main/w-team", "amount=120.50&currencyCode=EUR"},
+		{"PUT", "/business/v2/wallets/internalTransfer/w-main/w%2Fteam", "currencyCode=GBP&amount=7"},
+		{"POST", "/business/v2/cards", `{"request_timestamp": 1765100000000, "owner_type": "company", "wallet_id": "w-1", "label": "fuel"}`},
+		{"POST", "/business/v2/transactions/mileage-reimbursements", `{"request_timestamp": 1, "date": "2026-12-01", "owner_id": "u-1", "mileage": {"vehicle_id": "v-1", "reimbursement_rate": 0.42, "distance": 120.5, "round_trip": true}}`},
 		{"GET", "/business/v2/wallets", ""},
 	}
 	for _, c := range calls {
@@ -94,8 +99,8 @@ func TestSoldoBusiness_StandardAndAdvancedEndpoints(t *testing.T) {
 		}
 	}
 	st := m.Stats()
-	if st.Tokens != 1 || st.Verified != 5 || st.Transfers != 2 || len(st.APIDenials) != 0 {
-		t.Fatalf("%d token requests (want 1), %d fingerprints verified (want 5), %d transfers, refusals %v", st.Tokens, st.Verified, st.Transfers, st.APIDenials)
+	if st.Tokens != 1 || st.Verified != 6 || st.Transfers != 2 || len(st.APIDenials) != 0 {
+		t.Fatalf("%d token requests (want 1), %d fingerprints verified (want 6), %d transfers, refusals %v", st.Tokens, st.Verified, st.Transfers, st.APIDenials)
 	}
 	if s := tr.Stats(); s.Fetches != 1 {
 		t.Fatalf("Stats: %d fetches", s.Fetches)
@@ -110,15 +115,15 @@ func TestSoldoBusiness_RefusalsAndFailuresBeforeSending(t *testing.T) {
 	_, hc := bizClient(t, cfg)
 
 	// a wrong order given per request: the mock recomputes and refuses
-	req, _ := http.NewRequestWithContext(business.WithFingerprintOrder(context.Background(), "currency", "amount", "fromWalletId", "toWalletId", "token"),
-		"PUT", m.URL+"/business/v2/wallets/internalTransfer/a/b", strings.NewReader(`{"amount":1,"currency":"EUR"}`))
-	if resp, err := hc.Do(req); err != nil || resp.StatusCode != 401 {
+	req, _ := http.NewRequestWithContext(business.WithFingerprintOrder(context.Background(), "currencyCode", "amount", "fromWalletId", "toWalletId", "token"),
+		"PUT", m.URL+"/business/v2/wallets/internalTransfer/a/b", strings.NewReader("amount=1&currencyCode=EUR"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err := hc.Do(req); err != nil || resp.StatusCode != 400 {
 		t.Fatalf("wrong order: %v %v", resp, err)
 	}
-	// A 401 does not say which credential was refused, and Soldo asks for a new token on a
-	// 401: the request is replayed once with a new token, then the 401 returned.
-	if n := m.Stats().APIDenials[soldobizmock.ReasonFingerprint]; n < 1 || n > 2 {
-		t.Fatalf("wrong order: %v", m.Stats().APIDenials)
+	// Soldo answers a bad fingerprint 400 INVALID_FINGERPRINT: no new token, no replay.
+	if n := m.Stats().APIDenials[soldobizmock.ReasonFingerprint]; n != 1 || m.Stats().Tokens != 1 {
+		t.Fatalf("wrong order: %v, %d token requests", m.Stats().APIDenials, m.Stats().Tokens)
 	}
 
 	// a key Soldo does not know
@@ -129,7 +134,7 @@ func TestSoldoBusiness_RefusalsAndFailuresBeforeSending(t *testing.T) {
 	wrongKey := cfg
 	wrongKey.Key = other
 	_, hcKey := bizClient(t, wrongKey)
-	if code, _ := bizDo(t, hcKey, "GET", m.URL+"/business/v2/transactions/tx-1", ""); code != 401 || m.Stats().APIDenials[soldobizmock.ReasonSignature] < 1 {
+	if code, _ := bizDo(t, hcKey, "GET", m.URL+"/business/v2/transactions/tx-1", ""); code != 400 || m.Stats().APIDenials[soldobizmock.ReasonSignature] != 1 {
 		t.Fatalf("wrong key: %d %v", code, m.Stats().APIDenials)
 	}
 
@@ -143,9 +148,9 @@ func TestSoldoBusiness_RefusalsAndFailuresBeforeSending(t *testing.T) {
 
 	// a write the table does not know: an error naming the endpoint and the fix, nothing sent
 	before := m.Stats().APICalls
-	req, _ = http.NewRequest("POST", m.URL+"/business/v2/cards", strings.NewReader(`{"name":"x"}`))
+	req, _ = http.NewRequest("POST", m.URL+"/business/v2/rockets", strings.NewReader(`{"name":"x"}`))
 	_, err = hc.Do(req)
-	if !errors.Is(err, business.ErrFingerprintOrderUnknown) || !strings.Contains(err.Error(), "/business/v2/cards") || !strings.Contains(err.Error(), "WithFingerprintOrder") {
+	if !errors.Is(err, business.ErrFingerprintOrderUnknown) || !strings.Contains(err.Error(), "/business/v2/rockets") || !strings.Contains(err.Error(), "WithFingerprintOrder") {
 		t.Fatalf("unknown write: %v", err)
 	}
 	// no key: standard endpoints work, advanced ones fail before they are sent
@@ -183,9 +188,10 @@ func TestSoldoBusiness_RevocationsCostOneTokenRequestEach(t *testing.T) {
 				body := ""
 				method := "GET"
 				if i%5 == 0 {
-					method, path, body = "PUT", "/business/v2/wallets/internalTransfer/a/b", `{"amount":1,"currency":"EUR"}`
+					method, path, body = "PUT", "/business/v2/wallets/internalTransfer/a/b", "amount=1&currencyCode=EUR"
 				}
 				req, _ := http.NewRequest(method, m.URL+path, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				resp, err := hc.Do(req)
 				if err != nil || resp.StatusCode != 200 {
 					mu.Lock()
@@ -291,7 +297,7 @@ func TestSoldoBusiness_SecretsNeverPrinted(t *testing.T) {
 		slog.New(slog.NewTextHandler(&out, nil)).Info("x", "v", v)
 		slog.New(slog.NewJSONHandler(&out, nil)).Info("x", "v", v)
 	}
-	_, err := hc.Post(m.URL+"/business/v2/cards", "application/json", strings.NewReader("{}"))
+	_, err := hc.Post(m.URL+"/business/v2/rockets", "application/json", strings.NewReader("{}"))
 	fmt.Fprint(&out, err)
 	for _, secret := range []string{bizClientSecret, bizInternalToken, "pw-Secret-42", fmt.Sprintf("%x", bizInternalToken)} {
 		if strings.Contains(out.String(), secret) {

@@ -154,7 +154,8 @@ func (l *soldoBusinessLeg) send(_, w, i int) (*http.Client, *http.Request, int) 
 		req, _ = http.NewRequest(http.MethodGet, l.m.URL+fmt.Sprintf("/business/v2/transactions?type=company&fromDate=2026-01-01&text=w%d", w), nil)
 	default:
 		req, _ = http.NewRequest(http.MethodPut, l.m.URL+fmt.Sprintf("/business/v2/wallets/internalTransfer/main-%d/team-%d", w, i),
-			strings.NewReader(fmt.Sprintf(`{"amount": %d.50, "currency": "EUR"}`, i%100)))
+			strings.NewReader(fmt.Sprintf("amount=%d.50&currencyCode=EUR", i%100)))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	return l.hc, req, http.StatusOK
 }

@@ -38,19 +38,19 @@ func TestCLI_SoldoBusiness(t *testing.T) {
 	for _, args := range [][]string{
 		{m.URL + "/business/v2/ping/whoami"},
 		{m.URL + "/business/v2/transactions?type=company&fromDate=2026-01-01&toDate=2026-01-31&status=Settled&text=a+b"},
-		{"-X", "PUT", "--data", `{"amount": 10.25, "currency": "EUR"}`, m.URL + "/business/v2/wallets/internalTransfer/w1/w2"},
-		{"-X", "POST", "--data", `{"amount": 1, "currency": "EUR"}`, "--fingerprint-order", "amount,currency,fromWalletId,toWalletId,token", m.URL + "/business/v2/wallets/internalTransfer/w1/w3"},
+		{"-X", "PUT", "-H", "Content-Type: application/x-www-form-urlencoded", "--data", "amount=10.25&currencyCode=EUR", m.URL + "/business/v2/wallets/internalTransfer/w1/w2"},
+		{"-X", "PUT", "-H", "Content-Type: application/x-www-form-urlencoded", "--data", "amount=1&currencyCode=EUR", "--fingerprint-order", "amount,currencyCode,fromWalletId,toWalletId,token", m.URL + "/business/v2/wallets/internalTransfer/w1/w3"},
 	} {
 		if r := finauth(t, env, "", append([]string{"call", "--profile", "soldo-business"}, args...)...); r.code != exitOK {
 			t.Fatalf("call %v: %+v", args, r)
 		}
 	}
-	if st := m.Stats(); st.Verified != 4 || st.Transfers != 2 || len(st.APIDenials) != 0 {
+	if st := m.Stats(); st.Verified != 3 || st.Transfers != 2 || len(st.APIDenials) != 0 {
 		t.Fatalf("mock: %+v", st)
 	}
 	// an unknown write: said before anything is sent, with the CLI's way out
 	before := m.Stats().APICalls
-	r := finauth(t, env, "", "call", "--profile", "soldo-business", "-X", "POST", "--data", "{}", m.URL+"/business/v2/cards")
+	r := finauth(t, env, "", "call", "--profile", "soldo-business", "-X", "POST", "--data", "{}", m.URL+"/business/v2/rockets")
 	if r.code == exitOK || !strings.Contains(r.stderr, "fingerprint order is unknown") || !strings.Contains(r.stderr, "--fingerprint-order") {
 		t.Fatalf("unknown write: %+v", r)
 	}

@@ -24,8 +24,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,9 +45,10 @@ const (
 	ReasonClient         = "invalid_client"       // unknown client_id or wrong client_secret
 	ReasonInjected       = "injected_failure"     // FailTokens
 	ReasonInternalToken  = "internal_token"       // X-Soldo-Internal-Token missing or wrong
-	ReasonNoFingerprint  = "missing_fingerprint"  // an advanced endpoint without the two headers
-	ReasonFingerprint    = "fingerprint_mismatch" // the fingerprint does not match the fields in the endpoint's order
-	ReasonSignature      = "signature_invalid"    // the signature does not verify with the uploaded key
+	ReasonNoFingerprint  = "missing_fingerprint"  // an advanced endpoint without the two headers (400 INVALID_FINGERPRINT)
+	ReasonFingerprint    = "fingerprint_mismatch" // the fingerprint does not match the fields in the endpoint's order (400 INVALID_FINGERPRINT)
+	ReasonSignature      = "signature_invalid"    // the signature does not verify with the uploaded key (400 INVALID_FINGERPRINT_SIGNATURE)
+	ReasonContentType    = "content_type"         // a body of another type than the endpoint takes (415)
 	ReasonNotFound       = "not_found"            // an endpoint the mock does not serve
 	ReasonNoToken        = mockhttp.ReasonNoToken
 	ReasonInvalidToken   = mockhttp.ReasonInvalidToken
@@ -182,37 +185,48 @@ type route struct {
 	method string
 	segs   []string
 	order  []string
+	body   string // the content type of its body; "" none
 	answer func(m *Mock, params map[string]string, q url.Values, body map[string]any) (int, any)
 }
 
-// routes are the endpoints, with their orders as Soldo's pages give them.
+// routes are the endpoints, with their orders as Soldo's OpenAPI description (version
+// 5.56.0, behind developer.soldo.com) gives them, and the body type each takes.
 var routes = []route{
-	{"GET", split("/business/v2/ping/whoami"), []string{"token"}, func(m *Mock, _ map[string]string, _ url.Values, _ map[string]any) (int, any) {
+	{"GET", split("/business/v2/ping/whoami"), nil, "", func(m *Mock, _ map[string]string, _ url.Values, _ map[string]any) (int, any) {
 		return http.StatusOK, map[string]any{"id": m.cfg.ClientID, "scopes": []string{"transaction_read", "wallet_write"}}
 	}},
-	{"GET", split("/business/v2/transactions/{id}"), []string{"id", "token"}, func(_ *Mock, p map[string]string, _ url.Values, _ map[string]any) (int, any) {
-		return http.StatusOK, map[string]any{"id": p["id"], "status": "Settled", "amount": 12.5, "amount_currency": "EUR"}
+	{"GET", split("/business/v2/transactions/{transactionId}"), []string{"transactionId", "token"}, "", func(_ *Mock, p map[string]string, _ url.Values, _ map[string]any) (int, any) {
+		return http.StatusOK, map[string]any{"id": p["transactionId"], "status": "Settled", "amount": 12.5, "amount_currency": "EUR"}
 	}},
 	{"GET", split("/business/v2/transactions"), []string{"type", "publicId", "customReferenceId", "groupId", "fromDate", "toDate", "dateType",
-		"category", "status", "tagId", "expenseType", "expenseStatus", "text", "token"}, func(_ *Mock, _ map[string]string, q url.Values, _ map[string]any) (int, any) {
-		return http.StatusOK, map[string]any{"total": 1, "pages": 1, "page_size": 50, "current_page": 0,
+		"category", "status", "tagId", "metadataId", "text", "expenseType", "expenseStatus", "requiredInformation", "token"}, "", func(_ *Mock, _ map[string]string, q url.Values, _ map[string]any) (int, any) {
+		return http.StatusOK, map[string]any{"total": 1, "pages": 1, "page_size": 50, "current_page": 0, "results_size": 1,
 			"results": []any{map[string]any{"id": "tx-1", "type": q.Get("type"), "status": q.Get("status")}}}
 	}},
-	{"GET", split("/business/v2/wallets"), nil, func(*Mock, map[string]string, url.Values, map[string]any) (int, any) {
+	{"GET", split("/business/v2/wallets"), nil, "", func(*Mock, map[string]string, url.Values, map[string]any) (int, any) {
 		return http.StatusOK, map[string]any{"total": 1, "results": []any{map[string]any{"id": "w-1", "currency_code": "EUR"}}}
 	}},
-	{"PUT", split("/business/v2/wallets/internalTransfer/{fromWalletId}/{toWalletId}"), []string{"amount", "currency", "fromWalletId", "toWalletId", "token"}, transfer},
-	{"POST", split("/business/v2/wallets/internalTransfer/{fromWalletId}/{toWalletId}"), []string{"amount", "currency", "fromWalletId", "toWalletId", "token"}, transfer},
+	{"PUT", split("/business/v2/wallets/internalTransfer/{fromWalletId}/{toWalletId}"), []string{"amount", "currencyCode", "fromWalletId", "toWalletId", "token"},
+		"application/x-www-form-urlencoded", transfer},
+	{"POST", split("/business/v2/cards"), []string{"request_timestamp", "owner_type", "owner_public_id", "wallet_id", "address_id", "vehicle_id", "preset_id", "token"},
+		"application/json", func(_ *Mock, _ map[string]string, _ url.Values, b map[string]any) (int, any) {
+			return http.StatusOK, map[string]any{"id": "card-1", "wallet_id": b["wallet_id"], "status": "Normal"}
+		}},
+	{"POST", split("/business/v2/transactions/mileage-reimbursements"), []string{"request_timestamp", "date", "owner_id", "mileage.vehicle_id",
+		"mileage.reimbursement_rate", "mileage.distance", "mileage.round_trip", "token"}, "application/json", func(_ *Mock, _ map[string]string, _ url.Values, b map[string]any) (int, any) {
+		return http.StatusOK, map[string]any{"id": "mr-1", "owner_id": b["owner_id"]}
+	}},
 }
 
 func transfer(m *Mock, p map[string]string, _ url.Values, body map[string]any) (int, any) {
-	if _, ok := body["amount"].(float64); !ok || body["currency"] == nil {
-		return http.StatusBadRequest, map[string]string{"error_code": ReasonBadTransaction, "message": "amount (a number) and currency are required"}
+	amount, err := strconv.ParseFloat(fmt.Sprint(body["amount"]), 64)
+	if err != nil || amount <= 0 || body["currencyCode"] == nil {
+		return http.StatusBadRequest, map[string]string{"error_code": ReasonBadTransaction, "message": "amount (a positive number) and currencyCode are required"}
 	}
 	m.mu.Lock()
 	m.transfers++
 	m.mu.Unlock()
-	return http.StatusOK, map[string]any{"amount": body["amount"], "currency": body["currency"], "from_wallet": map[string]any{"id": p["fromWalletId"]},
+	return http.StatusOK, map[string]any{"amount": amount, "currency": body["currencyCode"], "from_wallet": map[string]any{"id": p["fromWalletId"]},
 		"to_wallet": map[string]any{"id": p["toWalletId"]}, "datetime": time.Now().UTC().Format(time.RFC3339)}
 }
 
@@ -267,18 +281,42 @@ func (m *Mock) api(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusNotFound, ReasonNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 		return
 	}
-	var members map[string]any
-	if len(strings.TrimSpace(string(body))) > 0 {
-		d := json.NewDecoder(strings.NewReader(string(body)))
-		d.UseNumber()
-		if err := d.Decode(&members); err != nil {
-			refuse(http.StatusBadRequest, ReasonBadTransaction, "the body is not a JSON object")
+	members := map[string]any{}
+	if len(strings.TrimSpace(string(body))) > 0 || rt.body != "" {
+		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		switch {
+		case ct != rt.body:
+			refuse(http.StatusUnsupportedMediaType, ReasonContentType, fmt.Sprintf("this endpoint takes %s, not %q", rt.body, ct))
 			return
+		case ct == "application/x-www-form-urlencoded":
+			form, err := url.ParseQuery(string(body))
+			if err != nil {
+				refuse(http.StatusBadRequest, ReasonBadTransaction, "the body is not a form")
+				return
+			}
+			for k := range form {
+				members[k] = form.Get(k)
+			}
+		default:
+			d := json.NewDecoder(strings.NewReader(string(body)))
+			d.UseNumber()
+			if err := d.Decode(&members); err != nil {
+				refuse(http.StatusBadRequest, ReasonBadTransaction, "the body is not a JSON object")
+				return
+			}
 		}
 	}
 	if rt.order != nil {
 		if reason, msg := m.checkFingerprint(r, rt.order, params, members); reason != "" {
-			refuse(http.StatusUnauthorized, reason, msg)
+			code := "INVALID_FINGERPRINT" // Soldo's error codes, answered 400
+			if reason == ReasonSignature {
+				code = "INVALID_FINGERPRINT_SIGNATURE"
+			}
+			m.mu.Lock()
+			m.apiCalls[http.StatusBadRequest]++
+			m.mu.Unlock()
+			m.apiDenials.Count(reason, msg)
+			mockhttp.WriteJSON(w, http.StatusBadRequest, map[string]string{"error_code": code, "message": msg})
 			return
 		}
 	}
@@ -324,8 +362,8 @@ func (m *Mock) checkFingerprint(r *http.Request, order []string, params map[stri
 			s.WriteString(v)
 		case q.Has(f):
 			s.WriteString(q.Get(f))
-		case members[f] != nil:
-			switch v := members[f].(type) {
+		case lookup(members, f) != nil:
+			switch v := lookup(members, f).(type) {
 			case string:
 				s.WriteString(v)
 			case json.Number:
@@ -348,6 +386,18 @@ func (m *Mock) checkFingerprint(r *http.Request, order []string, params map[stri
 	m.verified++
 	m.mu.Unlock()
 	return "", ""
+}
+
+// lookup finds a field of the body, a dotted name through nested objects.
+func lookup(members map[string]any, name string) any {
+	if v, ok := members[name]; ok {
+		return v
+	}
+	first, rest, ok := strings.Cut(name, ".")
+	if inner, isObj := members[first].(map[string]any); ok && isObj {
+		return lookup(inner, rest)
+	}
+	return nil
 }
 
 // plain turns json.Numbers into float64 for the answers.

@@ -45,11 +45,12 @@ func BenchmarkAdvancedAuthentication(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer tr.Close()
-	body := `{"amount": 120.50, "currency": "EUR"}`
+	body := "amount=120.50&currencyCode=EUR"
 	b.Run("internal transfer through the Transport, token cached", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			req, _ := http.NewRequest("PUT", "https://api.soldo.example/business/v2/wallets/internalTransfer/w1/w2", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			resp, err := tr.signing.RoundTrip(req) // the fingerprinting layer over a cached token
 			if err != nil {
 				b.Fatal(err)

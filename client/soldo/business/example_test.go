@@ -48,8 +48,8 @@ func ExampleNewClient() {
 	resp.Body.Close()
 	fmt.Println("search:", resp.StatusCode)
 
-	// A transfer: the fields come from the path and the JSON body.
-	resp, err = hc.Do(mustRequest(http.MethodPut, mock.URL+"/business/v2/wallets/internalTransfer/main-eur/team-eur", `{"amount": 25.50, "currency": "EUR"}`))
+	// A transfer: the fields come from the path and the form body.
+	resp, err = hc.Do(mustRequest(http.MethodPut, mock.URL+"/business/v2/wallets/internalTransfer/main-eur/team-eur", "amount=25.50&currencyCode=EUR"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -57,12 +57,12 @@ func ExampleNewClient() {
 	fmt.Println("transfer:", resp.StatusCode)
 
 	// A write whose order finauth does not know fails before it is sent.
-	_, err = hc.Post(mock.URL+"/business/v2/cards", "application/json", strings.NewReader(`{}`))
+	_, err = hc.Post(mock.URL+"/business/v2/rockets", "application/json", strings.NewReader(`{}`))
 	fmt.Println("unknown write refused:", errors.Is(err, business.ErrFingerprintOrderUnknown))
 
 	// Give the order for one request (from Soldo's "Fingerprint order" page).
-	req := mustRequest(http.MethodPut, mock.URL+"/business/v2/wallets/internalTransfer/a/b", `{"amount": 1, "currency": "EUR"}`)
-	req = req.WithContext(business.WithFingerprintOrder(context.Background(), "amount", "currency", "fromWalletId", "toWalletId", "token"))
+	req := mustRequest(http.MethodPut, mock.URL+"/business/v2/wallets/internalTransfer/a/b", "amount=1&currencyCode=EUR")
+	req = req.WithContext(business.WithFingerprintOrder(context.Background(), "amount", "currencyCode", "fromWalletId", "toWalletId", "token"))
 	resp, err = hc.Do(req)
 	if err != nil {
 		log.Fatal(err)
@@ -81,6 +81,6 @@ func mustRequest(method, url, body string) *http.Request {
 	if err != nil {
 		log.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // what Soldo's transfer takes
 	return req
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -46,8 +47,9 @@ type Endpoint struct {
 	Fields []string
 }
 
-// Endpoints returns the fingerprint orders finauth knows (see the package documentation
-// for their sources); give others with WithEndpoints or, per request, WithFingerprintOrder.
+// Endpoints returns the fingerprint orders finauth knows: every operation of Soldo's OpenAPI
+// description (the version OpenAPIVersion returns) that carries one, but the few whose order
+// joins arrays. Give others with WithEndpoints or, per request, WithFingerprintOrder.
 func Endpoints() []Endpoint {
 	out := make([]Endpoint, len(documented))
 	for i, e := range documented {
@@ -56,19 +58,17 @@ func Endpoints() []Endpoint {
 	return out
 }
 
-// documented are the endpoints of the table. Sources: PROTOCOLS.md's "Soldo Business API"
-// section (orders confirmed by public client code that runs against the API) and, for the
-// internal transfer, a public SDK's fingerprint (amount, currency, fromWalletId,
-// toWalletId, token). Soldo documents both PUT and POST for a transfer in different
-// versions of its pages, so both are listed.
-var documented = []Endpoint{
-	{http.MethodGet, "/business/v2/ping/whoami", []string{TokenField}},
-	{http.MethodGet, "/business/v2/transactions/{id}", []string{"id", TokenField}},
-	{http.MethodGet, "/business/v2/transactions", []string{"type", "publicId", "customReferenceId", "groupId", "fromDate", "toDate",
-		"dateType", "category", "status", "tagId", "expenseType", "expenseStatus", "text", TokenField}},
-	{http.MethodPut, "/business/v2/wallets/internalTransfer/{fromWalletId}/{toWalletId}", []string{"amount", "currency", "fromWalletId", "toWalletId", TokenField}},
-	{http.MethodPost, "/business/v2/wallets/internalTransfer/{fromWalletId}/{toWalletId}", []string{"amount", "currency", "fromWalletId", "toWalletId", TokenField}},
-}
+//go:generate go run ./internal/genorders soldo-business-api-v20.json
+//
+// orders.go holds the table: documented (the fingerprinted operations of Soldo's OpenAPI
+// description, the one behind developer.soldo.com), standard (its operations without a
+// fingerprint) and leftOut (fingerprinted operations whose order joins arrays in a way the
+// description does not define). Regenerate it from a newer description with the command
+// above.
+
+// OpenAPIVersion is the version of Soldo's OpenAPI description the table of fingerprint
+// orders was made from.
+func OpenAPIVersion() string { return openAPIVersion }
 
 // ErrFingerprintOrderUnknown is wrapped by the error of a request that needs advanced
 // authentication (a method other than GET and HEAD, or a transaction read) to an endpoint
@@ -103,27 +103,53 @@ func WithStandardAuthentication(ctx context.Context) context.Context {
 	return context.WithValue(ctx, standardKey{}, true)
 }
 
-// pattern is an Endpoint split into segments for matching.
+// pattern is an operation of the table, split into segments for matching: Fields nil for
+// one with standard authentication only, leftOut the reason an order cannot be applied.
 type pattern struct {
 	Endpoint
-	segs []string
+	leftOut, order string
+	segs           []string
+	literals       int  // segments that are not parameters: the more, the more specific
+	user           bool // given with WithEndpoints: wins over the description
 }
 
-// table matches requests to endpoints: the documented ones, then the caller's (which win on
-// the same method and pattern).
+// table matches requests to operations.
 type table []pattern
+
+func newPattern(e Endpoint) pattern {
+	p := pattern{Endpoint: Endpoint{Method: strings.ToUpper(e.Method), Path: e.Path, Fields: slices.Clone(e.Fields)}, segs: strings.Split(strings.Trim(e.Path, "/"), "/")}
+	for _, s := range p.segs {
+		if !isParam(s) {
+			p.literals++
+		}
+	}
+	return p
+}
+
+func isParam(seg string) bool { return len(seg) > 2 && seg[0] == '{' && seg[len(seg)-1] == '}' }
 
 func newTable(extra []Endpoint) (table, error) {
 	var t table
-	for _, e := range append(slices.Clone(documented), extra...) {
+	for _, e := range documented {
+		t = append(t, newPattern(e))
+	}
+	for _, e := range standard {
+		t = append(t, newPattern(Endpoint{Method: e.Method, Path: e.Path}))
+	}
+	for _, e := range leftOut {
+		p := newPattern(Endpoint{Method: e.Method, Path: e.Path})
+		p.leftOut, p.order = e.Reason, e.Order
+		t = append(t, p)
+	}
+	for _, e := range extra {
 		if err := checkOrder(e.Fields); err != nil {
 			return nil, fmt.Errorf("%s %s: %w", e.Method, e.Path, err)
 		}
 		if !strings.HasPrefix(e.Path, "/") {
 			return nil, fmt.Errorf("%s %s: the path pattern must start with /", e.Method, e.Path)
 		}
-		p := pattern{Endpoint: Endpoint{Method: strings.ToUpper(e.Method), Path: e.Path, Fields: slices.Clone(e.Fields)}, segs: strings.Split(strings.Trim(e.Path, "/"), "/")}
-		t = slices.DeleteFunc(t, func(q pattern) bool { return q.Method == p.Method && q.Path == p.Path })
+		p := newPattern(e)
+		p.user = true
 		t = append(t, p)
 	}
 	return t, nil
@@ -132,7 +158,7 @@ func newTable(extra []Endpoint) (table, error) {
 // checkOrder reports what is wrong with a fingerprint order.
 func checkOrder(fields []string) error {
 	if len(fields) == 0 || fields[len(fields)-1] != TokenField {
-		return fmt.Errorf(`%w: a fingerprint order ends with %q (the internal token), as every order of Soldo's "Fingerprint order" page does`, ErrFingerprintFields, TokenField)
+		return fmt.Errorf(`%w: a fingerprint order ends with %q (the internal token), as Soldo's orders do`, ErrFingerprintFields, TokenField)
 	}
 	for _, f := range fields {
 		if f == "" {
@@ -142,29 +168,39 @@ func checkOrder(fields []string) error {
 	return nil
 }
 
-// match returns the endpoint of method and path and its path parameters.
+// match returns the operation of method and path (one given with WithEndpoints first, then
+// the most specific) and its path parameters.
 func (t table) match(method, path string) (*pattern, map[string]string) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
-	for i := len(t) - 1; i >= 0; i-- {
+	var best *pattern
+	for i := range t {
 		p := &t[i]
-		if p.Method != method || len(p.segs) != len(segs) {
+		if p.Method != method || len(p.segs) != len(segs) || !p.fits(segs) {
 			continue
 		}
-		params := map[string]string{}
-		ok := true
-		for j, s := range p.segs {
-			if len(s) > 2 && s[0] == '{' && s[len(s)-1] == '}' {
-				params[s[1:len(s)-1]] = segs[j]
-			} else if s != segs[j] {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return p, params
+		if best == nil || p.user && !best.user || p.user == best.user && p.literals > best.literals {
+			best = p
 		}
 	}
-	return nil, nil
+	if best == nil {
+		return nil, nil
+	}
+	params := map[string]string{}
+	for j, s := range best.segs {
+		if isParam(s) {
+			params[s[1:len(s)-1]] = segs[j]
+		}
+	}
+	return best, params
+}
+
+func (p *pattern) fits(segs []string) bool {
+	for j, s := range p.segs {
+		if !isParam(s) && s != segs[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // plan is what a request needs: nil fields for standard authentication only.
@@ -173,8 +209,9 @@ type plan struct {
 	params map[string]string
 }
 
-// needsAdvanced says whether a request to an endpoint the table does not know must carry a
-// fingerprint: Soldo asks it of money movement, account changes and transactions.
+// needsAdvanced says whether a request to an endpoint the table does not know (one newer
+// than the description) must carry a fingerprint: Soldo asks it of money movement, account
+// changes and transactions.
 func needsAdvanced(method, path string) bool {
 	if method != http.MethodGet && method != http.MethodHead {
 		return true
@@ -197,6 +234,10 @@ func (t table) planFor(req *http.Request) (plan, error) {
 		return plan{}, nil
 	}
 	if p, params := t.match(req.Method, path); p != nil {
+		if p.leftOut != "" {
+			return plan{}, fmt.Errorf("%w: %s %s: Soldo's order for it, %q, %s: give the fields it stands for with business.WithFingerprintOrder(ctx, fields...) (CLI: --fingerprint-order a,b,token)",
+				ErrFingerprintOrderUnknown, req.Method, path, p.order, p.leftOut)
+		}
 		return plan{fields: p.Fields, params: params}, nil
 	}
 	if needsAdvanced(req.Method, path) {
@@ -210,11 +251,13 @@ func (t table) planFor(req *http.Request) (plan, error) {
 const maxBody = 10 << 20
 
 // values gathers the fingerprint's values of fields (in order) from a request's path
-// parameters, query and JSON body; token is the internal token. An absent field is the
-// empty string. A field given in two places with different values, twice in the query, or
-// as a JSON object or array is an error wrapping ErrFingerprintFields.
-func values(fields []string, params map[string]string, query map[string][]string, body []byte, token string) ([]string, error) {
-	members, err := jsonMembers(body)
+// parameters, query and body (a JSON object, or a form when contentType says so); token is
+// the internal token. A dotted name ("mileage.vehicle_id") is looked up in nested JSON
+// objects. An absent field is the empty string. A field given in two places with different
+// values, twice in the query or the form, or as a JSON object or array is an error wrapping
+// ErrFingerprintFields.
+func values(fields []string, params map[string]string, query map[string][]string, body []byte, contentType, token string) ([]string, error) {
+	lookup, err := bodyFields(body, contentType)
 	if err != nil {
 		return nil, err
 	}
@@ -234,11 +277,9 @@ func values(fields []string, params map[string]string, query map[string][]string
 			}
 			found = append(found, q[0])
 		}
-		if raw, ok := members[f]; ok {
-			v, err := scalar(f, raw)
-			if err != nil {
-				return nil, err
-			}
+		if v, ok, err := lookup(f); err != nil {
+			return nil, err
+		} else if ok {
 			found = append(found, v)
 		}
 		for _, v := range found[min(1, len(found)):] {
@@ -251,6 +292,64 @@ func values(fields []string, params map[string]string, query map[string][]string
 		}
 	}
 	return out, nil
+}
+
+// bodyFields returns the lookup of a body's fields: a form's, or a JSON object's.
+func bodyFields(body []byte, contentType string) (func(string) (string, bool, error), error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return func(string) (string, bool, error) { return "", false, nil }, nil
+	}
+	if mt, _, _ := mime.ParseMediaType(contentType); mt == "application/x-www-form-urlencoded" {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, fmt.Errorf("%w: the form body cannot be read: %v", ErrFingerprintFields, err)
+		}
+		return func(name string) (string, bool, error) {
+			v, ok := form[name]
+			if ok && len(v) > 1 {
+				return "", false, fmt.Errorf("%w: the form field %q is given %d times (a fingerprint covers one value)", ErrFingerprintFields, name, len(v))
+			}
+			if !ok {
+				return "", false, nil
+			}
+			return v[0], true, nil
+		}, nil
+	}
+	members, err := jsonMembers(body)
+	if err != nil {
+		return nil, err
+	}
+	return func(name string) (string, bool, error) {
+		raw, ok := members[name]
+		if !ok && strings.Contains(name, ".") {
+			raw, ok = nested(members, name)
+		}
+		if !ok {
+			return "", false, nil
+		}
+		v, err := scalar(name, raw)
+		return v, err == nil, err
+	}, nil
+}
+
+// nested looks a dotted name up through JSON objects.
+func nested(members map[string]json.RawMessage, name string) (json.RawMessage, bool) {
+	first, rest, _ := strings.Cut(name, ".")
+	raw, ok := members[first]
+	if !ok {
+		return nil, false
+	}
+	var inner map[string]json.RawMessage
+	if json.Unmarshal(raw, &inner) != nil || inner == nil {
+		return nil, false
+	}
+	if v, ok := inner[rest]; ok {
+		return v, true
+	}
+	if strings.Contains(rest, ".") {
+		return nested(inner, rest)
+	}
+	return nil, false
 }
 
 // jsonMembers reads the top-level members of a JSON object body (none for an empty body).

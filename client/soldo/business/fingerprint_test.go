@@ -27,7 +27,7 @@ var golden = []struct {
 	fingerprint string
 	signature   string // of fingerprint, with testKeyFile; "" when not pinned
 }{
-	{"internal transfer: amount, currency, fromWalletId, toWalletId, token", []string{"100.5", "EUR", "wallet-1", "wallet-2", "internal-tok"},
+	{"internal transfer: amount, currencyCode, fromWalletId, toWalletId, token", []string{"100.5", "EUR", "wallet-1", "wallet-2", "internal-tok"},
 		"9595664ce2bce53a911e84a0c88b5215ee80dda3e57d0d61665dc1e6103409e8c480b27f7b20dd3cc09478e22530f0f3b6528cc0d30ebe3046d402bb6d89d4bf",
 		"ABkOMe7wfIbeyodMnMm5lTAZAxaoQ2TFvFshYTkHSblHtTRa1vmKCKdEfsHNEaAIdBXX9zUUUdOBnwqkoEyNoCFJY9N6G4NoelnzwoszS0UVETMzfoAHge9Fo8cTWpbS8twUXLIhckYwBoRY/wSjOX3cv5MyXDFaXWBnDWQopKzvHRcca0oV7SEB5JSbG4L1D2PZPFWzet06eQxfKBkejUpWeIKaKLYjzuQnRigDH+4dmtZM+3Otti6a8wLDGdLcZmMDlv1SwhbgT9AC+49FqjuTxX9n+kN+PzE0cK6tFehkPB5WDlMtfijacicn9vpWTmE0WEyX3uwx9qK5aoxqQA=="},
 	{"a transaction: id, token", []string{"tx-42", "internal-tok"},
@@ -106,28 +106,36 @@ func TestValues_TakeEachFieldFromPathQueryOrBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const form, js = "application/x-www-form-urlencoded", "application/json"
 	cases := []struct {
-		name, method, url, body string
-		want                    []string
-		err                     error
+		name, method, url, ctype, body string
+		want                           []string
+		err                            error
 	}{
-		{"transfer: path and body", "PUT", "/business/v2/wallets/internalTransfer/w%2F1/w2", `{"amount": 100.50, "currency": "EUR"}`, []string{"100.50", "EUR", "w/1", "w2", "T"}, nil},
-		{"search: the filters in order, absent ones empty", "GET", "/business/v2/transactions?status=Settled&type=company&fromDate=2026-01-01&text=caf%C3%A9", "",
-			[]string{"company", "", "", "", "2026-01-01", "", "", "", "Settled", "", "", "", "café", "T"}, nil},
-		{"a transaction", "GET", "/business/v2/transactions/tx-1", "", []string{"tx-1", "T"}, nil},
-		{"a filter given twice", "GET", "/business/v2/transactions?type=a&type=b", "", nil, ErrFingerprintFields},
-		{"an object where a value is expected", "PUT", "/business/v2/wallets/internalTransfer/a/b", `{"amount": {"v": 1}, "currency": "EUR"}`, nil, ErrFingerprintFields},
-		{"path and body disagree", "PUT", "/business/v2/wallets/internalTransfer/a/b", `{"amount": 1, "currency": "EUR", "fromWalletId": "z"}`, nil, ErrFingerprintFields},
-		{"a body that is not JSON", "PUT", "/business/v2/wallets/internalTransfer/a/b", `amount=1`, nil, ErrFingerprintFields},
-		{"a write the table does not know", "POST", "/business/v2/cards", `{}`, nil, ErrFingerprintOrderUnknown},
-		{"a transaction read the table does not know", "GET", "/business/v2/transactions/tx-1/details", "", nil, ErrFingerprintOrderUnknown},
+		{"transfer: path and form body (Soldo's content type for it)", "PUT", "/business/v2/wallets/internalTransfer/w%2F1/w2", form, "amount=100.50&currencyCode=EUR", []string{"100.50", "EUR", "w/1", "w2", "T"}, nil},
+		{"transfer with a JSON body", "PUT", "/business/v2/wallets/internalTransfer/w1/w2", js, `{"amount": 100.50, "currencyCode": "EUR"}`, []string{"100.50", "EUR", "w1", "w2", "T"}, nil},
+		{"search: the filters in order, absent ones empty", "GET", "/business/v2/transactions?status=Settled&type=company&fromDate=2026-01-01&text=caf%C3%A9&requiredInformation=RECEIPT", "", "",
+			[]string{"company", "", "", "", "2026-01-01", "", "", "", "Settled", "", "", "café", "", "", "RECEIPT", "T"}, nil},
+		{"a transaction", "GET", "/business/v2/transactions/tx-1", "", "", []string{"tx-1", "T"}, nil},
+		{"a nested field", "POST", "/business/v2/transactions/mileage-reimbursements", js,
+			`{"request_timestamp": 1, "date": "2026-01-02", "owner_id": "u1", "mileage": {"vehicle_id": "v1", "reimbursement_rate": 0.3, "distance": 12, "round_trip": true}}`,
+			[]string{"1", "2026-01-02", "u1", "v1", "0.3", "12", "true", "T"}, nil},
+		{"a renamed path parameter", "PUT", "/business/v2/online-ads/ad-7", js, `{"name": "n", "wallet_id": "w"}`, []string{"ad-7", "n", "w", "T"}, nil},
+		{"a filter given twice", "GET", "/business/v2/transactions?type=a&type=b", "", "", nil, ErrFingerprintFields},
+		{"a form field given twice", "PUT", "/business/v2/wallets/internalTransfer/a/b", form, "amount=1&amount=2&currencyCode=EUR", nil, ErrFingerprintFields},
+		{"an object where a value is expected", "PUT", "/business/v2/wallets/internalTransfer/a/b", js, `{"amount": {"v": 1}, "currencyCode": "EUR"}`, nil, ErrFingerprintFields},
+		{"path and body disagree", "PUT", "/business/v2/wallets/internalTransfer/a/b", js, `{"amount": 1, "currencyCode": "EUR", "fromWalletId": "z"}`, nil, ErrFingerprintFields},
+		{"a JSON body that is not JSON", "PUT", "/business/v2/wallets/internalTransfer/a/b", js, `amount=1`, nil, ErrFingerprintFields},
+		{"a write the description does not know", "POST", "/business/v2/rockets", js, `{}`, nil, ErrFingerprintOrderUnknown},
+		{"a transaction read the description does not know", "GET", "/business/v2/transactions/tx-1/rocket", "", "", nil, ErrFingerprintOrderUnknown},
+		{"an order that joins arrays", "POST", "/business/v2/contacts", js, `{}`, nil, ErrFingerprintOrderUnknown},
 	}
 	for _, c := range cases {
 		req, _ := http.NewRequest(c.method, "https://api.soldo.example"+c.url, strings.NewReader(c.body))
 		p, err := tab.planFor(req)
 		var got []string
 		if err == nil {
-			got, err = values(p.fields, p.params, req.URL.Query(), []byte(c.body), "T")
+			got, err = values(p.fields, p.params, req.URL.Query(), []byte(c.body), c.ctype, "T")
 		}
 		if c.err != nil {
 			if !errors.Is(err, c.err) {
@@ -142,7 +150,8 @@ func TestValues_TakeEachFieldFromPathQueryOrBody(t *testing.T) {
 }
 
 func TestPlan_OverridesAndStandardRequests(t *testing.T) {
-	tab, err := newTable([]Endpoint{{Method: "post", Path: "/business/v2/cards/{cardId}/rules", Fields: []string{"cardId", "name", "token"}}})
+	tab, err := newTable([]Endpoint{{Method: "post", Path: "/business/v2/rockets/{rocketId}/launch", Fields: []string{"rocketId", "name", "token"}},
+		{Method: "PUT", Path: "/business/v2/wallets/internalTransfer/{fromWalletId}/{toWalletId}", Fields: []string{"fromWalletId", "token"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,23 +160,64 @@ func TestPlan_OverridesAndStandardRequests(t *testing.T) {
 		return r
 	}
 	bg := context.Background()
-	if p, err := tab.planFor(req(bg, "POST", "/business/v2/cards/c1/rules")); err != nil || strings.Join(p.fields, ",") != "cardId,name,token" || p.params["cardId"] != "c1" {
-		t.Errorf("an added endpoint: %+v %v", p, err)
-	}
-	if p, err := tab.planFor(req(WithFingerprintOrder(bg, "a", "token"), "DELETE", "/business/v2/x")); err != nil || strings.Join(p.fields, ",") != "a,token" {
-		t.Errorf("a per-request order: %+v %v", p, err)
-	}
-	if _, err := tab.planFor(req(WithFingerprintOrder(bg, "a"), "DELETE", "/business/v2/x")); !errors.Is(err, ErrFingerprintFields) {
-		t.Errorf("an order without the token: %v", err)
-	}
-	if p, err := tab.planFor(req(WithStandardAuthentication(bg), "POST", "/business/v2/x")); err != nil || p.fields != nil {
-		t.Errorf("a write marked standard: %+v %v", p, err)
-	}
-	if p, err := tab.planFor(req(bg, "GET", "/business/v2/wallets")); err != nil || p.fields != nil {
-		t.Errorf("a standard read: %+v %v", p, err)
+	for _, c := range []struct {
+		ctx          context.Context
+		method, path string
+		fields       string // "" standard
+		err          error
+	}{
+		{bg, "POST", "/business/v2/rockets/r1/launch", "rocketId,name,token", nil},                      // added
+		{bg, "PUT", "/business/v2/wallets/internalTransfer/a/b", "fromWalletId,token", nil},             // replaced
+		{WithFingerprintOrder(bg, "a", "token"), "DELETE", "/business/v2/x", "a,token", nil},            // per request
+		{WithFingerprintOrder(bg, "a"), "DELETE", "/business/v2/x", "", ErrFingerprintFields},           // no token
+		{WithStandardAuthentication(bg), "POST", "/business/v2/x", "", nil},                             // marked standard
+		{bg, "GET", "/business/v2/wallets", "", nil},                                                    // standard in the description
+		{bg, "GET", "/business/v2/ping/whoami", "", nil},                                                // standard in the description
+		{bg, "POST", "/business/v2/expense-review/processes", "", nil},                                  // a standard write in the description
+		{bg, "GET", "/business/v2/transactions/mileage-reimbursements/m1", "transactionId,token", nil},  // the most specific pattern
+		{WithFingerprintOrder(bg, "name", "token"), "POST", "/business/v2/contacts", "name,token", nil}, // a left-out order given
+	} {
+		p, err := tab.planFor(req(c.ctx, c.method, c.path))
+		if c.err != nil {
+			if !errors.Is(err, c.err) {
+				t.Errorf("%s %s: %v, want %v", c.method, c.path, err, c.err)
+			}
+			continue
+		}
+		if err != nil || strings.Join(p.fields, ",") != c.fields {
+			t.Errorf("%s %s: fields %q (%v), want %q", c.method, c.path, p.fields, err, c.fields)
+		}
 	}
 	if _, err := newTable([]Endpoint{{Method: "GET", Path: "/x", Fields: []string{"id"}}}); err == nil {
 		t.Error("an endpoint whose order does not end with the token was accepted")
+	}
+}
+
+// The table covers Soldo's description whole: every operation is fingerprinted, standard
+// or left out with a reason, and every fingerprinted one's path parameters that its order
+// names are parameters of its pattern.
+func TestTable_IsSoldosDescription(t *testing.T) {
+	if n := len(documented) + len(standard) + len(leftOut); n < 200 {
+		t.Fatalf("only %d operations: the table is not the description", n)
+	}
+	seen := map[string]bool{}
+	for _, e := range documented {
+		key := e.Method + " " + e.Path
+		if seen[key] {
+			t.Errorf("%s twice", key)
+		}
+		seen[key] = true
+		if err := checkOrder(e.Fields); err != nil {
+			t.Errorf("%s: %v", key, err)
+		}
+	}
+	for _, e := range standard {
+		if seen[e.Method+" "+e.Path] {
+			t.Errorf("%s %s is both fingerprinted and standard", e.Method, e.Path)
+		}
+	}
+	if OpenAPIVersion() == "" {
+		t.Error("no version")
 	}
 }
 

@@ -115,7 +115,7 @@ func (t *Transport) fingerprint(req *http.Request, body io.Reader) (http.Header,
 	if len(data) > maxBody {
 		return nil, fmt.Errorf("%w: the body is over %d bytes", ErrFingerprintFields, maxBody)
 	}
-	vals, err := values(p.fields, p.params, req.URL.Query(), data, t.token)
+	vals, err := values(p.fields, p.params, req.URL.Query(), data, req.Header.Get("Content-Type"), t.token)
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s %s)", err, req.Method, req.URL.EscapedPath())
 	}

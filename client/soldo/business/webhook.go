@@ -64,19 +64,23 @@ type Webhook struct {
 	Order []string
 }
 
-// WebhookVerifier checks the webhooks Soldo sends. Soldo's webhook carries
-// X-Soldo-Fingerprint-Order (the comma-separated names of the data object's fields it
-// covers, "token" among them) and X-Soldo-Fingerprint (the lowercase hex SHA-512 of those
-// fields' values concatenated in that order, "token" being the internal token). When
-// PublicKey is set, X-Soldo-Fingerprint-Signature must also be there and verify
-// (SHA512withRSA over the fingerprint's hex string, base64). Comparisons are constant-time;
-// the body is bounded.
+// WebhookVerifier checks the webhooks Soldo sends, as Soldo's OpenAPI description gives
+// them: X-Soldo-Fingerprint-Order names the fields of the body's data object the
+// fingerprint covers ("id, walletId, status, transactionSign"), X-Soldo-Fingerprint is the
+// lowercase hex SHA-512 of their values concatenated in that order, and
+// X-Soldo-Fingerprint-Signature its SHA512withRSA signature (base64) with Soldo's key. All
+// three are required, and the signature must verify with PublicKey: the fingerprint alone
+// covers no secret (anyone can compute it). A name of the order is looked up in the data
+// object as written, else in snake_case (the order says walletId, the data has wallet_id);
+// "token", in an older webhook's order, is the internal token. Comparisons are
+// constant-time; the body is bounded.
 type WebhookVerifier struct {
-	// InternalToken is the internal token of the API credentials. Required.
-	InternalToken client.Secret
-	// PublicKey is Soldo's RSA public key for webhook signatures; nil checks the
-	// fingerprint alone.
+	// PublicKey is Soldo's RSA public key for webhook signatures (Soldo's "Soldo public key"
+	// page). Required.
 	PublicKey *rsa.PublicKey
+	// InternalToken is the internal token of the API credentials, for an order that names
+	// "token".
+	InternalToken client.Secret
 	// MaxBodyBytes bounds the body; 0 means DefaultMaxWebhookBytes.
 	MaxBodyBytes int64
 }
@@ -87,8 +91,8 @@ func refuse(reason, format string, args ...any) error {
 
 // Verify checks a webhook's headers against its body. A refusal is a *WebhookError.
 func (v *WebhookVerifier) Verify(h http.Header, body []byte) (*Webhook, error) {
-	if v == nil || v.InternalToken == "" {
-		return nil, refuse(WebhookFingerprint, "the verifier has no internal token: set WebhookVerifier.InternalToken")
+	if v == nil || v.PublicKey == nil {
+		return nil, refuse(WebhookSignature, "the verifier has no Soldo public key: set WebhookVerifier.PublicKey (Soldo's webhooks are signed, and the fingerprint alone proves nothing)")
 	}
 	if int64(len(body)) > v.limit() {
 		return nil, refuse(WebhookTooLarge, "the body is over %d bytes", v.limit())
@@ -116,10 +120,17 @@ func (v *WebhookVerifier) Verify(h http.Header, body []byte) (*Webhook, error) {
 	vals := make([]string, len(order))
 	for i, f := range order {
 		if f == TokenField {
+			if v.InternalToken == "" {
+				return nil, refuse(WebhookNoOrder, "%s names %q and the verifier has no internal token: set WebhookVerifier.InternalToken", HeaderFingerprintOrder, TokenField)
+			}
 			vals[i] = string(v.InternalToken)
 			continue
 		}
-		if raw, ok := members[f]; ok {
+		raw, ok := members[f]
+		if !ok {
+			raw, ok = members[snakeCase(f)]
+		}
+		if ok {
 			if vals[i], err = scalar(f, raw); err != nil {
 				return nil, refuse(WebhookNoOrder, "the field %q of the fingerprint order is an object or array", f)
 			}
@@ -129,10 +140,8 @@ func (v *WebhookVerifier) Verify(h http.Header, body []byte) (*Webhook, error) {
 	if subtle.ConstantTimeCompare([]byte(strings.ToLower(got)), []byte(want)) != 1 {
 		return nil, refuse(WebhookFingerprint, "%s does not match the fields it names (a different internal token, or a body changed on the way)", HeaderFingerprint)
 	}
-	if v.PublicKey != nil {
-		if err := verifySignature(v.PublicKey, h.Get(HeaderFingerprintSignature), want); err != nil {
-			return nil, err
-		}
+	if err := verifySignature(v.PublicKey, h.Get(HeaderFingerprintSignature), want); err != nil {
+		return nil, err
 	}
 	return &Webhook{EventType: msg.EventType, EventName: msg.EventName, Data: msg.Data, Order: order}, nil
 }
@@ -144,8 +153,22 @@ func (v *WebhookVerifier) limit() int64 {
 	return DefaultMaxWebhookBytes
 }
 
-// webhookOrder reads X-Soldo-Fingerprint-Order: field names separated by commas, "token"
-// among them.
+// snakeCase is a camelCase name in snake_case: transactionSign -> transaction_sign.
+func snakeCase(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if 'A' <= r && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// webhookOrder reads X-Soldo-Fingerprint-Order: field names separated by commas.
 func webhookOrder(header string) ([]string, error) {
 	if strings.TrimSpace(header) == "" {
 		return nil, refuse(WebhookNoOrder, "no %s header", HeaderFingerprintOrder)
@@ -154,16 +177,11 @@ func webhookOrder(header string) ([]string, error) {
 	if len(parts) > maxOrderFields {
 		return nil, refuse(WebhookNoOrder, "%s names %d fields, more than %d", HeaderFingerprintOrder, len(parts), maxOrderFields)
 	}
-	token := false
 	for i, p := range parts {
 		parts[i] = strings.TrimSpace(p)
 		if parts[i] == "" {
 			return nil, refuse(WebhookNoOrder, "%s has an empty field name", HeaderFingerprintOrder)
 		}
-		token = token || parts[i] == TokenField
-	}
-	if !token {
-		return nil, refuse(WebhookNoOrder, "%s does not name %q: a fingerprint without the internal token proves nothing", HeaderFingerprintOrder, TokenField)
 	}
 	return parts, nil
 }

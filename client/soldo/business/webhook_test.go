@@ -14,13 +14,17 @@ import (
 	"testing"
 )
 
-// The webhook of a public SDK's documentation, its fingerprint order, and the fingerprint
-// computed here with the internal token.
-const webhookBody = `{"event_type":"Transaction","event_name":"card_authorization","data":{"id":"1309-189704842-1503070696138",
-"wallet_id":"f086f47f-1526-11e7-9287-0a89c8769141","status":"Settled","category":"Refund","transaction_sign":"Positive","amount":56,
-"merchant":{"name":"PRET A MANGER"},"tags":[]}}`
+// A webhook as Soldo's OpenAPI description gives it: a Transaction event, the order
+// "id, walletId, status, transactionSign" (camelCase names of the data's snake_case
+// fields), the fingerprint of their values, its signature with Soldo's key (the test key
+// here).
+const webhookBody = `{"event_uuid":"7bf79328-a7ae-4222-aa54-091ff7f429a7","event_type":"Transaction","event_name":"card_authorization",
+"company_account_id":"XMPL1234","data":{"id":"1309-189704842-1503070696138","wallet_id":"f086f47f-1526-11e7-9287-0a89c8769141",
+"status":"Settled","category":"Refund","transaction_sign":"Positive","amount":56,"merchant":{"name":"PRET A MANGER"},"tags":[]}}`
 
-const sdkWebhookOrder = "id,wallet_id,status,transaction_sign,token"
+const sdkWebhookOrder = "id, walletId, status, transactionSign"
+
+var webhookValues = "1309-189704842-1503070696138" + "f086f47f-1526-11e7-9287-0a89c8769141" + "Settled" + "Positive"
 
 func sha512hex(s string) string {
 	sum := sha512.Sum512([]byte(s))
@@ -41,85 +45,79 @@ func webhookHeaders(order, fp, sig string) http.Header {
 	return h
 }
 
-func TestWebhookVerifier_AcceptsSoldosFingerprintAndRefusesEverythingElse(t *testing.T) {
-	const it = "internal-tok"
-	good := sha512hex("1309-189704842-1503070696138" + "f086f47f-1526-11e7-9287-0a89c8769141" + "Settled" + "Positive" + it)
-	v := &WebhookVerifier{InternalToken: it}
-	w, err := v.Verify(webhookHeaders(sdkWebhookOrder, good, ""), []byte(webhookBody))
-	if err != nil || w.EventType != "Transaction" || w.EventName != "card_authorization" || len(w.Order) != 5 {
+// signed returns the headers of a webhook whose fingerprint covers values, signed with the
+// test key.
+func signed(t testing.TB, order, values string) http.Header {
+	t.Helper()
+	fp := sha512hex(values)
+	sig, err := SignFingerprint(testKey(t).Signer(), fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return webhookHeaders(order, fp, sig)
+}
+
+func testVerifier(t testing.TB) *WebhookVerifier {
+	return &WebhookVerifier{PublicKey: testKey(t).Signer().Public().(*rsa.PublicKey), InternalToken: "internal-tok"}
+}
+
+func TestWebhookVerifier_AcceptsSoldosSignedWebhooksAndRefusesEverythingElse(t *testing.T) {
+	v := testVerifier(t)
+	w, err := v.Verify(signed(t, sdkWebhookOrder, webhookValues), []byte(webhookBody))
+	if err != nil || w.EventType != "Transaction" || w.EventName != "card_authorization" || len(w.Order) != 4 {
 		t.Fatalf("a good webhook: %+v %v", w, err)
 	}
-	// the amount (a number) in the order, written as in the body
-	withAmount := sha512hex("56" + "1309-189704842-1503070696138" + it)
-	if _, err := v.Verify(webhookHeaders("amount,id,token", withAmount, ""), []byte(webhookBody)); err != nil {
+	// a number field, written as in the body; an older webhook's order naming the token
+	if _, err := v.Verify(signed(t, "amount,id", "56"+"1309-189704842-1503070696138"), []byte(webhookBody)); err != nil {
 		t.Fatalf("a number field: %v", err)
 	}
+	if _, err := v.Verify(signed(t, "id,token", "1309-189704842-1503070696138internal-tok"), []byte(webhookBody)); err != nil {
+		t.Fatalf("an order with the token: %v", err)
+	}
+	good := signed(t, sdkWebhookOrder, webhookValues)
+	other := signed(t, sdkWebhookOrder, "something else")
 	refused := []struct {
 		name   string
+		v      *WebhookVerifier
 		h      http.Header
 		body   string
 		reason string
 	}{
-		{"no order", webhookHeaders("", good, ""), webhookBody, WebhookNoOrder},
-		{"an order without the token", webhookHeaders("id,wallet_id,status,transaction_sign", good, ""), webhookBody, WebhookNoOrder},
-		{"an object in the order", webhookHeaders("merchant,token", good, ""), webhookBody, WebhookNoOrder},
-		{"no fingerprint", webhookHeaders(sdkWebhookOrder, "", ""), webhookBody, WebhookNoFingerprint},
-		{"another internal token", webhookHeaders(sdkWebhookOrder, sha512hex("1309-189704842-1503070696138f086f47f-1526-11e7-9287-0a89c8769141SettledPositiveother"), ""), webhookBody, WebhookFingerprint},
-		{"a changed body", webhookHeaders(sdkWebhookOrder, good, ""), strings.Replace(webhookBody, "Settled", "Declined", 1), WebhookFingerprint},
-		{"another order", webhookHeaders("wallet_id,id,status,transaction_sign,token", good, ""), webhookBody, WebhookFingerprint},
-		{"not JSON", webhookHeaders(sdkWebhookOrder, good, ""), "id=1", WebhookMalformed},
-		{"no data object", webhookHeaders(sdkWebhookOrder, good, ""), `{"data":[1]}`, WebhookMalformed},
-		{"too large", webhookHeaders(sdkWebhookOrder, good, ""), webhookBody + strings.Repeat(" ", DefaultMaxWebhookBytes), WebhookTooLarge},
+		{"no public key", &WebhookVerifier{InternalToken: "internal-tok"}, good, webhookBody, WebhookSignature},
+		{"no order", v, webhookHeaders("", good.Get(HeaderFingerprint), good.Get(HeaderFingerprintSignature)), webhookBody, WebhookNoOrder},
+		{"an object in the order", v, signed(t, "merchant", ""), webhookBody, WebhookNoOrder},
+		{"the token named, no internal token", &WebhookVerifier{PublicKey: v.PublicKey}, signed(t, "id,token", "x"), webhookBody, WebhookNoOrder},
+		{"no fingerprint", v, webhookHeaders(sdkWebhookOrder, "", good.Get(HeaderFingerprintSignature)), webhookBody, WebhookNoFingerprint},
+		{"a changed body", v, good, strings.Replace(webhookBody, "Settled", "Declined", 1), WebhookFingerprint},
+		{"another order", v, webhookHeaders("walletId, id, status, transactionSign", good.Get(HeaderFingerprint), good.Get(HeaderFingerprintSignature)), webhookBody, WebhookFingerprint},
+		{"no signature", v, webhookHeaders(sdkWebhookOrder, good.Get(HeaderFingerprint), ""), webhookBody, WebhookNoSignature},
+		{"not base64", v, webhookHeaders(sdkWebhookOrder, good.Get(HeaderFingerprint), "!!"), webhookBody, WebhookSignature},
+		{"the signature of something else", v, webhookHeaders(sdkWebhookOrder, good.Get(HeaderFingerprint), other.Get(HeaderFingerprintSignature)), webhookBody, WebhookSignature},
+		{"not JSON", v, good, "id=1", WebhookMalformed},
+		{"no data object", v, good, `{"data":[1]}`, WebhookMalformed},
+		{"too large", v, good, webhookBody + strings.Repeat(" ", DefaultMaxWebhookBytes), WebhookTooLarge},
 	}
 	for _, c := range refused {
-		_, err := v.Verify(c.h, []byte(c.body))
+		_, err := c.v.Verify(c.h, []byte(c.body))
 		var we *WebhookError
 		if !errors.As(err, &we) || we.Reason != c.reason || !errors.Is(err, ErrWebhookRefused) {
 			t.Errorf("%s: %v, want reason %s", c.name, err, c.reason)
 		}
-		if err != nil && strings.Contains(err.Error(), it) {
+		if err != nil && strings.Contains(err.Error(), "internal-tok") {
 			t.Errorf("%s: the internal token in the error", c.name)
 		}
 	}
 }
 
-func TestWebhookVerifier_SignatureWhenSoldosKeyIsGiven(t *testing.T) {
-	const it = "internal-tok"
-	key := testKey(t)
-	fp := sha512hex("1309-189704842-1503070696138" + "f086f47f-1526-11e7-9287-0a89c8769141" + "Settled" + "Positive" + it)
-	sig, err := SignFingerprint(key.Signer(), fp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := &WebhookVerifier{InternalToken: it, PublicKey: key.Signer().Public().(*rsa.PublicKey)}
-	if _, err := v.Verify(webhookHeaders(sdkWebhookOrder, fp, sig), []byte(webhookBody)); err != nil {
-		t.Fatalf("signed: %v", err)
-	}
-	other, _ := SignFingerprint(key.Signer(), sha512hex("x"))
-	for name, c := range map[string]struct{ sig, reason string }{
-		"missing":           {"", WebhookNoSignature},
-		"not base64":        {"!!", WebhookSignature},
-		"of something else": {other, WebhookSignature},
-	} {
-		_, err := v.Verify(webhookHeaders(sdkWebhookOrder, fp, c.sig), []byte(webhookBody))
-		var we *WebhookError
-		if !errors.As(err, &we) || we.Reason != c.reason {
-			t.Errorf("signature %s: %v", name, err)
-		}
-	}
-}
-
 func TestWebhookVerifier_Middleware(t *testing.T) {
-	const it = "internal-tok"
-	fp := sha512hex("1309-189704842-1503070696138" + "f086f47f-1526-11e7-9287-0a89c8769141" + "Settled" + "Positive" + it)
 	var got []byte
 	var hook *Webhook
-	h := (&WebhookVerifier{InternalToken: it}).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := testVerifier(t).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, _ = io.ReadAll(r.Body)
 		hook, _ = WebhookFrom(r.Context())
 	}), nil)
 	req := httptest.NewRequest("POST", "/hooks/soldo", strings.NewReader(webhookBody))
-	req.Header = webhookHeaders(sdkWebhookOrder, fp, "")
+	req.Header = signed(t, sdkWebhookOrder, webhookValues)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != 200 || string(got) != webhookBody || hook == nil || hook.EventName != "card_authorization" {
@@ -127,10 +125,10 @@ func TestWebhookVerifier_Middleware(t *testing.T) {
 	}
 	got = nil
 	var refusal error
-	h = (&WebhookVerifier{InternalToken: it}).Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got = []byte("reached") }),
+	h = testVerifier(t).Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got = []byte("reached") }),
 		func(_ *http.Request, err error) { refusal = err })
 	req = httptest.NewRequest("POST", "/hooks/soldo", strings.NewReader(webhookBody))
-	req.Header = webhookHeaders(sdkWebhookOrder, sha512hex("forged"), "")
+	req.Header = signed(t, sdkWebhookOrder, "forged")
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != 401 || got != nil || !errors.Is(refusal, ErrWebhookRefused) || !strings.Contains(rec.Body.String(), WebhookFingerprint) {
@@ -138,19 +136,25 @@ func TestWebhookVerifier_Middleware(t *testing.T) {
 	}
 }
 
-// FuzzWebhookVerifier: arbitrary headers and bodies never panic, and a webhook is accepted
-// only when its fingerprint header is the SHA-512 of the named fields' values (read here
-// with encoding/json, independently) followed where "token" is named by the internal token.
+// FuzzWebhookVerifier: arbitrary orders, signed values and bodies never panic, and a
+// webhook is accepted only when what Soldo's key signed is the named fields' values (read
+// here with encoding/json, independently; "token" the internal token).
 func FuzzWebhookVerifier(f *testing.F) {
 	const it = "internal-tok"
-	f.Add(sdkWebhookOrder, sha512hex("1309-189704842-1503070696138f086f47f-1526-11e7-9287-0a89c8769141SettledPositive"+it), webhookBody)
-	f.Add("token", sha512hex(it), `{"data":{}}`)
-	f.Add("a,,token", "00", `{"data":{"a":null}}`)
-	f.Add("amount,token", sha512hex("1e3"+it), `{"data":{"amount":1e3}}`)
-	f.Add("x,token", sha512hex("true"+it), `{"data":{"x":true,"x":false}}`)
-	v := &WebhookVerifier{InternalToken: it, MaxBodyBytes: 4096}
-	f.Fuzz(func(t *testing.T, order, fp, body string) {
-		w, err := v.Verify(webhookHeaders(order, fp, ""), []byte(body))
+	key := testKey(f)
+	f.Add(sdkWebhookOrder, webhookValues, webhookBody)
+	f.Add("token", it, `{"data":{}}`)
+	f.Add("a,,token", "", `{"data":{"a":null}}`)
+	f.Add("amount,token", "1e3"+it, `{"data":{"amount":1e3}}`)
+	f.Add("x,token", "true"+it, `{"data":{"x":true,"x":false}}`)
+	f.Add("walletId", "w", `{"data":{"wallet_id":"w","walletId":"v"}}`)
+	v := &WebhookVerifier{PublicKey: key.Signer().Public().(*rsa.PublicKey), InternalToken: it, MaxBodyBytes: 4096}
+	f.Fuzz(func(t *testing.T, order, values, body string) {
+		// the fuzzer picks what is signed (values): the verifier must accept only when they
+		// are the named fields' values
+		fp := sha512hex(values)
+		sig, _ := SignFingerprint(key.Signer(), fp)
+		w, err := v.Verify(webhookHeaders(order, fp, sig), []byte(body))
 		if err != nil {
 			var we *WebhookError
 			if !errors.As(err, &we) || strings.Contains(err.Error(), it) {
@@ -170,7 +174,11 @@ func FuzzWebhookVerifier(f *testing.F) {
 				s.WriteString(it)
 				continue
 			}
-			switch x := msg.Data[name].(type) {
+			x, ok := msg.Data[name]
+			if !ok {
+				x = msg.Data[snakeCase(name)]
+			}
+			switch x := x.(type) {
 			case string:
 				s.WriteString(x)
 			case json.Number:
@@ -186,8 +194,8 @@ func FuzzWebhookVerifier(f *testing.F) {
 				t.Fatalf("accepted a fingerprint over a non-scalar field %q", name)
 			}
 		}
-		if sha512hex(s.String()) != strings.ToLower(strings.TrimSpace(fp)) {
-			t.Fatalf("accepted a fingerprint that is not the fields' SHA-512: order %q fp %q body %q", order, fp, body)
+		if s.String() != values {
+			t.Fatalf("accepted a signed fingerprint of %q for the fields %q: order %q body %q", values, s.String(), order, body)
 		}
 	})
 }
