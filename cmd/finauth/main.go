@@ -205,7 +205,7 @@ func oneFinauth(msg string) string {
 
 // sharedCacheHelp documents the variables of the shared token cache.
 const sharedCacheHelp = `
-environment (pismo, mia and revolut profiles): share tokens with other processes through Redis
+environment (pismo, soldo-business, mia and revolut profiles): share tokens with other processes through Redis
   FINAUTH_REDIS_URL        redis://[user:password@]host:port[/db], rediss:// for TLS;
                            Sentinel: redis+sentinel://[:password@]host:port[,host:port...]/master
                            Cluster:  redis+cluster://[:password@]host:port[,host:port...]

@@ -12,7 +12,7 @@ import (
 	"github.com/finauth/finauth/transport"
 )
 
-// soldoCLI is Soldo: a detached JWS over every request.
+// soldoCLI is Soldo's PSD2 interface, run by Token.io: a detached JWS over every request.
 type soldoCLI struct{}
 
 func (soldoCLI) name() string { return "soldo" }
@@ -20,9 +20,9 @@ func (soldoCLI) name() string { return "soldo" }
 func (soldoCLI) about(cmd string) string {
 	switch cmd {
 	case "sign":
-		return "the Authorization value of a Soldo request"
+		return "the Authorization value of a request to Soldo's PSD2 interface (via Token.io; the Business API is soldo-business)"
 	case "call":
-		return "signed requests"
+		return "Soldo's PSD2 interface via Token.io, a detached JWS on every request; the Business API is soldo-business"
 	}
 	return ""
 }

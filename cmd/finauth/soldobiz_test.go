@@ -8,6 +8,7 @@ import (
 
 	"github.com/finauth/finauth/integration/soldobizmock"
 	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/testkit/redistest"
 )
 
 func soldoBusinessSetup(t *testing.T) (*soldobizmock.Server, map[string]string) {
@@ -82,5 +83,24 @@ func TestCLI_SoldoBusiness(t *testing.T) {
 		if strings.Contains(out, "cli-biz-secret") || strings.Contains(out, "cli-biz-internal") {
 			t.Fatalf("a secret in the output: %s", out)
 		}
+	}
+}
+
+// Two soldo-business processes one after the other, sharing Redis: one token request.
+func TestCLI_SoldoBusinessSharesItsTokenThroughRedis(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	m, env := soldoBusinessSetup(t)
+	env["FINAUTH_REDIS_URL"] = srv.URL()
+	env["FINAUTH_CACHE_KEY"] = cacheKey
+	env["FINAUTH_REDIS_TIMEOUT"] = "5s" // the test counts sharing, not speed (a busy machine)
+	env["FINAUTH_REDIS_SLOW_REPLY"] = "off"
+	for range 2 {
+		if r := finauth(t, env, "", "load", "--profile", "soldo-business", "-n", "20", "--json", m.URL+"/business/v2/transactions/tx-1"); r.code != exitOK {
+			t.Fatalf("%+v", r)
+		}
+	}
+	if n := m.Stats().Tokens; n != 1 {
+		t.Fatalf("%d token requests for two processes sharing Redis, want 1", n)
 	}
 }
