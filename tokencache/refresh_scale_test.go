@@ -148,8 +148,14 @@ func TestCache_RefreshAheadAtScale(t *testing.T) {
 			if st.LapsedRefreshes == 0 || warnings != 1 {
 				t.Fatalf("%d lapsed, %d warnings: want lapses counted and one warning\n%s", st.LapsedRefreshes, warnings, logs.String())
 			}
-			if got := telemetrytest.Sum(rec.Metrics(t), "finauth.token.refresh.lapsed"); got != float64(st.LapsedRefreshes) {
-				t.Fatalf("finauth.token.refresh.lapsed = %v, the cache counted %d", got, st.LapsedRefreshes)
+			// Refreshes still queued when the clock stopped keep counting lapses (a loaded
+			// machine saw 3,618 collected against 3,617 read just before): the metric is the
+			// counter at collection, between a read before and one after.
+			before := c.Stats().LapsedRefreshes
+			got := telemetrytest.Sum(rec.Metrics(t), "finauth.token.refresh.lapsed")
+			after := c.Stats().LapsedRefreshes
+			if got < float64(before) || got > float64(after) {
+				t.Fatalf("finauth.token.refresh.lapsed = %v, the cache counted %d before collection and %d after", got, before, after)
 			}
 		})
 	}
