@@ -14,9 +14,10 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"time"
+
+	finauthversion "github.com/finauth/finauth/internal/version"
 
 	_ "github.com/finauth/finauth/signer/awskms" // awskms: key URIs
 	_ "github.com/finauth/finauth/signer/pkcs11" // pkcs11: key URIs (a cgo build)
@@ -126,24 +127,7 @@ soldo-business is the Soldo Business API v2 that Soldo's customers call (api.sol
 `
 
 // version names the module version and the VCS revision the binary was built from.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "finauth (no build information)"
-	}
-	v := "finauth " + bi.Main.Version
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			v += " " + s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				v += " (modified)"
-			}
-		}
-	}
-	return v + " " + bi.GoVersion
-}
+func version() string { return finauthversion.Read().String() }
 
 // usageError is a mistake in the command line: exit 2.
 type usageError struct{ msg string }

@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/finauth/finauth/internal/absent"
+	"github.com/finauth/finauth/internal/version"
 )
 
 // Scope is the instrumentation scope of every meter and tracer.
@@ -180,7 +181,7 @@ func metersOf(mp metric.MeterProvider) *meters {
 var durationBuckets = []float64{0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
 func newMeters(mp metric.MeterProvider) *meters {
-	mt := mp.Meter(Scope)
+	mt := mp.Meter(Scope, metric.WithInstrumentationVersion(version.Module()))
 	nm := noop.NewMeterProvider().Meter(Scope)
 	m := &meters{sources: map[*source]struct{}{}, retired: map[string]*counts{}}
 	var err error
@@ -308,7 +309,7 @@ type sigOptions struct {
 // New returns the Recorder of provider (the finauth.provider attribute) over p.
 func New(provider string, p Providers) *Recorder {
 	p = p.resolve()
-	r := &Recorder{provider: provider, m: metersOf(p.Meter), tracer: p.Tracer.Tracer(Scope)}
+	r := &Recorder{provider: provider, m: metersOf(p.Meter), tracer: p.Tracer.Tracer(Scope, trace.WithInstrumentationVersion(version.Module()))}
 	r.fetchOK = metric.WithAttributeSet(attribute.NewSet(AttrProvider.String(provider), AttrOutcome.String("ok")))
 	return r
 }
