@@ -23,7 +23,9 @@ func TestRevolutTelemetry_NoSecretInAnyAttributeOrSpan(t *testing.T) {
 	t.Parallel()
 	rec := telemetrytest.New(t)
 	var secrets telemetrytest.Secrets
-	m, cfg := revolutSetupWith(t, func(c *revolutmock.Config) { c.TokenLifetime = 2 * time.Second; c.RotateRefreshTokens = true })
+	// 4 s tokens (2 s before: on a busy machine a token request once took longer than the
+	// token lived, "the fetch returned a token that has already expired").
+	m, cfg := revolutSetupWith(t, func(c *revolutmock.Config) { c.TokenLifetime = 4 * time.Second; c.RotateRefreshTokens = true })
 	tc, err := cfg.TLSConfig()
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,9 @@ const Path = "github.com/finauth/finauth"
 
 // Info is what the build information says of finauth.
 type Info struct {
-	// Version is the module version ("v0.9.0"), or "(devel)" for a build inside a clone.
+	// Version is the module version ("v0.9.0"); for a build inside a clone, the pseudo-version
+	// the go command derives from the VCS ("v0.0.0-20261207161910-42518dcb7a7d+dirty"), or
+	// "(devel)" without VCS information.
 	Version string
 	// Revision, Time and Modified are the VCS stamp of a build inside a clone (empty when the
 	// build had none, as with -buildvcs=false or a module-cache build).
@@ -23,14 +25,22 @@ type Info struct {
 	GoVersion string
 }
 
+// stamped is set by release builds (GoReleaser: -ldflags "-X
+// github.com/finauth/finauth/internal/version.stamped=v0.9.0"), whose main module is built
+// from a checkout and so has no module version of its own.
+var stamped string
+
 var read = sync.OnceValue(func() Info {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return Info{}
+		return Info{Version: stamped}
 	}
 	info := Info{GoVersion: bi.GoVersion}
 	if bi.Main.Path == Path {
 		info.Version = bi.Main.Version
+		if stamped != "" {
+			info.Version = stamped
+		}
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
@@ -77,7 +87,8 @@ func (i Info) module() string {
 }
 
 // String is the one line finauth --version prints: "finauth v0.9.0 go1.26.8", or for a
-// build inside a clone "finauth (devel) a25269d239bb 2026-12-07T16:09:24Z (modified) go1.26.8".
+// build inside a clone "finauth v0.0.0-20261207161910-42518dcb7a7d+dirty 42518dcb7a7d
+// 2026-12-07T16:19:10Z (modified) go1.26.8".
 func (i Info) String() string {
 	v := i.Version
 	if v == "" {
