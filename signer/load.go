@@ -304,7 +304,7 @@ func parsePrivatePEM(data []byte, o *loadOptions) (crypto.Signer, error) {
 		}
 	}
 	if len(seen) == 0 {
-		return nil, &KeyDataError{Source: o.source, Reason: "no PEM block could be decoded; check that the -----BEGIN/-----END lines and the base64 between them are intact"}
+		return nil, &KeyDataError{Source: o.source, Reason: "no PEM block could be decoded; check that the -----BEGIN/-----END lines and the base64 between them are intact" + escapedNewlines(data)}
 	}
 	reason := "no private key found (the PEM holds " + blockList(seen) + ")"
 	for _, t := range seen {
@@ -539,7 +539,7 @@ func parsePublicPEM(data []byte, o *loadOptions) ([]*PublicKey, error) {
 		return nil, &KeyDataError{Source: o.source, Reason: "no public key found (the PEM holds " + blockList(skipped) + ")"}
 	}
 	if len(keys) == 0 {
-		return nil, &KeyDataError{Source: o.source, Reason: "no PEM block could be decoded; check the -----BEGIN/-----END lines"}
+		return nil, &KeyDataError{Source: o.source, Reason: "no PEM block could be decoded; check the -----BEGIN/-----END lines" + escapedNewlines(data)}
 	}
 	return keys, nil
 }
@@ -634,4 +634,13 @@ func joseErr(err error) error {
 		msg = msg[:200]
 	}
 	return errors.New(msg)
+}
+
+// escapedNewlines is the hint for a PEM whose line breaks arrived as the two characters \ and
+// n (a key pasted from JSON, a .env file or a CI variable): no PEM block decodes then.
+func escapedNewlines(data []byte) string {
+	if bytes.Contains(data, []byte("-----BEGIN")) && bytes.Contains(data, []byte(`\n`)) {
+		return `; the text holds literal \n sequences instead of line breaks (a key pasted from JSON or an environment variable): turn them into real line breaks, e.g. printf '%b' "$KEY" > key.pem`
+	}
+	return ""
 }

@@ -357,3 +357,27 @@ func TestKeyAlgorithmError_ReadsNaturally(t *testing.T) {
 		})
 	}
 }
+
+// A PEM pasted with literal \n sequences (from JSON, a .env file, a CI variable) gets a hint
+// saying so and how to fix it, for a private and a public key.
+func TestParse_LiteralBackslashNGetsAHint(t *testing.T) {
+	for _, file := range []string{"testdata/keys/test-rsa-pkcs8.pem", "testdata/keys/test-rsa-public.pem"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flat := []byte(strings.ReplaceAll(string(data), "\n", `\n`))
+		var perr error
+		if strings.Contains(file, "public") {
+			_, perr = signer.ParsePublicKeys(flat)
+		} else {
+			_, perr = signer.ParseKey(flat)
+		}
+		if perr == nil || !strings.Contains(perr.Error(), `literal \n`) || !strings.Contains(perr.Error(), "printf '%b'") {
+			t.Errorf("%s with literal \\n: %v", file, perr)
+		}
+		if _, err := signer.ParseKey([]byte("-----BEGIN nothing")); err != nil && strings.Contains(err.Error(), `literal \n`) {
+			t.Errorf("a hint without literal \\n: %v", err)
+		}
+	}
+}

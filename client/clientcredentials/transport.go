@@ -47,6 +47,10 @@ type Transport struct {
 // NewClient returns an *http.Client whose requests to the configured API origins carry a
 // client-credentials access token, requested, cached, refreshed ahead of expiry and replaced
 // after a 401 without the caller noticing.
+//
+// The client's transport is a *clientcredentials.Transport: when you are done with the client (a short-lived
+// program, a test), stop its background work with hc.Transport.(*clientcredentials.Transport).Close(); or
+// build the client yourself from [NewTransport] and keep the Transport.
 func NewClient(cfg Config, opts ...Option) (*http.Client, error) {
 	t, err := NewTransport(cfg, opts...)
 	if err != nil {

@@ -25,6 +25,10 @@ type Transport struct {
 // NewClient returns an *http.Client that authenticates every request to the configured API
 // origins with a Pismo access token, fetched, cached, refreshed ahead of expiry and
 // replaced after a 401 without the caller noticing.
+//
+// The client's transport is a *pismo.Transport: when you are done with the client (a short-lived
+// program, a test), stop its background work with hc.Transport.(*pismo.Transport).Close(); or
+// build the client yourself from [NewTransport] and keep the Transport.
 func NewClient(cfg Config, opts ...Option) (*http.Client, error) {
 	t, err := NewTransport(cfg, opts...)
 	if err != nil {

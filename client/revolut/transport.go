@@ -81,6 +81,10 @@ type Transport struct {
 }
 
 // NewClient returns an *http.Client over [NewTransport].
+//
+// The client's transport is a *revolut.Transport: when you are done with the client (a short-lived
+// program, a test), stop its background work with hc.Transport.(*revolut.Transport).Close(); or
+// build the client yourself from [NewTransport] and keep the Transport.
 func NewClient(cfg Config, opts ...Option) (*http.Client, error) {
 	t, err := NewTransport(cfg, opts...)
 	if err != nil {

@@ -22,6 +22,10 @@ type Transport struct {
 
 // NewClient returns an *http.Client whose every request to the configured API origins
 // carries a fresh Soldo signature.
+//
+// The client's transport is a *soldo.Transport: when you are done with the client, release the
+// idle connections of the transport it made with hc.Transport.(*soldo.Transport).Close(); or
+// build the client yourself from [NewTransport] and keep the Transport.
 func NewClient(cfg Config, opts ...Option) (*http.Client, error) {
 	t, err := NewTransport(cfg, opts...)
 	if err != nil {

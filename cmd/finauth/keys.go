@@ -167,7 +167,11 @@ func (a *app) jwk(args []string) error {
 		if err != nil {
 			return usagef("--cert %s: %v", *certFile, err)
 		}
-		keys = signer.NewKeySet(pub)
+		// The rules of jwks build: an expired (or not yet valid) certificate is refused, not
+		// printed for a provider to refuse later.
+		if keys, err = signer.PublishKeySet(a.now(), pub); err != nil {
+			return usagef("--cert %s: %v", *certFile, err)
+		}
 	}
 	if *set || keys.Len() > 1 {
 		return a.printJSON(keys)

@@ -215,4 +215,11 @@ func TestCLI_JWKSBuild(t *testing.T) {
 	if r := finauth(t, nil, "", "jwks", "build", "--key", "sig-0="+old); r.code != exitUsage || !strings.Contains(r.stderr, "expired on") {
 		t.Fatalf("an expired certificate: %+v", r)
 	}
+	// jwk --cert follows the same rules (it printed the JWK of an expired certificate).
+	if r := finauth(t, nil, "", "jwk", "--kid", "sig-0", "--cert", old, keys+"test-rsa-public.pem"); r.code != exitUsage || !strings.Contains(r.stderr, "expired on") || r.stdout != "" {
+		t.Fatalf("jwk --cert with an expired certificate: %+v", r)
+	}
+	if r := finauth(t, nil, "", "jwk", "--kid", "sig-1", "--cert", good, keys+"test-rsa-public.pem"); r.code != exitOK || !strings.Contains(r.stdout, `"x5c"`) {
+		t.Fatalf("jwk --cert: %+v", r)
+	}
 }

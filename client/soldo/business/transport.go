@@ -39,6 +39,10 @@ type Transport struct {
 
 // NewClient returns an *http.Client whose requests to the API base carry Soldo's standard
 // and, where the endpoint needs it, advanced authentication.
+//
+// The client's transport is a *business.Transport: when you are done with the client (a short-lived
+// program, a test), stop its background work with hc.Transport.(*business.Transport).Close(); or
+// build the client yourself from [NewTransport] and keep the Transport.
 func NewClient(cfg Config, opts ...Option) (*http.Client, error) {
 	t, err := NewTransport(cfg, opts...)
 	if err != nil {
