@@ -9,6 +9,7 @@ package redistest
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -26,6 +27,8 @@ type Server struct {
 	CAFile    string // with StartTLS: the PEM of the CA that signed the server's certificate
 	t         testing.TB
 	cmd       *exec.Cmd
+	exited    chan error // cmd's Wait
+	started   bool       // answered once: a restart keeps its port
 	dir       string
 	tlsArgs   []string
 	extraArgs []string
@@ -61,18 +64,55 @@ func newServer(t testing.TB) *Server {
 	return &Server{Password: fmt.Sprint("test-", time.Now().UnixNano()), t: t, dir: t.TempDir(), Addr: freeAddr(t)}
 }
 
-// freeAddr returns a loopback address with a port free a moment ago.
+// freeAddr returns a loopback address with a port free a moment ago, and whose cluster bus
+// port (the port + 10000, which a cluster node binds too) was free as well.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if port+10000 > 65535 {
+			l.Close()
+			continue
+		}
+		bus, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+10000))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		bus.Close()
+		return fmt.Sprintf("127.0.0.1:%d", port)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no loopback port with a free cluster bus port in 50 tries")
+	return ""
 }
 
+// start starts the server. A port free when it was picked can be taken before redis-server
+// binds it (by another test's process, or the cluster bus port): the first start then
+// moves to another free port, up to four times (a failover test's cluster once failed so:
+// "bind: Address already in use"); a restart keeps its port.
 func (s *Server) start() {
+	s.t.Helper()
+	for attempt := 1; ; attempt++ {
+		exited := s.startOnce()
+		if exited == nil {
+			return
+		}
+		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+		if s.started || attempt == 5 || !strings.Contains(string(log), "Address already in use") {
+			s.t.Fatalf("redis-server on %s did not answer within 10 s (%v):\n%s", s.Addr, exited, log)
+		}
+		os.Remove(filepath.Join(s.dir, "redis.log"))
+		s.Addr = freeAddr(s.t)
+	}
+}
+
+// startOnce starts redis-server on s.Addr and waits for it to answer; it returns nil once it
+// does, or why it did not (it exited, or 10 s passed).
+func (s *Server) startOnce() error {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
 	args := []string{"--port", port, "--bind", "127.0.0.1", "--requirepass", s.Password,
@@ -84,18 +124,28 @@ func (s *Server) start() {
 		args = append(args, s.tlsArgs...)
 		tc = &tls.Config{InsecureSkipVerify: true} // only to see that it answers
 	}
-	s.cmd = exec.Command("redis-server", args...)
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command("redis-server", args...)
+	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	s.cmd, s.exited = cmd, exited
 	deadline := time.Now().Add(10 * time.Second)
 	for !ping(s.Addr, s.Password, tc) {
+		select {
+		case err := <-exited:
+			s.cmd = nil
+			return fmt.Errorf("it exited: %v", err)
+		default:
+		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			s.t.Fatalf("redis-server on %s did not answer within 10 s:\n%s", s.Addr, log)
+			return errors.New("no answer")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	s.started = true
+	return nil
 }
 
 // ping sends AUTH (when password is set) and PING over a raw connection.
@@ -129,7 +179,7 @@ func ping(addr, password string, tc *tls.Config) bool {
 func (s *Server) Kill() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Kill()
-		s.cmd.Wait()
+		<-s.exited
 		s.cmd = nil
 	}
 }
