@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -98,6 +99,16 @@ func (a *app) tokenStore() (tokencache.Store, func(), error) {
 	}
 	if s == nil {
 		return nil, func() {}, nil
+	}
+	// Said at once, not found by its effects: a refused password is a configuration error;
+	// a Redis that does not answer is a warning (the run goes on, caching alone).
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := s.Check(ctx); errors.Is(err, redisstore.ErrAuth) {
+		s.Close()
+		return nil, func() {}, usagef("FINAUTH_REDIS_URL: %v", err)
+	} else if err != nil {
+		fmt.Fprintf(a.stderr, "finauth: warning: %v: this run caches its tokens alone (FINAUTH_REDIS_URL)\n", err)
 	}
 	a.store = s
 	return s, func() { s.Close() }, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os/exec"
 	"strings"
 	"sync"
@@ -274,5 +275,30 @@ func TestCLI_ADeadRedisIsLoggedOnce(t *testing.T) {
 	r := finauth(t, env, "", "load", "--duration", "2500ms", "-c", "4", m.URL+"/cards/v1/cards") // the breaker probes twice
 	if r.code != exitOK || strings.Contains(r.stderr, "pool.go") || strings.Contains(r.stderr, "failed to dial") || strings.Count(r.stderr, "unavailable") != 1 {
 		t.Fatalf("%+v", r)
+	}
+}
+
+// A wrong Redis password is said at once, naming the variable and without the password
+// (it was silent in call: the run just made its own token request); a Redis that does not
+// answer is a warning and the run goes on.
+func TestCLI_AWrongRedisPasswordIsSaidAtOnce(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	m := newPismoMock(t)
+	env := pismoEnv(m)
+	env["FINAUTH_CACHE_KEY"] = cacheKey
+	env["FINAUTH_REDIS_URL"] = "redis://:not-the-password-9@" + srv.Addr + "/0"
+	r := finauth(t, env, "", "call", m.URL+"/cards/v1/cards")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "FINAUTH_REDIS_URL") || !strings.Contains(r.stderr, "refused the credentials") ||
+		strings.Contains(r.stderr+r.stdout, "not-the-password-9") || m.Stats().Exchanges != 0 {
+		t.Fatalf("a wrong password: %+v, %d exchanges", r, m.Stats().Exchanges)
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	env["FINAUTH_REDIS_URL"] = "redis://:pw@" + addr + "/0"
+	r = finauth(t, env, "", "call", m.URL+"/cards/v1/cards")
+	if r.code != exitOK || !strings.Contains(r.stderr, "warning") || !strings.Contains(r.stderr, "caches its tokens alone") {
+		t.Fatalf("a Redis that does not answer: %+v", r)
 	}
 }

@@ -123,3 +123,49 @@ func (s *shared) ping() error {
 
 // errClusterDown is a probe's answer from a Cluster that does not serve every slot.
 var errClusterDown = errors.New("finauth: redisstore: the Redis Cluster does not serve every slot (cluster_state is not ok)")
+
+// ErrAuth is wrapped by Check's error when Redis refuses the store's credentials (a wrong
+// password or user in the URL: WRONGPASS, NOAUTH, NOPERM).
+var ErrAuth = errors.New("finauth: redisstore: Redis refused the credentials of the URL: check its user and password")
+
+// Check asks Redis once, within ctx, whether it answers and accepts the store's credentials
+// (a PING; on a Cluster, every node and cluster_state:ok): for a service's startup or a
+// deploy's check, since the store itself never fails a request over Redis. It returns nil,
+// an error wrapping ErrAuth when the credentials are refused (fix the URL), or the error of a
+// Redis that does not answer (the store works without it: each replica caches alone until it
+// answers). The error holds no password.
+func (s *Store) Check(ctx context.Context) error {
+	var err error
+	if c, ok := s.rdb.(*redis.ClusterClient); ok {
+		err = c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() })
+		if err == nil {
+			var info string
+			if info, err = c.ClusterInfo(ctx).Result(); err == nil && !strings.Contains(info, "cluster_state:ok") {
+				err = errClusterDown
+			}
+		}
+	} else {
+		err = s.rdb.Ping(ctx).Err()
+	}
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, refusal := range []string{"WRONGPASS", "NOAUTH", "NOPERM", "ERR AUTH", "ERR invalid password"} {
+		if strings.HasPrefix(msg, refusal) {
+			return fmt.Errorf("%w (%s)", ErrAuth, firstWords(msg))
+		}
+	}
+	return fmt.Errorf("finauth: redisstore: Redis does not answer: %w", err)
+}
+
+// firstWords is the start of Redis's own refusal, without anything a server may echo after.
+func firstWords(msg string) string {
+	if i := strings.IndexAny(msg, ".\n"); i > 0 {
+		msg = msg[:i]
+	}
+	if len(msg) > 80 {
+		msg = msg[:80]
+	}
+	return msg
+}
