@@ -102,13 +102,25 @@ func TestCLI_RedisFailsOverUnderTraffic(t *testing.T) {
 			if failedOverAt == 0 {
 				t.Fatalf("Redis did not fail over within %v of the kill", run-time.Second-killedAt)
 			}
+			// Each replica saw the failover (Redis errors, or its breaker opened) and ends
+			// with its breaker closed; the breakers of the fleet opened (at least one): on
+			// a busy machine a replica's failures were not always 3 in a row (13 errors
+			// between successes, the breaker never tripped, every request still ok), so
+			// "each replica's breaker opened" was a matter of timing, not of correctness.
+			opened := 0
 			for i, s := range sums {
 				if s.Requests == 0 || s.OK != s.Requests || s.Status["401"] != 0 {
 					t.Errorf("replica %d: %d of %d ok, status %v, errors %v, telemetry %v, store %+v", i, s.OK, s.Requests, s.Status, s.Errors, s.Telemetry, s.Store)
 				}
-				if s.Store == nil || s.Store.BreakerOpens == 0 || s.Store.BreakerOpen {
-					t.Errorf("replica %d: store %+v: want its breaker opened during the failover and closed at the end", i, s.Store)
+				if s.Store == nil || s.Store.BreakerOpen || s.Store.BreakerOpens == 0 && s.Store.Errors == 0 {
+					t.Errorf("replica %d: store %+v: want the failover seen (errors or its breaker opened) and the breaker closed at the end", i, s.Store)
 				}
+				if s.Store != nil && s.Store.BreakerOpens > 0 {
+					opened++
+				}
+			}
+			if opened == 0 {
+				t.Errorf("no replica's breaker opened during the failover")
 			}
 			phases := map[string][]int{}
 			for _, r := range revs {
