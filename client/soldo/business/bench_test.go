@@ -59,3 +59,19 @@ func BenchmarkAdvancedAuthentication(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPlan is the table lookup every request to the API makes (twice for a fingerprinted
+// one: in RoundTrip and in the signature).
+func BenchmarkPlan(b *testing.B) {
+	tab, err := newTable(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "https://api.soldo.example/business/v2/transactions/tx-1", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tab.planFor(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

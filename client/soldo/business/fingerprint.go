@@ -113,8 +113,21 @@ type pattern struct {
 	user           bool // given with WithEndpoints: wins over the description
 }
 
-// table matches requests to operations.
-type table []pattern
+// table matches requests to operations, grouped by method and number of path segments so
+// that a request compares itself with the few operations of its shape, not all of them.
+type table struct {
+	by map[shape][]pattern
+}
+
+type shape struct {
+	method string
+	segs   int
+}
+
+func (t *table) add(p pattern) {
+	k := shape{p.Method, len(p.segs)}
+	t.by[k] = append(t.by[k], p)
+}
 
 func newPattern(e Endpoint) pattern {
 	p := pattern{Endpoint: Endpoint{Method: strings.ToUpper(e.Method), Path: e.Path, Fields: slices.Clone(e.Fields)}, segs: strings.Split(strings.Trim(e.Path, "/"), "/")}
@@ -129,28 +142,28 @@ func newPattern(e Endpoint) pattern {
 func isParam(seg string) bool { return len(seg) > 2 && seg[0] == '{' && seg[len(seg)-1] == '}' }
 
 func newTable(extra []Endpoint) (table, error) {
-	var t table
+	t := table{by: map[shape][]pattern{}}
 	for _, e := range documented {
-		t = append(t, newPattern(e))
+		t.add(newPattern(e))
 	}
 	for _, e := range standard {
-		t = append(t, newPattern(Endpoint{Method: e.Method, Path: e.Path}))
+		t.add(newPattern(Endpoint{Method: e.Method, Path: e.Path}))
 	}
 	for _, e := range leftOut {
 		p := newPattern(Endpoint{Method: e.Method, Path: e.Path})
 		p.leftOut, p.order = e.Reason, e.Order
-		t = append(t, p)
+		t.add(p)
 	}
 	for _, e := range extra {
 		if err := checkOrder(e.Fields); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", e.Method, e.Path, err)
+			return table{}, fmt.Errorf("%s %s: %w", e.Method, e.Path, err)
 		}
 		if !strings.HasPrefix(e.Path, "/") {
-			return nil, fmt.Errorf("%s %s: the path pattern must start with /", e.Method, e.Path)
+			return table{}, fmt.Errorf("%s %s: the path pattern must start with /", e.Method, e.Path)
 		}
 		p := newPattern(e)
 		p.user = true
-		t = append(t, p)
+		t.add(p)
 	}
 	return t, nil
 }
@@ -173,9 +186,10 @@ func checkOrder(fields []string) error {
 func (t table) match(method, path string) (*pattern, map[string]string) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	var best *pattern
-	for i := range t {
-		p := &t[i]
-		if p.Method != method || len(p.segs) != len(segs) || !p.fits(segs) {
+	candidates := t.by[shape{method, len(segs)}]
+	for i := range candidates {
+		p := &candidates[i]
+		if !p.fits(segs) {
 			continue
 		}
 		if best == nil || p.user && !best.user || p.user == best.user && p.literals > best.literals {
