@@ -8,7 +8,7 @@
 // Cache-Control, ETag and If-None-Match, and reloads it when the files change, so that
 // publishing the next key of a rotation needs no restart.
 //
-// Rotating a signing key without downtime (see the README's "Rotating your signing key"):
+// Rotating a signing key without downtime (see docs/revolut.md, "Rotating your signing key"):
 //  1. publish the next key beside the current one (a second Key; the Handler reloads);
 //  2. sign with the next key only once the JWKS holding it has been visible for longer than
 //     verifiers cache it (a signer.Ring switches by itself at that time; DefaultCacheTime);

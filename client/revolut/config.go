@@ -81,7 +81,7 @@ type Config struct {
 	PrivateKeyPEM      client.Secret
 	PrivateKeyFile     string
 	PrivateKeyPassword client.Secret
-	// Rotation of the signing key (README: "Rotating your signing key"): the next key,
+	// Rotation of the signing key (docs/revolut.md: "Rotating your signing key"): the next key,
 	// NextKey or NextPrivateKeyFile (encrypted with PrivateKeyPassword too, if at all) under
 	// NextKeyID, published in your JWKS beside the current one at NextKeyPublishedAt, signs
 	// from NextKeyPublishedAt + KeyCacheTime on (every replica switches by itself then,

@@ -60,14 +60,14 @@ func TestConfig_TLSConfigNeedsAMatchingPair(t *testing.T) {
 	}
 }
 
-// Every variable ConfigFromEnv reads is documented in the README.
-func TestEveryVariableIsInTheREADME(t *testing.T) {
+// Every variable ConfigFromEnv reads is documented in docs/configuration.md.
+func TestEveryVariableIsInTheConfigurationPage(t *testing.T) {
 	t.Parallel()
 	src, err := os.ReadFile("config.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestEveryVariableIsInTheREADME(t *testing.T) {
 	}
 	for _, n := range names {
 		if !strings.Contains(string(readme), n[1]) {
-			t.Errorf("%s is not in the README", n[1])
+			t.Errorf("%s is not in docs/configuration.md", n[1])
 		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 
 // otelHelp documents the OpenTelemetry variables call and load read.
 const otelHelp = `
-environment (OpenTelemetry, read by call and load; see the README's "Metrics and traces"):
+environment (OpenTelemetry, read by call and load; see docs/observability.md):
   OTEL_METRICS_EXPORTER    prometheus (serves /metrics while the command runs, on
                            OTEL_EXPORTER_PROMETHEUS_HOST:OTEL_EXPORTER_PROMETHEUS_PORT,
                            default localhost:9464), otlp (OTEL_EXPORTER_OTLP_ENDPOINT), console

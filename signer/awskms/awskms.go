@@ -16,7 +16,7 @@
 // ECDSA_SHA_* for ES* (KMS answers DER, which package signer turns into JOSE's r||s). KMS
 // has no Ed25519 signing keys for JOSE. Each signature costs a network round trip and counts
 // against the account's KMS request quota (per second, per region), which then bounds a
-// per-request signing provider's requests per second; see the README.
+// per-request signing provider's requests per second; see docs/keys.md.
 package awskms
 
 import (

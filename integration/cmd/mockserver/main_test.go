@@ -260,13 +260,13 @@ func TestMockserverRefusesBadConfiguration(t *testing.T) {
 	}
 }
 
-// Every variable the binary reads is documented in the README's configuration table.
-func TestEveryMockVariableIsInTheREADME(t *testing.T) {
+// Every variable the binary reads is documented in docs/configuration.md.
+func TestEveryMockVariableIsInTheConfigurationPage(t *testing.T) {
 	src, err := os.ReadFile("main.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../../../README.md")
+	readme, err := os.ReadFile("../../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestEveryMockVariableIsInTheREADME(t *testing.T) {
 	}
 	for _, n := range names {
 		if !strings.Contains(string(readme), "`"+n[1]+"`") {
-			t.Errorf("%s is not in the README", n[1])
+			t.Errorf("%s is not in docs/configuration.md", n[1])
 		}
 	}
 }

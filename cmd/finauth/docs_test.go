@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"fmt"
 	"maps"
 	"net"
 	"net/http"
@@ -27,7 +28,32 @@ import (
 	"github.com/finauth/finauth/signer"
 )
 
-// shellBlocks returns the lines of the README's ```sh blocks.
+// docPages are the README and every page under docs/ (relative to the module root, sorted),
+// and docs reads them all, one after the other, into one text.
+func docPages(t *testing.T, root string) []string {
+	t.Helper()
+	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no docs/*.md: %v", err)
+	}
+	return append([]string{filepath.Join(root, "README.md")}, pages...)
+}
+
+func docs(t *testing.T, root string) string {
+	t.Helper()
+	var all strings.Builder
+	for _, p := range docPages(t, root) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+		all.WriteString("\n")
+	}
+	return all.String()
+}
+
+// shellBlocks returns the lines of the plain ```sh blocks of the docs.
 func shellBlocks(t *testing.T, readme string) []string {
 	t.Helper()
 	var lines []string
@@ -111,15 +137,13 @@ func words(line string, env map[string]string) (args []string, in, out string) {
 	return kept, in, out
 }
 
-// TestREADME runs every command of the README that can run here: the openssl lines, the
-// export block (checked against docker-compose.yml), and the whole CLI session, against
-// in-process mocks set up exactly as docker-compose.yml sets up its containers.
-func TestREADME(t *testing.T) {
+// TestDocs_Commands runs every command of the plain ```sh blocks of the README and docs/:
+// the openssl lines, the export block (checked against docker-compose.yml), and the whole CLI
+// session of docs/cli.md, against in-process mocks set up exactly as docker-compose.yml sets
+// up its containers. (Named blocks, "```sh NAME", run whole in a shell: runWalkthrough.)
+func TestDocs_Commands(t *testing.T) {
 	root, _ := filepath.Abs("../..")
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	readme := []byte(docs(t, root))
 	compose, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -260,15 +284,24 @@ func TestREADME(t *testing.T) {
 	}
 }
 
-// fencedBlock returns the lines of the README's block fenced "```sh NAME".
-func fencedBlock(t *testing.T, readme, name string) string {
+// fencedBlock returns the lines of the docs' blocks fenced "```sh NAME", all of them in the
+// order they come (a walkthrough may take several steps, each its own block).
+func fencedBlock(t *testing.T, text, name string) string {
 	t.Helper()
-	_, rest, ok := strings.Cut(readme, "```sh "+name+"\n")
-	if !ok {
-		t.Fatalf("the README has no ```sh %s block", name)
+	var out strings.Builder
+	for rest := text; ; {
+		_, after, ok := strings.Cut(rest, "```sh "+name+"\n")
+		if !ok {
+			break
+		}
+		block, tail, _ := strings.Cut(after, "\n```")
+		out.WriteString(block + "\n")
+		rest = tail
 	}
-	block, _, _ := strings.Cut(rest, "\n```")
-	return block + "\n"
+	if out.Len() == 0 {
+		t.Fatalf("the docs have no ```sh %s block", name)
+	}
+	return out.String()
 }
 
 // The README's Revolut walkthrough, run as written by a real shell in a copy of the clone
@@ -316,14 +349,10 @@ func runWalkthrough(t *testing.T, name string, ports ...string) (output, dir str
 		}
 	}
 	root, _ := filepath.Abs("../..")
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := fencedBlock(t, string(readme), name)
+	block := fencedBlock(t, docs(t, root), name)
 	free := map[string]string{}
 	for _, p := range ports {
-		_, num, _ := strings.Cut(p, ":")
+		num := strings.TrimPrefix(p, ":")
 		if _, ok := free[num]; !ok {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -332,10 +361,16 @@ func runWalkthrough(t *testing.T, name string, ports ...string) (output, dir str
 			free[num] = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 			l.Close()
 		}
-		if !strings.Contains(block, p) {
+		// ":8085" is replaced where it is written so (an address, a URL); a bare "6390" as a
+		// whole word (redis-server --port 6390, and in URLs too).
+		re := regexp.MustCompile(regexp.QuoteMeta(p) + `\b`)
+		if !strings.HasPrefix(p, ":") {
+			re = regexp.MustCompile(`\b` + regexp.QuoteMeta(p) + `\b`)
+		}
+		if !re.MatchString(block) {
 			t.Fatalf("the %s walkthrough no longer uses %s: update this test", name, p)
 		}
-		block = strings.ReplaceAll(block, p, strings.TrimSuffix(p, num)+free[num])
+		block = re.ReplaceAllString(block, strings.TrimSuffix(p, num)+free[num])
 	}
 	dir = t.TempDir()
 	entries, _ := os.ReadDir(root)
@@ -367,7 +402,7 @@ func runWalkthrough(t *testing.T, name string, ports ...string) (output, dir str
 	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
+	err := cmd.Run()
 	if cmd.Process != nil {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the servers, if the block did not get to its kill
 	}
@@ -389,10 +424,15 @@ func TestREADME_FilesItWritesAreIgnored(t *testing.T) {
 		}
 		t.Skip("not a git checkout")
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
+	var text strings.Builder
+	for _, p := range docPages(t, root) {
+		if filepath.Base(p) == "cli-help.md" {
+			continue // usage text (--out FILE), not commands
+		}
+		b, _ := os.ReadFile(p)
+		text.Write(b)
 	}
+	readme := text.String()
 	written := regexp.MustCompile(`(?:--out|--pub|-out|-keyout|--revolut-pki-dir|--output-file)\s+([^\s;|&]+)|(?:^|\s)>\s*([^\s;|&>]+)`)
 	seen := map[string]bool{}
 	in := false
@@ -429,6 +469,265 @@ func TestREADME_FilesItWritesAreIgnored(t *testing.T) {
 	for f := range seen {
 		if err := exec.Command("git", "-C", root, "check-ignore", "-q", "--no-index", f).Run(); err != nil {
 			t.Errorf("%s, which a README line writes, is not ignored by git (.gitignore)", f)
+		}
+	}
+}
+
+// needTools skips the test without each tool, or fails it under CI=true.
+func needTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed; CI must install it", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+}
+
+// docs/getting-started.md runs as written, its four blocks in one shell: go install of the
+// CLI and the mocks, the mocks in the background, a Pismo token and calls, Soldo Business
+// calls (a fingerprinted search among them), and three replicas on a real Redis sharing one
+// token. Only the ports are moved to free ones.
+func TestDocs_GettingStarted(t *testing.T) {
+	t.Parallel()
+	needTools(t, "redis-server", "redis-cli")
+	text, _ := runWalkthrough(t, "getting-started", ":8081", ":8082", ":8083", ":8087", "6390")
+	exchanges := regexp.MustCompile(`"token_exchanges": *([0-9]+)`).FindAllStringSubmatch(text, -1)
+	sum := 0
+	for _, m := range exchanges {
+		n, _ := strconv.Atoi(m[1])
+		sum += n
+	}
+	// The three replicas asked for one token in all, which the page promises.
+	if len(exchanges) != 3 || sum != 1 {
+		t.Errorf("the replicas' token requests: %v (want three lines, 1 in all)\n%s", exchanges, text)
+	}
+	if !strings.Contains(text, `"tokens_issued"`) || !strings.Contains(text, "finauth ") {
+		t.Errorf("the walkthrough:\n%s", text)
+	}
+}
+
+// walkthroughs are the named blocks ("```sh NAME") that tests run whole in a shell.
+var walkthroughs = map[string]string{
+	"revolut":         "TestREADME_RevolutWalkthrough",
+	"revolut-zero":    "TestREADME_RevolutFromZero",
+	"getting-started": "TestDocs_GettingStarted",
+}
+
+// Every command the README and docs/ give to run is run: each line of a plain ```sh block is
+// a finauth or openssl command, or an export, that TestDocs_Commands runs, or a line .ci/run
+// runs as it is written; each named ```sh block is a walkthrough a test runs whole. What
+// cannot run here (a Docker engine, a real provider, a benchmark or fuzzing run of minutes)
+// is a ```text block, shown and not run. No other fence may hold commands.
+func TestDocs_EveryShellLineIsRun(t *testing.T) {
+	t.Parallel()
+	root, _ := filepath.Abs("../..")
+	ci, err := os.ReadFile(filepath.Join(root, ".ci/run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ciLines := map[string]bool{}
+	for _, l := range strings.Split(string(ci), "\n") {
+		ciLines[strings.TrimSpace(l)] = true
+	}
+	checked := 0
+	for _, page := range docPages(t, root) {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, page)
+		fence := ""
+		for n, l := range strings.Split(string(b), "\n") {
+			trimmed := strings.TrimSpace(l)
+			if strings.HasPrefix(trimmed, "```") {
+				if fence == "" {
+					fence = strings.TrimPrefix(trimmed, "```")
+					switch name, named := strings.CutPrefix(fence, "sh "); {
+					case named && walkthroughs[name] == "":
+						t.Errorf("%s:%d: ```sh %s is run by no test (the walkthroughs are %v)", rel, n+1, name, walkthroughs)
+					case fence == "bash" || fence == "shell" || fence == "console":
+						t.Errorf("%s:%d: a ```%s block: make it ```sh (run by a test) or ```text (shown only)", rel, n+1, fence)
+					}
+				} else {
+					fence = ""
+				}
+				continue
+			}
+			if fence != "sh" || trimmed == "" || strings.HasPrefix(trimmed, "#") {
+				continue
+			}
+			cmd, _, _ := strings.Cut(trimmed, " #")
+			cmd = strings.TrimSpace(cmd)
+			checked++
+			switch c := commandOf(cmd); {
+			case strings.HasPrefix(c, "finauth "), strings.HasPrefix(c, "openssl "), strings.HasPrefix(cmd, "export "):
+			case ciLines[cmd]:
+			default:
+				t.Errorf("%s:%d: %q is run by no test: a finauth or openssl line, a line of .ci/run, a named walkthrough block, or a ```text block", rel, n+1, cmd)
+			}
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("only %d lines of ```sh blocks", checked)
+	}
+}
+
+// Every link between the pages resolves: a relative link to a file that exists and, with a
+// #fragment, to a heading of that page (GitHub's anchors: lower case, punctuation dropped,
+// spaces to hyphens).
+func TestDocs_LinksResolve(t *testing.T) {
+	t.Parallel()
+	root, _ := filepath.Abs("../..")
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	anchors := map[string]map[string]bool{}
+	anchorsOf := func(file string) map[string]bool {
+		if a, ok := anchors[file]; ok {
+			return a
+		}
+		a := map[string]bool{}
+		b, _ := os.ReadFile(file)
+		in := false
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "```") {
+				in = !in
+			}
+			if h, ok := strings.CutPrefix(l, "#"); ok && !in {
+				h = strings.ToLower(strings.TrimSpace(strings.TrimLeft(h, "#")))
+				h = regexp.MustCompile(`[^\p{L}\p{N} _-]`).ReplaceAllString(h, "")
+				a[strings.ReplaceAll(h, " ", "-")] = true
+			}
+		}
+		anchors[file] = a
+		return a
+	}
+	n := 0
+	for _, page := range docPages(t, root) {
+		b, _ := os.ReadFile(page)
+		rel, _ := filepath.Rel(root, page)
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			n++
+			file, frag, _ := strings.Cut(target, "#")
+			path := page
+			if file != "" {
+				path = filepath.Join(filepath.Dir(page), file)
+				if _, err := os.Stat(path); err != nil {
+					t.Errorf("%s: the link %s: no such file", rel, target)
+					continue
+				}
+			}
+			if frag != "" && strings.HasSuffix(path, ".md") && !anchorsOf(path)[frag] {
+				t.Errorf("%s: the link %s: no such heading in %s", rel, target, filepath.Base(path))
+			}
+		}
+	}
+	if n < 30 {
+		t.Fatalf("only %d links checked", n)
+	}
+}
+
+// A page of docs/ longer than 150 lines opens with its contents: a link to each of its "##"
+// headings, so a reader finds their way in it.
+func TestDocs_LongPagesHaveContents(t *testing.T) {
+	t.Parallel()
+	root, _ := filepath.Abs("../..")
+	for _, page := range docPages(t, root)[1:] {
+		b, _ := os.ReadFile(page)
+		lines := strings.Split(string(b), "\n")
+		if len(lines) <= 150 {
+			continue
+		}
+		in := false
+		for _, l := range lines {
+			if strings.HasPrefix(strings.TrimSpace(l), "```") {
+				in = !in
+			}
+			h, ok := strings.CutPrefix(l, "## ")
+			if !ok || in {
+				continue
+			}
+			if !strings.Contains(string(b), "]("+"#"+githubAnchor(h)+")") {
+				t.Errorf("%s: %d lines, and its contents do not link to %q", filepath.Base(page), len(lines), h)
+			}
+		}
+	}
+}
+
+// githubAnchor is the fragment GitHub gives a heading.
+func githubAnchor(h string) string {
+	h = strings.ToLower(strings.TrimSpace(h))
+	h = regexp.MustCompile(`[^\p{L}\p{N} _-]`).ReplaceAllString(h, "")
+	return strings.ReplaceAll(h, " ", "-")
+}
+
+// helpCommands are the invocations whose --help docs/cli-help.md carries: finauth's own, every
+// command's, and every sub-command's.
+var helpCommands = [][]string{
+	{}, {"keygen"}, {"jwk"}, {"jwks"}, {"jwks", "build"}, {"jwks", "serve"}, {"register"}, {"register", "revolut"},
+	{"mint"}, {"mint", "pismo"}, {"mint", "mia"}, {"mint", "revolut"}, {"sign"}, {"sign", "soldo"},
+	{"verify"}, {"decode"}, {"token"}, {"token", "pismo"}, {"token", "soldo-business"}, {"token", "mia"}, {"token", "revolut"},
+	{"authorize"}, {"authorize", "revolut"}, {"call"}, {"load"}, {"demo"}, {"completion"},
+}
+
+// cliHelp is docs/cli-help.md as the CLI makes it: each invocation's --help, as printed.
+func cliHelp(t *testing.T) string {
+	t.Helper()
+	var page strings.Builder
+	page.WriteString("# Every command's --help\n\n")
+	page.WriteString("What `finauth ... --help` prints, for every command and sub-command, generated from the CLI\n")
+	page.WriteString("itself (a test fails when the two differ; `FINAUTH_UPDATE_DOCS=1 go test -run\n")
+	page.WriteString("TestDocs_CLIHelpIsTheCLIs ./cmd/finauth` writes it again). The session and what each\n")
+	page.WriteString("command is for: [cli.md](cli.md); the variables: [configuration.md](configuration.md).\n\n")
+	var contents, body strings.Builder
+	for _, args := range helpCommands {
+		title := strings.TrimSpace("finauth " + strings.Join(args, " "))
+		var o, e bytes.Buffer
+		a := &app{stdin: strings.NewReader(""), stdout: &o, stderr: &e, now: time.Now, lookup: func(string) (string, bool) { return "", false }}
+		if code := a.run(append(slices.Clone(args), "--help")); code != exitOK {
+			t.Fatalf("%s --help: exit %d\n%s%s", title, code, o.String(), e.String())
+		}
+		out := strings.TrimRight(o.String()+e.String(), "\n")
+		fmt.Fprintf(&contents, "- [%s](#%s)\n", title, githubAnchor(title))
+		fmt.Fprintf(&body, "## %s\n\n```text\n%s\n```\n\n", title, out)
+	}
+	page.WriteString("Contents:\n\n" + contents.String() + "\n" + body.String())
+	return strings.TrimRight(page.String(), "\n") + "\n"
+}
+
+// docs/cli-help.md is what the CLI prints for --help, command by command: the reference
+// cannot drift from the flags.
+func TestDocs_CLIHelpIsTheCLIs(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	file := filepath.Join(root, "docs", "cli-help.md")
+	want := cliHelp(t)
+	if os.Getenv("FINAUTH_UPDATE_DOCS") == "1" {
+		if err := os.WriteFile(file, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(want, "\n")
+		for i := range max(len(gl), len(wl)) {
+			g, w := "", ""
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("docs/cli-help.md differs from the CLI's --help at line %d:\n  docs: %q\n  CLI:  %q\nFINAUTH_UPDATE_DOCS=1 go test -run TestDocs_CLIHelpIsTheCLIs ./cmd/finauth writes it again", i+1, g, w)
+			}
 		}
 	}
 }
