@@ -504,8 +504,15 @@ func TestDocs_GettingStarted(t *testing.T) {
 	if len(exchanges) != 3 || sum != 1 {
 		t.Errorf("the replicas' token requests: %v (want three lines, 1 in all)\n%s", exchanges, text)
 	}
-	if !strings.Contains(text, `"tokens_issued"`) || !strings.Contains(text, "finauth ") {
-		t.Errorf("the walkthrough:\n%s", text)
+	// And the mock, before and after the replicas: one token more.
+	issued := regexp.MustCompile(`"mock":"pismo","tokens_issued":([0-9]+)`).FindAllStringSubmatch(text, -1)
+	if len(issued) != 2 {
+		t.Fatalf("the mock's counters, before and after: %v\n%s", issued, text)
+	}
+	before, _ := strconv.Atoi(issued[0][1])
+	after, _ := strconv.Atoi(issued[1][1])
+	if after != before+1 {
+		t.Errorf("the mock issued %d tokens to the three replicas, want 1\n%s", after-before, text)
 	}
 }
 
