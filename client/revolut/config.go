@@ -3,6 +3,7 @@ package revolut
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -327,6 +328,38 @@ func (c Config) TLSConfig() (*tls.Config, error) {
 		tc.RootCAs = pool
 	}
 	return tc, nil
+}
+
+// ErrCertificateExpired is wrapped by the error of a transport certificate that has expired
+// (or is not valid yet): Revolut would refuse the TLS handshake, with a message that does not
+// say why.
+var ErrCertificateExpired = errors.New("finauth: revolut: the transport certificate is not valid now")
+
+// DefaultCertificateExpiryWarning is how long before the transport certificate expires
+// NewTransport logs a warning (WithCertificateExpiryWarning).
+const DefaultCertificateExpiryWarning = 30 * 24 * time.Hour
+
+// transportTLS is TLSConfig and the transport certificate, refused when it is not valid at
+// now: expired, or not yet valid (a wrong clock, or a certificate issued for later). Callers
+// pass the real time, not an injected clock: the server checks the certificate against its.
+func (c Config) transportTLS(now time.Time) (*tls.Config, *x509.Certificate, error) {
+	tc, err := c.TLSConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	leaf, err := x509.ParseCertificate(tc.Certificates[0].Certificate[0])
+	if err != nil {
+		return nil, nil, config.Problemf(provider, "TransportCertFile", "REVOLUT_TRANSPORT_CERT_FILE", "%v", err)
+	}
+	switch {
+	case now.After(leaf.NotAfter):
+		return nil, nil, fmt.Errorf("%w: REVOLUT_TRANSPORT_CERT_FILE (%s, %s) expired at %s, %s ago: Revolut refuses the TLS handshake; renew it (a new certificate from Revolut's developer portal, or your eIDAS QWAC) and point REVOLUT_TRANSPORT_CERT_FILE and REVOLUT_TRANSPORT_KEY_FILE at the new pair",
+			ErrCertificateExpired, c.TransportCertFile, leaf.Subject, leaf.NotAfter.UTC().Format(time.RFC3339), now.Sub(leaf.NotAfter).Round(time.Minute))
+	case now.Before(leaf.NotBefore):
+		return nil, nil, fmt.Errorf("%w: REVOLUT_TRANSPORT_CERT_FILE (%s, %s) is valid only from %s, %s from now: check this machine's clock, or wait",
+			ErrCertificateExpired, c.TransportCertFile, leaf.Subject, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotBefore.Sub(now).Round(time.Minute))
+	}
+	return tc, leaf, nil
 }
 
 // String shows the configuration with secrets and URL passwords redacted.

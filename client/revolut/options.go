@@ -19,6 +19,7 @@ type Option func(*options)
 type options struct {
 	bearer.Options
 	expiryWarning time.Duration
+	certWarning   time.Duration
 	noNonce       bool
 	legacyIss     string
 	jwsFor        func(*http.Request) bool
@@ -57,7 +58,7 @@ func WithOnRefreshError(f func(tokencache.RefreshError)) Option {
 // collect applies opts over the defaults; the cache's clock is the real one unless
 // WithClock says otherwise.
 func collect(opts []Option) *options {
-	o := &options{retries: 3, retryWait: [2]time.Duration{200 * time.Millisecond, 2 * time.Second}, expiryWarning: DefaultConsentExpiryWarning}
+	o := &options{retries: 3, retryWait: [2]time.Duration{200 * time.Millisecond, 2 * time.Second}, expiryWarning: DefaultConsentExpiryWarning, certWarning: DefaultCertificateExpiryWarning}
 	o.Name = "revolut"
 	for _, f := range opts {
 		if f != nil {
@@ -88,6 +89,14 @@ func WithLegacyJWS(issuer string) Option { return func(o *options) { o.legacyIss
 // is logged, once per consent (default 7 days; 0 never).
 func WithConsentExpiryWarning(d time.Duration) Option {
 	return func(o *options) { o.expiryWarning = d }
+}
+
+// WithCertificateExpiryWarning sets how long before the transport certificate expires
+// NewTransport logs a warning (default 30 days; 0 never). An expired certificate is an error
+// whatever this says (ErrCertificateExpired), and the gauge finauth.certificate.expiry says how
+// long it has left for as long as the transport lives: alert on it.
+func WithCertificateExpiryWarning(d time.Duration) Option {
+	return func(o *options) { o.certWarning = d }
 }
 
 // WithoutNonce leaves the nonce out of request objects, as Revolut's own example does.

@@ -234,13 +234,9 @@ func NewRegistrar(cfg Config, opts ...Option) (*Registrar, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc, err := cfg.TLSConfig()
+	tc, leaf, err := cfg.transportTLS(time.Now())
 	if err != nil {
 		return nil, err
-	}
-	leaf, err := x509.ParseCertificate(tc.Certificates[0].Certificate[0])
-	if err != nil {
-		return nil, config.Problemf(provider, "TransportCertFile", "REVOLUT_TRANSPORT_CERT_FILE", "%v", err)
 	}
 	var base http.RoundTripper = o.Base
 	if base == nil {

@@ -74,6 +74,8 @@ type Transport struct {
 	noIDToken sync.Once
 	warned    sync.Map      // consent IDs whose near expiry was logged
 	warnIn    time.Duration // ConsentExpiryWarning
+	// stopCert ends the report of the transport certificate (finauth.certificate.expiry).
+	stopCert func()
 	// rotation is what renewals have shown of the server's refresh tokens (rotation*).
 	rotation atomic.Int32
 	rec      *telemetry.Recorder
@@ -103,9 +105,13 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 		return nil, err
 	}
 	o := collect(opts)
-	tc, err := cfg.TLSConfig() // the transport certificate names the tokens, whatever transport carries it
+	tc, leaf, err := cfg.transportTLS(time.Now()) // the transport certificate names the tokens, whatever transport carries it
 	if err != nil {
 		return nil, err
+	}
+	if left := time.Until(leaf.NotAfter); o.certWarning > 0 && left < o.certWarning {
+		o.Log().Warn("finauth: revolut: the transport certificate expires soon: renew it before Revolut refuses the handshake",
+			"file", cfg.TransportCertFile, "subject", leaf.Subject.String(), "expires_at", leaf.NotAfter.UTC().Format(time.RFC3339), "days_left", int(left.Hours()/24))
 	}
 	if o.Base == nil {
 		base := client.DefaultTransport()
@@ -128,6 +134,8 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 	t := &Transport{signer: s, cfg: cfg, origins: origins, refresh: map[string]refreshRecord{}, log: o.Log(), warnIn: o.expiryWarning, now: o.Now,
 		endpoint: tokenendpoint.New(provider, cfg.TokenURL, cfg.Exchange, &o.Settings), rec: o.Recorder()}
 	t.endpoint.PresentsCertificates(tc)
+	cert := []telemetry.Certificate{{Name: "transport", Subject: leaf.Subject.String(), NotAfter: leaf.NotAfter}}
+	t.stopCert = t.rec.Observe(telemetry.Source{Certificates: func() []telemetry.Certificate { return cert }})
 	apiBase := o.Base
 	o.Base = &transport.Signing{Base: apiBase, Sign: s.JWSSignature, Origins: origins, Header: "x-jws-signature", Applies: jwsFor}
 	o.Identity = t.endpoint.Identity(t.ccRequest("accounts"))
@@ -234,7 +242,10 @@ func (t *Transport) SuppressedRefreshes() uint64 { return t.bearer.SuppressedRef
 func (t *Transport) Origins() *transport.Origins { return t.origins }
 
 // Close stops background refreshes and closes idle connections.
-func (t *Transport) Close() error { return t.bearer.Close() }
+func (t *Transport) Close() error {
+	t.stopCert()
+	return t.bearer.Close()
+}
 
 // fetch is the token cache's FetchFunc: client credentials for "cc:<scope>", the refresh
 // grant for "consent:<id>".

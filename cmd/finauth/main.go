@@ -72,6 +72,7 @@ var commands = []struct {
 	{"authorize", "authorize revolut: print the consent authorisation URL to send the user to", (*app).authorize},
 	{"call", "make one authenticated request (--profile " + servingNames[caller]("|") + ")", (*app).call},
 	{"load", "send N requests (or for a duration) with concurrency C; print a summary", (*app).load},
+	{"check", "check " + servingNames[checker]("|") + ": the configuration, key, one token request, clock, Redis and certificates, for a deploy or a canary (exit 0 ok, 1 failed, 2 configuration)", (*app).check},
 	{"demo", "run Pismo, Soldo, Soldo Business, Mia-Platform and Revolut mocks in-process and show finauth handling them", (*app).demo},
 }
 

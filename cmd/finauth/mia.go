@@ -25,6 +25,8 @@ func (miaCLI) about(cmd string) string {
 		return "a Mia-Platform client assertion (private_key_jwt)"
 	case "call":
 		return "Mia-Platform client credentials"
+	case "check":
+		return "the configuration, the key, one token request, the clock, Redis"
 	}
 	return ""
 }
@@ -165,4 +167,14 @@ func (l *miaLeg) close() {
 	if l.m != nil {
 		l.m.Close()
 	}
+}
+
+// check reads the configuration and the key and asks for one token.
+func (p miaCLI) check(ctx context.Context, a *app, f *flags, net *checkNet) (checked, error) {
+	cfg, err := p.config(a, f, false)
+	if err != nil {
+		return checked{}, err
+	}
+	tok, err := clientcredentials.Token(ctx, cfg, clientcredentials.WithTokenHTTPClient(net.client()))
+	return checked{asked: tokenAt(cfg.TokenURL), token: &tok, err: err}, nil
 }

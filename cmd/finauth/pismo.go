@@ -32,6 +32,8 @@ func (pismoCLI) about(cmd string) string {
 		return "a signed Pismo JWT (the one the exchange sends)"
 	case "call":
 		return "bearer tokens"
+	case "check":
+		return "the configuration, the key, one token request (the tenant's, or --account's), the clock, Redis"
 	}
 	return ""
 }
@@ -65,6 +67,9 @@ func (pismoCLI) ownFlags(f *flags, cmd string) {
 	}
 	f.text("account", "pismo: account ID for an account-specific token")
 	f.text("external-account", "pismo: external account ID")
+	if cmd == "check" {
+		return
+	}
 	f.text("accounts", "pismo: a file of account IDs, one per line: each request uses the next one's token, in turn (load: many accounts at once)")
 	f.boolean("shuffle-accounts", "pismo: with --accounts, take the accounts in this process's own random order (replicas then do not all want the same account at once)")
 }
@@ -302,4 +307,19 @@ func (l *pismoLeg) close() {
 	if l.m != nil {
 		l.m.Close()
 	}
+}
+
+// check reads the configuration and the key and asks for one token (the tenant's, or the
+// account's).
+func (p pismoCLI) check(ctx context.Context, a *app, f *flags, net *checkNet) (checked, error) {
+	acct, err := p.account(f)
+	if err != nil {
+		return checked{}, err
+	}
+	cfg, err := p.config(a, f, false)
+	if err != nil {
+		return checked{}, err
+	}
+	tok, err := pismo.Token(ctx, cfg, acct, pismo.WithTokenHTTPClient(net.client()))
+	return checked{asked: tokenAt(cfg.TokenURL), token: &tok, err: err}, nil
 }

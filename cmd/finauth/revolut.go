@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -29,6 +30,8 @@ func (revolutCLI) about(cmd string) string {
 		return "the consent authorisation URL to send the user to"
 	case "call":
 		return "Open Banking over mutual TLS"
+	case "check":
+		return "the configuration, the keys, the transport certificate's dates, one client-credentials token over mutual TLS, the clock, Redis"
 	}
 	return ""
 }
@@ -262,3 +265,27 @@ type revolutDemo struct {
 }
 
 const demoRevolutPayments = 5
+
+// check reads the configuration and the keys, reports the transport certificate (whatever
+// its dates: the check says when it expires), and asks for one client-credentials token over
+// mutual TLS.
+func (p revolutCLI) check(ctx context.Context, a *app, f *flags, net *checkNet) (checked, error) {
+	cfg, err := p.config(a, f, false)
+	if err != nil {
+		return checked{}, err
+	}
+	tc, err := cfg.TLSConfig()
+	if err != nil {
+		return checked{}, err
+	}
+	found := checked{asked: tokenAt(cfg.TokenURL), certs: map[string]*x509.Certificate{}}
+	if leaf := leafOf(tc); leaf != nil {
+		found.certs["transport"] = leaf
+	}
+	base := client.DefaultTransport()
+	base.TLSClientConfig = tc
+	defer base.CloseIdleConnections()
+	tok, err := revolut.Token(ctx, cfg, scope(f, "accounts"), revolut.WithBaseTransport(net.over(base)), revolut.WithLogger(a.logger()))
+	found.token, found.err = &tok, err
+	return found, nil
+}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 
 	"github.com/finauth/finauth/client/soldo"
 	"github.com/finauth/finauth/integration/soldomock"
+	"github.com/finauth/finauth/internal/redact"
 	"github.com/finauth/finauth/signer"
 	"github.com/finauth/finauth/transport"
 )
@@ -23,6 +25,8 @@ func (soldoCLI) about(cmd string) string {
 		return "the Authorization value of a request to Soldo's PSD2 interface (via Token.io; the Business API is soldo-business)"
 	case "call":
 		return "Soldo's PSD2 interface via Token.io, a detached JWS on every request; the Business API is soldo-business"
+	case "check":
+		return "the configuration, the key (one request signed, nothing sent), the clock against the API's"
 	}
 	return ""
 }
@@ -147,4 +151,26 @@ func (l *soldoLeg) close() {
 	if l.m != nil {
 		l.m.Close()
 	}
+}
+
+// check reads the configuration and the key and signs one request to the first API origin
+// (it is not sent: Soldo's PSD2 interface has no token); the clock is compared with the
+// Date of a HEAD of that origin, which carries no credentials.
+func (p soldoCLI) check(ctx context.Context, a *app, f *flags, net *checkNet) (checked, error) {
+	cfg, err := p.config(a, f, "")
+	if err != nil {
+		return checked{}, err
+	}
+	ss, err := soldo.NewSigner(cfg)
+	if err != nil {
+		return checked{}, err
+	}
+	origin := originOf(cfg.APIURLs[0])
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, origin+"/", nil)
+	if err != nil {
+		return checked{}, usagef("SOLDO_API_URL %q: %v", redact.URL(cfg.APIURLs[0]), err)
+	}
+	_, err = ss.Sign(req, bytes.NewReader(nil))
+	dateOf(ctx, net, origin)
+	return checked{asked: "a request to " + redact.URL(origin) + " signed (not sent)", err: err}, nil
 }

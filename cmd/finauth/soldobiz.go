@@ -25,6 +25,8 @@ func (soldoBusinessCLI) about(cmd string) string {
 		return "a Soldo Business API v2 token (api.soldo.com; not the PSD2 interface via Token.io: that is soldo)"
 	case "call":
 		return "Soldo Business API v2: token, internal token, fingerprint signatures"
+	case "check":
+		return "the configuration, the fingerprint key, one token request, the clock, Redis"
 	}
 	return ""
 }
@@ -43,7 +45,7 @@ func (soldoBusinessCLI) bindings() []binding {
 }
 
 func (soldoBusinessCLI) ownFlags(f *flags, cmd string) {
-	if cmd == "token" {
+	if cmd == "token" || cmd == "check" {
 		return
 	}
 	f.text("fingerprint-order", "soldo-business: the request's fingerprint order, comma-separated and ending with token, from Soldo's \"Fingerprint order\" page (for an endpoint finauth's table does not know)")
@@ -188,4 +190,29 @@ func (l *soldoBusinessLeg) close() {
 	if l.m != nil {
 		l.m.Close()
 	}
+}
+
+// check reads the configuration and the fingerprint key and asks for one token. Without a
+// key (standard endpoints only) the token line says so.
+func (p soldoBusinessCLI) check(ctx context.Context, a *app, f *flags, net *checkNet) (checked, error) {
+	cfg, err := p.config(a, f)
+	if err != nil {
+		return checked{}, err
+	}
+	// The transport reads the fingerprint key (the token request does not need it).
+	t, err := business.NewTransport(cfg)
+	if err != nil {
+		return checked{}, err
+	}
+	t.Close()
+	tokenURL := cfg.TokenURL
+	if tokenURL == "" {
+		tokenURL = strings.TrimSuffix(cfg.APIURL, "/") + business.TokenPath
+	}
+	tok, err := business.Token(ctx, cfg, business.WithTokenHTTPClient(net.client()))
+	asked := tokenAt(tokenURL)
+	if cfg.Key == nil && cfg.PrivateKeyPEM == "" && cfg.PrivateKeyFile == "" {
+		asked += " (no SOLDO_BUSINESS_PRIVATE_KEY_FILE: standard endpoints only, no fingerprints)"
+	}
+	return checked{asked: asked, token: &tok, err: err}, nil
 }

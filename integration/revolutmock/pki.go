@@ -29,9 +29,15 @@ type PKI struct {
 	// and its key, PEM: for a JWKS host on loopback that the mock trusts (jwks serve).
 	ServerCertPEM, ServerKeyPEM []byte
 	pool                        *x509.CertPool
+	caCert                      *x509.Certificate
+	caKey                       *ecdsa.PrivateKey
 }
 
-// NewPKI makes the CA and both certificates, valid for a day.
+// NewPKI makes the CA and both certificates, valid for 90 days.
+// validFor is how long the PKI's certificates are valid: past the 30 days within which
+// clients warn that a transport certificate expires soon.
+const validFor = 90 * 24 * time.Hour
+
 func NewPKI() (*PKI, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -39,7 +45,7 @@ func NewPKI() (*PKI, error) {
 	}
 	now := time.Now()
 	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "revolutmock test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(validFor), IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
 	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
 	if err != nil {
@@ -52,7 +58,7 @@ func NewPKI() (*PKI, error) {
 			return nil, nil, err
 		}
 		tpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(validFor),
 			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
 		if server {
 			tpl.DNSNames, tpl.IPAddresses = []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
@@ -68,7 +74,7 @@ func NewPKI() (*PKI, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &PKI{CAPEM: pemBlock("CERTIFICATE", caDER), pool: x509.NewCertPool()}
+	p := &PKI{CAPEM: pemBlock("CERTIFICATE", caDER), pool: x509.NewCertPool(), caCert: caCert, caKey: caKey}
 	p.pool.AddCert(caCert)
 	p.Server = tls.Certificate{Certificate: [][]byte{sDER}, PrivateKey: sKey}
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(cKey)
@@ -76,6 +82,27 @@ func NewPKI() (*PKI, error) {
 	sKeyDER, _ := x509.MarshalPKCS8PrivateKey(sKey)
 	p.ServerCertPEM, p.ServerKeyPEM = pemBlock("CERTIFICATE", sDER), pemBlock("PRIVATE KEY", sKeyDER)
 	return p, nil
+}
+
+// ClientCertificate makes another transport certificate the mock trusts, valid until
+// notAfter (for tests of a certificate about to expire), with a new key; PEM.
+func (p *PKI) ClientCertificate(cn string, notAfter time.Time) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, nil, err
+	}
+	tpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, p.caCert, &key.PublicKey, p.caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	return pemBlock("CERTIFICATE", der), pemBlock("PRIVATE KEY", keyDER), nil
 }
 
 func pemBlock(typ string, der []byte) []byte {

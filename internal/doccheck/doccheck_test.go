@@ -271,3 +271,40 @@ func TestDocs_EveryVariableIsOnTheConfigurationPage(t *testing.T) {
 		}
 	}
 }
+
+// Every instrument finauth records (the "finauth.*" constants of internal/telemetry but the
+// span names, found in its source) is in docs/observability.md's table.
+func TestDocs_EveryInstrumentIsOnTheObservabilityPage(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	page, err := os.ReadFile(filepath.Join(root, "docs", "observability.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(root, "internal", "telemetry", "telemetry.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	ast.Inspect(f, func(node ast.Node) bool {
+		spec, ok := node.(*ast.ValueSpec)
+		if !ok || len(spec.Values) != 1 {
+			return true
+		}
+		lit, ok := spec.Values[0].(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING || strings.HasPrefix(spec.Names[0].Name, "Span") {
+			return true // a span's name is not an instrument
+		}
+		name, _ := strconv.Unquote(lit.Value)
+		if !strings.HasPrefix(name, "finauth.") {
+			return true
+		}
+		n++
+		if !strings.Contains(string(page), "| `"+name+"` |") {
+			t.Errorf("%s (%s) is not in docs/observability.md's table of instruments", name, spec.Names[0].Name)
+		}
+		return true
+	})
+	if n < 10 {
+		t.Fatalf("found only %d instruments", n)
+	}
+}

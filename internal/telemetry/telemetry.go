@@ -45,6 +45,7 @@ const (
 	SignatureDuration      = "finauth.signature.duration"
 	StoreOperations        = "finauth.store.operations"
 	StoreAvailable         = "finauth.store.available"
+	CertificateExpiry      = "finauth.certificate.expiry"
 
 	SpanFetch = "finauth.token.fetch" // a token fetch (the store calls of a miss are its children)
 )
@@ -60,7 +61,17 @@ const (
 	AttrBackground = attribute.Key("finauth.background")
 	AttrSource     = attribute.Key("finauth.source") // where a fetch's token came from: endpoint, store
 	AttrKey        = attribute.Key("finauth.key")    // the cache key: only when the user opts in
+	// AttrCertificate names a certificate a provider presents ("transport": mutual TLS), and
+	// AttrCertificateSubject is its subject DN (public: it is sent in every handshake).
+	AttrCertificate        = attribute.Key("finauth.certificate")
+	AttrCertificateSubject = attribute.Key("finauth.certificate.subject")
 )
+
+// Certificate is a certificate a provider presents, for finauth.certificate.expiry.
+type Certificate struct {
+	Name, Subject string
+	NotAfter      time.Time
+}
 
 // Providers are the MeterProvider and TracerProvider to record into; nil ones are the global
 // providers (otel.GetMeterProvider(), otel.GetTracerProvider()), so that a service that has
@@ -96,6 +107,8 @@ type Source struct {
 	Expiry func() (d time.Duration, ok bool)
 	// Available is a shared store's state (its circuit breaker closed).
 	Available func() bool
+	// Certificates are the certificates the component presents (mutual TLS).
+	Certificates func() []Certificate
 }
 
 // source is a registered Source with its provider.
@@ -145,6 +158,7 @@ type meters struct {
 	lapsed     metric.Int64ObservableCounter
 	expiry     metric.Float64ObservableGauge
 	available  metric.Int64ObservableGauge
+	certExpiry metric.Float64ObservableGauge
 
 	mu      sync.Mutex
 	sources map[*source]struct{}
@@ -218,8 +232,11 @@ func newMeters(mp metric.MeterProvider) *meters {
 	if m.available, err = mt.Int64ObservableGauge(StoreAvailable, metric.WithUnit("1"), metric.WithDescription("1 while every shared token store answers (its circuit breaker is closed), 0 otherwise.")); err != nil {
 		m.available, _ = nm.Int64ObservableGauge(StoreAvailable)
 	}
+	if m.certExpiry, err = mt.Float64ObservableGauge(CertificateExpiry, metric.WithUnit("s"), metric.WithDescription("Seconds until a certificate a provider presents (mutual TLS) expires; negative once it has.")); err != nil {
+		m.certExpiry, _ = nm.Float64ObservableGauge(CertificateExpiry)
+	}
 	// One callback for every source: the registration lives as long as the MeterProvider.
-	_, _ = mt.RegisterCallback(m.observe, m.lookups, m.replays, m.suppressed, m.lapsed, m.expiry, m.available)
+	_, _ = mt.RegisterCallback(m.observe, m.lookups, m.replays, m.suppressed, m.lapsed, m.expiry, m.available, m.certExpiry)
 	return m
 }
 
@@ -237,6 +254,8 @@ func (m *meters) observe(_ context.Context, o metric.Observer) error {
 	}
 	m.mu.Unlock()
 	soonest := map[string]time.Duration{}
+	type certKey struct{ provider, name, subject string }
+	certs := map[certKey]time.Time{} // one series per certificate; two transports of one, once
 	stores, available := 0, true
 	for _, s := range srcs {
 		c := byProvider[s.provider]
@@ -256,6 +275,18 @@ func (m *meters) observe(_ context.Context, o metric.Observer) error {
 			stores++
 			available = available && s.Available()
 		}
+		if s.Certificates != nil {
+			for _, c := range s.Certificates() {
+				k := certKey{s.provider, c.Name, c.Subject}
+				if cur, seen := certs[k]; !seen || c.NotAfter.Before(cur) {
+					certs[k] = c.NotAfter
+				}
+			}
+		}
+	}
+	now := time.Now()
+	for k, notAfter := range certs {
+		o.ObserveFloat64(m.certExpiry, notAfter.Sub(now).Seconds(), metric.WithAttributes(AttrProvider.String(k.provider), AttrCertificate.String(k.name), AttrCertificateSubject.String(k.subject)))
 	}
 	for p, c := range byProvider {
 		prov := AttrProvider.String(p)
