@@ -92,9 +92,9 @@ func TestTransportCertificate_ExpiringSoonIsAWarning(t *testing.T) {
 		opt  []revolut.Option
 		warn bool
 	}{
-		"10 days, default window":  {10 * 24 * time.Hour, nil, true},
-		"90 days, default window":  {90 * 24 * time.Hour, nil, false},
-		"90 days, 100-day window":  {90 * 24 * time.Hour, []revolut.Option{revolut.WithCertificateExpiryWarning(100 * 24 * time.Hour)}, true},
+		"10 days, default window":   {10 * 24 * time.Hour, nil, true},
+		"90 days, default window":   {90 * 24 * time.Hour, nil, false},
+		"90 days, 100-day window":   {90 * 24 * time.Hour, []revolut.Option{revolut.WithCertificateExpiryWarning(100 * 24 * time.Hour)}, true},
 		"10 days, warnings off (0)": {10 * 24 * time.Hour, []revolut.Option{revolut.WithCertificateExpiryWarning(0)}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -129,7 +129,7 @@ func TestTransportCertificate_ExpiryGauge(t *testing.T) {
 	}
 	attrs := []string{"finauth.provider=revolut", "finauth.certificate=transport", "finauth.certificate.subject=CN=transport-under-test,O=Example Payments"}
 	got := telemetrytest.Sum(rec.Metrics(t), "finauth.certificate.expiry", attrs...)
-	if got < (left - time.Hour).Seconds() || got > left.Seconds() {
+	if got < (left-time.Hour).Seconds() || got > left.Seconds() {
 		t.Fatalf("finauth.certificate.expiry %v s, want about %v s", got, left.Seconds())
 	}
 	tr.Close()
