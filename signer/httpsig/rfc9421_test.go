@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"encoding/base64"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -59,10 +58,14 @@ func rfcKeys(t *testing.T) (rsaPSS crypto.PublicKey, p256 *ecdsa.PrivateKey, ed 
 	if err != nil {
 		t.Fatal(err)
 	}
-	p256 = &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: elliptic.P256(),
-		X: new(big.Int).SetBytes(b64u(t, "qIVYZVLCrPZHGHjP17CTW0_-D9Lfw0EkjqF7xB4FivA")),
-		Y: new(big.Int).SetBytes(b64u(t, "Mc4nN9LTDOBhfoUeg8Ye9WedFRhnZXZJA12Qp0zZ6F0"))},
-		D: new(big.Int).SetBytes(b64u(t, "UpuF81l-kOxbjf7T4mNSv0r5tN67Gim7rnf6EFpcYDs"))}
+	p256, err = ecdsa.ParseRawPrivateKey(elliptic.P256(), b64u(t, "UpuF81l-kOxbjf7T4mNSv0r5tN67Gim7rnf6EFpcYDs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := p256.PublicKey.Bytes()
+	if want := append(append([]byte{4}, b64u(t, "qIVYZVLCrPZHGHjP17CTW0_-D9Lfw0EkjqF7xB4FivA")...), b64u(t, "Mc4nN9LTDOBhfoUeg8Ye9WedFRhnZXZJA12Qp0zZ6F0")...); string(pub) != string(want) {
+		t.Fatal("B.1.3's public key does not match its private key")
+	}
 	ed = ed25519.NewKeyFromSeed(b64u(t, "n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU"))
 	if got := base64.RawURLEncoding.EncodeToString(ed.Public().(ed25519.PublicKey)); got != "JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs" {
 		t.Fatalf("B.1.4's public key: %s", got)
