@@ -106,8 +106,29 @@ func (c *capture) normalize(r *http.Request, body []byte) string {
 		}
 	}
 	out["params"] = params
+	if proof := r.Header.Get("DPoP"); proof != "" {
+		out["dpop"] = dpopOf(proof)
+	}
 	b, _ := json.Marshal(out)
 	return string(b)
+}
+
+// dpopOf is what a DPoP proof asks, whenever it is made: its header with its key named by
+// thumbprint, and htm and htu (jti, iat and nonce change with every proof).
+func dpopOf(proof string) any {
+	u, err := signer.DecodeUnverified(proof)
+	if err != nil {
+		return proof
+	}
+	var header, claims map[string]any
+	json.Unmarshal(u.RawHeader, &header)
+	json.Unmarshal(u.Payload, &claims)
+	if jwk, err := json.Marshal(header["jwk"]); err == nil {
+		if ks, err := signer.ParsePublicKeys(jwk); err == nil && ks.Len() == 1 {
+			header["jwk"] = ks.Keys()[0].Thumbprint()
+		}
+	}
+	return map[string]any{"header": header, "htm": claims["htm"], "htu": claims["htu"]}
 }
 
 // jwt is a JWT's header, claims without iat, nbf and jti (exp as a lifetime), and the name of
@@ -402,6 +423,16 @@ func TestIdentity_EveryClientCredentialsFieldThatReachesTheTokenRequestChangesTh
 		"Algorithm": func(c *clientcredentials.Config) { c.Algorithm = signer.PS256 },
 		"Scopes":    func(c *clientcredentials.Config) { c.Scopes = append(c.Scopes, "orders:write") },
 		"Params":    func(c *clientcredentials.Config) { c.Params = url.Values{"audience": {"https://api-b.example"}} },
+		// DPoP: a key generated for the transport, a key given, a key file (each named by its
+		// thumbprint in the proof, which the capture compares).
+		"DPoP":        func(c *clientcredentials.Config) { c.DPoP = true },
+		"DPoPKey":     func(c *clientcredentials.Config) { c.DPoPKey = k.rsa2 },
+		"DPoPKeyFile": func(c *clientcredentials.Config) { c.DPoPKeyFile = k.rsa2File },
+		// Message signatures sign API requests: a working configuration of them changes no
+		// token request (listed below).
+		"SignatureKey":     func(c *clientcredentials.Config) { c.SignatureKey, c.SignatureKeyID = k.rsa2, "sig-1" },
+		"SignatureKeyFile": func(c *clientcredentials.Config) { c.SignatureKeyFile, c.SignatureKeyID = k.rsa2File, "sig-1" },
+		"SignatureKeyID":   func(c *clientcredentials.Config) { c.SignatureKeyID = "sig-2" },
 	}
 	reached := map[string]bool{}
 	for label, base := range map[string]clientcredentials.Config{"private_key_jwt": keyed, "client_secret_basic": secret,
@@ -416,6 +447,9 @@ func TestIdentity_EveryClientCredentialsFieldThatReachesTheTokenRequestChangesTh
 	}
 	checkListed(t, reflect.TypeFor[clientcredentials.Config](), reached, with(exchangeNotInTheRequest, map[string]string{
 		"APIURLs":            "where the tokens are sent, not how they are obtained",
+		"SignatureKey":       "signs API requests (RFC 9421), not token requests",
+		"SignatureKeyFile":   "signs API requests (RFC 9421), not token requests",
+		"SignatureKeyID":     "names the key of the API requests' signatures, not token requests'",
 		"AllowInsecureHTTP":  "which URLs are accepted",
 		"PrivateKeyPassword": "decrypts the key: the key is what reaches the request (its thumbprint is in the identity)",
 	}))

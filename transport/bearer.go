@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,8 +115,8 @@ type Bearer struct {
 // authHeader caches the formatted header value of the last token, so that the common
 // case allocates neither the string nor its slice.
 type authHeader struct {
-	token string
-	value []string
+	token, typ string
+	value      []string
 }
 
 // Replays returns how many requests were sent again after a 401.
@@ -152,7 +153,7 @@ func (b *Bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if sp != nil {
 		defer sp.done()
 	}
-	out := b.authorize(req, tok.Value)
+	out := b.authorize(req, tok)
 	out.Body = first
 	if again.ok && req.GetBody == nil {
 		out.GetBody, out.ContentLength = again.getBody, again.size
@@ -251,7 +252,7 @@ func (b *Bearer) rejected(req *http.Request, key, value string, again replayable
 		if err != nil {
 			return nil, fmt.Errorf("finauth: transport: getting the request body again: %w", err)
 		}
-		retry := b.authorize(req, fresh.Value)
+		retry := b.authorize(req, fresh)
 		retry.Body = replayBody
 		retry.GetBody, retry.ContentLength = again.getBody, again.size
 		b.replays.Add(1)
@@ -283,12 +284,18 @@ func drain(body io.ReadCloser, timeout time.Duration) {
 	body.Close()
 }
 
-// authorize returns a copy of req (copyRequest) whose Authorization carries the token.
-func (b *Bearer) authorize(req *http.Request, token string) *http.Request {
+// authorize returns a copy of req (copyRequest) whose Authorization carries the token:
+// "DPoP <token>" for a token of that type (RFC 9449 section 7.1, sent with a proof by the
+// transport below), "Bearer <token>" for any other.
+func (b *Bearer) authorize(req *http.Request, tok tokencache.Token) *http.Request {
 	out := copyRequest(req)
 	ah := b.header.Load()
-	if ah == nil || ah.token != token {
-		ah = &authHeader{token: token, value: []string{"Bearer " + token}}
+	if ah == nil || ah.token != tok.Value || ah.typ != tok.Type {
+		scheme := "Bearer "
+		if strings.EqualFold(tok.Type, "DPoP") {
+			scheme = "DPoP "
+		}
+		ah = &authHeader{token: tok.Value, typ: tok.Type, value: []string{scheme + tok.Value}}
 		b.header.Store(ah)
 	}
 	out.Header["Authorization"] = ah.value

@@ -72,6 +72,32 @@ type Config struct {
 	// 8707, token_endpoint_auth_method...).
 	Params url.Values
 
+	// DPoP binds the tokens to a key of this client (RFC 9449): every token request and
+	// every API request carries a DPoP proof made afresh, the server's nonces are learnt
+	// (a request asked for one is sent again once), and tokens typed DPoP go out as
+	// "Authorization: DPoP <token>". The key is DPoPKey, else DPoPKeyFile, else an ES256 key
+	// generated for the process; setting either of those implies DPoP. The key's thumbprint
+	// is part of the identity in a shared store: replicas share tokens only when they share
+	// the key (DPoPKeyFile), and each process keeps its own with a generated key.
+	DPoP bool
+	// DPoPKey is the DPoP key (any signer.Key: a file, pkcs11:, awskms:).
+	DPoPKey *signer.Key
+	// DPoPKeyFile is the DPoP key's file (or pkcs11:/awskms: URI), unencrypted or with
+	// PrivateKeyPassword.
+	DPoPKeyFile string
+
+	// SignatureKey, else SignatureKeyFile, signs every API request as an HTTP message
+	// signature (RFC 9421) in FAPI 2.0's request profile (httpsig.FAPI2Request): covered
+	// "@method" "@target-uri" "authorization", "content-digest" of the body sent, "dpop" with
+	// a DPoP proof; created, keyid (SignatureKeyID) and tag="fapi-2-request". It signs after
+	// Authorization and DPoP are set, on every attempt.
+	SignatureKey *signer.Key
+	// SignatureKeyFile is that key's file (or pkcs11:/awskms: URI).
+	SignatureKeyFile string
+	// SignatureKeyID is the signatures' keyid: the key's ID at the server. Required with a
+	// signature key.
+	SignatureKeyID string
+
 	// AllowInsecureHTTP permits plain http to non-loopback hosts.
 	AllowInsecureHTTP bool
 	// Exchange bounds the token-endpoint calls.
@@ -143,6 +169,9 @@ func (c Config) check(p *config.Problems) {
 		p.Require(string(c.ClientSecret), "ClientSecret", c.name("CLIENT_SECRET"))
 	default:
 		p.Add("AuthMethod", c.name("AUTH_METHOD"), "%q is not private_key_jwt, client_secret_basic or client_secret_post", c.AuthMethod)
+	}
+	if (c.SignatureKey != nil || c.SignatureKeyFile != "") && c.SignatureKeyID == "" {
+		p.Add("SignatureKeyID", c.name("SIGNATURE_KEY_ID"), "required with a signature key: the keyid the server knows the key by")
 	}
 	for _, s := range c.Scopes {
 		if s == "" || strings.ContainsAny(s, "\"\\") || strings.IndexFunc(s, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {

@@ -15,6 +15,9 @@ import (
 	"github.com/finauth/finauth/client/internal/config"
 	"github.com/finauth/finauth/client/internal/tokenendpoint"
 	"github.com/finauth/finauth/internal/redact"
+	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/signer/dpop"
+	"github.com/finauth/finauth/signer/httpsig"
 	"github.com/finauth/finauth/tokencache"
 	"github.com/finauth/finauth/transport"
 )
@@ -72,6 +75,18 @@ func NewTransport(cfg Config, opts ...Option) (*Transport, error) {
 	}
 	def := scopeKey(cfg.Scopes)
 	o.Identity = r.endpoint.Identity(r.request(def))
+	// Below the bearer transport, which sets Authorization: the DPoP proof, then (closest to
+	// the network) the message signature, which covers both.
+	base := o.BaseTransport()
+	if s, err := cfg.messageSigner(o); err != nil {
+		return nil, err
+	} else if s != nil {
+		base = &transport.Signing{Base: base, SignHeaders: s.SignHeaders, Origins: origins}
+	}
+	if r.prover != nil {
+		base = r.prover.Transport(base)
+	}
+	o.Base = base
 	b := bearer.New(r.fetch, func(req *http.Request) (string, error) {
 		if k, ok := req.Context().Value(scopesKey{}).(string); ok {
 			return k, nil
@@ -134,7 +149,8 @@ func Token(ctx context.Context, cfg Config, opts ...Option) (tokencache.Token, e
 type requester struct {
 	cfg        Config
 	method     AuthMethod
-	assertions *assertions // PrivateKeyJWT
+	assertions *assertions  // PrivateKeyJWT
+	prover     *dpop.Prover // DPoP
 	endpoint   *tokenendpoint.Endpoint
 	now        func() time.Time
 }
@@ -152,6 +168,13 @@ func newRequester(cfg Config, o *options) (*requester, error) {
 		}
 		a.signer = a.signer.WithOnSign(o.OnSign())
 		r.assertions = a
+	}
+	if cfg.DPoP || cfg.DPoPKey != nil || cfg.DPoPKeyFile != "" {
+		p, err := cfg.prover(o)
+		if err != nil {
+			return nil, err
+		}
+		r.prover = p
 	}
 	return r, nil
 }
@@ -173,6 +196,9 @@ func (r *requester) request(scope string) tokenendpoint.Request {
 		form.Set("scope", scope)
 	}
 	req := tokenendpoint.Request{Form: form}
+	if r.prover != nil {
+		req.DPoP = r.prover
+	}
 	switch r.method {
 	case ClientSecretBasic:
 		// RFC 6749 section 2.3.1: both form-urlencoded before Basic encoding.
@@ -187,4 +213,53 @@ func (r *requester) request(scope string) tokenendpoint.Request {
 		req.JWT = &tokenendpoint.JWT{Field: "client_assertion", Signer: r.assertions.signer, Claims: r.assertions.claims}
 	}
 	return req
+}
+
+// prover is the DPoP prover: DPoPKey, else DPoPKeyFile's key, else a key generated now.
+func (c Config) prover(o *options) (*dpop.Prover, error) {
+	key := c.DPoPKey
+	if key == nil && c.DPoPKeyFile != "" {
+		var opts []signer.LoadOption
+		if c.PrivateKeyPassword != "" {
+			opts = append(opts, signer.WithPassphrase([]byte(c.PrivateKeyPassword)))
+		}
+		k, err := signer.LoadKeyFile(c.DPoPKeyFile, opts...)
+		if err != nil {
+			return nil, config.Problemf(c.provider(), "DPoPKeyFile", c.name("DPOP_KEY_FILE"), "%v", err)
+		}
+		key = k
+	}
+	po := dpop.Options{Now: o.Now, OnSign: o.OnSign()}
+	if key == nil {
+		return dpop.GenerateProver(po)
+	}
+	p, err := dpop.NewProver(key, po)
+	if err != nil {
+		return nil, config.Problemf(c.provider(), "DPoPKey", c.name("DPOP_KEY_FILE"), "%v", err)
+	}
+	return p, nil
+}
+
+// messageSigner is the FAPI 2.0 request signer of SignatureKey (or SignatureKeyFile); nil
+// without one.
+func (c Config) messageSigner(o *options) (*httpsig.Signer, error) {
+	key := c.SignatureKey
+	if key == nil && c.SignatureKeyFile != "" {
+		k, err := signer.LoadKeyFile(c.SignatureKeyFile)
+		if err != nil {
+			return nil, config.Problemf(c.provider(), "SignatureKeyFile", c.name("SIGNATURE_KEY_FILE"), "%v", err)
+		}
+		key = k
+	}
+	if key == nil {
+		return nil, nil
+	}
+	s := httpsig.FAPI2Request(key, c.SignatureKeyID)
+	if _, err := httpsig.DefaultAlgorithm(key.Signer().Public()); err != nil {
+		return nil, config.Problemf(c.provider(), "SignatureKeyFile", c.name("SIGNATURE_KEY_FILE"), "%v", err)
+	}
+	if onSign := o.OnSign(); onSign != nil {
+		s.OnSign = func(alg httpsig.Algorithm, d time.Duration) { onSign(signer.Algorithm(alg), d) }
+	}
+	return s, nil
 }

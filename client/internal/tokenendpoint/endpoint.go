@@ -103,6 +103,37 @@ func New(provider, url string, opts client.ExchangeOptions, settings *settings.S
 	return te
 }
 
+// dpopKey carries a request's *dpopAttempts in its context.
+type dpopKey struct{}
+
+// dpopAttempts is a token request's DPoP prover, and whether it was sent again for a nonce.
+type dpopAttempts struct {
+	prover Prover
+	nonced atomic.Bool
+}
+
+// withProof is req with a new DPoP proof when its request carries a prover (every attempt,
+// retries included, has its own: a server refuses a replayed jti).
+func withProof(req *http.Request) (*http.Request, *dpopAttempts, error) {
+	d, _ := req.Context().Value(dpopKey{}).(*dpopAttempts)
+	if d == nil {
+		return req, nil, nil
+	}
+	proof, err := d.prover.Proof(http.MethodPost, req.URL.String(), "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("making the DPoP proof: %w", err)
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("DPoP", proof)
+	return req, d, nil
+}
+
+// asksForNonce reports a token endpoint's 400 that gives a DPoP nonce (use_dpop_nonce, RFC
+// 9449 section 8): the request is sent again, once, with it.
+func asksForNonce(resp *http.Response) bool {
+	return resp != nil && resp.StatusCode == http.StatusBadRequest && resp.Header.Get("DPoP-Nonce") != ""
+}
+
 // attemptTimeout gives each request that passes through it its own deadline, kept until
 // its response body is closed.
 type attemptTimeout struct {
@@ -116,11 +147,18 @@ func (t attemptTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	req, d, err := withProof(req)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(req.Context(), t.d)
 	resp, err := base.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()
 		return nil, err
+	}
+	if n := resp.Header.Get("DPoP-Nonce"); d != nil && n != "" {
+		d.prover.SetNonce(req.URL.String(), n)
 	}
 	resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
@@ -164,6 +202,10 @@ func sameOrigin(a, b *url.URL) bool { return transport.Origin(a) == transport.Or
 // longer than what is left of the exchange's time stops the retries at once: waiting it out
 // would only end in "context deadline exceeded" and lose the server's answer.
 func (te *Endpoint) retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if d, _ := ctx.Value(dpopKey{}).(*dpopAttempts); d != nil && asksForNonce(resp) && ctx.Err() == nil {
+		// The server acted on nothing (RFC 9449 section 8): a refresh grant too may go again.
+		return d.nonced.CompareAndSwap(false, true), nil
+	}
 	if once, _ := ctx.Value(onceKey{}).(bool); once && !surelyNotSent(resp, err) {
 		return false, nil // the server may have acted on it: its answer, if any, is lost
 	}
@@ -209,6 +251,9 @@ func (te *Endpoint) backoff(min, max time.Duration, attempt int, resp *http.Resp
 	if resp != nil {
 		if d, ok := te.retryAfter(resp); ok {
 			return d
+		}
+		if asksForNonce(resp) {
+			return 0 // the nonce is all it needs
 		}
 	}
 	ceiling := max
@@ -270,6 +315,9 @@ func (te *Endpoint) send(ctx context.Context, tr Request) (status int, contentTy
 	ctx = context.WithValue(ctx, attemptsKey{}, attempts)
 	if tr.Once {
 		ctx = context.WithValue(ctx, onceKey{}, true)
+	}
+	if tr.DPoP != nil {
+		ctx = context.WithValue(ctx, dpopKey{}, &dpopAttempts{prover: tr.DPoP})
 	}
 	ctype, first, err := tr.body(te.now()) // its errors come before anything is sent
 	if err != nil {

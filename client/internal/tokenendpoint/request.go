@@ -36,11 +36,22 @@ type Request struct {
 	// must have a new jti every time: servers refuse a replayed one), and put in the body
 	// under JWT.Field.
 	JWT *JWT
+	// DPoP, when set, makes a DPoP proof (RFC 9449) for every attempt, in the DPoP header,
+	// and learns the server's nonce (a 400 use_dpop_nonce is sent again once with it). Its
+	// key's thumbprint is part of the identity: tokens bound to one key are never another's.
+	DPoP Prover
 	// Once marks a request that must not reach the server twice: a refresh grant, whose
 	// refresh token a server may rotate on first use (and then treat a second use as theft).
 	// It is sent again only when the first attempt surely did not reach the server (no
 	// connection could be made), never after an answer was lost.
 	Once bool
+}
+
+// Prover makes DPoP proofs (signer/dpop.Prover).
+type Prover interface {
+	Proof(method, url, accessToken string) (string, error)
+	SetNonce(url, nonce string)
+	Thumbprint() string
 }
 
 // String names the request's parameters and headers, never their values (client secrets,
@@ -58,6 +69,9 @@ func (r Request) String() string {
 	}
 	if r.JWT != nil {
 		names = append(names, r.JWT.Field+" (a JWT)")
+	}
+	if r.DPoP != nil {
+		names = append(names, "header DPoP (a proof)")
 	}
 	slices.Sort(names)
 	return "tokenendpoint.Request(" + strings.Join(names, ", ") + ")"
@@ -139,6 +153,7 @@ func (te *Endpoint) Identity(reqs ...Request) string {
 		JSON   map[string]any
 		Header http.Header
 		JWT    *jwtID
+		DPoP   string // the DPoP key's thumbprint
 	}
 	id := struct {
 		Provider, URL string
@@ -147,6 +162,9 @@ func (te *Endpoint) Identity(reqs ...Request) string {
 	}{Provider: te.provider, URL: te.url, Certificates: te.certs}
 	for _, r := range reqs {
 		rid := requestID{Form: r.Form, JSON: r.JSON, Header: r.Header}
+		if r.DPoP != nil {
+			rid.DPoP = r.DPoP.Thumbprint()
+		}
 		if r.JWT != nil {
 			rid.JWT = &jwtID{Field: r.JWT.Field, Header: r.JWT.Signer.JWTHeader(), Key: r.JWT.Signer.Public().Thumbprint(),
 				Claims: r.JWT.Claims(identityEpoch, "")}
