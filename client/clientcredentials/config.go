@@ -231,6 +231,54 @@ func MiaConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	return c, p.Err()
 }
 
+// ConfigFromEnv reads a client of any OAuth 2.0 server from OAUTH_TOKEN_URL, OAUTH_API_URL
+// (comma-separated origins), OAUTH_CLIENT_ID, OAUTH_AUTH_METHOD (client_secret_basic, the
+// default without a key; client_secret_post; private_key_jwt, the default with one),
+// OAUTH_CLIENT_SECRET, OAUTH_PRIVATE_KEY_FILE or OAUTH_PRIVATE_KEY (+
+// OAUTH_PRIVATE_KEY_PASSWORD), OAUTH_KEY_ID, OAUTH_AUDIENCE, OAUTH_SCOPE, OAUTH_ALG,
+// OAUTH_ASSERTION_TTL, OAUTH_ALLOW_INSECURE_HTTP, and the FAPI 2.0 building blocks:
+// OAUTH_DPOP=true (OAUTH_DPOP_KEY_FILE for a key of yours, else one made for the process),
+// OAUTH_SIGNATURE_KEY_FILE, OAUTH_SIGNATURE_KEY_ID and OAUTH_SIGNATURE_PROFILE (fapi2, the
+// only one and the default). The variables mirror MiaConfigFromEnv's: Mia-Platform is a
+// preset of this profile. Every problem is reported at once, by variable name.
+func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
+
+// ConfigFromLookup is ConfigFromEnv over any source of variables.
+func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
+	env := config.Env(lookup)
+	c := Config{env: "OAUTH"}
+	p := config.NewProblems(c.provider())
+	c.TokenURL = env.String("OAUTH_TOKEN_URL")
+	c.APIURLs = env.List("OAUTH_API_URL")
+	c.ClientID = env.String("OAUTH_CLIENT_ID")
+	c.AuthMethod = AuthMethod(env.String("OAUTH_AUTH_METHOD"))
+	c.ClientSecret = env.Secret("OAUTH_CLIENT_SECRET")
+	c.KeyID = env.String("OAUTH_KEY_ID")
+	c.PrivateKeyFile = env.String("OAUTH_PRIVATE_KEY_FILE")
+	c.PrivateKeyPEM = env.Secret("OAUTH_PRIVATE_KEY")
+	c.PrivateKeyPassword = env.Secret("OAUTH_PRIVATE_KEY_PASSWORD")
+	c.Audience = env.String("OAUTH_AUDIENCE")
+	c.Scopes = strings.FieldsFunc(env.String("OAUTH_SCOPE"), func(r rune) bool { return r == ' ' || r == ',' })
+	c.AssertionTTL = env.Duration(p, "AssertionTTL", "OAUTH_ASSERTION_TTL")
+	c.AllowInsecureHTTP = env.Bool(p, "AllowInsecureHTTP", "OAUTH_ALLOW_INSECURE_HTTP", false)
+	c.DPoP = env.Bool(p, "DPoP", "OAUTH_DPOP", false)
+	c.DPoPKeyFile = env.String("OAUTH_DPOP_KEY_FILE")
+	c.SignatureKeyFile = env.String("OAUTH_SIGNATURE_KEY_FILE")
+	c.SignatureKeyID = env.String("OAUTH_SIGNATURE_KEY_ID")
+	if v := env.String("OAUTH_SIGNATURE_PROFILE"); v != "" && v != "fapi2" {
+		p.Add("SignatureKeyFile", "OAUTH_SIGNATURE_PROFILE", "%q: the profile is fapi2 (FAPI 2.0's message signing of requests)", v)
+	}
+	if v := env.String("OAUTH_ALG"); v != "" {
+		a, err := signer.ParseAlgorithm(v)
+		if err != nil {
+			p.Add("Algorithm", "OAUTH_ALG", "%q is not one of RS256, PS256, ES256, ES384, ES512, EdDSA", v)
+		}
+		c.Algorithm = a
+	}
+	c.check(p)
+	return c, p.Err()
+}
+
 // String shows the configuration with secrets and URL passwords redacted.
 func (c Config) String() string { return fmt.Sprint(c) }
 

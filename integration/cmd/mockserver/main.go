@@ -30,6 +30,7 @@ import (
 
 	"github.com/finauth/finauth/integration/internal/mockhttp"
 	"github.com/finauth/finauth/integration/miamock"
+	"github.com/finauth/finauth/integration/oauthmock"
 	"github.com/finauth/finauth/integration/pismomock"
 	"github.com/finauth/finauth/integration/revolutmock"
 	"github.com/finauth/finauth/integration/soldobizmock"
@@ -56,6 +57,10 @@ type config struct {
 	bizRevokeEvery                                                                                      int
 	miaLifetime                                                                                         time.Duration
 	miaRevokeEvery                                                                                      int
+	oauthAddr, oauthClients, oauthSignatureKeys, oauthSignatureKID                                      string
+	oauthDPoP, oauthNonces                                                                              bool
+	oauthRevokeEvery                                                                                    int
+	oauthLifetime                                                                                       time.Duration
 	sinkAddr                                                                                            string
 	revolutAddr, revolutKeys, revolutKID, revolutClient, revolutTAN, revolutRedirect, revolutPKIDir     string
 	revolutLifetime, revolutRefreshLifetime, revolutRefreshDelay, revolutJWKSCache                      time.Duration
@@ -78,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		return 2
 	}
 	if len(mocks) == 0 {
-		fmt.Fprintln(stderr, "mockserver: every mock is disabled (--pismo-addr, --soldo-addr, --soldo-business-addr, --mia-addr, --revolut-addr and --sink-addr are empty)")
+		fmt.Fprintln(stderr, "mockserver: every mock is disabled (--pismo-addr, --soldo-addr, --soldo-business-addr, --mia-addr, --oauth-addr, --revolut-addr and --sink-addr are empty)")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -121,6 +126,7 @@ func parseConfig(args []string, stderr io.Writer, lookup func(string) (string, b
 	c.pismoFlags(fs, v)
 	c.soldoFlags(fs, v)
 	c.miaFlags(fs, v)
+	c.oauthFlags(fs, v)
 	c.bizFlags(fs, v)
 	c.revolutFlags(fs, v)
 	fs.StringVar(&c.sinkAddr, "sink-addr", v.env("MOCK_SINK_ADDR", ""), "listen address of a sink that answers 200 to every request and checks nothing (the fast server of load baselines, e.g. finauth load --profile none); empty (the default) disables it (MOCK_SINK_ADDR)")
@@ -263,6 +269,18 @@ func (c *config) revolutFlags(fs *flag.FlagSet, v *vars) {
 	fs.StringVar(&c.revolutPKIDir, "revolut-pki-dir", v.env("MOCK_REVOLUT_PKI_DIR", ""), "directory where the Revolut mock writes the test CA (ca.pem) and a transport certificate and key for clients (transport.pem, transport.key), made anew at each start; required with --revolut-addr (MOCK_REVOLUT_PKI_DIR)")
 }
 
+// oauthFlags registers the OAuth 2.0 (DPoP, RFC 9421) mock's flags.
+func (c *config) oauthFlags(fs *flag.FlagSet, v *vars) {
+	fs.StringVar(&c.oauthAddr, "oauth-addr", v.env("MOCK_OAUTH_ADDR", ""), "strict OAuth 2.0 server and resource server for DPoP (RFC 9449) and message signatures (RFC 9421), e.g. :8088; empty (the default) disables it (MOCK_OAUTH_ADDR)")
+	fs.StringVar(&c.oauthClients, "oauth-clients", v.env("MOCK_OAUTH_CLIENTS", "finauth-test-client=finauth-test-secret"), "its clients, id=secret, comma-separated (MOCK_OAUTH_CLIENTS)")
+	fs.BoolVar(&c.oauthDPoP, "oauth-dpop", v.env("MOCK_OAUTH_DPOP", "") == "true", "require a DPoP proof on every token request (MOCK_OAUTH_DPOP)")
+	fs.BoolVar(&c.oauthNonces, "oauth-nonces", v.env("MOCK_OAUTH_NONCES", "") == "true", "ask for a DPoP nonce (use_dpop_nonce) at the token endpoint and the API (MOCK_OAUTH_NONCES)")
+	fs.StringVar(&c.oauthSignatureKeys, "oauth-signature-keys", v.env("MOCK_OAUTH_SIGNATURE_KEYS", ""), "require FAPI 2.0 message signatures (RFC 9421) on every API request, verified with these public keys: PEM, certificate, JWK or JWKS file (MOCK_OAUTH_SIGNATURE_KEYS)")
+	fs.StringVar(&c.oauthSignatureKID, "oauth-signature-kid", v.env("MOCK_OAUTH_SIGNATURE_KID", ""), "keyid of a single signature key without one (MOCK_OAUTH_SIGNATURE_KID)")
+	fs.DurationVar(&c.oauthLifetime, "oauth-token-lifetime", v.dur("MOCK_OAUTH_TOKEN_LIFETIME", "1h"), "access token lifetime (MOCK_OAUTH_TOKEN_LIFETIME)")
+	fs.IntVar(&c.oauthRevokeEvery, "oauth-revoke-every", int(v.num("MOCK_OAUTH_REVOKE_EVERY", "0")), "revoke each token after its N-th API use, 0 never (MOCK_OAUTH_REVOKE_EVERY)")
+}
+
 // check reports the flag values that cannot work.
 func (c config) check() (bad []string) {
 	if c.pismoLifetime <= 0 {
@@ -279,6 +297,9 @@ func (c config) check() (bad []string) {
 	}
 	if c.pismoRevokeEvery < 0 {
 		bad = append(bad, "--pismo-revoke-every must be 0 or more")
+	}
+	if c.oauthLifetime <= 0 || c.oauthRevokeEvery < 0 {
+		bad = append(bad, "--oauth-token-lifetime must be positive and --oauth-revoke-every 0 or more")
 	}
 	if c.miaRevokeEvery < 0 {
 		bad = append(bad, "--mia-revoke-every must be 0 or more")
@@ -306,7 +327,7 @@ func (c config) mocks(log *slog.Logger) ([]mock, []string) {
 	for _, m := range []struct {
 		name, addr string
 		handler    func(config, *slog.Logger) (http.Handler, error)
-	}{{"pismo", c.pismoAddr, pismoHandler}, {"soldo", c.soldoAddr, soldoHandler}, {"mia", c.miaAddr, miaHandler}, {"soldo-business", c.bizAddr, bizHandler}, {"sink", c.sinkAddr, sinkHandler}} {
+	}{{"pismo", c.pismoAddr, pismoHandler}, {"soldo", c.soldoAddr, soldoHandler}, {"mia", c.miaAddr, miaHandler}, {"oauth", c.oauthAddr, oauthHandler}, {"soldo-business", c.bizAddr, bizHandler}, {"sink", c.sinkAddr, sinkHandler}} {
 		if m.addr == "" {
 			continue
 		}
@@ -504,6 +525,31 @@ func miaHandler(c config, log *slog.Logger) (http.Handler, error) {
 	return withStats("mia", m, stats, miamock.TokenPath), nil
 }
 
+func oauthHandler(c config, log *slog.Logger) (http.Handler, error) {
+	clients, err := pairs(c.oauthClients, "--oauth-clients (MOCK_OAUTH_CLIENTS)")
+	if err != nil {
+		return nil, err
+	}
+	mc := oauthmock.Config{Clients: clients, RequireDPoP: c.oauthDPoP, Nonces: c.oauthNonces, TokenLifetime: c.oauthLifetime, RevokeEvery: c.oauthRevokeEvery,
+		OnReject: func(reason, msg string) { log.Warn("refused", "mock", "oauth", "reason", reason, "message", msg) }}
+	if c.oauthSignatureKeys != "" {
+		list, err := keysWithKID(c.oauthSignatureKeys, c.oauthSignatureKID, "oauth-signature", "the public key(s) that verify message signatures")
+		if err != nil {
+			return nil, err
+		}
+		mc.SignatureKeys = signer.NewKeySet(list...)
+	}
+	m, err := oauthmock.New(mc)
+	if err != nil {
+		return nil, err
+	}
+	stats := func() mockStats {
+		st := m.Stats()
+		return mockStats{TokensIssued: st.Tokens, TokensByKind: map[string]int{"dpop": st.DPoPBound, "bearer": st.Tokens - st.DPoPBound}, SignaturesVerified: st.Signed, Refusals: st.Refusals}
+	}
+	return withStats("oauth", m, stats, oauthmock.TokenPath), nil
+}
+
 // requiredKeys loads the public keys a mock registers, naming the flag when they are missing
 // or unreadable.
 // pairs reads "a=b,c=d" into a map.
@@ -536,7 +582,7 @@ func requiredKeys(path, name, what string) (*signer.KeySet, error) {
 // keysWithKID loads the public keys a mock registers (the --MOCK-keys flag), with kid as the
 // key ID of a single key without one (--MOCK-kid).
 func keysWithKID(path, kid, mock, what string) ([]*signer.PublicKey, error) {
-	keys, err := requiredKeys(path, "--"+mock+"-keys (MOCK_"+strings.ToUpper(mock)+"_KEYS)", what)
+	keys, err := requiredKeys(path, "--"+mock+"-keys (MOCK_"+strings.ToUpper(strings.ReplaceAll(mock, "-", "_"))+"_KEYS)", what)
 	if err != nil {
 		return nil, err
 	}
