@@ -166,7 +166,14 @@ func TestIndependentServer_AcceptsFinauthsDPoPAndSignatures(t *testing.T) {
 		pr, _ := p.Proof(http.MethodPost, base+"/payments", tok)
 		return pr
 	}
-	if send(fresh(token), `{"a":1}`, `{"a":1}`) >= 300 && send(fresh(token), `{"a":1}`, `{"a":1}`) >= 300 { // the first may learn a nonce
+	accepted := false
+	for range 2 { // the first may learn a nonce
+		if send(fresh(token), `{"a":1}`, `{"a":1}`) < 300 {
+			accepted = true
+			break
+		}
+	}
+	if !accepted {
 		t.Fatal("a good request was refused")
 	}
 	reused := fresh(token)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
@@ -521,6 +522,26 @@ var walkthroughs = map[string]string{
 	"revolut":         "TestREADME_RevolutWalkthrough",
 	"revolut-zero":    "TestREADME_RevolutFromZero",
 	"getting-started": "TestDocs_GettingStarted",
+	"fapi2":           "TestDocs_FAPI2",
+}
+
+// docs/fapi2.md's walkthrough runs as written: the strict OAuth mock requiring DPoP proofs,
+// nonces and message signatures, and finauth's oauth2 profile passing all of it.
+func TestDocs_FAPI2(t *testing.T) {
+	t.Parallel()
+	text, dir := runWalkthrough(t, "fapi2", ":8088")
+	if !strings.Contains(text, `"token_type": "DPoP"`) || !strings.Contains(text, `"bound":true`) || !strings.Contains(text, "oauth2: every check passed") {
+		t.Fatalf("the walkthrough:\n%s", text)
+	}
+	var load struct{ OK int }
+	b, _ := os.ReadFile(filepath.Join(dir, "fapi2-load.json"))
+	if json.Unmarshal(b, &load) != nil || load.OK != 200 {
+		t.Fatalf("the load: %s", b)
+	}
+	m := regexp.MustCompile(`"signatures_verified":([0-9]+)`).FindStringSubmatch(text)
+	if m == nil || m[1] != "201" {
+		t.Fatalf("the mock's counters: %s", text)
+	}
 }
 
 // Every command the README and docs/ give to run is run: each line of a plain ```sh block is
