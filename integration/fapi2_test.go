@@ -12,6 +12,7 @@ import (
 	"github.com/finauth/finauth/client/clientcredentials"
 	"github.com/finauth/finauth/integration/oauthmock"
 	"github.com/finauth/finauth/signer"
+	"github.com/finauth/finauth/testkit/telemetrytest"
 	"github.com/finauth/finauth/tokencache"
 )
 
@@ -142,4 +143,39 @@ func TestFAPI2_DPoPAndMessageSignaturesEndToEnd(t *testing.T) {
 		}
 	}
 	t.Logf("200 requests, %d tokens, refusals %v", st2.Tokens, st2.Refusals)
+}
+
+// The FAPI 2.0 flow with a recording SDK: finauth.signatures counts DPoP proofs and message
+// signatures by scheme, and no token, proof or signature is in any attribute or span.
+func TestFAPI2Telemetry_SchemesCountedNoSecretRecorded(t *testing.T) {
+	t.Parallel()
+	rec := telemetrytest.New(t)
+	var secrets telemetrytest.Secrets
+	m, cfg := fapi2Setup(t, nil)
+	tr, err := clientcredentials.NewTransport(cfg, clientcredentials.WithMeterProvider(rec.Meter), clientcredentials.WithTracerProvider(rec.Tracer),
+		clientcredentials.WithBaseTransport(secrets.Transport(nil)), clientcredentials.WithTokenHTTPClient(&http.Client{Transport: secrets.Transport(nil)}),
+		clientcredentials.WithOnTokenChange(func(c tokencache.TokenChange) { secrets.Add(c.Token.Value) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	hc := &http.Client{Transport: tr}
+	for i := range 3 {
+		resp, err := hc.Post(m.URL+"/payments", "application/json", strings.NewReader(`{"i":`+string(rune('0'+i))+`}`))
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("%v %v", err, resp)
+		}
+		resp.Body.Close()
+	}
+	ms := rec.Metrics(t)
+	if n := telemetrytest.Sum(ms, "finauth.signatures", "finauth.scheme=httpsig", "finauth.alg=rsa-pss-sha512"); n != 3 {
+		t.Errorf("httpsig signatures: %v", n)
+	}
+	if n := telemetrytest.Sum(ms, "finauth.signatures", "finauth.scheme=dpop"); n < 4 { // 3 API requests and the token request (and its nonce retry)
+		t.Errorf("dpop proofs: %v", n)
+	}
+	if secrets.Len() < 6 {
+		t.Fatalf("only %d secrets captured", secrets.Len())
+	}
+	secrets.AssertAbsent(t, rec.Text(t))
 }

@@ -229,7 +229,7 @@ func (c Config) prover(o *options) (*dpop.Prover, error) {
 		}
 		key = k
 	}
-	po := dpop.Options{Now: o.Now, OnSign: o.OnSign()}
+	po := dpop.Options{Now: o.Now, OnSign: o.OnSignOf("dpop")}
 	if key == nil {
 		return dpop.GenerateProver(po)
 	}
@@ -258,7 +258,7 @@ func (c Config) messageSigner(o *options) (*httpsig.Signer, error) {
 	if _, err := httpsig.DefaultAlgorithm(key.Signer().Public()); err != nil {
 		return nil, config.Problemf(c.provider(), "SignatureKeyFile", c.name("SIGNATURE_KEY_FILE"), "%v", err)
 	}
-	if onSign := o.OnSign(); onSign != nil {
+	if onSign := o.OnSignOf("httpsig"); onSign != nil {
 		s.OnSign = func(alg httpsig.Algorithm, d time.Duration) { onSign(signer.Algorithm(alg), d) }
 	}
 	return s, nil

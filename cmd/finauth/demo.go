@@ -19,6 +19,7 @@ type demoResult struct {
 	Soldo         soldoDemo         `json:"soldo"`
 	SoldoBusiness soldoBusinessDemo `json:"soldo_business"`
 	Mia           miaDemo           `json:"mia"`
+	OAuth2        oauth2Demo        `json:"oauth2"`
 	Revolut       revolutDemo       `json:"revolut"`
 	Failures      []string          `json:"failures"`
 	AllOK         bool              `json:"all_ok"`

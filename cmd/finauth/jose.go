@@ -18,7 +18,7 @@ func (a *app) body(data string) ([]byte, error) {
 }
 
 func (a *app) verify(args []string) error {
-	fs := a.newFlags("verify", "verify (--key FILE|- | --jwks FILE|-) [--alg A,B] [--payload @FILE|-|TEXT] [--crit NAME]... [--leeway 30s] [--iss I] [--aud A] [--sub S] TOKEN|-")
+	fs := a.newFlags("verify", "verify (--key FILE|- | --jwks FILE|-) [--alg A,B] [--payload @FILE|-|TEXT] [--crit NAME]... [--leeway 30s] [--iss I] [--aud A] [--sub S] TOKEN|-\n       finauth verify --rfc9421 --request FILE|- (--key FILE | --jwks FILE) [--tag T] [--require C,D] [--max-age 5m] [--scheme https]")
 	keyFile := fs.String("key", "", "public or private key file (PEM, JWK...)")
 	jwksFile := fs.String("jwks", "", "JWKS file")
 	algs := fs.String("alg", "", "allowed algorithms, comma-separated; default those of the keys")
@@ -30,12 +30,28 @@ func (a *app) verify(args []string) error {
 	fs.StringVar(&want.iss, "iss", "", "require this issuer (iss)")
 	fs.StringVar(&want.aud, "aud", "", "require this audience (aud, a string or one of an array)")
 	fs.StringVar(&want.sub, "sub", "", "require this subject (sub)")
+	rfc9421 := fs.Bool("rfc9421", false, "verify an HTTP message signature (RFC 9421) of the request in --request instead of a JWS")
+	request := fs.String("request", "", "with --rfc9421: the request as HTTP/1.1 text (request line, headers, blank line, body): a file, or - for stdin")
+	scheme := fs.String("scheme", "https", "with --rfc9421: the scheme the request was sent with (@target-uri, @scheme)")
+	tag := fs.String("tag", "", "with --rfc9421: require this tag (fapi-2-request)")
+	require := fs.String("require", "", "with --rfc9421: components that must be covered, comma-separated")
+	maxAge := fs.Duration("max-age", 0, "with --rfc9421: refuse a signature created longer ago (0: not checked)")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
 	if (*keyFile == "") == (*jwksFile == "") {
 		return usagef("verify needs exactly one of --key or --jwks")
+	}
+	if *rfc9421 {
+		if *request == "" || len(pos) != 0 {
+			return usagef("verify --rfc9421 takes the request with --request FILE|- and no token")
+		}
+		keys, err := a.loadPublicKeys(*keyFile + *jwksFile)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		return a.verifyRFC9421(*request, keys, *scheme, *tag, *require, *maxAge)
 	}
 	if stdins := count(*payload == "-", len(pos) == 1 && pos[0] == "-", *keyFile == "-" || *jwksFile == "-"); stdins > 1 {
 		return usagef("only one of the token, the payload and the key can come from stdin (-)")

@@ -65,7 +65,7 @@ var commands = []struct {
 	{"jwks", "jwks build|serve: print or serve the JWKS to publish (x5c and x5t#S256 from certificates)", (*app).jwks},
 	{"register", "register revolut: register your application by dynamic client registration (gives the client ID)", (*app).registerCmd},
 	{"mint", "mint " + servingNames[minter]("|") + ": print a signed Pismo JWT, Mia-Platform client assertion or Revolut request object", (*app).mint},
-	{"sign", "sign " + servingNames[requestSigner]("|") + ": print the Authorization value for a Soldo (PSD2 via Token.io) request", (*app).sign},
+	{"sign", "sign " + servingNames[requestSigner]("|") + ": print the Authorization value for a Soldo (PSD2 via Token.io) request, or the RFC 9421 signature headers of a request", (*app).sign},
 	{"verify", "verify a JWS/JWT (detached with --payload); print header and claims", (*app).verify},
 	{"decode", "print a JWT's header and claims WITHOUT verifying", (*app).decode},
 	{"token", "token " + servingNames[tokenSource]("|") + ": get a token and print it (redacted)", (*app).token},
@@ -73,7 +73,7 @@ var commands = []struct {
 	{"call", "make one authenticated request (--profile " + servingNames[caller]("|") + ")", (*app).call},
 	{"load", "send N requests (or for a duration) with concurrency C; print a summary", (*app).load},
 	{"check", "check " + servingNames[checker]("|") + ": the configuration, key, one token request, clock, Redis and certificates, for a deploy or a canary (exit 0 ok, 1 failed, 2 configuration)", (*app).check},
-	{"demo", "run Pismo, Soldo, Soldo Business, Mia-Platform and Revolut mocks in-process and show finauth handling them", (*app).demo},
+	{"demo", "run Pismo, Soldo, Soldo Business, Mia-Platform, OAuth 2.0 (DPoP, RFC 9421) and Revolut mocks in-process and show finauth handling them", (*app).demo},
 }
 
 func (a *app) run(args []string) int {

@@ -63,9 +63,11 @@ func (a *app) sign(args []string) error {
 		return err
 	}
 	cmd := "sign " + p.name()
-	f := a.newFlags(cmd, cmd+" [flags] [-X METHOD] [--data @FILE|-|TEXT] URL")
+	f := a.newFlags(cmd, cmd+" [flags] [-X METHOD] [-H 'K: V']... [--data @FILE|-|TEXT] URL")
 	register(f, p, "sign")
 	method := f.String("X", http.MethodGet, "HTTP method")
+	var headers multi
+	f.Var(&headers, "H", "request header 'Name: value', repeatable (rfc9421 covers authorization and dpop from them)")
 	data := f.String("data", "", "request body: @FILE, - for stdin, or the text")
 	pos, err := f.parse(args)
 	if err != nil {
@@ -84,6 +86,13 @@ func (a *app) sign(args []string) error {
 	req, err := http.NewRequest(strings.ToUpper(*method), pos[0], nil)
 	if err != nil {
 		return usagef("URL: %s", redact.URLError(pos[0], err))
+	}
+	for _, h := range headers {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return usagef("-H %q: use 'Name: value'", h)
+		}
+		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	auth, err := p.sign(a, f, req, body)
 	if err != nil {

@@ -107,7 +107,7 @@ func bearerSession(a *app, n *network, variable, def string, build func(base htt
 }
 
 // providers are the CLI's providers, in the order help lists them.
-var providers = []provider{pismoCLI{}, soldoCLI{}, soldoBusinessCLI{}, miaCLI{}, oauth2CLI{}, revolutCLI{}, noneCLI{}}
+var providers = []provider{pismoCLI{}, soldoCLI{}, soldoBusinessCLI{}, miaCLI{}, oauth2CLI{}, revolutCLI{}, rfc9421CLI{}, noneCLI{}}
 
 // serving lists the providers that implement T, and so serve cmd.
 func serving[T provider]() []T {

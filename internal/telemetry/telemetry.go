@@ -52,11 +52,15 @@ const (
 
 // Attribute keys.
 const (
-	AttrProvider   = attribute.Key("finauth.provider")
-	AttrOutcome    = attribute.Key("finauth.outcome") // ok, error
-	AttrReason     = attribute.Key("finauth.reason")  // on errors: ReasonOf's bounded set
-	AttrResult     = attribute.Key("finauth.result")  // lookups: hit, stale, miss, wait, negative
-	AttrAlg        = attribute.Key("finauth.alg")
+	AttrProvider = attribute.Key("finauth.provider")
+	AttrOutcome  = attribute.Key("finauth.outcome") // ok, error
+	AttrReason   = attribute.Key("finauth.reason")  // on errors: ReasonOf's bounded set
+	AttrResult   = attribute.Key("finauth.result")  // lookups: hit, stale, miss, wait, negative
+	AttrAlg      = attribute.Key("finauth.alg")
+	// AttrScheme is what a signature is for: jws (a JWT or JWS: assertions, Pismo's JWT,
+	// Soldo's and Revolut's request signatures), dpop (a DPoP proof), httpsig (an RFC 9421
+	// message signature), fingerprint (Soldo Business's SHA512withRSA).
+	AttrScheme     = attribute.Key("finauth.scheme")
 	AttrOp         = attribute.Key("finauth.op") // store operations: load, save, delete, lock
 	AttrBackground = attribute.Key("finauth.background")
 	AttrSource     = attribute.Key("finauth.source") // where a fetch's token came from: endpoint, store
@@ -373,15 +377,19 @@ func (r *Recorder) Fetched(ctx context.Context, d time.Duration, reason string) 
 	r.m.fetchDur.Record(ctx, d.Seconds(), opt)
 }
 
-// Signed records one signature with alg and its duration.
-func (r *Recorder) Signed(alg string, d time.Duration) {
+// Signed records one JWS signature (scheme jws) with alg and its duration.
+func (r *Recorder) Signed(alg string, d time.Duration) { r.SignedWith("jws", alg, d) }
+
+// SignedWith records one signature of scheme (AttrScheme) with alg and its duration.
+func (r *Recorder) SignedWith(scheme, alg string, d time.Duration) {
 	var o sigOptions
 	ok := false
+	key := scheme + "\x00" + alg
 	if m := r.sigOpts.Load(); m != nil {
-		o, ok = (*m)[alg]
+		o, ok = (*m)[key]
 	}
 	if !ok {
-		o = r.newSigOptions(alg)
+		o = r.newSigOptions(scheme, alg)
 	}
 	ctx := context.Background()
 	r.m.sigs.Add(ctx, 1, o.add...)
@@ -389,19 +397,20 @@ func (r *Recorder) Signed(alg string, d time.Duration) {
 }
 
 // newSigOptions builds alg's options and adds them to sigOpts.
-func (r *Recorder) newSigOptions(alg string) sigOptions {
+func (r *Recorder) newSigOptions(scheme, alg string) sigOptions {
 	r.sigMu.Lock()
 	defer r.sigMu.Unlock()
+	key := scheme + "\x00" + alg
 	next := map[string]sigOptions{}
 	if m := r.sigOpts.Load(); m != nil {
-		if o, ok := (*m)[alg]; ok {
+		if o, ok := (*m)[key]; ok {
 			return o
 		}
 		maps.Copy(next, *m)
 	}
-	opt := metric.WithAttributeSet(attribute.NewSet(AttrProvider.String(r.provider), AttrAlg.String(alg)))
+	opt := metric.WithAttributeSet(attribute.NewSet(AttrProvider.String(r.provider), AttrAlg.String(alg), AttrScheme.String(scheme)))
 	o := sigOptions{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}}
-	next[alg] = o
+	next[key] = o
 	r.sigOpts.Store(&next)
 	return o
 }

@@ -45,7 +45,8 @@ func (s *Secrets) Len() int {
 }
 
 // Transport records the secrets of every request through base (its Authorization,
-// x-jws-signature and the secret members of its body) and of every answer's body.
+// x-jws-signature, DPoP proof, RFC 9421 Signature and the secret members of its body) and of
+// every answer's body.
 func (s *Secrets) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -63,7 +64,7 @@ func (c capture) RoundTrip(req *http.Request) (*http.Response, error) {
 		_, v, _ := strings.Cut(a, " ")
 		c.s.Add(a, v)
 	}
-	c.s.Add(req.Header.Get("x-jws-signature"))
+	c.s.Add(req.Header.Get("x-jws-signature"), req.Header.Get("DPoP"), req.Header.Get("Signature"))
 	if req.Body != nil && req.Body != http.NoBody {
 		b, err := io.ReadAll(req.Body)
 		req.Body.Close()

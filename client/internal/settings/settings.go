@@ -74,9 +74,12 @@ func (s *Settings) Recorder() *telemetry.Recorder {
 }
 
 // OnSign is the signer hook that records signatures in the provider's telemetry.
-func (s *Settings) OnSign() func(signer.Algorithm, time.Duration) {
+func (s *Settings) OnSign() func(signer.Algorithm, time.Duration) { return s.OnSignOf("jws") }
+
+// OnSignOf is OnSign for the signatures of scheme (telemetry.AttrScheme: dpop, httpsig).
+func (s *Settings) OnSignOf(scheme string) func(signer.Algorithm, time.Duration) {
 	rec := s.Recorder()
-	return func(alg signer.Algorithm, d time.Duration) { rec.Signed(string(alg), d) }
+	return func(alg signer.Algorithm, d time.Duration) { rec.SignedWith(scheme, string(alg), d) }
 }
 
 // Now reads Clock, or the real clock.

@@ -129,7 +129,7 @@ func (t *Transport) fingerprint(req *http.Request, body io.Reader) (http.Header,
 	if err != nil {
 		return nil, err
 	}
-	t.rec.Signed("RS512", time.Since(start))
+	t.rec.SignedWith("fingerprint", "RS512", time.Since(start))
 	return http.Header{HeaderFingerprint: {fp}, HeaderFingerprintSignature: {sig}}, nil
 }
 
