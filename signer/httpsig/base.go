@@ -63,6 +63,9 @@ var ErrComponent = errors.New("finauth: httpsig: a covered component cannot be t
 // componentValue is the value of one covered component (RFC 9421 section 2).
 func (m Message) componentValue(c item) (string, error) {
 	name := c.value
+	if name == "@query-param" {
+		return m.queryParam(c)
+	}
 	if len(c.params) > 0 {
 		return "", fmt.Errorf("%w: %s with parameters (;%s) is not supported", ErrComponent, serializeString(name), c.params[0].name)
 	}
@@ -111,7 +114,46 @@ func (m Message) componentValue(c item) (string, error) {
 	case "@query":
 		return "?" + m.URL.RawQuery, nil
 	}
-	return "", fmt.Errorf("%w: %s is not a derived component this package knows (@method, @target-uri, @authority, @scheme, @request-target, @path, @query, @status)", ErrComponent, name)
+	return "", fmt.Errorf("%w: %s is not a derived component this package knows (@method, @target-uri, @authority, @scheme, @request-target, @path, @query, @query-param, @status)", ErrComponent, name)
+}
+
+// queryParam is "@query-param";name="N" (RFC 9421 section 2.2.8): the value of the query
+// parameter named N, percent-decoded as a form is, then percent-encoded again (a space as
+// %20). A parameter that is absent, or present more than once, cannot be covered.
+func (m Message) queryParam(c item) (string, error) {
+	if len(c.params) != 1 || c.params[0].name != "name" {
+		return "", fmt.Errorf("%w: @query-param takes exactly one parameter, name", ErrComponent)
+	}
+	want, ok := c.params[0].value.(string)
+	if !ok {
+		return "", fmt.Errorf("%w: @query-param's name must be a string", ErrComponent)
+	}
+	if m.URL == nil {
+		return "", fmt.Errorf("%w: @query-param is a request's", ErrComponent)
+	}
+	want, err := url.QueryUnescape(want)
+	if err != nil {
+		return "", fmt.Errorf("%w: @query-param's name is not percent-encoded: %v", ErrComponent, err)
+	}
+	var found []string
+	for _, pair := range strings.Split(m.URL.RawQuery, "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		dk, err1 := url.QueryUnescape(k)
+		dv, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		if dk == want {
+			found = append(found, dv)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("%w: the query has no parameter %q", ErrComponent, want)
+	case 1:
+		return strings.ReplaceAll(url.QueryEscape(found[0]), "+", "%20"), nil
+	}
+	return "", fmt.Errorf("%w: the query has %d parameters %q: which one a signature covers is ambiguous", ErrComponent, len(found), want)
 }
 
 // authority is the host in lower case, with its port unless it is the scheme's default.

@@ -87,10 +87,10 @@ func keyring(rsaPSS crypto.PublicKey, p256 *ecdsa.PrivateKey, ed ed25519.Private
 	}
 }
 
-// RFC 9421 B.2.1, B.2.3, B.2.4 and B.2.6: the RFC's own signatures verify over the signature
-// bases this package builds, which are the RFC's byte for byte; B.2.6 (Ed25519, deterministic)
-// is also signed here and comes out the RFC's signature exactly. (B.2.2 covers @query-param
-// and B.2.5 is HMAC, which this package does not offer.)
+// RFC 9421 B.2.1 to B.2.4 and B.2.6: the RFC's own signatures verify over the signature bases
+// this package builds, which are the RFC's byte for byte; B.2.6 (Ed25519, deterministic) is
+// also signed here and comes out the RFC's signature exactly. (B.2.5 is HMAC, which this
+// package does not offer: its keys are asymmetric.)
 func TestRFC9421_AppendixB(t *testing.T) {
 	rsaPSS, p256, ed := rfcKeys(t)
 	at := func() time.Time { return time.Unix(1618884473, 0) }
@@ -102,6 +102,14 @@ func TestRFC9421_AppendixB(t *testing.T) {
 			`sig-b21=();created=1618884473;keyid="test-key-rsa-pss";nonce="b3k2pp5k7z-50gnwp.yemd"`,
 			`sig-b21=:d2pmTvmbncD3xQm8E9ZV2828BjQWGgiwAaw5bAkgibUopemLJcWDy/lkbbHAve4cRAtx31Iq786U7it++wgGxbtRxf8Udx7zFZsckzXaJMkA7ChG52eSkFxykJeNqsrWH5S+oxNFlD4dzVuwe8DhTSja8xxbR/Z2cOGdCbzR72rgFWhzx2VjBqJzsPLMIQKhO4DGezXehhWwE56YCE+O6c0mKZsfxVrogUvA4HELjVKWmAvtl6UnCh8jYzuVG5WSb/QEVPnP5TmcAnLH1g+s++v6d4s8m0gCw1fV5/SITLq9mhho8K3+7EPYTU8IU1bLhdxO5Nyt8C8ssinQ98Xw9Q==:`,
 			`"@signature-params": ();created=1618884473;keyid="test-key-rsa-pss";nonce="b3k2pp5k7z-50gnwp.yemd"`,
+			rfcRequest()},
+		{"B.2.2 selective coverage, rsa-pss-sha512",
+			`sig-b22=("@authority" "content-digest" "@query-param";name="Pet");created=1618884473;keyid="test-key-rsa-pss";tag="header-example"`,
+			`sig-b22=:LjbtqUbfmvjj5C5kr1Ugj4PmLYvx9wVjZvD9GsTT4F7GrcQEdJzgI9qHxICagShLRiLMlAJjtq6N4CDfKtjvuJyE5qH7KT8UCMkSowOB4+ECxCmT8rtAmj/0PIXxi0A0nxKyB09RNrCQibbUjsLS/2YyFYXEu4TRJQzRw1rLEuEfY17SARYhpTlaqwZVtR8NV7+4UKkjqpcAoFqWFQh62s7Cl+H2fjBSpqfZUJcsIk4N6wiKYd4je2U/lankenQ99PZfB4jY3I5rSV2DSBVkSFsURIjYErOs0tFTQosMTAoxk//0RoKUqiYY8Bh0aaUEb0rQl3/XaVe4bXTugEjHSw==:`,
+			`"@authority": example.com
+"content-digest": sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:
+"@query-param";name="Pet": dog
+"@signature-params": ("@authority" "content-digest" "@query-param";name="Pet");created=1618884473;keyid="test-key-rsa-pss";tag="header-example"`,
 			rfcRequest()},
 		{"B.2.3 full coverage, rsa-pss-sha512",
 			`sig-b23=("date" "@method" "@path" "@query" "@authority" "content-type" "content-digest" "content-length");created=1618884473;keyid="test-key-rsa-pss"`,
@@ -168,6 +176,11 @@ func TestRFC9421_AppendixB(t *testing.T) {
 			if len(got.Covered) > 0 {
 				m.Header.Set("Content-Length", "19")
 				m.Header.Set("Content-Type", "application/json; x=1")
+				if m.URL != nil {
+					u := *m.URL
+					u.RawQuery = "param=Value&Pet=cat"
+					m.URL = &u
+				}
 				if _, err := v.Verify(m); !isReason(err, "bad_signature") {
 					t.Fatalf("a changed message: %v", err)
 				}

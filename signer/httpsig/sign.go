@@ -26,7 +26,8 @@ type Signer struct {
 	// Label names the signature in Signature-Input and Signature; default "sig1".
 	Label string
 	// Covered are the components every signature covers, in this order; a message without
-	// one of them is not signed (ErrComponent).
+	// one of them is not signed (ErrComponent). A component with parameters is written as
+	// in Signature-Input, unquoted: @query-param;name="Pet".
 	Covered []string
 	// IfPresent are covered after Covered when the message has them ("content-digest",
 	// "dpop").
@@ -81,11 +82,19 @@ func (s *Signer) Sign(m Message) (input, signature string, err error) {
 		if c == "authorization" && m.Header.Get("Authorization") == "" && m.Method != "" {
 			return "", "", ErrNoAuthorization
 		}
-		covered = append(covered, item{value: c})
+		it, err := parseComponent(c)
+		if err != nil {
+			return "", "", err
+		}
+		covered = append(covered, it)
 	}
 	for _, c := range s.IfPresent {
-		if _, err := m.componentValue(item{value: c}); err == nil {
-			covered = append(covered, item{value: c})
+		it, err := parseComponent(c)
+		if err != nil {
+			return "", "", err
+		}
+		if _, err := m.componentValue(it); err == nil {
+			covered = append(covered, it)
 		}
 	}
 	now := time.Now
@@ -168,4 +177,20 @@ func (s *Signer) SignHeaders(req *http.Request, body io.Reader) (http.Header, er
 func (s *Signer) String() string {
 	return fmt.Sprintf("httpsig.Signer{alg: %s, keyid: %q, covers: %s + if present %s, tag: %q}", s.Algorithm, s.KeyID,
 		strings.Join(s.Covered, " "), strings.Join(s.IfPresent, " "), s.Tag)
+}
+
+// parseComponent reads a covered component as Signer takes it: a name, then parameters as
+// in Signature-Input (@query-param;name="Pet").
+func parseComponent(s string) (item, error) {
+	name, rest, has := strings.Cut(s, ";")
+	it := item{value: name}
+	if has {
+		p := &sfParser{s: ";" + rest}
+		ps, err := p.params()
+		if err != nil || !p.done() {
+			return item{}, fmt.Errorf("%w: %q: parameters as in Signature-Input (;name=\"value\")", ErrComponent, s)
+		}
+		it.params = ps
+	}
+	return it, nil
 }
