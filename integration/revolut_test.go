@@ -267,8 +267,11 @@ func TestRevolut_UserTokenRefreshedAheadWithTheRefreshToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A short-lived user token: the cache refreshes it ahead of expiry.
-	m.SetTokenLifetime(3 * time.Second)
+	// A short-lived user token: the cache refreshes it ahead of expiry. 6 s, not 3: every
+	// other token request fails once here, and a fetch with its retry (a 503, then a backoff
+	// of up to 2 s) took longer than 3 s in a loaded run, returning a token that had already
+	// expired.
+	m.SetTokenLifetime(6 * time.Second)
 	m.FailTokens(0.5, http.StatusServiceUnavailable, 0) // every other token request fails once
 	if _, err := tr.ExchangeCode(ctx, id, back.Query().Get("code")); err != nil {
 		t.Fatal(err)
