@@ -202,29 +202,9 @@ func MiaConfigFromEnv() (Config, error) { return MiaConfigFromLookup(os.LookupEn
 
 // MiaConfigFromLookup is MiaConfigFromEnv over any source of variables.
 func MiaConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	env := config.Env(lookup)
-	c := Config{env: "MIA"}
-	p := config.NewProblems(c.provider())
-	c.TokenURL = env.String("MIA_TOKEN_URL")
-	c.APIURLs = env.List("MIA_API_URL")
-	c.ClientID = env.String("MIA_CLIENT_ID")
+	c, p := fromLookup("MIA", lookup)
 	c.AuthMethod = PrivateKeyJWT
-	c.KeyID = env.String("MIA_KEY_ID")
-	c.PrivateKeyFile = env.String("MIA_PRIVATE_KEY_FILE")
-	c.PrivateKeyPEM = env.Secret("MIA_PRIVATE_KEY")
-	c.PrivateKeyPassword = env.Secret("MIA_PRIVATE_KEY_PASSWORD")
-	c.Audience = env.String("MIA_AUDIENCE")
-	c.Scopes = strings.FieldsFunc(env.String("MIA_SCOPE"), func(r rune) bool { return r == ' ' || r == ',' })
-	c.AssertionTTL = env.Duration(p, "AssertionTTL", "MIA_ASSERTION_TTL")
-	c.AllowInsecureHTTP = env.Bool(p, "AllowInsecureHTTP", "MIA_ALLOW_INSECURE_HTTP", false)
 	c.Params = url.Values{"token_endpoint_auth_method": {string(PrivateKeyJWT)}}
-	if v := env.String("MIA_ALG"); v != "" {
-		a, err := signer.ParseAlgorithm(v)
-		if err != nil {
-			p.Add("Algorithm", "MIA_ALG", "%q is not one of RS256, PS256, ES256, ES384, ES512, EdDSA", v)
-		}
-		c.Algorithm = a
-	}
 	c.check(p)
 	p.Require(c.Audience, "Audience", "MIA_AUDIENCE")
 	p.Require(c.KeyID, "KeyID", "MIA_KEY_ID")
@@ -245,22 +225,10 @@ func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
 
 // ConfigFromLookup is ConfigFromEnv over any source of variables.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
+	c, p := fromLookup("OAUTH", lookup)
 	env := config.Env(lookup)
-	c := Config{env: "OAUTH"}
-	p := config.NewProblems(c.provider())
-	c.TokenURL = env.String("OAUTH_TOKEN_URL")
-	c.APIURLs = env.List("OAUTH_API_URL")
-	c.ClientID = env.String("OAUTH_CLIENT_ID")
 	c.AuthMethod = AuthMethod(env.String("OAUTH_AUTH_METHOD"))
 	c.ClientSecret = env.Secret("OAUTH_CLIENT_SECRET")
-	c.KeyID = env.String("OAUTH_KEY_ID")
-	c.PrivateKeyFile = env.String("OAUTH_PRIVATE_KEY_FILE")
-	c.PrivateKeyPEM = env.Secret("OAUTH_PRIVATE_KEY")
-	c.PrivateKeyPassword = env.Secret("OAUTH_PRIVATE_KEY_PASSWORD")
-	c.Audience = env.String("OAUTH_AUDIENCE")
-	c.Scopes = strings.FieldsFunc(env.String("OAUTH_SCOPE"), func(r rune) bool { return r == ' ' || r == ',' })
-	c.AssertionTTL = env.Duration(p, "AssertionTTL", "OAUTH_ASSERTION_TTL")
-	c.AllowInsecureHTTP = env.Bool(p, "AllowInsecureHTTP", "OAUTH_ALLOW_INSECURE_HTTP", false)
 	c.DPoP = env.Bool(p, "DPoP", "OAUTH_DPOP", false)
 	c.DPoPKeyFile = env.String("OAUTH_DPOP_KEY_FILE")
 	c.SignatureKeyFile = env.String("OAUTH_SIGNATURE_KEY_FILE")
@@ -268,15 +236,35 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	if v := env.String("OAUTH_SIGNATURE_PROFILE"); v != "" && v != "fapi2" {
 		p.Add("SignatureKeyFile", "OAUTH_SIGNATURE_PROFILE", "%q: the profile is fapi2 (FAPI 2.0's message signing of requests)", v)
 	}
-	if v := env.String("OAUTH_ALG"); v != "" {
+	c.check(p)
+	return c, p.Err()
+}
+
+// fromLookup reads the variables the OAuth profile and its Mia-Platform preset share, under
+// prefix (OAUTH, MIA): the URLs, the client, the key and the assertion.
+func fromLookup(prefix string, lookup func(string) (string, bool)) (Config, *config.Problems) {
+	env := config.Env(lookup)
+	c := Config{env: prefix}
+	p := config.NewProblems(c.provider())
+	c.TokenURL = env.String(prefix + "_TOKEN_URL")
+	c.APIURLs = env.List(prefix + "_API_URL")
+	c.ClientID = env.String(prefix + "_CLIENT_ID")
+	c.KeyID = env.String(prefix + "_KEY_ID")
+	c.PrivateKeyFile = env.String(prefix + "_PRIVATE_KEY_FILE")
+	c.PrivateKeyPEM = env.Secret(prefix + "_PRIVATE_KEY")
+	c.PrivateKeyPassword = env.Secret(prefix + "_PRIVATE_KEY_PASSWORD")
+	c.Audience = env.String(prefix + "_AUDIENCE")
+	c.Scopes = strings.FieldsFunc(env.String(prefix+"_SCOPE"), func(r rune) bool { return r == ' ' || r == ',' })
+	c.AssertionTTL = env.Duration(p, "AssertionTTL", prefix+"_ASSERTION_TTL")
+	c.AllowInsecureHTTP = env.Bool(p, "AllowInsecureHTTP", prefix+"_ALLOW_INSECURE_HTTP", false)
+	if v := env.String(prefix + "_ALG"); v != "" {
 		a, err := signer.ParseAlgorithm(v)
 		if err != nil {
-			p.Add("Algorithm", "OAUTH_ALG", "%q is not one of RS256, PS256, ES256, ES384, ES512, EdDSA", v)
+			p.Add("Algorithm", prefix+"_ALG", "%q is not one of RS256, PS256, ES256, ES384, ES512, EdDSA", v)
 		}
 		c.Algorithm = a
 	}
-	c.check(p)
-	return c, p.Err()
+	return c, p
 }
 
 // String shows the configuration with secrets and URL passwords redacted.

@@ -18,6 +18,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/finauth/finauth/client/clientcredentials"
+	"github.com/finauth/finauth/client/pismo"
+	"github.com/finauth/finauth/client/revolut"
+	"github.com/finauth/finauth/client/soldo"
+	"github.com/finauth/finauth/client/soldo/business"
+	"github.com/finauth/finauth/tokencache/redisstore"
 )
 
 // goBlock is one ```go block of a page: where it is, what precedes it (the "given" comment),
@@ -257,6 +264,24 @@ func TestDocs_EveryVariableIsOnTheConfigurationPage(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// And every variable a configuration reads, asked of the readers themselves (names built
+	// from a prefix, MIA_ and OAUTH_, are no literals): a lookup that records each name.
+	for reader, read := range map[string]func(func(string) (string, bool)){
+		"pismo.ConfigFromLookup":                func(l func(string) (string, bool)) { pismo.ConfigFromLookup(l) },
+		"soldo.ConfigFromLookup":                func(l func(string) (string, bool)) { soldo.ConfigFromLookup(l) },
+		"business.ConfigFromLookup":             func(l func(string) (string, bool)) { business.ConfigFromLookup(l) },
+		"clientcredentials.MiaConfigFromLookup": func(l func(string) (string, bool)) { clientcredentials.MiaConfigFromLookup(l) },
+		"clientcredentials.ConfigFromLookup":    func(l func(string) (string, bool)) { clientcredentials.ConfigFromLookup(l) },
+		"revolut.ConfigFromLookup":              func(l func(string) (string, bool)) { revolut.ConfigFromLookup(l) },
+		"redisstore.FromEnv":                    func(l func(string) (string, bool)) { redisstore.FromEnv(l, nil) },
+	} {
+		read(func(name string) (string, bool) {
+			if _, ok := seen[name]; !ok {
+				seen[name] = reader
+			}
+			return "", false
+		})
 	}
 	if len(seen) < 80 {
 		t.Fatalf("found only %d variables in the source", len(seen))
